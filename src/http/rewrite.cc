@@ -1,0 +1,276 @@
+#include "weir/http/rewrite.h"
+
+#include <charconv>
+
+namespace weir::http {
+
+namespace {
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  return v;
+}
+
+bool listed_in(std::string_view name, std::string_view list) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view token = trim(list.substr(0, comma));
+    if (iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+void append_number(std::string& out, uint64_t n) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+std::string_view connection_value(const Head& head) {
+  // Several Connection headers are one list; the common case is one.
+  const Header* c = head.find("connection");
+  return c ? c->value : std::string_view{};
+}
+
+bool hop_by_hop_in(const Head& head, std::string_view name) {
+  if (is_hop_by_hop(name, {})) return true;
+  for (const Header& h : head.headers)
+    if (iequals(h.name, "connection") && listed_in(name, h.value)) return true;
+  return false;
+}
+
+} // namespace
+
+bool is_hop_by_hop(std::string_view name, std::string_view connection) {
+  switch (name.size()) {
+  case 2:
+    if (iequals(name, "te")) return true;
+    break;
+  case 7:
+    if (iequals(name, "trailer") || iequals(name, "upgrade")) return true;
+    break;
+  case 10:
+    if (iequals(name, "connection") || iequals(name, "keep-alive")) return true;
+    break;
+  case 17:
+    if (iequals(name, "transfer-encoding")) return true;
+    break;
+  default:
+    break;
+  }
+  if (starts_with_ci(name, "proxy-")) return true;
+  return !connection.empty() && listed_in(name, connection);
+}
+
+void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, std::string& out) {
+  out.append(req.method_name).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+  std::string_view xff;
+  std::string_view via;
+  bool has_request_id = false;
+  bool several_connection = false;
+  int connection_headers = 0;
+  for (const Header& h : req.headers)
+    connection_headers += iequals(h.name, "connection");
+  several_connection = connection_headers > 1;
+  std::string_view conn = connection_value(req);
+  for (const Header& h : req.headers) {
+    if (several_connection ? hop_by_hop_in(req, h.name) : is_hop_by_hop(h.name, conn)) continue;
+    switch (h.name.size()) {
+    case 4:
+      if (iequals(h.name, "host")) {
+        // A missing or empty Host is legal for HTTP/1.0; forward what we got.
+        break;
+      }
+      break;
+    case 3:
+      if (iequals(h.name, "via")) {
+        via = h.value;
+        continue;
+      }
+      break;
+    case 6:
+      if (iequals(h.name, "expect")) continue; // answered by the proxy (100 Continue)
+      break;
+    case 12:
+      if (iequals(h.name, "x-request-id")) has_request_id = true;
+      break;
+    case 14:
+      if (iequals(h.name, "content-length")) continue; // re-stated below
+      break;
+    case 15:
+      if (iequals(h.name, "x-forwarded-for")) {
+        xff = h.value;
+        continue;
+      }
+      break;
+    case 16:
+      if (iequals(h.name, "x-forwarded-host")) continue;
+      break;
+    case 17:
+      if (iequals(h.name, "x-forwarded-proto")) continue;
+      break;
+    default:
+      break;
+    }
+    append_header(out, h.name, h.value);
+  }
+  if (req.framing == Framing::length) {
+    out.append("Content-Length: ");
+    append_number(out, req.content_length);
+    out.append("\r\n");
+  } else if (req.framing == Framing::chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+  out.append("X-Forwarded-For: ");
+  if (!xff.empty()) out.append(xff).append(", ");
+  out.append(ctx.client_ip).append("\r\n");
+  append_header(out, "X-Forwarded-Proto", ctx.proto);
+  if (!req.host.empty()) append_header(out, "X-Forwarded-Host", req.host);
+  out.append("Via: ");
+  if (!via.empty()) out.append(via).append(", ");
+  out.append(req.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  if (!has_request_id) append_header(out, "x-request-id", ctx.request_id);
+  if (ctx.tunnel) {
+    const Header* upgrade = req.find("upgrade");
+    append_header(out, "Upgrade", upgrade ? upgrade->value : "websocket");
+    out.append("Connection: upgrade\r\n\r\n");
+  } else {
+    out.append("Connection: keep-alive\r\n\r\n");
+  }
+}
+
+void write_client_response(const Head& resp, const ClientResponseContext& ctx, std::string& out) {
+  out.append(ctx.client_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(out, static_cast<uint64_t>(resp.status));
+  out.append(" ").append(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
+  out.append("\r\n");
+  int connection_headers = 0;
+  for (const Header& h : resp.headers)
+    connection_headers += iequals(h.name, "connection");
+  std::string_view conn = connection_value(resp);
+  std::string_view via;
+  bool body_allowed = !(resp.status < 200 || resp.status == 204 || resp.status == 304);
+  for (const Header& h : resp.headers) {
+    if (connection_headers > 1 ? hop_by_hop_in(resp, h.name) : is_hop_by_hop(h.name, conn))
+      continue;
+    if (h.name.size() == 3 && iequals(h.name, "via")) {
+      via = h.value;
+      continue;
+    }
+    if (h.name.size() == 14 && iequals(h.name, "content-length")) {
+      // Kept for HEAD and 304 (they describe the representation); re-stated otherwise.
+      if (ctx.head_request || !body_allowed) append_header(out, h.name, h.value);
+      continue;
+    }
+    append_header(out, h.name, h.value);
+  }
+  if (body_allowed && !ctx.head_request) {
+    if (resp.framing == Framing::length) {
+      out.append("Content-Length: ");
+      append_number(out, resp.content_length);
+      out.append("\r\n");
+    } else if (ctx.chunked) {
+      out.append("Transfer-Encoding: chunked\r\n");
+    }
+  } else if (ctx.head_request && resp.framing == Framing::chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  }
+  out.append("Via: ");
+  if (!via.empty()) out.append(via).append(", ");
+  out.append(resp.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  if (ctx.tunnel) {
+    const Header* upgrade = resp.find("upgrade");
+    if (upgrade) append_header(out, "Upgrade", upgrade->value);
+    out.append("Connection: upgrade\r\n\r\n");
+  } else if (ctx.close) {
+    out.append("Connection: close\r\n\r\n");
+  } else if (ctx.client_version_minor == 0) {
+    out.append("Connection: keep-alive\r\n\r\n");
+  } else {
+    out.append("\r\n");
+  }
+}
+
+void write_local_response(int status, std::string_view body, bool close, std::string& out) {
+  out.append("HTTP/1.1 ");
+  append_number(out, static_cast<uint64_t>(status));
+  out.append(" ").append(reason_phrase(status)).append("\r\n");
+  if (status >= 200) {
+    out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    append_number(out, body.size());
+    out.append("\r\n");
+  }
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n");
+  if (status >= 200) out.append(body);
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+  case 100:
+    return "Continue";
+  case 101:
+    return "Switching Protocols";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 304:
+    return "Not Modified";
+  case 400:
+    return "Bad Request";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Content Too Large";
+  case 414:
+    return "URI Too Long";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return status < 200   ? "Informational"
+           : status < 300 ? "OK"
+           : status < 400 ? "Redirection"
+           : status < 500 ? "Client Error"
+                          : "Server Error";
+  }
+}
+
+} // namespace weir::http
