@@ -1,0 +1,896 @@
+#include "weir/config/loader.h"
+
+#include "weir/config/address.h"
+#include "weir/config/duration.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <exception>
+#include <fcntl.h>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <unistd.h>
+#include <utility>
+#include <yaml-cpp/yaml.h>
+
+// yaml-cpp is used only in this file, and its exceptions stop here (house rule 3). Validation
+// collects every problem it can find rather than stopping at the first, so a user fixes a config
+// in one pass. A value that fails its own check is left out of the cross-reference checks that
+// follow, so one mistake is reported once.
+namespace weir::config {
+namespace {
+
+constexpr unsigned kMaxWorkers = 1024;
+constexpr uint32_t kMaxWeight = 1000000;
+constexpr uint32_t kMaxIdleConnections = 65536;
+constexpr uint32_t kMinHeadBytes = 1024;
+constexpr uint32_t kMaxHeadBytes = 1048576;
+constexpr uint32_t kMaxHeaders = 10000;
+constexpr Duration kMaxDuration = std::chrono::hours(24);
+constexpr size_t kMaxHostLength = 253;
+constexpr size_t kMaxLabelLength = 63;
+
+struct Pos {
+  int line = 0; // 1-based; 0 unknown
+  int column = 0;
+};
+
+// yaml-cpp marks are 0-based, and -1 when unknown.
+Pos pos_of_mark(const YAML::Mark& mark, Pos fallback = {}) {
+  if (mark.line < 0 || mark.column < 0) return fallback;
+  return {mark.line + 1, mark.column + 1};
+}
+
+Pos pos_of(const YAML::Node& node, Pos fallback = {}) {
+  return pos_of_mark(node.Mark(), fallback);
+}
+
+// A node to check, with where it is and how to name it in a message.
+struct Item {
+  YAML::Node node;
+  Pos pos;
+  std::string path;
+};
+
+std::string join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string quote(std::string_view s) {
+  constexpr size_t kMaxShown = 80;
+  std::string out = "\"";
+  size_t shown = 0;
+  for (char c : s) {
+    if (shown++ == kMaxShown) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+  case YAML::NodeType::Scalar:
+    return quote(node.Scalar());
+  case YAML::NodeType::Sequence:
+    return "a list";
+  case YAML::NodeType::Map:
+    return "a map";
+  default:
+    return "an empty value";
+  }
+}
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions), for
+// "did you mean" hints on unknown keys.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j)
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+bool is_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_name_char);
+}
+
+bool is_host_label(std::string_view label) {
+  if (label.empty() || label.size() > kMaxLabelLength) return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// Lowercased "example.com", "*.example.com" or "" (any host); nullopt when malformed.
+std::optional<std::string> normalize_host(std::string_view text) {
+  std::string host(text);
+  std::transform(host.begin(), host.end(), host.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (host.empty()) return host;
+  if (host.size() > kMaxHostLength) return std::nullopt;
+  std::string_view rest = host;
+  if (rest.starts_with("*.")) rest.remove_prefix(2);
+  if (rest.empty()) return std::nullopt;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = rest.find('.', start);
+    if (!is_host_label(rest.substr(start, dot == std::string_view::npos ? dot : dot - start)))
+      return std::nullopt;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return host;
+}
+
+class Checker {
+public:
+  explicit Checker(std::string file) : file_(std::move(file)) {}
+
+  void fail(Pos pos, std::string path, std::string message) {
+    errors_.push_back(
+        ConfigError{file_, pos.line, pos.column, std::move(path), std::move(message)});
+  }
+  void fail(const Item& item, std::string message) {
+    fail(item.pos, item.path, std::move(message));
+  }
+
+  bool ok() const { return errors_.empty(); }
+  std::vector<ConfigError> take_errors() {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    return std::move(errors_);
+  }
+
+  // --- shape checks ---
+
+  bool expect_map(const Item& item) {
+    if (item.node.IsMap()) return true;
+    fail(item, "expected a map, got " + describe(item.node));
+    return false;
+  }
+
+  bool expect_list(const Item& item) {
+    if (item.node.IsSequence()) return true;
+    fail(item, "expected a list, got " + describe(item.node));
+    return false;
+  }
+
+  std::vector<Item> elements(const Item& list) {
+    std::vector<Item> out;
+    size_t i = 0;
+    for (const YAML::Node& element : list.node) {
+      out.push_back(Item{element, pos_of(element, list.pos), index(list.path, i)});
+      ++i;
+    }
+    return out;
+  }
+
+  // --- scalar readers: each reports its own error and returns nullopt ---
+
+  std::optional<std::string> string(const Item& item) {
+    if (item.node.IsScalar()) return item.node.Scalar();
+    fail(item, "expected a string, got " + describe(item.node));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> name(const Item& item) {
+    auto s = string(item);
+    if (!s) return std::nullopt;
+    if (!is_name(*s)) {
+      fail(item,
+           "expected a name made of letters, digits, \".\", \"_\" or \"-\", got " + quote(*s));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<uint32_t> integer(const Item& item, uint32_t min, uint32_t max) {
+    const std::string text = item.node.IsScalar() ? item.node.Scalar() : std::string();
+    const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
+    if (!item.node.IsScalar() || !digits) {
+      fail(item, "expected a non-negative integer, got " + describe(item.node));
+      return std::nullopt;
+    }
+    uint64_t value = 0;
+    for (char c : text) {
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+      if (value > max) break;
+    }
+    if (value < min || value > max) {
+      fail(item, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                     ", got " + text);
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(value);
+  }
+
+  std::optional<Duration> duration(const Item& item, bool positive) {
+    std::optional<Duration> d;
+    if (item.node.IsScalar()) d = parse_duration(item.node.Scalar());
+    if (!d) {
+      fail(item, "expected a duration like 500ms, 10s or 2m, got " + describe(item.node));
+      return std::nullopt;
+    }
+    if (*d > kMaxDuration) {
+      fail(item, "must be at most " + format_duration(kMaxDuration) + ", got " +
+                     quote(item.node.Scalar()));
+      return std::nullopt;
+    }
+    if (positive && d->count() == 0) {
+      fail(item, "must be greater than 0");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  std::optional<Address> address(const Item& item, bool allow_port_zero) {
+    auto s = string(item);
+    if (!s) return std::nullopt;
+    auto parsed = parse_address(*s, allow_port_zero);
+    if (!parsed) {
+      fail(item, parsed.error().message);
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+
+private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+// The entries of one YAML map. Unknown and repeated keys are reported as it is built (yaml-cpp
+// itself keeps repeated keys silently).
+class Fields {
+public:
+  Fields(Checker& checker, const Item& map, std::initializer_list<std::string_view> known)
+      : checker_(checker), map_(map) {
+    for (const auto& entry : map.node) {
+      const YAML::Node& key = entry.first;
+      const Pos key_pos = pos_of(key, map.pos);
+      if (!key.IsScalar()) {
+        checker.fail(key_pos, map.path, "expected a string key, got " + describe(key));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const std::string path = join(map.path, name);
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        checker.fail(key_pos, path, unknown_key_message(name, known));
+        continue;
+      }
+      if (auto it = entries_.find(name); it != entries_.end()) {
+        checker.fail(key_pos, path,
+                     "duplicate key " + quote(name) + " (first given at line " +
+                         std::to_string(it->second.key_pos.line) + ")");
+        continue;
+      }
+      // yaml-cpp marks an empty value at the token after it, often on the next line.
+      const Pos value_pos = entry.second.IsNull() ? key_pos : pos_of(entry.second, key_pos);
+      entries_.emplace(name, Entry{key_pos, Item{entry.second, value_pos, path}});
+    }
+  }
+
+  std::optional<Item> get(std::string_view key) const {
+    auto it = entries_.find(std::string(key));
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.value;
+  }
+
+  std::optional<Item> require(std::string_view key) const {
+    auto item = get(key);
+    if (!item) checker_.fail(map_, "missing required key " + quote(key));
+    return item;
+  }
+
+private:
+  struct Entry {
+    Pos key_pos;
+    Item value;
+  };
+
+  static std::string unknown_key_message(const std::string& name,
+                                         std::initializer_list<std::string_view> known) {
+    std::string message = "unknown key " + quote(name);
+    std::string_view best;
+    size_t best_distance = 3;
+    for (std::string_view candidate : known) {
+      const size_t d = edit_distance(name, candidate);
+      if (d < best_distance) {
+        best_distance = d;
+        best = candidate;
+      }
+    }
+    if (!best.empty()) message += " (did you mean " + quote(best) + "?)";
+    return message;
+  }
+
+  Checker& checker_;
+  Item map_;
+  std::map<std::string, Entry> entries_;
+};
+
+// Positions kept beside the config for the cross-reference checks.
+struct ListenerMarks {
+  std::string path;
+  std::optional<Item> name;
+  std::optional<Item> address;
+};
+struct ServiceMarks {
+  Pos pos;
+  std::string path;
+  bool valid = false;
+};
+struct BackendMarks {
+  std::optional<Item> service;
+  bool weight_ok = false;
+};
+struct RouteMarks {
+  std::string path;
+  std::optional<Item> name;
+  std::optional<Item> listener;
+  Item match_at; // the match map, or the route itself when absent
+  bool match_ok = true;
+  bool backends_ok = false;
+  std::vector<BackendMarks> backends;
+};
+
+class Loader {
+public:
+  explicit Loader(const std::string& file) : c_(file) {}
+
+  LoadResult load(std::string_view text, const std::string& source_path) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      c_.fail(pos_of_mark(e.mark), "", e.msg);
+      return c_.take_errors();
+    } catch (const std::exception& e) {
+      c_.fail({}, "", std::string("cannot parse YAML: ") + e.what());
+      return c_.take_errors();
+    }
+    try {
+      check(root);
+    } catch (const YAML::Exception& e) {
+      // Not expected: every node is type-checked before use. Reported rather than thrown.
+      c_.fail(pos_of_mark(e.mark), "", "internal error while reading YAML: " + e.msg);
+    } catch (const std::exception& e) {
+      c_.fail({}, "", std::string("internal error while checking the config: ") + e.what());
+    }
+    if (!c_.ok()) return c_.take_errors();
+    config_.source_path = source_path;
+    return std::move(config_);
+  }
+
+private:
+  void check(const YAML::Node& root) {
+    const Item top{root, pos_of(root, Pos{1, 1}), ""};
+    if (!root.IsMap()) {
+      if (!root.IsDefined() || root.IsNull()) {
+        c_.fail({}, "", "the file is empty; expected a map with listeners, services and routes");
+      } else {
+        c_.fail(top, "expected a map at the top level, got " + describe(root));
+      }
+      return;
+    }
+    Fields f(
+        c_, top,
+        {"workers", "listeners", "services", "routes", "limits", "access_log", "drain_timeout"});
+
+    config_.workers = default_workers();
+    if (auto w = f.get("workers")) read_workers(*w);
+    if (auto l = f.require("listeners")) read_listeners(*l);
+    if (auto s = f.require("services")) read_services(*s);
+    if (auto r = f.require("routes")) read_routes(*r);
+    if (auto l = f.get("limits")) read_limits(*l);
+    if (auto a = f.get("access_log")) read_access_log(*a);
+    if (auto d = f.get("drain_timeout")) {
+      if (auto v = c_.duration(*d, false)) config_.drain_timeout = *v;
+    }
+
+    check_references();
+  }
+
+  static unsigned default_workers() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+  void read_workers(const Item& item) {
+    if (item.node.IsScalar() && item.node.Scalar() == "auto") return;
+    const std::string text = item.node.IsScalar() ? item.node.Scalar() : std::string();
+    const bool digits =
+        !text.empty() && text.size() <= 4 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const unsigned value = digits ? static_cast<unsigned>(std::stoul(text)) : 0;
+    if (value < 1 || value > kMaxWorkers) {
+      c_.fail(item, "expected \"auto\" or an integer between 1 and " + std::to_string(kMaxWorkers) +
+                        ", got " + describe(item.node));
+      return;
+    }
+    config_.workers = value;
+  }
+
+  // A required list: must be a list and hold at least one element.
+  std::optional<std::vector<Item>> nonempty_list(const Item& item, std::string_view what) {
+    if (!c_.expect_list(item)) return std::nullopt;
+    if (item.node.size() == 0) {
+      c_.fail(item, "must list at least one " + std::string(what));
+      return std::nullopt;
+    }
+    return c_.elements(item);
+  }
+
+  void read_listeners(const Item& item) {
+    auto list = nonempty_list(item, "listener");
+    if (!list) return;
+    all_listeners_named_ = true;
+    for (const Item& element : *list) {
+      if (!c_.expect_map(element)) {
+        all_listeners_named_ = false;
+        continue;
+      }
+      Fields f(c_, element, {"name", "address"});
+      Listener listener;
+      ListenerMarks marks;
+      marks.path = element.path;
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          listener.name = *v;
+          marks.name = *n;
+        }
+      }
+      if (auto a = f.require("address")) {
+        if (auto v = c_.address(*a, true)) {
+          listener.address = *v;
+          marks.address = *a;
+        }
+      }
+      if (!marks.name) all_listeners_named_ = false;
+      config_.listeners.push_back(std::move(listener));
+      listener_marks_.push_back(std::move(marks));
+    }
+  }
+
+  void read_services(const Item& item) {
+    auto list = nonempty_list(item, "service");
+    if (!list) return;
+    all_services_named_ = true;
+    for (const Item& element : *list) {
+      if (!c_.expect_map(element)) {
+        all_services_named_ = false;
+        continue;
+      }
+      Fields f(c_, element, {"namespace", "name", "endpoints", "max_idle_connections"});
+      Service service;
+      ServiceMarks marks{element.pos, element.path, true};
+      if (auto n = f.require("namespace")) {
+        if (auto v = c_.name(*n)) {
+          service.ns = *v;
+        } else {
+          marks.valid = false;
+        }
+      } else {
+        marks.valid = false;
+      }
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          service.name = *v;
+        } else {
+          marks.valid = false;
+        }
+      } else {
+        marks.valid = false;
+      }
+      if (auto e = f.require("endpoints")) read_endpoints(*e, service);
+      if (auto m = f.get("max_idle_connections")) {
+        if (auto v = c_.integer(*m, 0, kMaxIdleConnections)) service.max_idle_connections = *v;
+      }
+      if (!marks.valid) all_services_named_ = false;
+      config_.services.push_back(std::move(service));
+      service_marks_.push_back(std::move(marks));
+    }
+  }
+
+  void read_endpoints(const Item& item, Service& service) {
+    auto list = nonempty_list(item, "endpoint");
+    if (!list) return;
+    for (const Item& element : *list) {
+      auto address = c_.address(element, false);
+      if (!address) continue;
+      if (std::find(service.endpoints.begin(), service.endpoints.end(), *address) !=
+          service.endpoints.end()) {
+        c_.fail(element, "endpoint " + address->text() + " is listed twice");
+        continue;
+      }
+      service.endpoints.push_back(*address);
+    }
+  }
+
+  void read_routes(const Item& item) {
+    auto list = nonempty_list(item, "route");
+    if (!list) return;
+    for (const Item& element : *list) {
+      if (!c_.expect_map(element)) continue;
+      Fields f(c_, element, {"name", "listener", "match", "backends", "timeouts"});
+      Route route;
+      RouteMarks marks;
+      marks.path = element.path;
+      marks.match_at = element;
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          route.name = *v;
+          marks.name = *n;
+        }
+      }
+      if (auto l = f.require("listener")) {
+        if (auto v = c_.name(*l)) {
+          route.listener = *v;
+          marks.listener = *l;
+        }
+      }
+      if (auto m = f.get("match")) {
+        marks.match_at = *m;
+        marks.match_ok = read_match(*m, route.match);
+      }
+      if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
+      if (auto t = f.get("timeouts")) read_timeouts(*t, route.timeouts);
+      config_.routes.push_back(std::move(route));
+      route_marks_.push_back(std::move(marks));
+    }
+  }
+
+  bool read_match(const Item& item, Match& match) {
+    if (!c_.expect_map(item)) return false;
+    Fields f(c_, item, {"host", "path_prefix"});
+    bool ok = true;
+    if (auto h = f.get("host")) {
+      auto s = c_.string(*h);
+      std::optional<std::string> host;
+      if (s) host = normalize_host(*s);
+      if (s && !host) {
+        c_.fail(*h, "expected a host name like example.com or *.example.com (or none for any "
+                    "host), got " +
+                        quote(*s));
+      }
+      if (host) {
+        match.host = *host;
+      } else {
+        ok = false;
+      }
+    }
+    if (auto p = f.get("path_prefix")) {
+      auto s = c_.string(*p);
+      if (!s) {
+        ok = false;
+      } else if (!s->starts_with('/')) {
+        c_.fail(*p, "must start with \"/\", got " + quote(*s));
+        ok = false;
+      } else if (std::any_of(s->begin(), s->end(), [](char ch) {
+                   const auto u = static_cast<unsigned char>(ch);
+                   return u <= 0x20 || u == 0x7f || ch == '?' || ch == '#';
+                 })) {
+        c_.fail(*p,
+                "must not contain spaces, control characters, \"?\" or \"#\", got " + quote(*s));
+        ok = false;
+      } else {
+        match.path_prefix = *s;
+      }
+    }
+    return ok;
+  }
+
+  bool read_backends(const Item& item, Route& route, RouteMarks& marks) {
+    auto list = nonempty_list(item, "backend");
+    if (!list) return false;
+    bool all_ok = true;
+    bool any_weight = false;
+    for (const Item& element : *list) {
+      if (!c_.expect_map(element)) {
+        all_ok = false;
+        continue;
+      }
+      Fields f(c_, element, {"service", "weight"});
+      Backend backend;
+      BackendMarks bm;
+      if (auto s = f.require("service")) {
+        if (auto v = c_.string(*s)) {
+          const size_t slash = v->find('/');
+          if (slash == std::string::npos || !is_name(std::string_view(*v).substr(0, slash)) ||
+              !is_name(std::string_view(*v).substr(slash + 1))) {
+            c_.fail(*s, "expected a service as \"namespace/name\", got " + quote(*v));
+          } else {
+            backend.service = *v;
+            bm.service = *s;
+          }
+        }
+      }
+      bm.weight_ok = true;
+      if (auto w = f.get("weight")) {
+        if (auto v = c_.integer(*w, 0, kMaxWeight)) {
+          backend.weight = *v;
+        } else {
+          bm.weight_ok = false;
+        }
+      }
+      if (!bm.service || !bm.weight_ok) all_ok = false;
+      if (backend.weight > 0) any_weight = true;
+      route.backends.push_back(std::move(backend));
+      marks.backends.push_back(std::move(bm));
+    }
+    if (all_ok && !any_weight) {
+      c_.fail(item, "at least one backend must have a weight above 0");
+      return false;
+    }
+    return all_ok;
+  }
+
+  void read_timeouts(const Item& item, Timeouts& timeouts) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item, {"connect", "request", "idle"});
+    if (auto i = f.get("connect")) {
+      if (auto v = c_.duration(*i, true)) timeouts.connect = *v;
+    }
+    if (auto i = f.get("request")) {
+      if (auto v = c_.duration(*i, true)) timeouts.request = *v;
+    }
+    if (auto i = f.get("idle")) {
+      if (auto v = c_.duration(*i, false)) timeouts.idle = *v;
+    }
+  }
+
+  void read_limits(const Item& item) {
+    if (!c_.expect_map(item)) return;
+    Limits& limits = config_.limits;
+    Fields f(c_, item,
+             {"max_request_head_bytes", "max_request_line_bytes", "max_headers",
+              "max_response_head_bytes", "client_header_timeout"});
+    bool head_ok = true;
+    if (auto i = f.get("max_request_head_bytes")) {
+      if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes)) {
+        limits.max_request_head_bytes = *v;
+      } else {
+        head_ok = false;
+      }
+    }
+    if (auto i = f.get("max_request_line_bytes")) {
+      if (auto v = c_.integer(*i, 1, kMaxHeadBytes)) {
+        limits.max_request_line_bytes = *v;
+        if (head_ok && *v > limits.max_request_head_bytes) {
+          c_.fail(*i, "must not exceed max_request_head_bytes (" +
+                          std::to_string(limits.max_request_head_bytes) + "), got " +
+                          std::to_string(*v));
+        }
+      }
+    } else if (head_ok && limits.max_request_line_bytes > limits.max_request_head_bytes) {
+      // Only the head limit was lowered: keep the line limit inside it.
+      limits.max_request_line_bytes = limits.max_request_head_bytes;
+    }
+    if (auto i = f.get("max_headers")) {
+      if (auto v = c_.integer(*i, 1, kMaxHeaders)) limits.max_headers = *v;
+    }
+    if (auto i = f.get("max_response_head_bytes")) {
+      if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes))
+        limits.max_response_head_bytes = *v;
+    }
+    if (auto i = f.get("client_header_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.client_header_timeout = *v;
+    }
+  }
+
+  void read_access_log(const Item& item) {
+    if (!c_.expect_map(item)) return;
+    AccessLog& log = config_.access_log;
+    log.enabled = true;
+    log.path = "stdout";
+    Fields f(c_, item, {"path", "format"});
+    if (auto p = f.get("path")) {
+      if (auto v = c_.string(*p)) {
+        if (v->empty()) {
+          c_.fail(*p, "must be \"stdout\", \"stderr\" or a file path, got \"\"");
+        } else {
+          log.path = *v;
+        }
+      }
+    }
+    if (auto fm = f.get("format")) {
+      if (auto v = c_.string(*fm)) {
+        if (*v != "json") {
+          c_.fail(*fm, "unsupported format " + quote(*v) + " (only \"json\" is supported)");
+        } else {
+          log.format = *v;
+        }
+      }
+    }
+  }
+
+  static std::string at_line(const Item& item) { return "line " + std::to_string(item.pos.line); }
+
+  void check_references() {
+    // Listeners: unique names and addresses. Port 0 asks the kernel for a fresh port, so any
+    // number of listeners may share it.
+    std::map<std::string, const Item*> listener_names;
+    std::map<std::pair<std::string, uint16_t>, size_t> listener_addresses;
+    for (size_t i = 0; i < config_.listeners.size(); ++i) {
+      const Listener& l = config_.listeners[i];
+      const ListenerMarks& m = listener_marks_[i];
+      if (m.name) {
+        auto [it, inserted] = listener_names.emplace(l.name, &*m.name);
+        if (!inserted) {
+          c_.fail(*m.name, "duplicate listener name " + quote(l.name) + " (first defined at " +
+                               at_line(*it->second) + ")");
+        }
+      }
+      if (m.address && l.address.port != 0) {
+        auto [it, inserted] =
+            listener_addresses.emplace(std::pair(l.address.host, l.address.port), i);
+        if (!inserted) {
+          const ListenerMarks& first = listener_marks_[it->second];
+          const std::string label =
+              first.name ? "listener " + quote(config_.listeners[it->second].name) : first.path;
+          c_.fail(*m.address, "address " + l.address.text() + " is already used by " + label +
+                                  " (" + at_line(*first.address) + ")");
+        }
+      }
+    }
+
+    std::map<std::string, size_t> services;
+    for (size_t i = 0; i < config_.services.size(); ++i) {
+      const ServiceMarks& m = service_marks_[i];
+      if (!m.valid) continue;
+      const std::string id = config_.services[i].id();
+      auto [it, inserted] = services.emplace(id, i);
+      if (!inserted) {
+        c_.fail(m.pos, m.path,
+                "duplicate service " + quote(id) + " (first defined at line " +
+                    std::to_string(service_marks_[it->second].pos.line) + ")");
+      }
+    }
+
+    std::map<std::string, const Item*> route_names;
+    // (listener, host, path_prefix) -> route index
+    std::map<std::tuple<std::string, std::string, std::string>, size_t> matches;
+    for (size_t i = 0; i < config_.routes.size(); ++i) {
+      const Route& r = config_.routes[i];
+      const RouteMarks& m = route_marks_[i];
+      if (m.name) {
+        auto [it, inserted] = route_names.emplace(r.name, &*m.name);
+        if (!inserted) {
+          c_.fail(*m.name, "duplicate route name " + quote(r.name) + " (first defined at " +
+                               at_line(*it->second) + ")");
+        }
+      }
+      if (m.listener && all_listeners_named_ && !listener_names.contains(r.listener))
+        c_.fail(*m.listener, "listener " + quote(r.listener) + " is not defined");
+      std::set<std::string> seen;
+      for (size_t b = 0; b < r.backends.size(); ++b) {
+        const BackendMarks& bm = m.backends[b];
+        if (!bm.service) continue;
+        const std::string& id = r.backends[b].service;
+        if (!seen.insert(id).second) {
+          c_.fail(*bm.service, "service " + quote(id) + " is listed twice in this route");
+          continue;
+        }
+        if (all_services_named_ && !services.contains(id))
+          c_.fail(*bm.service, "service " + quote(id) + " is not defined");
+      }
+      if (m.listener && m.match_ok) {
+        auto key = std::tuple(r.listener, r.match.host, r.match.path_prefix);
+        auto [it, inserted] = matches.emplace(key, i);
+        if (!inserted) {
+          c_.fail(m.match_at, route_label(i) + " has the same host and path_prefix as " +
+                                  route_label(it->second) + " on listener " + quote(r.listener));
+        }
+      }
+    }
+  }
+
+  // "route \"name\"", or its key path when it has no usable name.
+  std::string route_label(size_t i) const {
+    if (route_marks_[i].name) return "route " + quote(config_.routes[i].name);
+    return route_marks_[i].path;
+  }
+
+  Checker c_;
+  Config config_;
+  // False when a listener (service) has no usable name: a route naming one that seems undefined
+  // may be naming that one, and its own error already says what to fix.
+  bool all_listeners_named_ = false;
+  bool all_services_named_ = false;
+  std::vector<ListenerMarks> listener_marks_;
+  std::vector<ServiceMarks> service_marks_;
+  std::vector<RouteMarks> route_marks_;
+};
+
+} // namespace
+
+std::string ConfigError::format() const {
+  std::string out = file.empty() ? "<config>" : file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!key_path.empty()) out += key_path + ": ";
+  out += message;
+  return out;
+}
+
+std::string format_errors(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const ConfigError& e : errors) {
+    out += e.format();
+    out += '\n';
+  }
+  return out;
+}
+
+LoadResult load_string(std::string_view yaml, const std::string& file_name) {
+  return Loader(file_name).load(yaml, "");
+}
+
+LoadResult load_file(const std::string& path) {
+  const auto cannot_read = [&](int err) {
+    return LoadResult(std::vector<ConfigError>{
+        ConfigError{path, 0, 0, "", "cannot read file: " + std::generic_category().message(err)}});
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot_read(errno);
+  std::string text;
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return cannot_read(err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return Loader(path).load(text, path);
+}
+
+} // namespace weir::config
