@@ -1,1 +1,144 @@
-int main() { return 0; }
+// weir: wires the modules together — flags, config, workers, signals.
+#include "weir/base/log.h"
+#include "weir/config/loader.h"
+#include "weir/runtime/snapshot.h"
+#include "weir/runtime/worker_group.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: weir --config FILE        run the proxy in the foreground
+       weir --check-config FILE  validate FILE; print every error as FILE:LINE:COL: key: message
+       weir --version
+       weir --help
+
+Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config file
+(an invalid file is refused and the running config stays).
+)";
+
+using weir::config::Config;
+
+std::shared_ptr<const Config> load_or_print(const std::string& path) {
+  auto result = weir::config::load_file(path);
+  if (auto* errors = std::get_if<std::vector<weir::config::ConfigError>>(&result)) {
+    std::fputs(weir::config::format_errors(*errors).c_str(), stderr);
+    return nullptr;
+  }
+  return std::make_shared<const Config>(std::move(std::get<Config>(result)));
+}
+
+int run(const std::string& path) {
+  auto config = load_or_print(path);
+  if (!config) return 1;
+  std::string error;
+  uint64_t generation = 1;
+  auto snapshot = weir::runtime::Snapshot::build(config, generation, &error);
+  if (!snapshot) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), error.c_str());
+    return 1;
+  }
+  // Writes to a client that went away must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context control;
+  weir::runtime::WorkerGroup workers;
+  auto started = workers.start(snapshot);
+  if (!started.ok()) {
+    std::fprintf(stderr, "weir: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  for (const auto& b : workers.bound())
+    std::printf("weir: listening %s\n", b.c_str());
+  std::printf("weir: %zu worker(s) ready\n", workers.size());
+  std::fflush(stdout);
+  weir::log::info("weir " WEIR_VERSION " started with " + path);
+
+  boost::asio::signal_set stop_signals(control, SIGTERM, SIGINT);
+  boost::asio::signal_set reload_signals(control, SIGHUP);
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    weir::log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                    ", draining");
+    reload_signals.cancel();
+    control.stop();
+  });
+  std::function<void()> wait_reload = [&] {
+    reload_signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      auto next = weir::config::load_file(path);
+      if (auto* errors = std::get_if<std::vector<weir::config::ConfigError>>(&next)) {
+        weir::log::error("reload refused, running config kept:\n" +
+                         weir::config::format_errors(*errors));
+      } else {
+        auto cfg = std::make_shared<const Config>(std::move(std::get<Config>(next)));
+        std::string err;
+        auto snap = weir::runtime::Snapshot::build(cfg, ++generation, &err);
+        if (!snap) {
+          weir::log::error("reload refused: " + err);
+        } else {
+          workers.publish(snap, nullptr);
+          weir::log::info("config reloaded from " + path);
+          config = cfg;
+        }
+      }
+      wait_reload();
+    });
+  };
+  wait_reload();
+  control.run();
+  workers.drain_and_join(config->drain_timeout);
+  weir::log::info("stopped");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("weir %s\n", WEIR_VERSION);
+      return 0;
+    }
+    if ((arg == "--config" || arg == "--check-config" || arg == "-c") && i + 1 < argc) {
+      check = arg == "--check-config";
+      config_path = argv[++i];
+      continue;
+    }
+    if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(9);
+      continue;
+    }
+    if (arg.rfind("--check-config=", 0) == 0) {
+      check = true;
+      config_path = arg.substr(15);
+      continue;
+    }
+    std::fprintf(stderr, "weir: unknown argument '%s'\n\n%s", arg.c_str(), kUsage);
+    return 2;
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "weir: --config FILE is required\n\n%s", kUsage);
+    return 2;
+  }
+  if (check) {
+    auto config = load_or_print(config_path);
+    if (!config) return 1;
+    std::printf("%s: ok\n", config_path.c_str());
+    return 0;
+  }
+  return run(config_path);
+}

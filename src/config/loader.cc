@@ -627,7 +627,6 @@ private:
     auto list = nonempty_list(item, "backend");
     if (!list) return false;
     bool all_ok = true;
-    bool any_weight = false;
     for (const Item& element : *list) {
       if (!c_.expect_map(element)) {
         all_ok = false;
@@ -657,14 +656,10 @@ private:
         }
       }
       if (!bm.service || !bm.weight_ok) all_ok = false;
-      if (backend.weight > 0) any_weight = true;
       route.backends.push_back(std::move(backend));
       marks.backends.push_back(std::move(bm));
     }
-    if (all_ok && !any_weight) {
-      c_.fail(item, "at least one backend must have a weight above 0");
-      return false;
-    }
+    // Every weight 0 is allowed: the route answers 503 (an operator's way to stop traffic).
     return all_ok;
   }
 

@@ -38,7 +38,7 @@ struct Backend {
 };
 
 struct Timeouts {
-  Duration connect{1000}; // upstream connect → 503
+  Duration connect{1000};  // upstream connect → 503
   Duration request{30000}; // upstream response head, and each later read of it → 504
   Duration idle{60000};    // client keep-alive idle
 };

@@ -1,0 +1,20 @@
+#pragma once
+
+#include "weir/base/result.h"
+#include "weir/config/config.h"
+
+#include <cstdint>
+
+namespace weir::net {
+
+// A bound, listening, non-blocking TCP socket with SO_REUSEPORT (one per worker and listener,
+// so the kernel spreads connections across workers without a shared accept queue).
+struct ListenSocket {
+  int fd = -1;
+  uint16_t port = 0; // the port actually bound (useful with port 0)
+};
+
+// Control thread. backlog: listen(2) queue length.
+Result<ListenSocket> open_listener(const config::Address& address, int backlog = 4096);
+
+} // namespace weir::net

@@ -1,0 +1,123 @@
+#pragma once
+
+#include "weir/runtime/snapshot.h"
+#include "weir/runtime/stream.h"
+#include "weir/upstream/connection.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace weir::runtime {
+
+class Worker;
+
+// One downstream connection and the exchange in flight on it: reads and parses requests,
+// routes them, forwards them to an upstream connection and streams the response back, both
+// directions at once with bounded buffers. Worker thread only. It deletes itself once closed
+// and no asynchronous operation refers to it any more.
+class ClientConnection final : public upstream::ConnectionOwner {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, uint32_t listener);
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  void start();
+  // Called by the worker's sweep: acts on an expired deadline.
+  void check_deadline(Clock::time_point now);
+  // The worker drains: an idle connection closes now, a busy one after its response.
+  void drain();
+  // Drain time is up: close whatever is in flight.
+  void abort() { close(); }
+
+  void on_upstream_readable(const boost::system::error_code& ec) override;
+  void on_upstream_written(const boost::system::error_code& ec) override;
+  void on_upstream_connected(const boost::system::error_code& ec) override;
+
+  // Intrusive links of the worker's connection list.
+  ClientConnection* prev = nullptr;
+  ClientConnection* next = nullptr;
+
+private:
+  enum class Phase : uint8_t { idle, head, connecting, exchange, tunnel, closing };
+  enum class Deadline : uint8_t { none, idle, header, connect, upstream, tunnel };
+
+  ~ClientConnection() = default;
+
+  // Request direction.
+  void wait_idle();
+  void read_client();
+  void on_client_read(const boost::system::error_code& ec, size_t n);
+  void advance_request();
+  void on_request_head();
+  void on_upstream_ready();
+  void flush_request(bool done, uint64_t body_bytes);
+  // Response direction.
+  void advance_response();
+  bool on_response_head(std::string& out);
+  void flush_response(size_t head_bytes, bool done, uint64_t body_bytes);
+  void on_client_written(const boost::system::error_code& ec, size_t n);
+  void finish_exchange();
+  void start_next_request();
+  // Tunnel (WebSocket after 101).
+  void start_tunnel();
+  void tunnel_client_to_upstream();
+  void tunnel_upstream_to_client();
+  // Errors and the end of the connection.
+  void send_local(int status, std::string_view body, bool close);
+  void fail_upstream(int status, std::string_view why);
+  void close();
+  void drop_upstream();
+  void release_stream();
+  void set_deadline(Deadline kind, Clock::duration after);
+  void finish_op();
+  void log_access();
+  void write_client(bool is_local);
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  uint32_t listener_;
+  Stream* s_ = nullptr;
+  upstream::Connection* up_ = nullptr;
+  std::shared_ptr<const Snapshot> snap_; // the snapshot the current request started with
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point started_;
+  Deadline deadline_kind_ = Deadline::none;
+  Phase phase_ = Phase::idle;
+  int pending_ = 0;
+  bool closed_ = false;
+  // Exchange state.
+  bool client_reading_ = false;
+  bool client_writing_ = false;
+  bool upstream_writing_ = false;
+  bool request_head_queued_ = false; // the rewritten head still has to be written upstream
+  bool request_done_ = false;        // every request byte was parsed
+  bool request_has_body_ = false;
+  bool response_done_ = false;
+  bool response_started_ = false; // some response byte reached the client socket
+  bool response_chunked_ = false; // proxy chunk-encodes the response body
+  bool response_raw_ = false;     // body copied without framing, connection closes after it
+  bool head_request_ = false;
+  bool keep_alive_ = true; // client connection may carry another request
+  bool upgrade_ = false;
+  bool continue_sent_ = false;
+  bool upstream_eof_ = false;
+  bool first_request_ = true;
+  bool tunnel_client_eof_ = false;
+  bool tunnel_upstream_eof_ = false;
+  uint8_t client_version_minor_ = 1;
+  int32_t route_ = -1;
+  int32_t backend_ = -1;
+  uint32_t endpoint_ = 0;
+  int status_ = 0;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  char client_ip_[46] = {};
+  uint8_t client_ip_len_ = 0;
+};
+
+} // namespace weir::runtime

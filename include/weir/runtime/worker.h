@@ -1,0 +1,87 @@
+#pragma once
+
+#include "weir/route/split.h"
+#include "weir/runtime/access_log.h"
+#include "weir/runtime/snapshot.h"
+#include "weir/runtime/stream.h"
+#include "weir/upstream/pool.h"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace weir::runtime {
+
+class ClientConnection;
+
+// One event loop on one thread: accepts on its own SO_REUSEPORT sockets, proxies, and owns its
+// upstream pools, split cursors and buffers. Other threads talk to it only through post().
+class Worker {
+public:
+  Worker(unsigned index, AccessLog* access_log);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  unsigned index() const { return index_; }
+  boost::asio::io_context& io() { return io_; }
+
+  // Any thread. Starts the thread; the listener fds (one per snapshot listener, same order)
+  // are bound and listening already; the worker owns them from now on.
+  void start(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listener_fds);
+  // Any thread: installs a new snapshot; `done` runs on the worker thread once it is in use.
+  void publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done);
+  // Any thread: stop accepting, finish in-flight requests, then leave the loop (bounded by
+  // `deadline`, after which remaining connections are closed).
+  void drain(std::chrono::steady_clock::time_point deadline);
+  void join();
+
+  // --- worker thread only (used by ClientConnection) ---
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  // Weighted pick of a backend of `route`, -1 when every weight is 0.
+  int pick_backend(uint32_t route);
+  // Round-robin pick of an endpoint of `service`; its pool.
+  upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index);
+  StreamPool& streams() { return *streams_; }
+  AccessLogBuffer& access_log() { return access_log_buffer_; }
+  bool draining() const { return draining_; }
+  void format_request_id(char* out32);
+  void link(ClientConnection* c);
+  void unlink(ClientConnection* c);
+  std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
+
+private:
+  void install(std::shared_ptr<const Snapshot> snapshot);
+  void accept(size_t listener);
+  void sweep();
+  void maybe_finish_drain();
+
+  unsigned index_;
+  boost::asio::io_context io_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<route::Split> splits_;                           // per route
+  std::vector<uint32_t> endpoint_cursor_;                      // per service
+  std::vector<std::vector<upstream::Pool*>> pools_by_service_; // [service][endpoint]
+  std::unordered_map<std::string, std::unique_ptr<upstream::Pool>> pools_;
+  std::unique_ptr<StreamPool> streams_;
+  AccessLogBuffer access_log_buffer_;
+  boost::asio::steady_timer sweep_timer_;
+  ClientConnection* connections_ = nullptr; // intrusive list, for timeouts and drain
+  size_t connection_count_ = 0;
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  uint64_t request_counter_ = 0;
+  uint64_t request_id_prefix_ = 0;
+  std::thread thread_;
+};
+
+} // namespace weir::runtime

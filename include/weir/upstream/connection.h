@@ -1,0 +1,66 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <functional>
+
+namespace weir::upstream {
+
+class Pool;
+
+// Who is using an upstream connection: told when the socket becomes readable.
+class ConnectionOwner {
+public:
+  virtual void on_upstream_readable(const boost::system::error_code& ec) = 0;
+  virtual void on_upstream_written(const boost::system::error_code& ec) = 0;
+  virtual void on_upstream_connected(const boost::system::error_code& ec) = 0;
+
+protected:
+  ~ConnectionOwner() = default;
+};
+
+// One TCP connection to an endpoint. Worker thread only. It always has at most one readiness
+// wait pending: while idle in its pool the wait notices the upstream closing it; once lent out
+// the same wait reports the response. Deleted only when no operation is pending any more.
+class Connection {
+public:
+  Connection(boost::asio::io_context& io, Pool* pool);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  Pool* pool() const { return pool_; }
+  bool reused() const { return requests_ > 0; }
+  void count_request() { ++requests_; }
+
+  void set_owner(ConnectionOwner* owner) { owner_ = owner; }
+  ConnectionOwner* owner() const { return owner_; }
+
+  void connect(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Arms the readiness wait unless one is pending.
+  void wait_readable();
+  template <typename Buffers> void write(const Buffers& buffers);
+  // Closes the socket; the object deletes itself once its pending operations have completed.
+  void close_and_release();
+  bool closed() const { return closed_; }
+
+private:
+  friend class Pool;
+  void finish_op();
+
+  boost::asio::ip::tcp::socket socket_;
+  Pool* pool_;
+  ConnectionOwner* owner_ = nullptr;
+  uint64_t requests_ = 0;
+  int pending_ = 0;
+  bool wait_pending_ = false;
+  bool closed_ = false;
+
+public:
+  // Intrusive link for the pool's idle list.
+  Connection* next_idle = nullptr;
+};
+
+} // namespace weir::upstream
+
+#include "weir/upstream/connection_impl.h"

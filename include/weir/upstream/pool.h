@@ -1,0 +1,49 @@
+#pragma once
+
+#include "weir/upstream/connection.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <string>
+
+namespace weir::upstream {
+
+// Keep-alive connections to one endpoint, owned by one worker (no locking). Connections are
+// lent to one request at a time and come back when their response was complete.
+class Pool {
+public:
+  Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
+       uint32_t max_idle);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // An idle connection (most recently used first), or a new unconnected one (connected() false).
+  Connection* acquire(ConnectionOwner* owner, bool& fresh);
+  // The response was complete and the connection may carry another request.
+  void release(Connection* c);
+
+  const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
+  const std::string& key() const { return key_; }
+  void set_max_idle(uint32_t n) { max_idle_ = n; }
+  uint32_t idle_count() const { return idle_count_; }
+  uint32_t active_count() const { return active_count_; }
+  // Closes idle connections (reload removed the endpoint, or shutdown).
+  void close_idle();
+
+private:
+  friend class Connection;
+  void on_idle_event(Connection* c);
+  void unlink_idle(Connection* c);
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::endpoint endpoint_;
+  std::string key_;
+  uint32_t max_idle_;
+  Connection* idle_head_ = nullptr;
+  uint32_t idle_count_ = 0;
+  uint32_t active_count_ = 0;
+};
+
+} // namespace weir::upstream

@@ -1,0 +1,67 @@
+#include "weir/runtime/access_log.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace weir::runtime {
+
+AccessLog::AccessLog(const std::string& path, std::string* error) {
+  if (path == "stdout") {
+    file_ = stdout;
+  } else if (path == "stderr") {
+    file_ = stderr;
+  } else {
+    file_ = std::fopen(path.c_str(), "a");
+    if (!file_) {
+      if (error) *error = "cannot open access log " + path + ": " + std::strerror(errno);
+      return;
+    }
+    owns_file_ = true;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+AccessLog::~AccessLog() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  if (owns_file_) std::fclose(file_);
+}
+
+void AccessLog::submit(std::string& batch) {
+  if (batch.empty()) return;
+  std::string taken;
+  taken.reserve(batch.capacity());
+  taken.swap(batch);
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(taken));
+  }
+  wake_.notify_one();
+}
+
+void AccessLog::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    while (!queue_.empty()) {
+      std::string batch = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      std::fwrite(batch.data(), 1, batch.size(), file_);
+      std::fflush(file_);
+      lock.lock();
+    }
+    if (stop_) return;
+  }
+}
+
+void AccessLogBuffer::flush(bool force) {
+  if (!log_ || buffer_.empty()) return;
+  if (force || buffer_.size() >= 64 * 1024) log_->submit(buffer_);
+}
+
+} // namespace weir::runtime

@@ -1,0 +1,786 @@
+#include "weir/runtime/client_connection.h"
+
+#include "weir/http/rewrite.h"
+#include "weir/runtime/worker.h"
+
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+namespace weir::runtime {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+// "HEX\r\n" for a chunk of n bytes; returns its length.
+size_t format_chunk_size(char* out, uint64_t n) {
+  auto r = std::to_chars(out, out + 16, n, 16);
+  r.ptr[0] = '\r';
+  r.ptr[1] = '\n';
+  return static_cast<size_t>(r.ptr + 2 - out);
+}
+
+// The path of a request target: origin-form as is, absolute-form without scheme and authority.
+std::string_view target_path(std::string_view target, std::string_view& authority) {
+  if (!target.empty() && target[0] == '/') return target;
+  size_t scheme = target.find("://");
+  if (scheme != std::string_view::npos) {
+    std::string_view rest = target.substr(scheme + 3);
+    size_t slash = rest.find_first_of("/?");
+    authority = rest.substr(0, slash);
+    return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  }
+  return "/"; // "*" (OPTIONS) and anything unusual route as "/"
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out.append(buf);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+} // namespace
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, uint32_t listener)
+    : worker_(worker), socket_(std::move(socket)), listener_(listener) {}
+
+void ClientConnection::start() {
+  error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) {
+    std::string ip = remote.address().to_string();
+    if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) ip = ip.substr(7);
+    client_ip_len_ = static_cast<uint8_t>(std::min(ip.size(), sizeof client_ip_));
+    std::memcpy(client_ip_, ip.data(), client_ip_len_);
+  }
+  worker_.link(this);
+  const auto& limits = worker_.snapshot()->config->limits;
+  set_deadline(Deadline::header, limits.client_header_timeout);
+  wait_idle();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request direction
+
+void ClientConnection::wait_idle() {
+  // Idle keep-alive connections hold no buffer: wait for readability, then borrow a Stream.
+  phase_ = Phase::idle;
+  client_reading_ = true;
+  ++pending_;
+  socket_.async_wait(asio::socket_base::wait_read, [this](const error_code& ec) {
+    client_reading_ = false;
+    bool closed = closed_;
+    finish_op();
+    if (closed) return;
+    if (ec) return close();
+    if (!s_) s_ = worker_.streams().acquire();
+    phase_ = Phase::head;
+    if (!first_request_ && deadline_kind_ == Deadline::idle)
+      set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+    error_code rec;
+    size_t n =
+        socket_.read_some(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
+    if (rec == asio::error::would_block) {
+      if (s_->in_len == 0) {
+        release_stream();
+        phase_ = Phase::idle;
+      }
+      return phase_ == Phase::idle ? wait_idle() : read_client();
+    }
+    on_client_read(rec, n);
+  });
+}
+
+void ClientConnection::read_client() {
+  if (client_reading_ || closed_) return;
+  if (s_->in_pos == s_->in_len && !s_->request.in_head()) s_->in_pos = s_->in_len = 0;
+  if (s_->in_len == s_->capacity) {
+    // Only a head can fill the buffer (bodies are consumed as they arrive).
+    return send_local(431, "request head too large\n", true);
+  }
+  client_reading_ = true;
+  ++pending_;
+  socket_.async_read_some(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len),
+                          [this](const error_code& ec, size_t n) {
+                            client_reading_ = false;
+                            bool closed = closed_;
+                            finish_op();
+                            if (!closed) on_client_read(ec, n);
+                          });
+}
+
+void ClientConnection::on_client_read(const error_code& ec, size_t n) {
+  if (ec || n == 0) {
+    // The client went away or half-closed. Between requests that is a normal end; with a
+    // request half read there is nothing sensible to forward.
+    if (phase_ == Phase::exchange && request_done_) {
+      keep_alive_ = false; // let the response finish, then close
+      return;
+    }
+    return close();
+  }
+  s_->in_len += n;
+  if (phase_ == Phase::exchange || phase_ == Phase::head) set_deadline(deadline_kind_, {});
+  advance_request();
+}
+
+void ClientConnection::advance_request() {
+  if (closed_ || upstream_writing_ || phase_ == Phase::connecting) return;
+  if (request_done_) return;
+  uint64_t body_bytes = 0;
+  s_->request_iov.clear();
+  // Gather as much as the buffer holds: the head (once routed) and every body piece after it,
+  // so a request that arrived whole leaves in one write.
+  for (;;) {
+    size_t consumed = 0;
+    http::Parser::Event ev =
+        s_->request.execute(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos, consumed);
+    s_->in_pos += consumed;
+    bytes_in_ += consumed;
+    switch (ev) {
+    case http::Parser::Event::need_more:
+      if (phase_ != Phase::exchange) return read_client();
+      if (request_head_queued_ || body_bytes) return flush_request(false, body_bytes);
+      return read_client();
+    case http::Parser::Event::head:
+      on_request_head();
+      if (phase_ != Phase::exchange) return; // connecting, or answered locally
+      continue;
+    case http::Parser::Event::body:
+      for (std::string_view piece : s_->request.body()) {
+        s_->request_iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      continue;
+    case http::Parser::Event::done:
+      for (std::string_view piece : s_->request.body()) {
+        s_->request_iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      request_done_ = true;
+      if (phase_ != Phase::exchange) return; // a local response already went out
+      return flush_request(true, body_bytes);
+    case http::Parser::Event::error:
+      if (phase_ == Phase::head) {
+        const http::Parser& p = s_->request;
+        std::string body(p.error_reason());
+        body.push_back('\n');
+        return send_local(http::status_for(p.error()), body, true);
+      }
+      // Mid-body: the upstream got a truncated request; neither side can be trusted.
+      return close();
+    }
+  }
+}
+
+void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
+  // request_iov holds the body pieces; put the head and chunk framing around them.
+  auto& iov = s_->request_iov;
+  bool chunked = s_->request.head().framing == http::Framing::chunked;
+  if (chunked && body_bytes > 0) {
+    size_t n = format_chunk_size(s_->request_chunk, body_bytes);
+    iov.insert(iov.begin(), asio::const_buffer(s_->request_chunk, n));
+    iov.emplace_back(kCrlf.data(), kCrlf.size());
+  } else if (!chunked && body_bytes == 0) {
+    iov.clear();
+  }
+  if (chunked && done) iov.emplace_back(kLastChunk.data(), kLastChunk.size());
+  if (request_head_queued_) {
+    request_head_queued_ = false;
+    iov.insert(iov.begin(), asio::buffer(s_->request_out));
+  }
+  if (iov.empty()) return done ? void() : read_client();
+  upstream_writing_ = true;
+  up_->write(iov);
+}
+
+void ClientConnection::on_upstream_written(const error_code& ec) {
+  upstream_writing_ = false;
+  if (ec) {
+    // Written to a reused connection the upstream had just closed: nothing was answered yet.
+    if (!response_started_) return fail_upstream(502, "upstream connection failed");
+    return close();
+  }
+  set_deadline(Deadline::upstream, {});
+  if (phase_ != Phase::exchange) return;
+  if (request_done_) {
+    if (response_done_ && !client_writing_) finish_exchange();
+    return;
+  }
+  advance_request();
+}
+
+void ClientConnection::on_request_head() {
+  const http::Head& head = s_->request.head();
+  Worker& w = worker_;
+  started_ = Clock::now();
+  snap_ = w.snapshot();
+  const Snapshot& snap = *snap_;
+  client_version_minor_ = head.version_minor;
+  keep_alive_ = head.keep_alive && !w.draining();
+  head_request_ = head.method_name == "HEAD";
+  upgrade_ = head.upgrade;
+  request_has_body_ = head.framing == http::Framing::chunked ||
+                      (head.framing == http::Framing::length && head.content_length > 0);
+  first_request_ = false;
+  status_ = 0;
+
+  std::string_view authority = head.host;
+  std::string_view path = target_path(head.target, authority);
+  route_ = snap.listeners[listener_].table.match(authority, path);
+  if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
+  const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
+  backend_ = w.pick_backend(static_cast<uint32_t>(route_));
+  if (backend_ < 0) return send_local(503, route.unavailable_body, request_has_body_);
+  const Snapshot::Backend& backend = route.backends[static_cast<size_t>(backend_)];
+  upstream::Pool* pool = w.pick_endpoint(backend.service, endpoint_);
+  if (!pool) return send_local(503, route.unavailable_body, request_has_body_);
+
+  char request_id[32];
+  w.format_request_id(request_id);
+  http::UpstreamRequestContext ctx;
+  ctx.client_ip = {client_ip_, client_ip_len_};
+  ctx.request_id = {request_id, sizeof request_id};
+  ctx.tunnel = upgrade_;
+  s_->request_out.clear();
+  http::write_upstream_request(head, ctx, s_->request_out);
+
+  bool fresh = false;
+  up_ = pool->acquire(this, fresh);
+  up_->count_request();
+  s_->response.start_connection();
+  s_->response.reset(head_request_);
+  s_->up_len = s_->up_pos = 0;
+  response_done_ = response_started_ = response_chunked_ = response_raw_ = false;
+  upstream_eof_ = continue_sent_ = false;
+  request_done_ = false;
+  if (fresh) {
+    phase_ = Phase::connecting;
+    set_deadline(Deadline::connect, route.timeouts.connect);
+    up_->connect(pool->endpoint());
+    return;
+  }
+  on_upstream_ready();
+}
+
+void ClientConnection::on_upstream_connected(const error_code& ec) {
+  if (ec) return fail_upstream(503, "upstream connect failed");
+  on_upstream_ready();
+  if (phase_ == Phase::exchange) advance_request();
+}
+
+void ClientConnection::on_upstream_ready() {
+  phase_ = Phase::exchange;
+  set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.request);
+  request_head_queued_ = true;
+  up_->wait_readable();
+  if (s_->request.head().expect_continue && request_has_body_ && client_version_minor_ == 1 &&
+      !continue_sent_) {
+    // Like Envoy, the proxy answers 100-continue itself once the upstream is reachable and
+    // strips Expect, so clients do not wait on upstreams that ignore it.
+    continue_sent_ = true;
+    client_writing_ = true;
+    ++pending_;
+    asio::async_write(socket_, asio::buffer(kContinue), [this](const error_code& ec, size_t) {
+      client_writing_ = false;
+      bool closed = closed_;
+      finish_op();
+      if (closed) return;
+      if (ec) return close();
+      advance_response();
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response direction
+
+void ClientConnection::on_upstream_readable(const error_code& ec) {
+  if (closed_ || !up_) return;
+  if (ec) return fail_upstream(502, "upstream read failed");
+  if (phase_ == Phase::tunnel) return tunnel_upstream_to_client();
+  if (client_writing_ || response_done_) return;
+  if (s_->up_pos == s_->up_len && !s_->response.in_head()) s_->up_pos = s_->up_len = 0;
+  if (s_->up_len == s_->capacity) return fail_upstream(502, "upstream response head too large");
+  error_code rec;
+  size_t n = up_->socket().read_some(
+      asio::buffer(s_->up.get() + s_->up_len, s_->capacity - s_->up_len), rec);
+  if (rec == asio::error::would_block) return up_->wait_readable();
+  if (rec || n == 0) {
+    upstream_eof_ = true;
+    http::Parser::Event ev = s_->response.finish();
+    if (ev == http::Parser::Event::done) {
+      response_done_ = true;
+      return flush_response(0, true, 0);
+    }
+    if (!response_started_ && !client_writing_)
+      return fail_upstream(502, "upstream closed the connection before a complete response");
+    return close(); // a truncated response must not look complete
+  }
+  s_->up_len += n;
+  set_deadline(Deadline::upstream, {});
+  advance_response();
+}
+
+void ClientConnection::advance_response() {
+  if (closed_ || client_writing_ || response_done_ || !up_) return;
+  auto& iov = s_->response_iov;
+  iov.clear();
+  s_->response_out.clear();
+  uint64_t body_bytes = 0;
+  for (;;) {
+    size_t consumed = 0;
+    http::Parser::Event ev =
+        s_->response.execute(s_->up.get() + s_->up_pos, s_->up_len - s_->up_pos, consumed);
+    s_->up_pos += consumed;
+    switch (ev) {
+    case http::Parser::Event::need_more:
+      if (!s_->response_out.empty() || body_bytes)
+        return flush_response(s_->response_out.size(), false, body_bytes);
+      return up_->wait_readable();
+    case http::Parser::Event::head:
+      if (!on_response_head(s_->response_out)) return;
+      if (phase_ == Phase::tunnel) return flush_response(s_->response_out.size(), false, 0);
+      continue;
+    case http::Parser::Event::body:
+      for (std::string_view piece : s_->response.body()) {
+        iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      continue;
+    case http::Parser::Event::done: {
+      for (std::string_view piece : s_->response.body()) {
+        iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      int status = s_->response.head().status;
+      if (status >= 100 && status < 200) {
+        s_->response.reset(head_request_); // an interim response; the final one follows
+        continue;
+      }
+      response_done_ = true;
+      return flush_response(s_->response_out.size(), true, body_bytes);
+    }
+    case http::Parser::Event::error:
+      if (!response_started_ && s_->response_out.empty())
+        return fail_upstream(502, "invalid response from upstream");
+      return close();
+    }
+  }
+}
+
+bool ClientConnection::on_response_head(std::string& out) {
+  const http::Head& head = s_->response.head();
+  if (head.status >= 100 && head.status < 200 && head.status != 101) {
+    if (head.status == 100) return true; // the proxy answered Expect itself
+    http::ClientResponseContext ctx;
+    ctx.client_version_minor = client_version_minor_;
+    if (client_version_minor_ == 1) http::write_client_response(head, ctx, out);
+    return true;
+  }
+  if (head.status == 101) {
+    if (!upgrade_) {
+      fail_upstream(502, "upstream switched protocols unasked");
+      return false;
+    }
+    http::ClientResponseContext ctx;
+    ctx.tunnel = true;
+    http::write_client_response(head, ctx, out);
+    status_ = 101;
+    phase_ = Phase::tunnel;
+    return true;
+  }
+  status_ = head.status;
+  bool has_body = !head_request_ && head.status != 204 && head.status != 304;
+  bool unknown_length =
+      head.framing == http::Framing::chunked || head.framing == http::Framing::until_close;
+  if (has_body && unknown_length) {
+    if (client_version_minor_ == 1) {
+      response_chunked_ = true;
+    } else {
+      response_raw_ = true; // HTTP/1.0 knows no chunks: send as is, end it by closing
+      keep_alive_ = false;
+    }
+  }
+  if (upgrade_) keep_alive_ = false; // the upstream refused the upgrade; don't resynchronise
+  http::ClientResponseContext ctx;
+  ctx.client_version_minor = client_version_minor_;
+  ctx.chunked = response_chunked_;
+  ctx.head_request = head_request_;
+  ctx.close = !keep_alive_ || worker_.draining();
+  if (ctx.close) keep_alive_ = false;
+  http::write_client_response(head, ctx, out);
+  return true;
+}
+
+void ClientConnection::flush_response(size_t head_bytes, bool done, uint64_t body_bytes) {
+  auto& iov = s_->response_iov;
+  if (response_chunked_ && body_bytes > 0) {
+    size_t n = format_chunk_size(s_->response_chunk, body_bytes);
+    iov.insert(iov.begin(), asio::const_buffer(s_->response_chunk, n));
+    iov.emplace_back(kCrlf.data(), kCrlf.size());
+  }
+  if (response_chunked_ && done) iov.emplace_back(kLastChunk.data(), kLastChunk.size());
+  if (head_bytes) iov.insert(iov.begin(), asio::const_buffer(s_->response_out.data(), head_bytes));
+  if (iov.empty()) {
+    if (done) return finish_exchange();
+    return up_->wait_readable();
+  }
+  write_client(false);
+}
+
+void ClientConnection::write_client(bool is_local) {
+  client_writing_ = true;
+  response_started_ = true;
+  ++pending_;
+  auto handler = [this, is_local](const error_code& ec, size_t n) {
+    client_writing_ = false;
+    bool closed = closed_;
+    finish_op();
+    if (closed) return;
+    if (ec) return close();
+    bytes_out_ += n;
+    if (is_local) {
+      if (phase_ == Phase::closing) return close();
+      return finish_exchange();
+    }
+    on_client_written(ec, n);
+  };
+  if (is_local)
+    asio::async_write(socket_, asio::buffer(s_->response_out), std::move(handler));
+  else
+    asio::async_write(socket_, s_->response_iov, std::move(handler));
+}
+
+void ClientConnection::on_client_written(const error_code&, size_t) {
+  if (phase_ == Phase::tunnel) return start_tunnel();
+  set_deadline(Deadline::upstream, {});
+  if (response_done_) return finish_exchange();
+  if (s_->up_pos < s_->up_len) return advance_response();
+  if (upstream_eof_) return close();
+  up_->wait_readable();
+}
+
+void ClientConnection::finish_exchange() {
+  if (closed_) return;
+  if (up_) {
+    if (!request_done_ || upstream_writing_) {
+      // The upstream answered before the request was fully sent; that connection is out of
+      // step, and so is the client's (the rest of its body is still on the wire).
+      keep_alive_ = false;
+      drop_upstream();
+    } else {
+      const http::Head& rh = s_->response.head();
+      bool reusable = rh.keep_alive && !upstream_eof_ && s_->up_pos == s_->up_len &&
+                      rh.framing != http::Framing::until_close && !upgrade_;
+      upstream::Connection* c = up_;
+      up_ = nullptr;
+      if (reusable)
+        c->pool()->release(c);
+      else
+        c->close_and_release();
+    }
+  }
+  if (route_ >= 0 || status_ != 0) log_access();
+  snap_.reset();
+  if (!keep_alive_ || worker_.draining()) {
+    phase_ = Phase::closing;
+    return close();
+  }
+  start_next_request();
+}
+
+void ClientConnection::start_next_request() {
+  route_ = backend_ = -1;
+  status_ = 0;
+  bytes_in_ = bytes_out_ = 0;
+  request_done_ = response_done_ = response_started_ = false;
+  s_->request.reset();
+  size_t left = s_->in_len - s_->in_pos;
+  if (left > 0) {
+    // Pipelined bytes: move them to the front so the next head is contiguous from offset 0.
+    std::memmove(s_->in.get(), s_->in.get() + s_->in_pos, left);
+    s_->in_pos = 0;
+    s_->in_len = left;
+    phase_ = Phase::head;
+    set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+    return advance_request();
+  }
+  release_stream();
+  const auto& route_timeouts = worker_.snapshot()->config->routes;
+  (void)route_timeouts;
+  set_deadline(Deadline::idle, {});
+  wait_idle();
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket (and any other Upgrade) tunnel after the upstream's 101
+
+void ClientConnection::start_tunnel() {
+  set_deadline(Deadline::tunnel, {});
+  // Bytes that came along with the handshake belong to the tunnel already.
+  size_t to_upstream = s_->in_len - s_->in_pos;
+  if (to_upstream > 0 && !upstream_writing_) {
+    upstream_writing_ = true;
+    s_->request_iov.clear();
+    s_->request_iov.emplace_back(s_->in.get() + s_->in_pos, to_upstream);
+    s_->in_pos = s_->in_len;
+    up_->write(s_->request_iov);
+  } else {
+    tunnel_client_to_upstream();
+  }
+  if (s_->up_pos < s_->up_len) {
+    s_->response_iov.clear();
+    s_->response_iov.emplace_back(s_->up.get() + s_->up_pos, s_->up_len - s_->up_pos);
+    s_->up_pos = s_->up_len;
+    write_client(false);
+  } else {
+    tunnel_upstream_to_client();
+  }
+}
+
+void ClientConnection::tunnel_client_to_upstream() {
+  if (closed_ || client_reading_ || upstream_writing_ || tunnel_client_eof_) return;
+  client_reading_ = true;
+  ++pending_;
+  socket_.async_read_some(asio::buffer(s_->in.get(), s_->capacity),
+                          [this](const error_code& ec, size_t n) {
+                            client_reading_ = false;
+                            bool closed = closed_;
+                            finish_op();
+                            if (closed) return;
+                            set_deadline(Deadline::tunnel, {});
+                            if (ec || n == 0) {
+                              tunnel_client_eof_ = true;
+                              error_code ignored;
+                              if (up_)
+                                up_->socket().shutdown(asio::socket_base::shutdown_send, ignored);
+                              if (tunnel_upstream_eof_) close();
+                              return;
+                            }
+                            upstream_writing_ = true;
+                            s_->request_iov.clear();
+                            s_->request_iov.emplace_back(s_->in.get(), n);
+                            up_->write(s_->request_iov);
+                          });
+}
+
+void ClientConnection::tunnel_upstream_to_client() {
+  if (closed_ || client_writing_ || tunnel_upstream_eof_ || !up_) return;
+  error_code rec;
+  size_t n = up_->socket().read_some(asio::buffer(s_->up.get(), s_->capacity), rec);
+  if (rec == asio::error::would_block) return up_->wait_readable();
+  set_deadline(Deadline::tunnel, {});
+  if (rec || n == 0) {
+    tunnel_upstream_eof_ = true;
+    error_code ignored;
+    socket_.shutdown(asio::socket_base::shutdown_send, ignored);
+    if (tunnel_client_eof_) close();
+    return;
+  }
+  s_->response_iov.clear();
+  s_->response_iov.emplace_back(s_->up.get(), n);
+  s_->up_pos = s_->up_len = 0;
+  write_client(false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local answers, errors, timeouts and the end of a connection
+
+void ClientConnection::send_local(int status, std::string_view body, bool close_after) {
+  status_ = status;
+  if (close_after || !request_has_body_ == false) close_after = true;
+  if (worker_.draining()) close_after = true;
+  if (!close_after && phase_ != Phase::idle) {
+    // A bodyless request: step the parser past its end so the next request starts cleanly.
+    size_t consumed = 0;
+    if (s_->request.execute(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos, consumed) !=
+        http::Parser::Event::done)
+      close_after = true;
+    s_->in_pos += consumed;
+  }
+  keep_alive_ = keep_alive_ && !close_after;
+  request_done_ = true;
+  response_done_ = true;
+  phase_ = close_after ? Phase::closing : Phase::exchange;
+  s_->response_out.clear();
+  http::write_local_response(status, body, close_after, s_->response_out);
+  write_client(true);
+}
+
+void ClientConnection::fail_upstream(int status, std::string_view why) {
+  drop_upstream();
+  if (response_started_ || client_writing_) return close();
+  std::string body(why);
+  if (route_ >= 0 && snap_) body += " for route " + snap_->routes[static_cast<size_t>(route_)].name;
+  body.push_back('\n');
+  bool body_pending = request_has_body_ && !request_done_;
+  send_local(status, body, body_pending || !request_done_);
+}
+
+void ClientConnection::check_deadline(Clock::time_point now) {
+  if (closed_ || now < deadline_) return;
+  switch (deadline_kind_) {
+  case Deadline::none:
+    return;
+  case Deadline::idle:
+    return close();
+  case Deadline::header:
+    if (client_writing_) return close();
+    if (phase_ == Phase::idle && !first_request_) return close();
+    if (!s_) s_ = worker_.streams().acquire();
+    return send_local(408, "request head not received in time\n", true);
+  case Deadline::connect:
+    return fail_upstream(503, "upstream connect timed out");
+  case Deadline::upstream:
+    if (response_started_) return close();
+    return fail_upstream(504, "upstream response timed out");
+  case Deadline::tunnel:
+    return close();
+  }
+}
+
+void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
+  // `after` zero: refresh the current kind's window (activity).
+  if (after == Clock::duration::zero()) {
+    const auto& config = *worker_.snapshot()->config;
+    const config::Timeouts* t =
+        (snap_ && route_ >= 0) ? &snap_->routes[static_cast<size_t>(route_)].timeouts : nullptr;
+    switch (kind) {
+    case Deadline::idle:
+    case Deadline::tunnel:
+      after = t ? t->idle
+                : (config.routes.empty() ? config::Duration(60000)
+                                         : config.routes.front().timeouts.idle);
+      break;
+    case Deadline::upstream:
+      after = t ? t->request : config::Duration(30000);
+      break;
+    case Deadline::header:
+      return; // absolute from the first byte: not refreshed by progress
+    case Deadline::connect:
+    case Deadline::none:
+      return;
+    }
+  }
+  deadline_kind_ = kind;
+  deadline_ = Clock::now() + after;
+}
+
+void ClientConnection::drain() {
+  if (phase_ == Phase::idle) close();
+  // Busy connections see worker.draining() when their response is done.
+}
+
+void ClientConnection::drop_upstream() {
+  if (!up_) return;
+  upstream::Connection* c = up_;
+  up_ = nullptr;
+  c->close_and_release();
+}
+
+void ClientConnection::release_stream() {
+  if (s_) {
+    worker_.streams().release(s_);
+    s_ = nullptr;
+  }
+}
+
+void ClientConnection::close() {
+  if (closed_) return;
+  if (status_ != 0 && (route_ >= 0 || status_ >= 400) && phase_ != Phase::idle) log_access();
+  closed_ = true;
+  phase_ = Phase::closing;
+  drop_upstream();
+  snap_.reset();
+  error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_send, ignored);
+  socket_.close(ignored);
+  worker_.unlink(this);
+  ++pending_;
+  finish_op();
+}
+
+void ClientConnection::finish_op() {
+  if (--pending_ == 0 && closed_) {
+    release_stream();
+    delete this;
+  }
+}
+
+void ClientConnection::log_access() {
+  AccessLogBuffer& log = worker_.access_log();
+  if (!log.enabled() || !s_) {
+    status_ = 0;
+    return;
+  }
+  std::string& out = log.line_buffer();
+  auto now_sys = std::chrono::system_clock::now();
+  std::time_t secs = std::chrono::system_clock::to_time_t(now_sys);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[40];
+  size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  int ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now_sys.time_since_epoch()).count() %
+      1000);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", ms);
+  const http::Head& req = s_->request.head();
+  out.append("{\"time\":\"").append(stamp).append("\",\"route\":");
+  const Snapshot* snap = snap_.get();
+  if (snap && route_ >= 0) {
+    const Snapshot::Route& r = snap->routes[static_cast<size_t>(route_)];
+    append_json_string(out, r.name);
+    if (backend_ >= 0) {
+      const Snapshot::Service& svc =
+          snap->services[r.backends[static_cast<size_t>(backend_)].service];
+      out.append(",\"backend\":");
+      append_json_string(out, svc.id);
+      out.append(",\"endpoint\":");
+      append_json_string(out, endpoint_ < svc.endpoints.size() ? svc.endpoints[endpoint_].key : "");
+    } else {
+      out.append(",\"backend\":null,\"endpoint\":null");
+    }
+  } else {
+    out.append("null,\"backend\":null,\"endpoint\":null");
+  }
+  out.append(",\"method\":");
+  append_json_string(out, req.method_name);
+  out.append(",\"path\":");
+  append_json_string(out, req.target);
+  char num[96];
+  double duration_ms =
+      started_.time_since_epoch().count() == 0
+          ? 0.0
+          : std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+  std::snprintf(num, sizeof num,
+                ",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f}\n",
+                status_, static_cast<unsigned long long>(bytes_in_),
+                static_cast<unsigned long long>(bytes_out_), duration_ms);
+  out.append(num);
+  log.flush(false);
+  status_ = 0;
+}
+
+} // namespace weir::runtime

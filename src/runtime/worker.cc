@@ -1,0 +1,207 @@
+#include "weir/runtime/worker.h"
+
+#include "weir/base/log.h"
+#include "weir/runtime/client_connection.h"
+
+#include <boost/asio/post.hpp>
+#include <random>
+
+namespace weir::runtime {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+constexpr size_t kMaxFreeStreams = 256;
+
+http::ParserLimits request_limits(const config::Limits& l) {
+  return {l.max_request_head_bytes, l.max_request_line_bytes, l.max_headers};
+}
+http::ParserLimits response_limits(const config::Limits& l) {
+  return {l.max_response_head_bytes, l.max_response_head_bytes, l.max_headers * 2};
+}
+size_t buffer_size(const config::Limits& l) {
+  size_t head = std::max(l.max_request_head_bytes, l.max_response_head_bytes);
+  return std::max<size_t>(16384, head);
+}
+
+} // namespace
+
+Worker::Worker(unsigned index, AccessLog* access_log)
+    : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), access_log_buffer_(access_log),
+      sweep_timer_(io_) {
+  std::random_device rd;
+  request_id_prefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ index;
+}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listener_fds) {
+  install(std::move(snapshot));
+  const auto& limits = snapshot_->config->limits;
+  streams_ = std::make_unique<StreamPool>(buffer_size(limits), request_limits(limits),
+                                          response_limits(limits), kMaxFreeStreams);
+  for (size_t i = 0; i < listener_fds.size(); ++i) {
+    const auto& address = snapshot_->listeners[i].address;
+    auto protocol =
+        address.host.find(':') != std::string::npos ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    error_code ec;
+    acceptor->assign(protocol, listener_fds[i], ec);
+    if (ec) log::error("worker: cannot adopt listener socket: " + ec.message());
+    acceptor->non_blocking(true, ec);
+    acceptors_.push_back(std::move(acceptor));
+  }
+  thread_ = std::thread([this] {
+    for (size_t i = 0; i < acceptors_.size(); ++i)
+      accept(i);
+    sweep();
+    io_.run();
+  });
+}
+
+void Worker::publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done) {
+  asio::post(io_, [this, snapshot = std::move(snapshot), done = std::move(done)]() mutable {
+    install(std::move(snapshot));
+    if (done) done();
+  });
+}
+
+void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
+  snapshot_ = std::move(snapshot);
+  const Snapshot& s = *snapshot_;
+  splits_.clear();
+  splits_.reserve(s.routes.size());
+  for (const auto& r : s.routes)
+    splits_.emplace_back(r.weights);
+  endpoint_cursor_.assign(s.services.size(), index_);
+  pools_by_service_.clear();
+  for (const auto& svc : s.services) {
+    std::vector<upstream::Pool*> pools;
+    for (const auto& ep : svc.endpoints) {
+      auto& pool = pools_[ep.key];
+      if (!pool)
+        pool = std::make_unique<upstream::Pool>(io_, ep.address, ep.key, svc.max_idle_connections);
+      else
+        pool->set_max_idle(svc.max_idle_connections);
+      pools.push_back(pool.get());
+    }
+    pools_by_service_.push_back(std::move(pools));
+  }
+}
+
+int Worker::pick_backend(uint32_t route) {
+  return splits_[route].pick();
+}
+
+upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index) {
+  auto& pools = pools_by_service_[service];
+  if (pools.empty()) return nullptr;
+  uint32_t i = endpoint_cursor_[service]++ % pools.size();
+  endpoint_index = i;
+  return pools[i];
+}
+
+void Worker::format_request_id(char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t a = request_id_prefix_;
+  uint64_t b = ++request_counter_;
+  for (int i = 15; i >= 0; --i, a >>= 4)
+    out[i] = kHex[a & 15];
+  for (int i = 31; i >= 16; --i, b >>= 4)
+    out[i] = kHex[b & 15];
+}
+
+void Worker::accept(size_t listener) {
+  acceptors_[listener]->async_accept(
+      [this, listener](const error_code& ec, asio::ip::tcp::socket socket) {
+        if (draining_) return;
+        if (!ec) {
+          auto* c = new ClientConnection(*this, std::move(socket), static_cast<uint32_t>(listener));
+          c->start();
+        } else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+          return;
+        }
+        // EMFILE and friends: keep accepting; the sweep frees connections as they time out.
+        accept(listener);
+      });
+}
+
+void Worker::link(ClientConnection* c) {
+  c->prev = nullptr;
+  c->next = connections_;
+  if (connections_) connections_->prev = c;
+  connections_ = c;
+  ++connection_count_;
+}
+
+void Worker::unlink(ClientConnection* c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (connections_ == c)
+    connections_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = nullptr;
+  --connection_count_;
+}
+
+void Worker::sweep() {
+  auto now = std::chrono::steady_clock::now();
+  for (ClientConnection* c = connections_; c;) {
+    ClientConnection* next = c->next; // check_deadline may unlink c
+    c->check_deadline(now);
+    c = next;
+  }
+  access_log_buffer_.flush(true);
+  if (draining_) {
+    if (now >= drain_deadline_) {
+      while (connections_) {
+        ClientConnection* c = connections_;
+        c->abort();
+        if (connections_ == c) unlink(c); // defensive: never loop forever
+      }
+    }
+    maybe_finish_drain();
+    if (connection_count_ == 0) return;
+  }
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (!ec) sweep();
+  });
+}
+
+void Worker::drain(std::chrono::steady_clock::time_point deadline) {
+  asio::post(io_, [this, deadline] {
+    draining_ = true;
+    drain_deadline_ = deadline;
+    for (auto& a : acceptors_) {
+      error_code ignored;
+      a->close(ignored);
+    }
+    for (ClientConnection* c = connections_; c;) {
+      ClientConnection* next = c->next;
+      c->drain();
+      c = next;
+    }
+    maybe_finish_drain();
+  });
+}
+
+void Worker::maybe_finish_drain() {
+  if (!draining_ || connection_count_ != 0) return;
+  access_log_buffer_.flush(true);
+  sweep_timer_.cancel();
+  for (auto& [key, pool] : pools_)
+    pool->close_idle();
+  io_.stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+} // namespace weir::runtime

@@ -1,0 +1,120 @@
+#include "weir/upstream/pool.h"
+
+#include <boost/asio/connect.hpp>
+
+namespace weir::upstream {
+
+Connection::Connection(boost::asio::io_context& io, Pool* pool) : socket_(io), pool_(pool) {}
+
+void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
+  ++pending_;
+  socket_.async_connect(endpoint, [this](const boost::system::error_code& ec) {
+    ConnectionOwner* owner = owner_;
+    bool closed = closed_;
+    if (!ec && !closed) {
+      boost::system::error_code ignored;
+      socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      socket_.non_blocking(true, ignored);
+    }
+    finish_op();
+    if (!closed && owner) owner->on_upstream_connected(ec);
+  });
+}
+
+void Connection::wait_readable() {
+  if (wait_pending_ || closed_) return;
+  wait_pending_ = true;
+  ++pending_;
+  socket_.async_wait(boost::asio::socket_base::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       wait_pending_ = false;
+                       ConnectionOwner* owner = owner_;
+                       bool closed = closed_;
+                       finish_op();
+                       if (closed) return;
+                       if (owner)
+                         owner->on_upstream_readable(ec);
+                       else
+                         pool_->on_idle_event(this);
+                     });
+}
+
+void Connection::close_and_release() {
+  if (closed_) return;
+  closed_ = true;
+  owner_ = nullptr;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  if (pool_) --pool_->active_count_;
+  ++pending_;
+  finish_op();
+}
+
+void Connection::finish_op() {
+  if (--pending_ == 0 && closed_) delete this;
+}
+
+Pool::Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
+           uint32_t max_idle)
+    : io_(io), endpoint_(endpoint), key_(std::move(key)), max_idle_(max_idle) {}
+
+Pool::~Pool() {
+  close_idle();
+  // Lent-out connections outlive the pool only during shutdown; they must not call back.
+}
+
+Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh) {
+  ++active_count_;
+  if (Connection* c = idle_head_) {
+    unlink_idle(c);
+    c->set_owner(owner);
+    fresh = false;
+    return c;
+  }
+  fresh = true;
+  auto* c = new Connection(io_, this);
+  c->set_owner(owner);
+  return c;
+}
+
+void Pool::release(Connection* c) {
+  c->set_owner(nullptr);
+  if (idle_count_ >= max_idle_) {
+    c->close_and_release();
+    return;
+  }
+  --active_count_;
+  c->next_idle = idle_head_;
+  idle_head_ = c;
+  ++idle_count_;
+  c->wait_readable();
+}
+
+void Pool::unlink_idle(Connection* c) {
+  Connection** link = &idle_head_;
+  while (*link && *link != c)
+    link = &(*link)->next_idle;
+  if (*link) {
+    *link = c->next_idle;
+    --idle_count_;
+  }
+  c->next_idle = nullptr;
+}
+
+void Pool::on_idle_event(Connection* c) {
+  // An idle connection became readable: the upstream closed it (or sent bytes nobody asked
+  // for). Either way it cannot carry a request any more.
+  unlink_idle(c);
+  ++active_count_; // close_and_release() accounts it as active
+  c->close_and_release();
+}
+
+void Pool::close_idle() {
+  while (Connection* c = idle_head_) {
+    unlink_idle(c);
+    ++active_count_;
+    c->close_and_release();
+  }
+}
+
+} // namespace weir::upstream
