@@ -218,10 +218,11 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
 void ClientConnection::on_upstream_written(const error_code& ec) {
   upstream_writing_ = false;
   if (ec) {
-    // Written to a reused connection the upstream had just closed: nothing was answered yet.
+    if (retry_on_fresh_connection()) return;
     if (!response_started_) return fail_upstream(502, "upstream connection failed");
     return close();
   }
+  if (phase_ == Phase::tunnel) return tunnel_client_to_upstream();
   set_deadline(Deadline::upstream, {});
   if (phase_ != Phase::exchange) return;
   if (request_done_) {
@@ -273,7 +274,7 @@ void ClientConnection::on_request_head() {
   s_->response.reset(head_request_);
   s_->up_len = s_->up_pos = 0;
   response_done_ = response_started_ = response_chunked_ = response_raw_ = false;
-  upstream_eof_ = continue_sent_ = false;
+  upstream_eof_ = continue_sent_ = retried_ = false;
   request_done_ = false;
   if (fresh) {
     phase_ = Phase::connecting;
@@ -287,7 +288,31 @@ void ClientConnection::on_request_head() {
 void ClientConnection::on_upstream_connected(const error_code& ec) {
   if (ec) return fail_upstream(503, "upstream connect failed");
   on_upstream_ready();
-  if (phase_ == Phase::exchange) advance_request();
+  if (phase_ != Phase::exchange) return;
+  if (request_done_) return flush_request(true, 0); // a retry: the whole request is in hand
+  advance_request();
+}
+
+bool ClientConnection::retry_on_fresh_connection() {
+  // A kept-alive connection can be closed by the upstream just as a request is written to it
+  // (its idle timeout raced us). Nothing was processed then, so a request without a body is
+  // sent again, once, on a new connection — as nginx and HAProxy do.
+  if (!up_ || !up_->reused() || retried_ || response_started_ || client_writing_ ||
+      request_has_body_ || !request_done_ || s_->response.started())
+    return false;
+  upstream::Pool* pool = up_->pool();
+  drop_upstream();
+  retried_ = true;
+  up_ = pool->connect_new(this);
+  up_->count_request();
+  s_->response.start_connection();
+  s_->response.reset(head_request_);
+  s_->up_len = s_->up_pos = 0;
+  upstream_eof_ = false;
+  phase_ = Phase::connecting;
+  set_deadline(Deadline::connect, snap_->routes[static_cast<size_t>(route_)].timeouts.connect);
+  up_->connect(pool->endpoint());
+  return true;
 }
 
 void ClientConnection::on_upstream_ready() {
@@ -318,7 +343,10 @@ void ClientConnection::on_upstream_ready() {
 
 void ClientConnection::on_upstream_readable(const error_code& ec) {
   if (closed_ || !up_) return;
-  if (ec) return fail_upstream(502, "upstream read failed");
+  if (ec) {
+    if (retry_on_fresh_connection()) return;
+    return fail_upstream(502, "upstream read failed");
+  }
   if (phase_ == Phase::tunnel) return tunnel_upstream_to_client();
   if (client_writing_ || response_done_) return;
   if (s_->up_pos == s_->up_len && !s_->response.in_head()) s_->up_pos = s_->up_len = 0;
@@ -328,6 +356,7 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
       asio::buffer(s_->up.get() + s_->up_len, s_->capacity - s_->up_len), rec);
   if (rec == asio::error::would_block) return up_->wait_readable();
   if (rec || n == 0) {
+    if (retry_on_fresh_connection()) return;
     upstream_eof_ = true;
     http::Parser::Event ev = s_->response.finish();
     if (ev == http::Parser::Event::done) {
@@ -474,7 +503,10 @@ void ClientConnection::write_client(bool is_local) {
 }
 
 void ClientConnection::on_client_written(const error_code&, size_t) {
-  if (phase_ == Phase::tunnel) return start_tunnel();
+  if (phase_ == Phase::tunnel) {
+    if (!tunnel_started_) return start_tunnel();
+    return tunnel_upstream_to_client();
+  }
   set_deadline(Deadline::upstream, {});
   if (response_done_) return finish_exchange();
   if (s_->up_pos < s_->up_len) return advance_response();
@@ -538,6 +570,7 @@ void ClientConnection::start_next_request() {
 // WebSocket (and any other Upgrade) tunnel after the upstream's 101
 
 void ClientConnection::start_tunnel() {
+  tunnel_started_ = true;
   set_deadline(Deadline::tunnel, {});
   // Bytes that came along with the handshake belong to the tunnel already.
   size_t to_upstream = s_->in_len - s_->in_pos;
@@ -610,15 +643,19 @@ void ClientConnection::tunnel_upstream_to_client() {
 
 void ClientConnection::send_local(int status, std::string_view body, bool close_after) {
   status_ = status;
-  if (close_after || !request_has_body_ == false) close_after = true;
-  if (worker_.draining()) close_after = true;
-  if (!close_after && phase_ != Phase::idle) {
-    // A bodyless request: step the parser past its end so the next request starts cleanly.
-    size_t consumed = 0;
-    if (s_->request.execute(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos, consumed) !=
-        http::Parser::Event::done)
+  if (worker_.draining() || !keep_alive_) close_after = true;
+  if (!close_after && !request_done_ && phase_ != Phase::idle) {
+    // The connection can carry another request only if this one is fully read: a body still on
+    // the wire would be taken for the next request.
+    if (request_has_body_) {
       close_after = true;
-    s_->in_pos += consumed;
+    } else {
+      size_t consumed = 0;
+      if (s_->request.execute(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos, consumed) !=
+          http::Parser::Event::done)
+        close_after = true;
+      s_->in_pos += consumed;
+    }
   }
   keep_alive_ = keep_alive_ && !close_after;
   request_done_ = true;
@@ -635,8 +672,7 @@ void ClientConnection::fail_upstream(int status, std::string_view why) {
   std::string body(why);
   if (route_ >= 0 && snap_) body += " for route " + snap_->routes[static_cast<size_t>(route_)].name;
   body.push_back('\n');
-  bool body_pending = request_has_body_ && !request_done_;
-  send_local(status, body, body_pending || !request_done_);
+  send_local(status, body, false);
 }
 
 void ClientConnection::check_deadline(Clock::time_point now) {

@@ -72,6 +72,12 @@ Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh) {
     return c;
   }
   fresh = true;
+  --active_count_; // counted again by connect_new
+  return connect_new(owner);
+}
+
+Connection* Pool::connect_new(ConnectionOwner* owner) {
+  ++active_count_;
   auto* c = new Connection(io_, this);
   c->set_owner(owner);
   return c;

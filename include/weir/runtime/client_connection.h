@@ -72,6 +72,7 @@ private:
   void fail_upstream(int status, std::string_view why);
   void close();
   void drop_upstream();
+  bool retry_on_fresh_connection();
   void release_stream();
   void set_deadline(Deadline kind, Clock::duration after);
   void finish_op();
@@ -107,6 +108,8 @@ private:
   bool continue_sent_ = false;
   bool upstream_eof_ = false;
   bool first_request_ = true;
+  bool retried_ = false;
+  bool tunnel_started_ = false;
   bool tunnel_client_eof_ = false;
   bool tunnel_upstream_eof_ = false;
   uint8_t client_version_minor_ = 1;

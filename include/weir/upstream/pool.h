@@ -21,6 +21,8 @@ public:
 
   // An idle connection (most recently used first), or a new unconnected one (connected() false).
   Connection* acquire(ConnectionOwner* owner, bool& fresh);
+  // A new unconnected connection, never an idle one.
+  Connection* connect_new(ConnectionOwner* owner);
   // The response was complete and the connection may carry another request.
   void release(Connection* c);
 
