@@ -34,6 +34,9 @@ Parser* self(llhttp_t* p) {
 // across reads as adjacent pieces of the same buffer; a gap means the bytes between them were
 // not part of the token (obs-fold continuation lines), which is refused.
 bool extend(const char*& begin, size_t& len, const char* at, size_t n) {
+  // llhttp flushes an open span at the end of every execute(), with zero length when no byte of
+  // it arrived; such a piece says nothing about where the token continues.
+  if (n == 0) return true;
   if (begin == nullptr) {
     begin = at;
     len = n;
@@ -58,6 +61,28 @@ std::string_view last_token(std::string_view v) {
   return trim_ows(comma == std::string_view::npos ? v : v.substr(comma + 1));
 }
 
+// A request's Transfer-Encoding must be exactly "chunked". A list where chunked is not the one
+// final coding, or with a token that names no transfer coding, leaves the body length to
+// interpretation (RFC 9112 6.3: 400); a real coding the proxy does not decode is 501 (6.1).
+ParseError request_coding_error(std::string_view list) {
+  bool chunked_seen = false;
+  for (;;) {
+    size_t comma = list.find(',');
+    std::string_view coding = trim_ows(list.substr(0, comma));
+    if (chunked_seen) return ParseError::bad_request;
+    if (iequals(coding, "chunked")) {
+      chunked_seen = true;
+    } else if (!iequals(coding, "gzip") && !iequals(coding, "x-gzip") &&
+               !iequals(coding, "deflate") && !iequals(coding, "compress") &&
+               !iequals(coding, "x-compress")) {
+      return ParseError::bad_request;
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return ParseError::not_implemented;
+}
+
 } // namespace
 
 struct Parser::Callbacks {
@@ -79,7 +104,8 @@ struct Parser::Callbacks {
     const char* begin = len ? s->head_.target.data() : nullptr;
     if (!extend(begin, len, at, n)) return kFail;
     s->head_.target = {begin, len};
-    if (len + s->head_.method_name.size() + 11 > s->limits_.max_line_bytes) {
+    // method SP target SP HTTP/1.x; the CRLF is not part of the line.
+    if (len + s->head_.method_name.size() + 10 > s->limits_.max_line_bytes) {
       s->fail(ParseError::line_too_long, "request line too long");
       return kFail;
     }
@@ -100,8 +126,11 @@ struct Parser::Callbacks {
     }
     return 0;
   }
+  // Trailer fields (after the head) reach the same callbacks. They are discarded, not checked:
+  // they are no part of the head, and the head's buffer may already have been released.
   static int on_header_field(llhttp_t* p, const char* at, size_t n) {
     Parser* s = self(p);
+    if (s->head_done_) return 0;
     if (!extend(s->field_begin_, s->field_len_, at, n)) {
       s->fail(ParseError::bad_request, "malformed header name");
       return kFail;
@@ -110,6 +139,7 @@ struct Parser::Callbacks {
   }
   static int on_header_field_complete(llhttp_t* p) {
     Parser* s = self(p);
+    if (s->head_done_) return 0;
     std::string_view name(s->field_begin_ ? s->field_begin_ : "", s->field_len_);
     if (name.empty()) {
       s->fail(ParseError::bad_request, "empty header name");
@@ -126,6 +156,7 @@ struct Parser::Callbacks {
   }
   static int on_header_value(llhttp_t* p, const char* at, size_t n) {
     Parser* s = self(p);
+    if (s->head_done_) return 0;
     if (!extend(s->value_begin_, s->value_len_, at, n)) {
       s->fail(ParseError::bad_request, "obsolete line folding");
       return kFail;
@@ -134,6 +165,7 @@ struct Parser::Callbacks {
   }
   static int on_header_value_complete(llhttp_t* p) {
     Parser* s = self(p);
+    if (s->head_done_) return 0;
     Head& h = s->head_;
     if (h.headers.size() >= s->limits_.max_headers) {
       s->fail(ParseError::head_too_large, "too many headers");
@@ -157,7 +189,9 @@ struct Parser::Callbacks {
       // Requests: only "chunked" is understood; anything else would leave the body length to
       // interpretation. Responses: the final coding must be chunked (see on_headers_complete).
       if (s->kind_ == Kind::request && !iequals(header.value, "chunked")) {
-        s->fail(ParseError::not_implemented, "unsupported Transfer-Encoding");
+        ParseError error = request_coding_error(header.value);
+        s->fail(error, error == ParseError::not_implemented ? "unsupported Transfer-Encoding"
+                                                            : "invalid Transfer-Encoding");
         return kFail;
       }
       if (s->kind_ == Kind::response && !iequals(last_token(header.value), "chunked")) {
@@ -171,6 +205,9 @@ struct Parser::Callbacks {
   }
   static int on_headers_complete(llhttp_t* p) { return self(p)->on_head_complete(); }
   static int on_body(llhttp_t* p, const char* at, size_t n) {
+    // Zero-length flushes (execute() on an empty remainder) would turn into a body event that
+    // consumed nothing, and a caller that calls again with the rest would spin.
+    if (n == 0) return 0;
     self(p)->body_.emplace_back(at, n);
     return 0;
   }
@@ -213,6 +250,9 @@ void Parser::start_connection() {
   llhttp_init(llhttp_.get(), kind_ == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE,
               &Callbacks::settings());
   llhttp_->data = this;
+  // llhttp refuses HTTP/1.2 or HTTP/3.0 as malformed; let them through to on_version_complete,
+  // which answers 505. Malformed versions ("HTTP/1.x") are still refused by llhttp.
+  llhttp_->lenient_flags |= LENIENT_VERSION;
   reset();
 }
 
@@ -222,6 +262,7 @@ void Parser::reset(bool response_without_body) {
   field_begin_ = value_begin_ = nullptr;
   field_len_ = value_len_ = 0;
   head_bytes_ = 0;
+  last_cr_ = line_start_ = false;
   head_done_ = message_done_ = started_ = pending_done_ = host_seen_ = false;
   no_body_ = response_without_body;
   error_ = ParseError::none;
@@ -229,6 +270,8 @@ void Parser::reset(bool response_without_body) {
 }
 
 Parser::Event Parser::fail(ParseError error, std::string_view reason) {
+  // Nothing is consumed by a failing execute(); body() must not report bytes either.
+  body_.clear();
   if (error_ == ParseError::none) {
     error_ = error;
     error_reason_ = reason;
@@ -240,6 +283,11 @@ int Parser::on_head_complete() {
   llhttp_t* p = llhttp_.get();
   head_done_ = true;
   head_.version_minor = p->http_minor;
+  if (p->http_major != 1) {
+    // "GET /" without a version: llhttp takes it for HTTP/0.9 (on_version_complete never ran).
+    fail(ParseError::bad_request, "missing HTTP version");
+    return kFail;
+  }
   if (kind_ == Kind::request) {
     head_.method = p->method;
     if (p->method == HTTP_CONNECT) {
@@ -248,6 +296,10 @@ int Parser::on_head_complete() {
     }
   } else {
     head_.status = p->status_code;
+    if (head_.status < 100) {
+      fail(ParseError::bad_request, "invalid status code");
+      return kFail;
+    }
   }
   head_.keep_alive = llhttp_should_keep_alive(p) != 0;
   head_.upgrade = p->upgrade != 0;
@@ -261,8 +313,10 @@ int Parser::on_head_complete() {
   }
   if (kind_ == Kind::response &&
       (no_body_ || head_.status < 200 || head_.status == 204 || head_.status == 304)) {
-    // The framing headers describe the body the request would have had, not this one.
-    if (no_body_) return 1; // llhttp completes the message; execute() reports head, then done
+    // The framing headers describe the body the request would have had, not this one. llhttp
+    // leaves that to the caller: it would read a 204's Content-Length bytes as a body.
+    // Returning 1 makes llhttp complete the message; execute() reports head, then done.
+    return 1;
   }
   return HPE_PAUSED;
 }
@@ -277,7 +331,15 @@ Parser::Event Parser::execute(const char* data, size_t len, size_t& consumed) {
   if (error_ != ParseError::none) return Event::error;
   llhttp_t* p = llhttp_.get();
   llhttp_errno_t err = llhttp_execute(p, data, len);
+  if (err == HPE_PAUSED_UPGRADE) {
+    // The previous message asked for an upgrade and the caller parses on: the upgrade was
+    // declined (no 101) and the connection carries on as HTTP/1.
+    llhttp_resume_after_upgrade(p);
+    err = llhttp_execute(p, data, len);
+  }
   if (err == HPE_OK) {
+    if (!check_line_ends(data, data + len))
+      return fail(ParseError::bad_request, "bare CR or LF, or obsolete line folding");
     consumed = len;
     if (!head_done_) {
       head_bytes_ += static_cast<uint32_t>(len);
@@ -287,9 +349,13 @@ Parser::Event Parser::execute(const char* data, size_t len, size_t& consumed) {
     }
     return body_.empty() ? Event::need_more : Event::body;
   }
-  if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+  if (err == HPE_PAUSED) {
     consumed = static_cast<size_t>(llhttp_get_error_pos(p) - data);
-    if (err == HPE_PAUSED) llhttp_resume(p);
+    llhttp_resume(p);
+    if (!check_line_ends(data, data + consumed)) {
+      consumed = 0;
+      return fail(ParseError::bad_request, "bare CR or LF, or obsolete line folding");
+    }
     if (head_done_ && head_.wire_size == 0) {
       head_bytes_ += static_cast<uint32_t>(consumed);
       head_.wire_size = head_bytes_;
@@ -311,6 +377,41 @@ Parser::Event Parser::execute(const char* data, size_t len, size_t& consumed) {
   default:
     return fail(ParseError::bad_request, llhttp_get_error_reason(p));
   }
+}
+
+// llhttp 8 takes a bare LF for a line end and folds continuation lines into the previous value;
+// a server or proxy on the other side may read those bytes differently, which is how requests
+// are smuggled (RFC 9112 2.2, 5.2). Every byte llhttp consumed outside body data (head,
+// chunk-size lines, trailers) passes through here once, in order; body_ holds the body views
+// of [begin, end), in order.
+bool Parser::check_line_ends(const char* begin, const char* end) {
+  size_t next_body = 0;
+  const char* at = begin;
+  while (at < end) {
+    const char* stop = next_body < body_.size() ? body_[next_body].data() : end;
+    for (; at < stop; ++at) {
+      char c = *at;
+      if (last_cr_) {
+        if (c != '\n') return false;
+        last_cr_ = false;
+        line_start_ = true;
+      } else if (c == '\r') {
+        last_cr_ = true;
+      } else if (c == '\n') {
+        return false;
+      } else {
+        if (line_start_ && (c == ' ' || c == '\t')) return false;
+        line_start_ = false;
+      }
+    }
+    if (next_body < body_.size()) {
+      if (last_cr_) return false;
+      at += body_[next_body].size();
+      ++next_body;
+      line_start_ = false;
+    }
+  }
+  return true;
 }
 
 Parser::Event Parser::finish() {

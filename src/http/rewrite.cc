@@ -52,6 +52,21 @@ bool hop_by_hop_in(const Head& head, std::string_view name) {
   return false;
 }
 
+// Appends the non-empty values of every forwarded `name` field, joined by ", ": several fields
+// of one name are one list (RFC 9110 5.3), so keeping only one would drop hops. Returns whether
+// anything was appended.
+template <class Forwarded>
+bool append_values(std::string& out, const Head& head, std::string_view name, Forwarded forwarded) {
+  bool any = false;
+  for (const Header& h : head.headers) {
+    if (h.value.empty() || !iequals(h.name, name) || !forwarded(h.name)) continue;
+    if (any) out.append(", ");
+    out.append(h.value);
+    any = true;
+  }
+  return any;
+}
+
 } // namespace
 
 bool is_hop_by_hop(std::string_view name, std::string_view connection) {
@@ -77,8 +92,6 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection) {
 
 void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, std::string& out) {
   out.append(req.method_name).append(" ").append(req.target).append(" HTTP/1.1\r\n");
-  std::string_view xff;
-  std::string_view via;
   bool has_request_id = false;
   bool several_connection = false;
   int connection_headers = 0;
@@ -86,8 +99,11 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     connection_headers += iequals(h.name, "connection");
   several_connection = connection_headers > 1;
   std::string_view conn = connection_value(req);
+  auto forwarded = [&](std::string_view name) {
+    return !(several_connection ? hop_by_hop_in(req, name) : is_hop_by_hop(name, conn));
+  };
   for (const Header& h : req.headers) {
-    if (several_connection ? hop_by_hop_in(req, h.name) : is_hop_by_hop(h.name, conn)) continue;
+    if (!forwarded(h.name)) continue;
     switch (h.name.size()) {
     case 4:
       if (iequals(h.name, "host")) {
@@ -96,10 +112,7 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
       }
       break;
     case 3:
-      if (iequals(h.name, "via")) {
-        via = h.value;
-        continue;
-      }
+      if (iequals(h.name, "via")) continue; // re-stated below with this hop appended
       break;
     case 6:
       if (iequals(h.name, "expect")) continue; // answered by the proxy (100 Continue)
@@ -111,10 +124,7 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
       if (iequals(h.name, "content-length")) continue; // re-stated below
       break;
     case 15:
-      if (iequals(h.name, "x-forwarded-for")) {
-        xff = h.value;
-        continue;
-      }
+      if (iequals(h.name, "x-forwarded-for")) continue; // re-stated below
       break;
     case 16:
       if (iequals(h.name, "x-forwarded-host")) continue;
@@ -135,12 +145,12 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     out.append("Transfer-Encoding: chunked\r\n");
   }
   out.append("X-Forwarded-For: ");
-  if (!xff.empty()) out.append(xff).append(", ");
+  if (append_values(out, req, "x-forwarded-for", forwarded)) out.append(", ");
   out.append(ctx.client_ip).append("\r\n");
   append_header(out, "X-Forwarded-Proto", ctx.proto);
   if (!req.host.empty()) append_header(out, "X-Forwarded-Host", req.host);
   out.append("Via: ");
-  if (!via.empty()) out.append(via).append(", ");
+  if (append_values(out, req, "via", forwarded)) out.append(", ");
   out.append(req.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
   if (!has_request_id) append_header(out, "x-request-id", ctx.request_id);
   if (ctx.tunnel) {
@@ -161,15 +171,13 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
   for (const Header& h : resp.headers)
     connection_headers += iequals(h.name, "connection");
   std::string_view conn = connection_value(resp);
-  std::string_view via;
+  auto forwarded = [&](std::string_view name) {
+    return !(connection_headers > 1 ? hop_by_hop_in(resp, name) : is_hop_by_hop(name, conn));
+  };
   bool body_allowed = !(resp.status < 200 || resp.status == 204 || resp.status == 304);
   for (const Header& h : resp.headers) {
-    if (connection_headers > 1 ? hop_by_hop_in(resp, h.name) : is_hop_by_hop(h.name, conn))
-      continue;
-    if (h.name.size() == 3 && iequals(h.name, "via")) {
-      via = h.value;
-      continue;
-    }
+    if (!forwarded(h.name)) continue;
+    if (h.name.size() == 3 && iequals(h.name, "via")) continue; // re-stated below
     if (h.name.size() == 14 && iequals(h.name, "content-length")) {
       // Kept for HEAD and 304 (they describe the representation); re-stated otherwise.
       if (ctx.head_request || !body_allowed) append_header(out, h.name, h.value);
@@ -189,7 +197,7 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
     out.append("Transfer-Encoding: chunked\r\n");
   }
   out.append("Via: ");
-  if (!via.empty()) out.append(via).append(", ");
+  if (append_values(out, resp, "via", forwarded)) out.append(", ");
   out.append(resp.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
   if (ctx.tunnel) {
     const Header* upgrade = resp.find("upgrade");
@@ -208,14 +216,17 @@ void write_local_response(int status, std::string_view body, bool close, std::st
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<uint64_t>(status));
   out.append(" ").append(reason_phrase(status)).append("\r\n");
-  if (status >= 200) {
+  // 1xx, 204 and 304 have no body; a 204 must not even state a length (RFC 9110 8.6), and a
+  // body after them would be read as the next response.
+  bool has_body = status >= 200 && status != 204 && status != 304;
+  if (has_body) {
     out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
     append_number(out, body.size());
     out.append("\r\n");
   }
   if (close) out.append("Connection: close\r\n");
   out.append("\r\n");
-  if (status >= 200) out.append(body);
+  if (has_body) out.append(body);
 }
 
 std::string_view reason_phrase(int status) {

@@ -14,7 +14,7 @@ namespace weir::http {
 
 struct ParserLimits {
   uint32_t max_head_bytes = 16384;
-  uint32_t max_line_bytes = 8192; // request line / status line
+  uint32_t max_line_bytes = 8192; // request line, without its CRLF
   uint32_t max_headers = 100;
 };
 
@@ -41,7 +41,8 @@ public:
     need_more, // every byte consumed; feed more
     head,      // head() is complete; the body (if any) follows
     body,      // body bytes were consumed into body(); call again with the rest
-    done,      // message complete; bytes after it are the next message
+    done,      // message complete (body() may hold its last bytes); bytes after it are the next
+               // message
     error,     // see error()
   };
 
@@ -78,6 +79,7 @@ private:
   friend struct Callbacks;
   Event fail(ParseError error, std::string_view reason);
   int on_head_complete();
+  bool check_line_ends(const char* begin, const char* end);
 
   Kind kind_;
   ParserLimits limits_;
@@ -90,8 +92,9 @@ private:
   const char* value_begin_ = nullptr;
   size_t value_len_ = 0;
   uint32_t head_bytes_ = 0;
-  uint32_t line_bytes_ = 0;
-  bool in_line_ = true;
+  // Line-ending state of the framing bytes seen so far (check_line_ends).
+  bool last_cr_ = false;
+  bool line_start_ = false;
   bool head_done_ = false;
   bool message_done_ = false;
   bool started_ = false;
