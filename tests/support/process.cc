@@ -1,0 +1,195 @@
+#include "process.h"
+
+#include "wait.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace weir::test {
+
+std::unique_ptr<Process> Process::start(std::vector<std::string> argv) {
+  if (argv.empty()) return nullptr;
+  std::unique_ptr<Process> p(new Process());
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
+  if (::pipe2(p->wake_fd_, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return nullptr;
+  }
+  // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(a.data());
+  args.push_back(nullptr);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t parent = ::getpid();
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    if (devnull >= 0) ::close(devnull);
+    return nullptr;
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    // Signal dispositions set to "ignore" by the test survive exec; give the child defaults.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGPIPE, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(args[0], args.data());
+    const char msg[] = "Process::start: execv failed\n";
+    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  if (devnull >= 0) ::close(devnull);
+  p->pid_ = pid;
+  p->out_fd_ = out[0];
+  p->reader_ = std::thread([raw = p.get()] { raw->read_loop(); });
+  return p;
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !exit_status_) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (wake_fd_[1] >= 0) {
+    char c = 0;
+    ssize_t ignored = ::write(wake_fd_[1], &c, 1);
+    (void)ignored;
+  }
+  if (reader_.joinable()) reader_.join();
+  for (int fd : {out_fd_, wake_fd_[0], wake_fd_[1]})
+    if (fd >= 0) ::close(fd);
+}
+
+void Process::read_loop() {
+  char buf[16384];
+  for (;;) {
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {wake_fd_[0], POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents) break;
+    if (fds[0].revents) {
+      ssize_t r = ::read(out_fd_, buf, sizeof buf);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) break;
+      std::lock_guard lock(mutex_);
+      output_.append(buf, static_cast<size_t>(r));
+      changed_.notify_all();
+    }
+  }
+  std::lock_guard lock(mutex_);
+  ended_ = true;
+  changed_.notify_all();
+}
+
+std::optional<std::string> Process::wait_for_line(std::string_view substring,
+                                                  std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  size_t line_start = 0; // lines before this offset have been searched
+  for (;;) {
+    for (;;) {
+      size_t nl = output_.find('\n', line_start);
+      if (nl == std::string::npos) break;
+      std::string_view line(output_.data() + line_start, nl - line_start);
+      if (line.find(substring) != std::string_view::npos) return std::string(line);
+      line_start = nl + 1;
+    }
+    if (ended_) {
+      std::string_view rest(output_.data() + line_start, output_.size() - line_start);
+      if (!rest.empty() && rest.find(substring) != std::string_view::npos) return std::string(rest);
+      return std::nullopt;
+    }
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      // One last look at what arrived with the timeout.
+      size_t nl;
+      while ((nl = output_.find('\n', line_start)) != std::string::npos) {
+        std::string_view line(output_.data() + line_start, nl - line_start);
+        if (line.find(substring) != std::string_view::npos) return std::string(line);
+        line_start = nl + 1;
+      }
+      return std::nullopt;
+    }
+  }
+}
+
+std::string Process::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
+}
+
+bool Process::output_ended() const {
+  std::lock_guard lock(mutex_);
+  return ended_;
+}
+
+void Process::signal(int sig) {
+  if (pid_ > 0 && !exit_status_) ::kill(pid_, sig);
+}
+
+bool Process::try_reap() {
+  if (exit_status_) return true;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r != pid_) return false;
+  if (WIFEXITED(status))
+    exit_status_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    exit_status_ = 128 + WTERMSIG(status);
+  else
+    return false;
+  return true;
+}
+
+std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  wait_until([this] { return try_reap(); }, timeout, 2ms);
+  return exit_status_;
+}
+
+bool Process::running() {
+  return pid_ > 0 && !try_reap();
+}
+
+long Process::rss_kib() const {
+  if (pid_ <= 0 || exit_status_) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      try {
+        return std::stol(line.substr(6));
+      } catch (...) {
+        return -1;
+      }
+    }
+  }
+  return -1;
+}
+
+} // namespace weir::test

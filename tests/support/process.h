@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <thread>
+#include <vector>
+
+namespace weir::test {
+
+using namespace std::chrono_literals;
+
+// A child process with stdout and stderr captured (interleaved, as written) by a reader thread.
+// The child gets SIGKILL if the test process dies, and on destruction if still running.
+// Thread contract: output()/wait_for_line() may be called from any thread; start, signal,
+// wait_exit and the destructor from the thread that owns the object.
+class Process {
+public:
+  // argv[0] is the path of the binary (no PATH lookup). Returns nullptr if it cannot be started.
+  static std::unique_ptr<Process> start(std::vector<std::string> argv);
+
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  pid_t pid() const { return pid_; }
+
+  // The first line (without its newline) of all output so far or arriving within `timeout` that
+  // contains `substring`. nullopt on timeout, or as soon as output ends (the child closed it)
+  // without such a line. A final line without a newline counts once output has ended.
+  std::optional<std::string> wait_for_line(std::string_view substring,
+                                           std::chrono::milliseconds timeout);
+  // Everything captured so far.
+  std::string output() const;
+  // True once the child has closed its stdout/stderr (usually: it exited).
+  bool output_ended() const;
+
+  // kill(pid, sig); does nothing once the child has been reaped.
+  void signal(int sig);
+  // Exit code, or 128 + signal number if it died of a signal; nullopt if still running after
+  // `timeout`. Once reaped, returns the same value again at once.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  bool running();
+
+  // Resident set size (VmRSS of /proc/PID/status) in KiB; -1 if unavailable.
+  long rss_kib() const;
+
+private:
+  Process() = default;
+  void read_loop();
+  bool try_reap();
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;           // read end of the child's stdout+stderr pipe
+  int wake_fd_[2] = {-1, -1}; // self-pipe that stops the reader thread
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string output_;
+  bool ended_ = false;
+  std::optional<int> exit_status_;
+};
+
+} // namespace weir::test

@@ -1,0 +1,50 @@
+#include "upstream.h"
+
+#include <charconv>
+#include <gtest/gtest.h>
+#include <stdexcept>
+
+#ifndef DEMO_UPSTREAM_BIN
+#error "DEMO_UPSTREAM_BIN must be defined (tests/integration/meson.build does it)"
+#endif
+
+namespace weir::test {
+
+uint16_t port_at_end(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+    line.remove_suffix(1);
+  size_t colon = line.rfind(':');
+  if (colon == std::string_view::npos) return 0;
+  std::string_view digits = line.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || value == 0 || value > 65535)
+    return 0;
+  return static_cast<uint16_t>(value);
+}
+
+DemoUpstream DemoUpstream::start(const std::string& name, std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {DEMO_UPSTREAM_BIN, "--listen", "127.0.0.1:0", "--name", name};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  DemoUpstream up;
+  up.proc = Process::start(argv);
+  if (!up.proc) {
+    ADD_FAILURE() << "cannot start " << DEMO_UPSTREAM_BIN;
+    throw std::runtime_error("cannot start demo upstream");
+  }
+  auto line = up.proc->wait_for_line("listening on", std::chrono::seconds(10));
+  if (line) up.port = port_at_end(*line);
+  if (!line || up.port == 0) {
+    ADD_FAILURE() << "weir-demo-upstream " << name << " did not report its port within 10 s;"
+                  << " output:\n"
+                  << up.proc->output();
+    throw std::runtime_error("demo upstream did not start");
+  }
+  return up;
+}
+
+std::string DemoUpstream::address() const {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+} // namespace weir::test

@@ -1,0 +1,26 @@
+#pragma once
+
+#include "process.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weir::test {
+
+// A running weir-demo-upstream on 127.0.0.1 with a kernel-chosen port.
+struct DemoUpstream {
+  std::unique_ptr<Process> proc;
+  uint16_t port = 0;
+
+  // Starts DEMO_UPSTREAM_BIN --listen 127.0.0.1:0 --name NAME EXTRA... and waits (10 s) for its
+  // "listening on" line. On failure: ADD_FAILURE with the output, then throws.
+  static DemoUpstream start(const std::string& name, std::vector<std::string> extra_args = {});
+  std::string address() const; // "127.0.0.1:PORT"
+};
+
+// The port at the end of "...HOST:PORT" (or "[v6]:PORT"); 0 if there is none.
+uint16_t port_at_end(std::string_view line);
+
+} // namespace weir::test
