@@ -1,6 +1,7 @@
 #include "weir/runtime/client_connection.h"
 
 #include "weir/http/rewrite.h"
+#include "weir/metrics/cells.h"
 #include "weir/runtime/worker.h"
 
 #include <boost/asio/write.hpp>
@@ -219,7 +220,8 @@ void ClientConnection::on_upstream_written(const error_code& ec) {
   upstream_writing_ = false;
   if (ec) {
     if (retry_on_fresh_connection()) return;
-    if (!response_started_) return fail_upstream(502, "upstream connection failed");
+    if (!response_started_)
+      return fail_upstream(502, "upstream connection failed", metrics::UpstreamFailure::reset);
     return close();
   }
   if (phase_ == Phase::tunnel) return tunnel_client_to_upstream();
@@ -246,6 +248,7 @@ void ClientConnection::on_request_head() {
                       (head.framing == http::Framing::length && head.content_length > 0);
   first_request_ = false;
   status_ = 0;
+  request_open_ = true;
 
   std::string_view authority = head.host;
   std::string_view path = target_path(head.target, authority);
@@ -257,6 +260,10 @@ void ClientConnection::on_request_head() {
   const Snapshot::Backend& backend = route.backends[static_cast<size_t>(backend_)];
   upstream::Pool* pool = w.pick_endpoint(backend.service, endpoint_);
   if (!pool) return send_local(503, route.unavailable_body, request_has_body_);
+  cells_ = w.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_));
+  ep_cells_ =
+      w.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_), endpoint_);
+  ep_cells_->active.add();
 
   char request_id[32];
   w.format_request_id(request_id);
@@ -286,7 +293,10 @@ void ClientConnection::on_request_head() {
 }
 
 void ClientConnection::on_upstream_connected(const error_code& ec) {
-  if (ec) return fail_upstream(503, "upstream connect failed");
+  if (ec)
+    return fail_upstream(503, "upstream connect failed",
+                         ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout
+                                                      : metrics::UpstreamFailure::connect_refused);
   on_upstream_ready();
   if (phase_ != Phase::exchange) return;
   if (request_done_) return flush_request(true, 0); // a retry: the whole request is in hand
@@ -345,12 +355,14 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
   if (closed_ || !up_) return;
   if (ec) {
     if (retry_on_fresh_connection()) return;
-    return fail_upstream(502, "upstream read failed");
+    return fail_upstream(502, "upstream read failed", metrics::UpstreamFailure::reset);
   }
   if (phase_ == Phase::tunnel) return tunnel_upstream_to_client();
   if (client_writing_ || response_done_) return;
   if (s_->up_pos == s_->up_len && !s_->response.in_head()) s_->up_pos = s_->up_len = 0;
-  if (s_->up_len == s_->capacity) return fail_upstream(502, "upstream response head too large");
+  if (s_->up_len == s_->capacity)
+    return fail_upstream(502, "upstream response head too large",
+                         metrics::UpstreamFailure::bad_response);
   error_code rec;
   size_t n = up_->socket().read_some(
       asio::buffer(s_->up.get() + s_->up_len, s_->capacity - s_->up_len), rec);
@@ -364,9 +376,12 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
       return flush_response(0, true, 0);
     }
     if (!response_started_ && !client_writing_)
-      return fail_upstream(502, "upstream closed the connection before a complete response");
+      return fail_upstream(502, "upstream closed the connection before a complete response",
+                           metrics::UpstreamFailure::reset);
+    failure_ = metrics::UpstreamFailure::reset;
     return close(); // a truncated response must not look complete
   }
+  if (ttfb_ns_ == 0 && cells_) ttfb_ns_ = static_cast<uint64_t>((Clock::now() - started_).count());
   s_->up_len += n;
   set_deadline(Deadline::upstream, {});
   advance_response();
@@ -413,7 +428,8 @@ void ClientConnection::advance_response() {
     }
     case http::Parser::Event::error:
       if (!response_started_ && s_->response_out.empty())
-        return fail_upstream(502, "invalid response from upstream");
+        return fail_upstream(502, "invalid response from upstream",
+                             metrics::UpstreamFailure::bad_response);
       return close();
     }
   }
@@ -430,7 +446,8 @@ bool ClientConnection::on_response_head(std::string& out) {
   }
   if (head.status == 101) {
     if (!upgrade_) {
-      fail_upstream(502, "upstream switched protocols unasked");
+      fail_upstream(502, "upstream switched protocols unasked",
+                    metrics::UpstreamFailure::bad_response);
       return false;
     }
     http::ClientResponseContext ctx;
@@ -534,7 +551,7 @@ void ClientConnection::finish_exchange() {
         c->close_and_release();
     }
   }
-  if (route_ >= 0 || status_ != 0) log_access();
+  finish_request();
   snap_.reset();
   if (!keep_alive_ || worker_.draining()) {
     phase_ = Phase::closing;
@@ -643,6 +660,7 @@ void ClientConnection::tunnel_upstream_to_client() {
 
 void ClientConnection::send_local(int status, std::string_view body, bool close_after) {
   status_ = status;
+  local_status_ = true;
   if (worker_.draining() || !keep_alive_) close_after = true;
   if (!close_after && !request_done_ && phase_ != Phase::idle) {
     // The connection can carry another request only if this one is fully read: a body still on
@@ -666,7 +684,9 @@ void ClientConnection::send_local(int status, std::string_view body, bool close_
   write_client(true);
 }
 
-void ClientConnection::fail_upstream(int status, std::string_view why) {
+void ClientConnection::fail_upstream(int status, std::string_view why,
+                                     metrics::UpstreamFailure cause) {
+  failure_ = cause;
   drop_upstream();
   if (response_started_ || client_writing_) return close();
   std::string body(why);
@@ -688,10 +708,12 @@ void ClientConnection::check_deadline(Clock::time_point now) {
     if (!s_) s_ = worker_.streams().acquire();
     return send_local(408, "request head not received in time\n", true);
   case Deadline::connect:
-    return fail_upstream(503, "upstream connect timed out");
+    return fail_upstream(503, "upstream connect timed out",
+                         metrics::UpstreamFailure::connect_timeout);
   case Deadline::upstream:
     if (response_started_) return close();
-    return fail_upstream(504, "upstream response timed out");
+    return fail_upstream(504, "upstream response timed out",
+                         metrics::UpstreamFailure::response_timeout);
   case Deadline::tunnel:
     return close();
   }
@@ -745,7 +767,7 @@ void ClientConnection::release_stream() {
 
 void ClientConnection::close() {
   if (closed_) return;
-  if (status_ != 0 && (route_ >= 0 || status_ >= 400) && phase_ != Phase::idle) log_access();
+  if (request_open_) finish_request();
   closed_ = true;
   phase_ = Phase::closing;
   drop_upstream();
@@ -763,6 +785,37 @@ void ClientConnection::finish_op() {
     release_stream();
     delete this;
   }
+}
+
+void ClientConnection::finish_request() {
+  if (!request_open_) return;
+  request_open_ = false;
+  if (cells_) {
+    // Only what the upstream caused counts against the version; the client's own mistakes and
+    // disconnects are counted apart.
+    cells_->requests.add();
+    bool upstream_error = failure_.has_value() || (status_ >= 500 && !local_status_);
+    if (upstream_error)
+      cells_->upstream_errors.add();
+    else if ((status_ >= 400 && status_ < 500) || status_ == 0)
+      cells_->client_errors.add();
+    cells_->bytes_in.add(bytes_in_);
+    cells_->bytes_out.add(bytes_out_);
+    auto now = Clock::now();
+    cells_->total.record(static_cast<uint64_t>((now - started_).count()));
+    if (ttfb_ns_) cells_->ttfb.record(ttfb_ns_);
+    if (ep_cells_) {
+      ep_cells_->active.sub();
+      if (status_ >= 100 && status_ < 600) ep_cells_->status[status_ / 100 - 1].add();
+      if (failure_) ep_cells_->failures[static_cast<size_t>(*failure_)].add();
+    }
+  }
+  if (status_ != 0 || route_ >= 0) log_access();
+  cells_ = nullptr;
+  ep_cells_ = nullptr;
+  failure_.reset();
+  ttfb_ns_ = 0;
+  local_status_ = false;
 }
 
 void ClientConnection::log_access() {

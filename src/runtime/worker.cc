@@ -92,6 +92,18 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
     }
     pools_by_service_.push_back(std::move(pools));
   }
+  backend_cells_.assign(s.routes.size(), {});
+  endpoint_cells_.assign(s.routes.size(), {});
+  for (size_t r = 0; r < s.routes.size(); ++r) {
+    for (const auto& b : s.routes[r].backends) {
+      const auto& svc = s.services[b.service];
+      backend_cells_[r].push_back(metrics_.backend({s.routes[r].name, svc.id}));
+      std::vector<metrics::EndpointCells*> eps;
+      for (const auto& ep : svc.endpoints)
+        eps.push_back(metrics_.endpoint({s.routes[r].name, svc.id, ep.key}));
+      endpoint_cells_[r].push_back(std::move(eps));
+    }
+  }
 }
 
 int Worker::pick_backend(uint32_t route) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weir/metrics/cells.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/stream.h"
 #include "weir/upstream/connection.h"
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace weir::runtime {
@@ -69,7 +71,8 @@ private:
   void tunnel_upstream_to_client();
   // Errors and the end of the connection.
   void send_local(int status, std::string_view body, bool close);
-  void fail_upstream(int status, std::string_view why);
+  void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
+  void finish_request();
   void close();
   void drop_upstream();
   bool retry_on_fresh_connection();
@@ -117,6 +120,12 @@ private:
   int32_t backend_ = -1;
   uint32_t endpoint_ = 0;
   int status_ = 0;
+  bool request_open_ = false; // a request was routed and not yet counted and logged
+  bool local_status_ = false; // status_ was produced by weir, not by the upstream
+  std::optional<metrics::UpstreamFailure> failure_;
+  metrics::BackendCells* cells_ = nullptr;
+  metrics::EndpointCells* ep_cells_ = nullptr;
+  uint64_t ttfb_ns_ = 0;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   char client_ip_[46] = {};

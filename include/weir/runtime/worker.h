@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weir/metrics/registry.h"
 #include "weir/route/split.h"
 #include "weir/runtime/access_log.h"
 #include "weir/runtime/snapshot.h"
@@ -51,6 +52,15 @@ public:
   // Round-robin pick of an endpoint of `service`; its pool.
   upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index);
   StreamPool& streams() { return *streams_; }
+  metrics::BackendCells* backend_cells(uint32_t route, uint32_t backend) {
+    return backend_cells_[route][backend];
+  }
+  metrics::EndpointCells* endpoint_cells(uint32_t route, uint32_t backend, uint32_t endpoint) {
+    return endpoint_cells_[route][backend][endpoint];
+  }
+  // Any thread (cells are single-writer atomics; the maps are locked).
+  const metrics::Registry& metrics() const { return metrics_; }
+  metrics::Registry& metrics() { return metrics_; }
   AccessLogBuffer& access_log() { return access_log_buffer_; }
   bool draining() const { return draining_; }
   void format_request_id(char* out32);
@@ -73,6 +83,9 @@ private:
   std::vector<std::vector<upstream::Pool*>> pools_by_service_; // [service][endpoint]
   std::unordered_map<std::string, std::unique_ptr<upstream::Pool>> pools_;
   std::unique_ptr<StreamPool> streams_;
+  metrics::Registry metrics_;
+  std::vector<std::vector<metrics::BackendCells*>> backend_cells_; // [route][backend]
+  std::vector<std::vector<std::vector<metrics::EndpointCells*>>> endpoint_cells_; // +[endpoint]
   AccessLogBuffer access_log_buffer_;
   boost::asio::steady_timer sweep_timer_;
   ClientConnection* connections_ = nullptr; // intrusive list, for timeouts and drain

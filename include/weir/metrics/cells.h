@@ -1,0 +1,56 @@
+#pragma once
+
+#include "weir/metrics/histogram.h"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace weir::metrics {
+
+// Why an upstream exchange failed. Only these (and 5xx answers) count as a version's errors.
+enum class UpstreamFailure : uint8_t {
+  connect_refused,
+  connect_timeout,
+  reset,
+  response_timeout,
+  bad_response,
+  kCount
+};
+const char* failure_name(UpstreamFailure f);
+
+// A single-writer counter: the owning worker increments with a relaxed load+store (a plain add
+// on x86, no locked instruction); other threads read it at any time.
+class Counter {
+public:
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+  }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Per worker, per route × backend × endpoint.
+struct EndpointCells {
+  Counter status[5]; // 1xx..5xx answered to the client for requests sent to this endpoint
+  Counter failures[static_cast<size_t>(UpstreamFailure::kCount)];
+  Counter active; // upstream requests in flight (gauge)
+};
+
+// Per worker, per route × backend: what the canary analysis reads.
+struct alignas(64) BackendCells {
+  Counter requests;
+  Counter upstream_errors; // 5xx from upstream + failures to connect/read: the version's errors
+  Counter client_errors;   // 4xx, client resets: counted apart, never a version's fault
+  Counter bytes_in;
+  Counter bytes_out;
+  Histogram ttfb;  // request start → first upstream response byte
+  Histogram total; // request start → response complete
+};
+
+} // namespace weir::metrics

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "weir/metrics/cells.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace weir::metrics {
+
+// Identity of a backend's metrics: stable across reloads, so counters never go backwards.
+struct BackendKey {
+  std::string route;
+  std::string service; // "namespace/name"
+  auto operator<=>(const BackendKey&) const = default;
+};
+struct EndpointKey {
+  std::string route;
+  std::string service;
+  std::string endpoint; // "host:port"
+  auto operator<=>(const EndpointKey&) const = default;
+};
+
+// One worker's metric cells. The worker looks cells up when it installs a snapshot (under the
+// mutex, rarely) and then writes them through raw pointers without any lock; readers on the
+// control thread walk the maps under the mutex and read the cells' relaxed atomics.
+class Registry {
+public:
+  BackendCells* backend(const BackendKey& key);
+  EndpointCells* endpoint(const EndpointKey& key);
+
+  Counter client_connections;   // open downstream connections (gauge)
+  Counter upstream_connections; // open upstream connections (gauge)
+
+  // Control thread: visits every cell under the lock.
+  void
+  visit(const std::function<void(const BackendKey&, const BackendCells&)>& backend_fn,
+        const std::function<void(const EndpointKey&, const EndpointCells&)>& endpoint_fn) const;
+
+private:
+  mutable std::mutex mutex_;
+  std::map<BackendKey, std::unique_ptr<BackendCells>> backends_;
+  std::map<EndpointKey, std::unique_ptr<EndpointCells>> endpoints_;
+};
+
+} // namespace weir::metrics

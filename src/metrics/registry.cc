@@ -1,0 +1,31 @@
+#include "weir/metrics/registry.h"
+
+namespace weir::metrics {
+
+BackendCells* Registry::backend(const BackendKey& key) {
+  std::lock_guard lock(mutex_);
+  auto& cells = backends_[key];
+  if (!cells) cells = std::make_unique<BackendCells>();
+  return cells.get();
+}
+
+EndpointCells* Registry::endpoint(const EndpointKey& key) {
+  std::lock_guard lock(mutex_);
+  auto& cells = endpoints_[key];
+  if (!cells) cells = std::make_unique<EndpointCells>();
+  return cells.get();
+}
+
+void Registry::visit(
+    const std::function<void(const BackendKey&, const BackendCells&)>& backend_fn,
+    const std::function<void(const EndpointKey&, const EndpointCells&)>& endpoint_fn) const {
+  std::lock_guard lock(mutex_);
+  if (backend_fn)
+    for (const auto& [key, cells] : backends_)
+      backend_fn(key, *cells);
+  if (endpoint_fn)
+    for (const auto& [key, cells] : endpoints_)
+      endpoint_fn(key, *cells);
+}
+
+} // namespace weir::metrics
