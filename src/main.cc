@@ -83,9 +83,13 @@ int run(const std::string& path) {
         if (!snap) {
           weir::log::error("reload refused: " + err);
         } else {
-          workers.publish(snap, nullptr);
-          weir::log::info("config reloaded from " + path);
-          config = cfg;
+          auto published = workers.publish(snap, nullptr);
+          if (!published.ok()) {
+            weir::log::error("reload refused: " + published.error().message);
+          } else {
+            weir::log::info("config reloaded from " + path);
+            config = cfg;
+          }
         }
       }
       wait_reload();

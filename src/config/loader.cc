@@ -419,9 +419,9 @@ private:
       }
       return;
     }
-    Fields f(
-        c_, top,
-        {"workers", "listeners", "services", "routes", "limits", "access_log", "drain_timeout"});
+    Fields f(c_, top,
+             {"workers", "listeners", "services", "routes", "limits", "access_log", "drain_timeout",
+              "control", "admin", "state_dir"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -432,6 +432,16 @@ private:
     if (auto a = f.get("access_log")) read_access_log(*a);
     if (auto d = f.get("drain_timeout")) {
       if (auto v = c_.duration(*d, false)) config_.drain_timeout = *v;
+    }
+    if (auto c = f.get("control")) read_control(*c);
+    if (auto a = f.get("admin")) read_admin(*a);
+    if (auto d = f.get("state_dir")) {
+      if (auto v = c_.string(*d)) {
+        if (v->empty() || (*v)[0] != '/')
+          c_.fail(*d, "expected an absolute directory path, got " + quote(*v));
+        else
+          config_.state_dir = *v;
+      }
     }
 
     check_references();
@@ -713,6 +723,48 @@ private:
     }
     if (auto i = f.get("client_header_timeout")) {
       if (auto v = c_.duration(*i, true)) limits.client_header_timeout = *v;
+    }
+  }
+
+  void read_control(const Item& item) {
+    if (!c_.expect_map(item)) return;
+    Control& control = config_.control;
+    Fields f(c_, item, {"socket", "mode", "group"});
+    if (auto p = f.require("socket")) {
+      if (auto v = c_.string(*p)) {
+        if (v->empty() || (*v)[0] != '/')
+          c_.fail(*p, "expected an absolute socket path, got " + quote(*v));
+        else if (v->size() > 107)
+          c_.fail(*p, "socket path is longer than 107 bytes");
+        else
+          control.socket = *v;
+      }
+    }
+    if (auto m = f.get("mode")) {
+      if (auto v = c_.string(*m)) {
+        bool octal =
+            !v->empty() && v->size() <= 4 &&
+            std::all_of(v->begin(), v->end(), [](char ch) { return ch >= '0' && ch <= '7'; });
+        if (!octal)
+          c_.fail(*m, "expected an octal file mode like \"0600\", got " + quote(*v));
+        else
+          control.mode = static_cast<uint32_t>(std::stoul(*v, nullptr, 8));
+      }
+    }
+    if (auto g = f.get("group")) {
+      if (auto v = c_.name(*g)) control.group = *v;
+    }
+    control.enabled = !control.socket.empty();
+  }
+
+  void read_admin(const Item& item) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item, {"address"});
+    if (auto a = f.require("address")) {
+      if (auto v = c_.address(*a, true)) {
+        config_.admin.address = *v;
+        config_.admin.enabled = true;
+      }
     }
   }
 

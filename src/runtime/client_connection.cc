@@ -61,7 +61,8 @@ void append_json_string(std::string& out, std::string_view s) {
 
 } // namespace
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, uint32_t listener)
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
+                                   const ListenerSlot* listener)
     : worker_(worker), socket_(std::move(socket)), listener_(listener) {}
 
 void ClientConnection::start() {
@@ -252,7 +253,13 @@ void ClientConnection::on_request_head() {
 
   std::string_view authority = head.host;
   std::string_view path = target_path(head.target, authority);
-  route_ = snap.listeners[listener_].table.match(authority, path);
+  if (listener_->snapshot_index < 0) {
+    // A reload removed this listener: its connections finish what they have, nothing more.
+    keep_alive_ = false;
+    return send_local(503, "listener removed by a reload\n", true);
+  }
+  route_ =
+      snap.listeners[static_cast<size_t>(listener_->snapshot_index)].table.match(authority, path);
   if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
   const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
   backend_ = w.pick_backend(static_cast<uint32_t>(route_));

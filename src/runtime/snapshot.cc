@@ -6,7 +6,8 @@
 namespace weir::runtime {
 
 std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Config> config,
-                                                uint64_t generation, std::string* error) {
+                                                const Overrides& overrides, uint64_t generation,
+                                                std::string* error) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = config;
   snap->generation = generation;
@@ -22,7 +23,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
         if (error) *error = "service " + out.id + ": bad endpoint address " + a.text();
         return nullptr;
       }
-      out.endpoints.push_back({a.text(), {ip, a.port}});
+      bool drained = false;
+      if (auto d = overrides.drained.find(out.id); d != overrides.drained.end())
+        drained = d->second.count(a.text()) > 0;
+      if (!drained) out.available.push_back(static_cast<uint32_t>(out.endpoints.size()));
+      out.endpoints.push_back({a.text(), {ip, a.port}, drained});
     }
     service_index.emplace(out.id, static_cast<uint32_t>(snap->services.size()));
     snap->services.push_back(std::move(out));
@@ -38,14 +43,36 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
         if (error) *error = "route " + r.name + ": unknown service " + b.service;
         return nullptr;
       }
-      out.backends.push_back({it->second, b.weight});
-      out.weights.push_back(b.weight);
+      Backend backend;
+      backend.service = it->second;
+      backend.configured_weight = backend.weight = b.weight;
+      if (auto rw = overrides.weights.find(r.name); rw != overrides.weights.end()) {
+        if (auto w = rw->second.find(b.service); w != rw->second.end()) {
+          backend.weight = w->second;
+          backend.overridden = true;
+        }
+      }
+      backend.effective_weight = snap->services[it->second].available.empty() ? 0 : backend.weight;
+      out.backends.push_back(backend);
+      out.weights.push_back(backend.effective_weight);
     }
     snap->routes.push_back(std::move(out));
   }
   for (const config::Listener& l : config->listeners)
     snap->listeners.push_back({l.name, l.address, route::Table::build(config->routes, l.name)});
   return snap;
+}
+
+int Snapshot::route_index(std::string_view name) const {
+  for (size_t i = 0; i < routes.size(); ++i)
+    if (routes[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int Snapshot::service_index(std::string_view id) const {
+  for (size_t i = 0; i < services.size(); ++i)
+    if (services[i].id == id) return static_cast<int>(i);
+  return -1;
 }
 
 } // namespace weir::runtime

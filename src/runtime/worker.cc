@@ -40,35 +40,80 @@ Worker::~Worker() {
   join();
 }
 
-void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listener_fds) {
+void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSpec> listeners) {
   install(std::move(snapshot));
   const auto& limits = snapshot_->config->limits;
   streams_ = std::make_unique<StreamPool>(buffer_size(limits), request_limits(limits),
                                           response_limits(limits), kMaxFreeStreams);
-  for (size_t i = 0; i < listener_fds.size(); ++i) {
-    const auto& address = snapshot_->listeners[i].address;
-    auto protocol =
-        address.host.find(':') != std::string::npos ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
-    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
-    error_code ec;
-    acceptor->assign(protocol, listener_fds[i], ec);
-    if (ec) log::error("worker: cannot adopt listener socket: " + ec.message());
-    acceptor->non_blocking(true, ec);
-    acceptors_.push_back(std::move(acceptor));
-  }
-  thread_ = std::thread([this] {
-    for (size_t i = 0; i < acceptors_.size(); ++i)
-      accept(i);
+  thread_ = std::thread([this, listeners = std::move(listeners)] {
+    update_listeners(listeners);
     sweep();
     io_.run();
   });
 }
 
-void Worker::publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done) {
-  asio::post(io_, [this, snapshot = std::move(snapshot), done = std::move(done)]() mutable {
+void Worker::publish(std::shared_ptr<const Snapshot> snapshot,
+                     std::optional<std::vector<ListenerSpec>> listeners,
+                     std::function<void()> done) {
+  asio::post(io_, [this, snapshot = std::move(snapshot), listeners = std::move(listeners),
+                   done = std::move(done)]() mutable {
+    const auto& limits = snapshot->config->limits;
+    if (limits != snapshot_->config->limits)
+      streams_->reconfigure(buffer_size(limits), request_limits(limits), response_limits(limits));
     install(std::move(snapshot));
+    if (listeners) update_listeners(*listeners);
+    index_listeners();
     if (done) done();
   });
+}
+
+void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
+  // Close what is gone.
+  for (auto& slot : listeners_) {
+    bool kept = false;
+    for (const auto& spec : specs)
+      kept = kept || spec.address == slot->address;
+    if (!kept && slot->open) {
+      error_code ignored;
+      slot->acceptor->close(ignored);
+      slot->open = false;
+      slot->snapshot_index = -1;
+    }
+  }
+  for (const auto& spec : specs) {
+    ListenerSlot* slot = nullptr;
+    for (auto& s : listeners_)
+      if (s->open && s->address == spec.address) slot = s.get();
+    if (slot) {
+      slot->name = spec.name;
+      continue;
+    }
+    if (spec.fd < 0) continue;
+    auto fresh = std::make_unique<ListenerSlot>();
+    fresh->name = spec.name;
+    fresh->address = spec.address;
+    fresh->acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    error_code ec;
+    fresh->acceptor->assign(spec.v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), spec.fd, ec);
+    if (ec) {
+      log::error("worker: cannot adopt listener socket " + spec.address + ": " + ec.message());
+      continue;
+    }
+    fresh->acceptor->non_blocking(true, ec);
+    fresh->open = true;
+    listeners_.push_back(std::move(fresh));
+    accept(listeners_.back().get());
+  }
+  index_listeners();
+}
+
+void Worker::index_listeners() {
+  for (auto& slot : listeners_) {
+    slot->snapshot_index = -1;
+    for (size_t i = 0; i < snapshot_->listeners.size(); ++i)
+      if (snapshot_->listeners[i].name == slot->name && slot->open)
+        slot->snapshot_index = static_cast<int>(i);
+  }
 }
 
 void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
@@ -111,11 +156,11 @@ int Worker::pick_backend(uint32_t route) {
 }
 
 upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index) {
-  auto& pools = pools_by_service_[service];
-  if (pools.empty()) return nullptr;
-  uint32_t i = endpoint_cursor_[service]++ % pools.size();
+  const auto& available = snapshot_->services[service].available;
+  if (available.empty()) return nullptr;
+  uint32_t i = available[endpoint_cursor_[service]++ % available.size()];
   endpoint_index = i;
-  return pools[i];
+  return pools_by_service_[service][i];
 }
 
 void Worker::format_request_id(char* out) {
@@ -128,19 +173,18 @@ void Worker::format_request_id(char* out) {
     out[i] = kHex[b & 15];
 }
 
-void Worker::accept(size_t listener) {
-  acceptors_[listener]->async_accept(
-      [this, listener](const error_code& ec, asio::ip::tcp::socket socket) {
-        if (draining_) return;
-        if (!ec) {
-          auto* c = new ClientConnection(*this, std::move(socket), static_cast<uint32_t>(listener));
-          c->start();
-        } else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
-          return;
-        }
-        // EMFILE and friends: keep accepting; the sweep frees connections as they time out.
-        accept(listener);
-      });
+void Worker::accept(ListenerSlot* slot) {
+  slot->acceptor->async_accept([this, slot](const error_code& ec, asio::ip::tcp::socket socket) {
+    if (draining_ || !slot->open) return;
+    if (!ec) {
+      auto* c = new ClientConnection(*this, std::move(socket), slot);
+      c->start();
+    } else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+      return;
+    }
+    // EMFILE and friends: keep accepting; the sweep frees connections as they time out.
+    accept(slot);
+  });
 }
 
 void Worker::link(ClientConnection* c) {
@@ -190,9 +234,10 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline) {
   asio::post(io_, [this, deadline] {
     draining_ = true;
     drain_deadline_ = deadline;
-    for (auto& a : acceptors_) {
+    for (auto& slot : listeners_) {
       error_code ignored;
-      a->close(ignored);
+      slot->acceptor->close(ignored);
+      slot->open = false;
     }
     for (ClientConnection* c = connections_; c;) {
       ClientConnection* next = c->next;

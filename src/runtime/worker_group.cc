@@ -3,12 +3,46 @@
 #include "weir/net/listener.h"
 
 #include <atomic>
+#include <boost/asio/post.hpp>
 #include <unistd.h>
 
 namespace weir::runtime {
 
 WorkerGroup::~WorkerGroup() {
   drain_and_join(std::chrono::milliseconds(0));
+}
+
+Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<Bound>& next,
+                                         std::vector<std::vector<ListenerSpec>>& specs) {
+  size_t n = specs.size();
+  std::vector<int> opened;
+  for (const auto& listener : snapshot.listeners) {
+    const Bound* running = nullptr;
+    for (const auto& b : bound_)
+      if (b.requested == listener.address) running = &b;
+    bool v6 = listener.address.host.find(':') != std::string::npos;
+    if (running) {
+      next.push_back({listener.name, listener.address, running->actual});
+      for (size_t w = 0; w < n; ++w)
+        specs[w].push_back({listener.name, running->actual.text(), v6, -1});
+      continue;
+    }
+    // With port 0 the first bind picks the port and the other workers follow it.
+    config::Address address = listener.address;
+    for (size_t w = 0; w < n; ++w) {
+      auto sock = net::open_listener(address);
+      if (!sock.ok()) {
+        for (int fd : opened)
+          ::close(fd);
+        return sock.error();
+      }
+      opened.push_back(sock->fd);
+      address.port = sock->port;
+      specs[w].push_back({listener.name, address.text(), v6, sock->fd});
+    }
+    next.push_back({listener.name, listener.address, address});
+  }
+  return true;
 }
 
 Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot) {
@@ -19,41 +53,58 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot) {
     if (!error.empty()) return Error{ErrorSource::config, error};
   }
   unsigned n = config.workers == 0 ? 1 : config.workers;
-  // fds[worker][listener]. With port 0 the first bind picks the port and the rest follow it.
-  std::vector<std::vector<int>> fds(n);
-  auto close_all = [&] {
-    for (auto& per_worker : fds)
-      for (int fd : per_worker)
-        ::close(fd);
-  };
-  for (const auto& listener : snapshot->listeners) {
-    config::Address address = listener.address;
-    for (unsigned w = 0; w < n; ++w) {
-      auto sock = net::open_listener(address);
-      if (!sock.ok()) {
-        close_all();
-        return sock.error();
-      }
-      address.port = sock->port;
-      fds[w].push_back(sock->fd);
-    }
-    bound_.push_back(listener.name + " " + address.text());
-  }
+  std::vector<Bound> next;
+  std::vector<std::vector<ListenerSpec>> specs(n);
+  auto planned = plan_listeners(*snapshot, next, specs);
+  if (!planned.ok()) return planned.error();
+  bound_ = std::move(next);
   for (unsigned w = 0; w < n; ++w) {
     workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
-    workers_.back()->start(snapshot, fds[w]);
+    workers_.back()->start(snapshot, std::move(specs[w]));
   }
   return true;
 }
 
-void WorkerGroup::publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done) {
+Result<bool> WorkerGroup::publish(std::shared_ptr<const Snapshot> snapshot,
+                                  std::function<void()> done) {
+  std::vector<Bound> next;
+  std::vector<std::vector<ListenerSpec>> specs(workers_.size());
+  auto planned = plan_listeners(*snapshot, next, specs);
+  if (!planned.ok()) return planned.error();
+  bool listeners_changed = next.size() != bound_.size();
+  for (size_t i = 0; !listeners_changed && i < next.size(); ++i)
+    listeners_changed = next[i].name != bound_[i].name || next[i].actual != bound_[i].actual;
+  bound_ = std::move(next);
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
-  for (auto& w : workers_) {
-    w->publish(snapshot, [remaining, shared_done] {
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    std::optional<std::vector<ListenerSpec>> listeners;
+    if (listeners_changed) listeners = std::move(specs[w]);
+    workers_[w]->publish(snapshot, std::move(listeners), [remaining, shared_done] {
       if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
     });
   }
+  return true;
+}
+
+void WorkerGroup::for_each_worker(std::function<void(Worker&)> fn, std::function<void()> done) {
+  auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
+  auto shared_fn = std::make_shared<std::function<void(Worker&)>>(std::move(fn));
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    boost::asio::post(worker->io(), [worker, remaining, shared_fn, shared_done] {
+      (*shared_fn)(*worker);
+      if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
+    });
+  }
+}
+
+std::vector<std::string> WorkerGroup::bound() const {
+  std::vector<std::string> out;
+  for (const auto& b : bound_)
+    out.push_back(b.name + " " + b.actual.text());
+  return out;
 }
 
 void WorkerGroup::drain_and_join(std::chrono::milliseconds timeout) {

@@ -62,12 +62,27 @@ struct Limits {
   uint32_t max_headers = 100;               // → 431
   uint32_t max_response_head_bytes = 16384; // upstream response head → 502
   Duration client_header_timeout{10000};    // whole request head must arrive within → 408
+  bool operator==(const Limits&) const = default;
 };
 
 struct AccessLog {
   bool enabled = false;
   std::string path; // "stdout", "stderr" or a file path
   std::string format = "json";
+};
+
+// The Unix domain control socket (weirctl). Absent: no control socket.
+struct Control {
+  bool enabled = false;
+  std::string socket;   // path of the socket file
+  uint32_t mode = 0600; // file mode of the socket
+  std::string group;    // group owning the socket ("" keeps the process's group)
+};
+
+// The admin HTTP listener (/metrics, /healthz, /ready, /stats.json). Absent: off.
+struct Admin {
+  bool enabled = false;
+  Address address;
 };
 
 struct Config {
@@ -79,6 +94,9 @@ struct Config {
   Limits limits;
   AccessLog access_log;
   Duration drain_timeout{30000}; // SIGTERM: in-flight requests get this long to finish
+  Control control;
+  Admin admin;
+  std::string state_dir; // live state (weight overrides, drains) survives restarts here; "" off
 };
 
 } // namespace weir::config

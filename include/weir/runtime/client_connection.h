@@ -15,6 +15,7 @@
 namespace weir::runtime {
 
 class Worker;
+struct ListenerSlot;
 
 // One downstream connection and the exchange in flight on it: reads and parses requests,
 // routes them, forwards them to an upstream connection and streams the response back, both
@@ -24,7 +25,8 @@ class ClientConnection final : public upstream::ConnectionOwner {
 public:
   using Clock = std::chrono::steady_clock;
 
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, uint32_t listener);
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
+                   const ListenerSlot* listener);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
@@ -84,7 +86,7 @@ private:
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
-  uint32_t listener_;
+  const ListenerSlot* listener_;
   Stream* s_ = nullptr;
   upstream::Connection* up_ = nullptr;
   std::shared_ptr<const Snapshot> snap_; // the snapshot the current request started with

@@ -5,8 +5,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weir::runtime {
@@ -17,20 +20,26 @@ struct Snapshot {
   struct Endpoint {
     std::string key; // "host:port", also the identity of the worker's connection pool
     boost::asio::ip::tcp::endpoint address;
+    bool drained = false; // gets no new requests; in-flight ones finish
   };
   struct Service {
     std::string id; // "namespace/name"
     std::vector<Endpoint> endpoints;
+    std::vector<uint32_t> available; // indices of endpoints that may take new requests
     uint32_t max_idle_connections = 64;
   };
   struct Backend {
-    uint32_t service = 0; // index into services
-    uint32_t weight = 0;  // live weight (config weight unless overridden)
+    uint32_t service = 0;           // index into services
+    uint32_t configured_weight = 0; // from the config file
+    uint32_t weight = 0;            // live weight: the override if any, else configured
+    bool overridden = false;
+    // What the split uses: the live weight, or 0 when the service has no endpoint available.
+    uint32_t effective_weight = 0;
   };
   struct Route {
     std::string name;
     std::vector<Backend> backends;
-    std::vector<uint32_t> weights; // same order as backends, for route::Split
+    std::vector<uint32_t> weights; // effective weights, same order as backends, for route::Split
     config::Timeouts timeouts;
     std::string unavailable_body; // 503 body naming the route
   };
@@ -46,10 +55,27 @@ struct Snapshot {
   std::vector<Listener> listeners;
   uint64_t generation = 0;
 
+  // Live changes made by operators on top of the config file.
+  struct Overrides {
+    // route → service id → weight
+    std::map<std::string, std::map<std::string, uint32_t>> weights;
+    // service id → endpoint keys
+    std::map<std::string, std::set<std::string>> drained;
+  };
+
   // Builds from a validated config. Fails only on what validation cannot see (an address that
-  // does not parse as an IP address, for instance).
+  // does not parse as an IP address, for instance). Overrides naming routes, services or
+  // endpoints that the config does not have are ignored.
   static std::shared_ptr<const Snapshot> build(std::shared_ptr<const config::Config> config,
-                                               uint64_t generation, std::string* error);
+                                               const Overrides& overrides, uint64_t generation,
+                                               std::string* error);
+  static std::shared_ptr<const Snapshot> build(std::shared_ptr<const config::Config> config,
+                                               uint64_t generation, std::string* error) {
+    return build(std::move(config), Overrides{}, generation, error);
+  }
+
+  int route_index(std::string_view name) const;
+  int service_index(std::string_view id) const;
 };
 
 } // namespace weir::runtime

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -22,6 +23,24 @@
 namespace weir::runtime {
 
 class ClientConnection;
+
+// A listening socket handed to a worker: by address, so a reload that keeps an address keeps
+// the socket (no connection is ever refused), even if the listener was renamed.
+struct ListenerSpec {
+  std::string name;
+  std::string address; // as bound, "host:port"
+  bool v6 = false;
+  int fd = -1; // a new socket for this worker to adopt; -1: keep the one it has
+};
+
+// Worker-side state of one listener. Lives as long as the worker (connections point to it).
+struct ListenerSlot {
+  std::string name;
+  std::string address;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  int snapshot_index = -1; // index in the worker's current snapshot, -1 when removed
+  bool open = false;
+};
 
 // One event loop on one thread: accepts on its own SO_REUSEPORT sockets, proxies, and owns its
 // upstream pools, split cursors and buffers. Other threads talk to it only through post().
@@ -37,9 +56,12 @@ public:
 
   // Any thread. Starts the thread; the listener fds (one per snapshot listener, same order)
   // are bound and listening already; the worker owns them from now on.
-  void start(std::shared_ptr<const Snapshot> snapshot, std::vector<int> listener_fds);
+  void start(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSpec> listeners);
   // Any thread: installs a new snapshot; `done` runs on the worker thread once it is in use.
-  void publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done);
+  // With `listeners`, the listener set changes in the same step: sockets not named any more
+  // stop accepting (their connections finish), new ones start.
+  void publish(std::shared_ptr<const Snapshot> snapshot,
+               std::optional<std::vector<ListenerSpec>> listeners, std::function<void()> done);
   // Any thread: stop accepting, finish in-flight requests, then leave the loop (bounded by
   // `deadline`, after which remaining connections are closed).
   void drain(std::chrono::steady_clock::time_point deadline);
@@ -70,14 +92,16 @@ public:
 
 private:
   void install(std::shared_ptr<const Snapshot> snapshot);
-  void accept(size_t listener);
+  void update_listeners(const std::vector<ListenerSpec>& listeners);
+  void index_listeners();
+  void accept(ListenerSlot* slot);
   void sweep();
   void maybe_finish_drain();
 
   unsigned index_;
   boost::asio::io_context io_;
   std::shared_ptr<const Snapshot> snapshot_;
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<ListenerSlot>> listeners_;
   std::vector<route::Split> splits_;                           // per route
   std::vector<uint32_t> endpoint_cursor_;                      // per service
   std::vector<std::vector<upstream::Pool*>> pools_by_service_; // [service][endpoint]

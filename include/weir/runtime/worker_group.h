@@ -13,7 +13,7 @@
 
 namespace weir::runtime {
 
-// The workers and the sockets they share by SO_REUSEPORT. Control thread only.
+// The workers and the listening sockets they share by SO_REUSEPORT. Control thread only.
 class WorkerGroup {
 public:
   WorkerGroup() = default;
@@ -22,18 +22,33 @@ public:
   // Opens every listener once per worker, starts the workers. On error nothing keeps running.
   Result<bool> start(std::shared_ptr<const Snapshot> snapshot);
   // Installs a snapshot on every worker; `done` runs (on some worker thread) once all have it.
-  void publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done);
+  // When the snapshot's listeners differ from the running ones, new sockets are opened first
+  // (an error leaves everything as it was); a listener whose address is unchanged keeps its
+  // socket, removed ones stop accepting.
+  Result<bool> publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done);
+  // Runs `fn` on every worker thread, then `done` (on the last worker's thread).
+  void for_each_worker(std::function<void(Worker&)> fn, std::function<void()> done);
   // Stop accepting, finish in-flight requests within `timeout`, then return.
   void drain_and_join(std::chrono::milliseconds timeout);
 
   // "name address" of every listener as bound (the real port when the config said 0).
-  const std::vector<std::string>& bound() const { return bound_; }
+  std::vector<std::string> bound() const;
   size_t size() const { return workers_.size(); }
+  const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
 
 private:
+  struct Bound {
+    std::string name;
+    config::Address requested; // as configured (port 0 allowed)
+    config::Address actual;    // as bound
+  };
+  // Opens sockets for listeners not bound yet; fills per-worker specs.
+  Result<bool> plan_listeners(const Snapshot& snapshot, std::vector<Bound>& next,
+                              std::vector<std::vector<ListenerSpec>>& specs);
+
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::string> bound_;
+  std::vector<Bound> bound_;
 };
 
 } // namespace weir::runtime
