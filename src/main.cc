@@ -1,8 +1,9 @@
 // weir: wires the modules together — flags, config, workers, signals.
 #include "weir/base/log.h"
 #include "weir/config/loader.h"
-#include "weir/runtime/snapshot.h"
-#include "weir/runtime/worker_group.h"
+#include "weir/control/command_table.h"
+#include "weir/control/controller.h"
+#include "weir/control/server.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -37,67 +38,56 @@ std::shared_ptr<const Config> load_or_print(const std::string& path) {
 int run(const std::string& path) {
   auto config = load_or_print(path);
   if (!config) return 1;
-  std::string error;
-  uint64_t generation = 1;
-  auto snapshot = weir::runtime::Snapshot::build(config, generation, &error);
-  if (!snapshot) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), error.c_str());
-    return 1;
-  }
   // Writes to a client that went away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
-  boost::asio::io_context control;
-  weir::runtime::WorkerGroup workers;
-  auto started = workers.start(snapshot);
+  boost::asio::io_context control_io;
+  weir::control::CommandTable commands;
+  weir::control::Server control_server(control_io, commands);
+  // The control socket first: a second weir with the same socket must stop before it binds
+  // any listener.
+  if (config->control.enabled) {
+    auto opened = control_server.open(config->control);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "weir: %s\n", opened.error().message.c_str());
+      return 1;
+    }
+  }
+  weir::control::Controller controller(control_io, path, config);
+  controller.register_commands(commands);
+  auto started = controller.start();
   if (!started.ok()) {
     std::fprintf(stderr, "weir: %s\n", started.error().message.c_str());
     return 1;
   }
-  for (const auto& b : workers.bound())
+  for (const auto& b : controller.workers().bound())
     std::printf("weir: listening %s\n", b.c_str());
-  std::printf("weir: %zu worker(s) ready\n", workers.size());
+  if (config->control.enabled)
+    std::printf("weir: control socket %s\n", control_server.path().c_str());
+  std::printf("weir: %zu worker(s) ready\n", controller.workers().size());
   std::fflush(stdout);
   weir::log::info("weir " WEIR_VERSION " started with " + path);
 
-  boost::asio::signal_set stop_signals(control, SIGTERM, SIGINT);
-  boost::asio::signal_set reload_signals(control, SIGHUP);
+  boost::asio::signal_set stop_signals(control_io, SIGTERM, SIGINT);
+  boost::asio::signal_set reload_signals(control_io, SIGHUP);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     weir::log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                     ", draining");
-    reload_signals.cancel();
-    control.stop();
+    control_io.stop();
   });
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      auto next = weir::config::load_file(path);
-      if (auto* errors = std::get_if<std::vector<weir::config::ConfigError>>(&next)) {
-        weir::log::error("reload refused, running config kept:\n" +
-                         weir::config::format_errors(*errors));
-      } else {
-        auto cfg = std::make_shared<const Config>(std::move(std::get<Config>(next)));
-        std::string err;
-        auto snap = weir::runtime::Snapshot::build(cfg, ++generation, &err);
-        if (!snap) {
-          weir::log::error("reload refused: " + err);
-        } else {
-          auto published = workers.publish(snap, nullptr);
-          if (!published.ok()) {
-            weir::log::error("reload refused: " + published.error().message);
-          } else {
-            weir::log::info("config reloaded from " + path);
-            config = cfg;
-          }
-        }
-      }
+      controller.reload([](weir::Result<std::string>) {}); // the controller logs the outcome
       wait_reload();
     });
   };
   wait_reload();
-  control.run();
-  workers.drain_and_join(config->drain_timeout);
+  control_io.run();
+  control_server.close();
+  controller.stop();
+  controller.workers().drain_and_join(controller.config().drain_timeout);
   weir::log::info("stopped");
   return 0;
 }

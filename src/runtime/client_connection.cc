@@ -167,7 +167,8 @@ void ClientConnection::advance_request() {
       return read_client();
     case http::Parser::Event::head:
       on_request_head();
-      if (phase_ != Phase::exchange) return; // connecting, or answered locally
+      // Connecting, or answered locally (then the exchange is over once the answer is out).
+      if (phase_ != Phase::exchange || request_done_) return;
       continue;
     case http::Parser::Event::body:
       for (std::string_view piece : s_->request.body()) {
@@ -190,7 +191,15 @@ void ClientConnection::advance_request() {
         body.push_back('\n');
         return send_local(http::status_for(p.error()), body, true);
       }
-      // Mid-body: the upstream got a truncated request; neither side can be trusted.
+      // Mid-body: the upstream got (at most) a truncated request, so that connection goes. The
+      // client still hears why, unless its response has already begun.
+      if (!response_started_ && !client_writing_) {
+        drop_upstream();
+        const http::Parser& p = s_->request;
+        std::string body(p.error_reason());
+        body.push_back('\n');
+        return send_local(http::status_for(p.error()), body, true);
+      }
       return close();
     }
   }
@@ -583,10 +592,13 @@ void ClientConnection::start_next_request() {
     set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
     return advance_request();
   }
-  release_stream();
-  const auto& route_timeouts = worker_.snapshot()->config->routes;
-  (void)route_timeouts;
   set_deadline(Deadline::idle, {});
+  if (client_reading_) {
+    // A read into the stream is already pending (the client spoke first): let it complete.
+    phase_ = Phase::head;
+    return;
+  }
+  release_stream();
   wait_idle();
 }
 

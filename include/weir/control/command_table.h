@@ -1,0 +1,53 @@
+#pragma once
+
+#include "weir/base/json.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weir::control {
+
+// One control client's reply channel. Control thread only.
+class Responder {
+public:
+  virtual ~Responder() = default;
+  // The command's one reply line (a JSON object). The client may send the next command.
+  virtual void reply(std::string json_line) = 0;
+  // One line of a stream (`watch`): the client stays attached until it disconnects.
+  virtual void stream(std::string json_line) = 0;
+  virtual bool open() const = 0;
+};
+
+using Args = std::vector<std::string>;
+using Handler = std::function<void(const Args& args, std::shared_ptr<Responder> responder)>;
+
+// A control command: `help` and the docs are generated from these.
+struct Command {
+  std::string name;  // one or two words, e.g. "reload", "set weight"
+  std::string usage; // arguments after the name, e.g. "ROUTE NS/SVC=W [NS/SVC=W ...]"
+  std::string help;  // one sentence
+  Handler handler;
+};
+
+// Every command of the control socket, in one table (house rule 8).
+class CommandTable {
+public:
+  void add(Command command);
+  // Splits the line into words, finds the command (two-word names first) and runs it; unknown
+  // commands and empty lines get an error reply that points at `help`.
+  void dispatch(std::string_view line, std::shared_ptr<Responder> responder) const;
+  const std::vector<Command>& commands() const { return commands_; }
+
+private:
+  std::vector<Command> commands_;
+};
+
+// Reply helpers: {"ok":true,...} with fields written by `fill`, and {"ok":false,"error":...}.
+std::string ok_reply(const std::function<void(json::Writer&)>& fill = nullptr);
+std::string error_reply(std::string_view message);
+std::vector<std::string> split_words(std::string_view line);
+
+} // namespace weir::control

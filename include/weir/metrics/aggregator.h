@@ -1,0 +1,68 @@
+#pragma once
+
+#include "weir/metrics/histogram.h"
+#include "weir/metrics/registry.h"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace weir::metrics {
+
+// Totals of one route × backend, summed over every worker at one instant.
+struct BackendTotals {
+  uint64_t requests = 0;
+  uint64_t upstream_errors = 0;
+  uint64_t client_errors = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  HistogramData total; // request duration
+  HistogramData ttfb;
+  void add(const BackendCells& c);
+  void subtract(const BackendTotals& older);
+};
+
+// What a window of time says about a backend: what `watch`, /stats.json and the canary
+// analysis read.
+struct WindowStats {
+  double seconds = 0;
+  uint64_t requests = 0;
+  uint64_t errors = 0; // upstream-caused only
+  uint64_t client_errors = 0;
+  double rps = 0;
+  double error_rate = 0; // errors / requests, 0 when no requests
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0;
+  double mean_ms = 0;
+};
+
+// Merges every worker's cells once a second into sliding windows (1 s, 10 s, 1 min, 5 min).
+// Control thread only.
+class Aggregator {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  // Reads all registries now and records the totals as the newest sample.
+  void sample(const std::vector<const Registry*>& registries, Clock::time_point now);
+  // Stats over the last `window` (clamped to the history kept); nullopt for an unknown key.
+  std::optional<WindowStats> window(const BackendKey& key, std::chrono::seconds window) const;
+  // Cumulative totals at the newest sample (for counters that never go backwards).
+  const BackendTotals* latest(const BackendKey& key) const;
+  std::vector<BackendKey> keys() const;
+
+private:
+  struct Sample {
+    Clock::time_point at;
+    std::shared_ptr<const BackendTotals> totals;
+  };
+  struct History {
+    std::deque<Sample> fine;   // one a second, last 61
+    std::deque<Sample> coarse; // one every 10 s, last 31
+  };
+  std::map<BackendKey, History> history_;
+};
+
+} // namespace weir::metrics

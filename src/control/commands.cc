@@ -1,0 +1,336 @@
+// The control socket's command table: every command weirctl and operators can send.
+#include "weir/config/duration.h"
+#include "weir/control/controller.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+
+namespace weir::control {
+
+namespace {
+
+bool parse_weight(std::string_view text, uint32_t& out) {
+  if (text.empty() || text.size() > 7) return false;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size() && out <= 1000000;
+}
+
+void write_route(json::Writer& w, const runtime::Snapshot& snap, const config::Route& route,
+                 size_t index) {
+  const runtime::Snapshot::Route& r = snap.routes[index];
+  uint64_t sum = 0;
+  for (const auto& b : r.backends)
+    sum += b.effective_weight;
+  w.begin_object();
+  w.key("name").value(route.name).key("listener").value(route.listener);
+  w.key("match").begin_object();
+  w.key("host").value(route.match.host.empty() ? "*" : route.match.host);
+  w.key("path_prefix").value(route.match.path_prefix).end_object();
+  w.key("backends").begin_array();
+  for (const auto& b : r.backends) {
+    w.begin_object();
+    w.key("service").value(snap.services[b.service].id);
+    w.key("configured_weight").value(b.configured_weight);
+    w.key("weight").value(b.weight);
+    w.key("override").value(b.overridden);
+    w.key("effective_weight").value(b.effective_weight);
+    w.key("share").value(sum ? static_cast<double>(b.effective_weight) / static_cast<double>(sum)
+                             : 0.0);
+    w.end_object();
+  }
+  w.end_array().end_object();
+}
+
+std::string iso_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  int ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", ms);
+  return buf;
+}
+
+// Open connections from every worker to each endpoint, by "service|endpoint".
+std::map<std::string, uint64_t> active_by_endpoint(Controller& c) {
+  std::map<std::string, uint64_t> active;
+  for (const auto& w : c.workers().workers())
+    w->metrics().visit(nullptr,
+                       [&](const metrics::EndpointKey& key, const metrics::EndpointCells& e) {
+                         active[key.service + "|" + key.endpoint] += e.active.get();
+                       });
+  return active;
+}
+
+Controller::Done reply_with(std::shared_ptr<Responder> r,
+                            std::function<void(json::Writer&)> fill = nullptr) {
+  return [r, fill](Result<std::string> result) {
+    if (!result.ok()) return r->reply(error_reply(result.error().message));
+    r->reply(ok_reply([&](json::Writer& w) {
+      if (!result.value().empty()) w.key("changes").raw(result.value());
+      if (fill) fill(w);
+    }));
+  };
+}
+
+} // namespace
+
+// One `watch` stream: a line per interval until the client goes away.
+class Controller::Watch : public std::enable_shared_from_this<Watch> {
+public:
+  Watch(Controller& c, std::shared_ptr<Responder> r, std::string route,
+        std::chrono::milliseconds interval)
+      : c_(c), r_(std::move(r)), route_(std::move(route)), interval_(interval), timer_(c.io_) {}
+
+  void tick() {
+    if (!r_->open()) return;
+    r_->stream(line());
+    timer_.expires_after(interval_);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
+
+private:
+  std::string line() {
+    const runtime::Snapshot& snap = *c_.snapshot_;
+    int index = snap.route_index(route_);
+    json::Writer w;
+    w.begin_object().key("ok").value(true).key("route").value(route_);
+    w.key("time").value(iso_now());
+    if (index < 0) {
+      w.key("error").value("route removed by a reload").end_object();
+      return w.take();
+    }
+    const auto& rs = snap.routes[static_cast<size_t>(index)];
+    uint64_t sum = 0;
+    for (const auto& b : rs.backends)
+      sum += b.effective_weight;
+    auto window = std::chrono::duration_cast<std::chrono::seconds>(interval_);
+    if (window < std::chrono::seconds(1)) window = std::chrono::seconds(1);
+    w.key("window_s").value(static_cast<int64_t>(window.count()));
+    w.key("backends").begin_array();
+    for (const auto& b : rs.backends) {
+      const std::string& id = snap.services[b.service].id;
+      metrics::BackendKey key{route_, id};
+      auto stats = c_.aggregator_.window(key, window);
+      const auto* totals = c_.aggregator_.latest(key);
+      w.begin_object().key("service").value(id);
+      w.key("weight").value(b.weight);
+      w.key("share").value(sum ? static_cast<double>(b.effective_weight) / static_cast<double>(sum)
+                               : 0.0);
+      w.key("requests").value(totals ? totals->requests : uint64_t{0});
+      w.key("errors").value(totals ? totals->upstream_errors : uint64_t{0});
+      w.key("rps").value(stats ? stats->rps : 0.0);
+      w.key("error_rate").value(stats ? stats->error_rate : 0.0);
+      w.key("p50_ms").value(stats ? stats->p50_ms : 0.0);
+      w.key("p90_ms").value(stats ? stats->p90_ms : 0.0);
+      w.key("p99_ms").value(stats ? stats->p99_ms : 0.0);
+      w.end_object();
+    }
+    w.end_array().end_object();
+    return w.take();
+  }
+
+  Controller& c_;
+  std::shared_ptr<Responder> r_;
+  std::string route_;
+  std::chrono::milliseconds interval_;
+  boost::asio::steady_timer timer_;
+};
+
+void Controller::register_commands(CommandTable& table) {
+  table.add({"help", "", "list every command with its usage",
+             [&table](const Args&, std::shared_ptr<Responder> r) {
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("commands").begin_array();
+                 for (const auto& c : table.commands())
+                   w.begin_object()
+                       .key("name")
+                       .value(c.name)
+                       .key("usage")
+                       .value(c.usage.empty() ? c.name : c.name + " " + c.usage)
+                       .key("help")
+                       .value(c.help)
+                       .end_object();
+                 w.end_array();
+               }));
+             }});
+
+  table.add({"show routes", "", "routes with match, configured and live weights and shares",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (!args.empty()) return r->reply(error_reply("usage: show routes"));
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("routes").begin_array();
+                 for (size_t i = 0; i < config_->routes.size(); ++i)
+                   write_route(w, *snapshot_, config_->routes[i], i);
+                 w.end_array();
+               }));
+             }});
+
+  table.add({"show services", "", "services with endpoints, drain state and active requests",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (!args.empty()) return r->reply(error_reply("usage: show services"));
+               auto active = active_by_endpoint(*this);
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("services").begin_array();
+                 for (const auto& s : snapshot_->services) {
+                   w.begin_object().key("service").value(s.id).key("endpoints").begin_array();
+                   for (const auto& e : s.endpoints) {
+                     w.begin_object();
+                     w.key("address").value(e.key);
+                     w.key("health").value("unchecked");
+                     w.key("drained").value(e.drained);
+                     w.key("active").value(active[s.id + "|" + e.key]);
+                     w.end_object();
+                   }
+                   w.end_array().end_object();
+                 }
+                 w.end_array();
+               }));
+             }});
+
+  table.add({"set weight", "ROUTE NS/SVC=W [NS/SVC=W ...]",
+             "set live weights of a route's backends, on every worker at once",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() < 2)
+                 return r->reply(error_reply("usage: set weight ROUTE NS/SVC=W [NS/SVC=W ...]"));
+               std::vector<std::pair<std::string, uint32_t>> weights;
+               for (size_t i = 1; i < args.size(); ++i) {
+                 size_t eq = args[i].find('=');
+                 uint32_t weight = 0;
+                 if (eq == std::string::npos || eq == 0 ||
+                     !parse_weight(std::string_view(args[i]).substr(eq + 1), weight))
+                   return r->reply(error_reply("bad weight \"" + args[i].substr(0, 200) +
+                                               "\": expected NS/SVC=W with W from 0 to 1000000"));
+                 weights.emplace_back(args[i].substr(0, eq), weight);
+               }
+               std::string route = args[0];
+               set_weights(route, weights, reply_with(r, [this, route](json::Writer& w) {
+                             int i = snapshot_->route_index(route);
+                             if (i < 0) return;
+                             w.key("route");
+                             write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
+                                         static_cast<size_t>(i));
+                           }));
+             }});
+
+  table.add({"clear weight", "ROUTE", "return a route to the weights of the config file",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() != 1) return r->reply(error_reply("usage: clear weight ROUTE"));
+               std::string route = args[0];
+               clear_weights(route, reply_with(r, [this, route](json::Writer& w) {
+                               int i = snapshot_->route_index(route);
+                               if (i < 0) return;
+                               w.key("route");
+                               write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
+                                           static_cast<size_t>(i));
+                             }));
+             }});
+
+  for (bool drain : {true, false}) {
+    std::string name = drain ? "drain" : "undrain";
+    table.add({name, "NS/SVC ENDPOINT",
+               drain ? "stop sending new requests to an endpoint; in-flight ones finish"
+                     : "let a drained endpoint take requests again",
+               [this, drain, name](const Args& args, std::shared_ptr<Responder> r) {
+                 if (args.size() != 2)
+                   return r->reply(error_reply("usage: " + name + " NS/SVC ENDPOINT"));
+                 set_drained(args[0], args[1], drain, reply_with(r));
+               }});
+  }
+
+  table.add({"reload", "", "re-read the config file; an invalid file changes nothing",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (!args.empty()) return r->reply(error_reply("usage: reload"));
+               reload(reply_with(r));
+             }});
+
+  table.add({"show config", "", "the effective config, live overrides marked",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (!args.empty()) return r->reply(error_reply("usage: show config"));
+               const config::Config& c = *config_;
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("config").begin_object();
+                 w.key("file").value(config_path_);
+                 w.key("workers").value(c.workers);
+                 w.key("listeners").begin_array();
+                 for (const auto& b : workers_.bound())
+                   w.value(b);
+                 w.end_array();
+                 w.key("services").begin_array();
+                 for (const auto& s : snapshot_->services) {
+                   w.begin_object().key("service").value(s.id).key("endpoints").begin_array();
+                   for (const auto& e : s.endpoints) {
+                     w.begin_object().key("address").value(e.key);
+                     if (e.drained) w.key("drained").value(true).key("live_override").value(true);
+                     w.end_object();
+                   }
+                   w.end_array().end_object();
+                 }
+                 w.end_array();
+                 w.key("routes").begin_array();
+                 for (size_t i = 0; i < c.routes.size(); ++i) {
+                   const auto& route = c.routes[i];
+                   w.begin_object().key("name").value(route.name);
+                   w.key("listener").value(route.listener);
+                   w.key("match").begin_object().key("host").value(route.match.host);
+                   w.key("path_prefix").value(route.match.path_prefix).end_object();
+                   w.key("timeouts").begin_object();
+                   w.key("connect").value(config::format_duration(route.timeouts.connect));
+                   w.key("request").value(config::format_duration(route.timeouts.request));
+                   w.key("idle").value(config::format_duration(route.timeouts.idle));
+                   w.end_object();
+                   w.key("backends").begin_array();
+                   for (const auto& b : snapshot_->routes[i].backends) {
+                     w.begin_object().key("service").value(snapshot_->services[b.service].id);
+                     w.key("weight").value(b.weight);
+                     if (b.overridden)
+                       w.key("configured_weight")
+                           .value(b.configured_weight)
+                           .key("live_override")
+                           .value(true);
+                     w.end_object();
+                   }
+                   w.end_array().end_object();
+                 }
+                 w.end_array();
+                 w.key("drain_timeout").value(config::format_duration(c.drain_timeout));
+                 w.key("state_dir").value(c.state_dir);
+                 w.key("generation").value(snapshot_->generation);
+                 w.end_object();
+               }));
+             }});
+
+  table.add({"watch", "ROUTE [INTERVAL]",
+             "stream one line per interval (default 1s) with each backend's weight, traffic, "
+             "errors and latency",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.empty() || args.size() > 2)
+                 return r->reply(error_reply("usage: watch ROUTE [INTERVAL]"));
+               if (snapshot_->route_index(args[0]) < 0)
+                 return r->reply(error_reply("unknown route \"" + args[0] + "\""));
+               std::chrono::milliseconds interval(1000);
+               if (args.size() == 2) {
+                 auto d = config::parse_duration(args[1]);
+                 if (!d) {
+                   uint32_t secs = 0;
+                   if (!parse_weight(args[1], secs) || secs == 0)
+                     return r->reply(error_reply("bad interval \"" + args[1].substr(0, 80) +
+                                                 "\": expected e.g. 1s, 500ms or 2"));
+                   d = std::chrono::seconds(secs);
+                 }
+                 if (*d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1))
+                   return r->reply(error_reply("interval must be between 100ms and 1h"));
+                 interval = *d;
+               }
+               std::make_shared<Watch>(*this, r, args[0], interval)->tick();
+             }});
+}
+
+} // namespace weir::control

@@ -1,0 +1,274 @@
+#include "weir/control/controller.h"
+
+#include "weir/base/log.h"
+#include "weir/config/loader.h"
+
+#include <boost/asio/post.hpp>
+#include <cstdio>
+
+namespace weir::control {
+
+namespace asio = boost::asio;
+
+namespace {
+
+runtime::Snapshot::Overrides overrides_of(const LiveState& live) {
+  return {live.weight_overrides, live.drained};
+}
+
+const config::Route* find_route(const config::Config& c, const std::string& name) {
+  for (const auto& r : c.routes)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+const config::Service* find_service(const config::Config& c, const std::string& id) {
+  for (const auto& s : c.services)
+    if (s.id() == id) return &s;
+  return nullptr;
+}
+
+bool same_backends(const config::Route& a, const config::Route& b) {
+  if (a.backends.size() != b.backends.size()) return false;
+  for (size_t i = 0; i < a.backends.size(); ++i)
+    if (a.backends[i].service != b.backends[i].service ||
+        a.backends[i].weight != b.backends[i].weight)
+      return false;
+  return true;
+}
+
+// Overrides and drains that still name something in `config`.
+LiveState prune(const LiveState& live, const config::Config& config) {
+  LiveState out;
+  out.extra = live.extra;
+  for (const auto& [route, weights] : live.weight_overrides) {
+    const config::Route* r = find_route(config, route);
+    if (!r) continue;
+    for (const auto& [service, weight] : weights)
+      for (const auto& b : r->backends)
+        if (b.service == service) out.weight_overrides[route][service] = weight;
+  }
+  for (const auto& [service, endpoints] : live.drained) {
+    const config::Service* s = find_service(config, service);
+    if (!s) continue;
+    for (const auto& e : endpoints)
+      for (const auto& a : s->endpoints)
+        if (a.text() == e) out.drained[service].insert(e);
+  }
+  return out;
+}
+
+} // namespace
+
+Controller::Controller(asio::io_context& io, std::string config_path,
+                       std::shared_ptr<const config::Config> config)
+    : io_(io), config_path_(std::move(config_path)), config_(std::move(config)),
+      metrics_timer_(io) {}
+
+Result<bool> Controller::start() {
+  if (!config_->state_dir.empty()) {
+    std::string error;
+    auto loaded = load_state(config_->state_dir, &error);
+    if (loaded) {
+      live_ = prune(*loaded, *config_);
+    } else {
+      // load_state() has moved a corrupt file aside already.
+      log::error("state file unreadable, starting without live overrides: " + error);
+    }
+  }
+  std::string error;
+  snapshot_ = runtime::Snapshot::build(config_, overrides_of(live_), ++generation_, &error);
+  if (!snapshot_) return Error{ErrorSource::config, error};
+  auto started = workers_.start(snapshot_);
+  if (!started.ok()) return started;
+  sample_metrics();
+  return true;
+}
+
+void Controller::stop() {
+  metrics_timer_.cancel();
+}
+
+void Controller::sample_metrics() {
+  std::vector<const metrics::Registry*> registries;
+  for (const auto& w : workers_.workers())
+    registries.push_back(&w->metrics());
+  aggregator_.sample(registries, std::chrono::steady_clock::now());
+  metrics_timer_.expires_after(std::chrono::seconds(1));
+  metrics_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sample_metrics();
+  });
+}
+
+Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, LiveState live,
+                                 std::function<void()> applied) {
+  std::string error;
+  auto snapshot = runtime::Snapshot::build(config, overrides_of(live), generation_ + 1, &error);
+  if (!snapshot) return Error{ErrorSource::config, error};
+  auto published = workers_.publish(snapshot, [this, applied = std::move(applied)] {
+    asio::post(io_, applied); // the last worker acknowledged; continue on the control thread
+  });
+  if (!published.ok()) return published;
+  ++generation_;
+  config_ = std::move(config);
+  live_ = std::move(live);
+  snapshot_ = std::move(snapshot);
+  std::string saved = persist();
+  if (!saved.empty()) log::error("state file not written: " + saved);
+  return true;
+}
+
+std::string Controller::persist() {
+  if (config_->state_dir.empty()) return {};
+  return save_state(config_->state_dir, live_);
+}
+
+void Controller::set_weights(const std::string& route,
+                             const std::vector<std::pair<std::string, uint32_t>>& weights,
+                             Done done) {
+  const config::Route* r = find_route(*config_, route);
+  if (!r) return done(Error{ErrorSource::config, "unknown route \"" + route + "\""});
+  LiveState next = live_;
+  for (const auto& [service, weight] : weights) {
+    bool found = false;
+    for (const auto& b : r->backends)
+      found = found || b.service == service;
+    if (!found)
+      return done(
+          Error{ErrorSource::config, "route \"" + route + "\" has no backend \"" + service + "\""});
+    next.weight_overrides[route][service] = weight;
+  }
+  auto published = publish(config_, std::move(next), [done] { done(std::string()); });
+  if (!published.ok()) done(published.error());
+}
+
+void Controller::clear_weights(const std::string& route, Done done) {
+  if (!find_route(*config_, route))
+    return done(Error{ErrorSource::config, "unknown route \"" + route + "\""});
+  LiveState next = live_;
+  next.weight_overrides.erase(route);
+  auto published = publish(config_, std::move(next), [done] { done(std::string()); });
+  if (!published.ok()) done(published.error());
+}
+
+void Controller::set_drained(const std::string& service, const std::string& endpoint, bool drained,
+                             Done done) {
+  const config::Service* s = find_service(*config_, service);
+  if (!s) return done(Error{ErrorSource::config, "unknown service \"" + service + "\""});
+  bool found = false;
+  for (const auto& a : s->endpoints)
+    found = found || a.text() == endpoint;
+  if (!found)
+    return done(Error{ErrorSource::config,
+                      "service \"" + service + "\" has no endpoint \"" + endpoint + "\""});
+  LiveState next = live_;
+  if (drained) {
+    next.drained[service].insert(endpoint);
+  } else {
+    next.drained[service].erase(endpoint);
+    if (next.drained[service].empty()) next.drained.erase(service);
+  }
+  auto published = publish(config_, std::move(next), [done] { done(std::string()); });
+  if (!published.ok()) done(published.error());
+}
+
+void Controller::reload(Done done) {
+  auto loaded = config::load_file(config_path_);
+  if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
+    ++reloads_failed_;
+    std::string text = config::format_errors(*errors);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    log::error("reload refused, running config kept:\n" + text);
+    return done(Error{ErrorSource::config, text});
+  }
+  auto next = std::make_shared<const config::Config>(std::move(std::get<config::Config>(loaded)));
+  const config::Config& old = *config_;
+  json::Writer w;
+  w.begin_object();
+  auto names = [&](const char* key, const std::vector<std::string>& list) {
+    w.key(key).begin_array();
+    for (const auto& n : list)
+      w.value(n);
+    w.end_array();
+  };
+  std::vector<std::string> added, removed, changed, kept_overrides, dropped_overrides;
+  for (const auto& r : next->routes) {
+    const config::Route* before = find_route(old, r.name);
+    if (!before)
+      added.push_back(r.name);
+    else if (!same_backends(*before, r) || before->listener != r.listener ||
+             before->match.host != r.match.host ||
+             before->match.path_prefix != r.match.path_prefix ||
+             before->timeouts.connect != r.timeouts.connect ||
+             before->timeouts.request != r.timeouts.request ||
+             before->timeouts.idle != r.timeouts.idle)
+      changed.push_back(r.name);
+  }
+  for (const auto& r : old.routes)
+    if (!find_route(*next, r.name)) removed.push_back(r.name);
+  // Live weights stay unless the file changed that route's backends: then the file wins.
+  LiveState live = live_;
+  for (auto it = live.weight_overrides.begin(); it != live.weight_overrides.end();) {
+    const config::Route* before = find_route(old, it->first);
+    const config::Route* after = find_route(*next, it->first);
+    if (before && after && same_backends(*before, *after)) {
+      kept_overrides.push_back(it->first);
+      ++it;
+    } else {
+      dropped_overrides.push_back(it->first);
+      it = live.weight_overrides.erase(it);
+    }
+  }
+  live = prune(live, *next);
+  std::vector<std::string> services_added, services_removed, listeners_added, listeners_removed;
+  for (const auto& s : next->services)
+    if (!find_service(old, s.id())) services_added.push_back(s.id());
+  for (const auto& s : old.services)
+    if (!find_service(*next, s.id())) services_removed.push_back(s.id());
+  for (const auto& l : next->listeners) {
+    bool existed = false;
+    for (const auto& o : old.listeners)
+      existed = existed || o.address == l.address;
+    if (!existed) listeners_added.push_back(l.name + " " + l.address.text());
+  }
+  for (const auto& o : old.listeners) {
+    bool stays = false;
+    for (const auto& l : next->listeners)
+      stays = stays || o.address == l.address;
+    if (!stays) listeners_removed.push_back(o.name + " " + o.address.text());
+  }
+  names("routes_added", added);
+  names("routes_removed", removed);
+  names("routes_changed", changed);
+  names("services_added", services_added);
+  names("services_removed", services_removed);
+  names("listeners_added", listeners_added);
+  names("listeners_removed", listeners_removed);
+  names("overrides_kept", kept_overrides);
+  names("overrides_dropped", dropped_overrides);
+  std::vector<std::string> restart_only;
+  if (next->workers != old.workers) restart_only.push_back("workers");
+  if (next->control.socket != old.control.socket || next->control.mode != old.control.mode ||
+      next->control.group != old.control.group)
+    restart_only.push_back("control");
+  if (next->access_log.path != old.access_log.path ||
+      next->access_log.enabled != old.access_log.enabled)
+    restart_only.push_back("access_log");
+  if (next->admin.address != old.admin.address || next->admin.enabled != old.admin.enabled)
+    restart_only.push_back("admin");
+  names("need_restart", restart_only);
+  w.end_object();
+  std::string fields = w.take();
+  auto published = publish(next, std::move(live), [this, done, fields] {
+    ++reloads_ok_;
+    log::info("config reloaded from " + config_path_);
+    done(fields);
+  });
+  if (!published.ok()) {
+    ++reloads_failed_;
+    log::error("reload refused: " + published.error().message);
+    done(published.error());
+  }
+}
+
+} // namespace weir::control
