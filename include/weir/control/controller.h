@@ -36,6 +36,9 @@ public:
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
   const LiveState& live() const { return live_; }
+  const std::string& config_path() const { return config_path_; }
+  uint64_t reloads_ok() const { return reloads_ok_; }
+  uint64_t reloads_failed() const { return reloads_failed_; }
 
   // Operations. `done` runs on the control thread after every worker applied the change.
   void set_weights(const std::string& route,
