@@ -195,6 +195,7 @@ void ClientConnection::advance_request() {
       // client still hears why, unless its response has already begun.
       if (!response_started_ && !client_writing_) {
         drop_upstream();
+        if (request_head_queued_) unassign_backend(); // nothing reached the upstream
         const http::Parser& p = s_->request;
         std::string body(p.error_reason());
         body.push_back('\n');
@@ -768,6 +769,15 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
 void ClientConnection::drain() {
   if (phase_ == Phase::idle) close();
   // Busy connections see worker.draining() when their response is done.
+}
+
+void ClientConnection::unassign_backend() {
+  // The request was refused before any byte of it left weir: it is no backend's request.
+  if (ep_cells_) ep_cells_->active.sub();
+  cells_ = nullptr;
+  ep_cells_ = nullptr;
+  backend_ = -1;
+  request_head_queued_ = false;
 }
 
 void ClientConnection::drop_upstream() {

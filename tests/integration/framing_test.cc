@@ -76,13 +76,13 @@ std::string printable(std::string_view bytes) {
   return out;
 }
 
-// Targets of the requests weir routed to an upstream, in log order. A request refused before
-// routing is logged with "route":null.
+// Targets of the requests weir forwarded to an upstream, in log order. A request refused before
+// any byte of it was forwarded is logged with "backend":null.
 std::vector<std::string> forwarded_targets(const std::string& log_path) {
   std::vector<std::string> out;
   std::istringstream in(file_contents(log_path));
   for (std::string line; std::getline(in, line);) {
-    if (line.find("\"route\":\"") == std::string::npos) continue;
+    if (line.find("\"backend\":\"") == std::string::npos) continue;
     size_t p = line.find("\"path\":\"");
     if (p == std::string::npos) {
       out.push_back("<no path in: " + line + ">");

@@ -77,6 +77,7 @@ private:
   void finish_request();
   void close();
   void drop_upstream();
+  void unassign_backend();
   bool retry_on_fresh_connection();
   void release_stream();
   void set_deadline(Deadline kind, Clock::duration after);
