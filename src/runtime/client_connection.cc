@@ -444,7 +444,8 @@ void ClientConnection::advance_response() {
       return flush_response(s_->response_out.size(), true, body_bytes);
     }
     case http::Parser::Event::error:
-      if (!response_started_ && s_->response_out.empty())
+      // Nothing reached the client yet (a prepared head is simply not sent): answer 502.
+      if (!response_started_)
         return fail_upstream(502, "invalid response from upstream",
                              metrics::UpstreamFailure::bad_response);
       return close();
