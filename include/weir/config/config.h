@@ -23,10 +23,59 @@ struct Listener {
   Address address;
 };
 
+// An inclusive range of HTTP status codes, e.g. 200-399.
+struct StatusRange {
+  int low = 200;
+  int high = 399;
+  bool operator==(const StatusRange&) const = default;
+};
+
+// Active health checking of every endpoint of a service (control thread, own connections).
+struct HealthCheck {
+  bool enabled = false;
+  enum class Type { http, tcp } type = Type::http;
+  std::string path = "/healthz";
+  Duration interval{2000};
+  Duration timeout{1000};
+  uint32_t healthy_threshold = 2;
+  uint32_t unhealthy_threshold = 3;
+  std::vector<StatusRange> expected_status{{200, 399}};
+  bool operator==(const HealthCheck&) const = default;
+};
+
+// A scripted request with expectations, run against a service's endpoints directly.
+struct Probe {
+  std::string name;
+  std::string method = "GET";
+  std::string path = "/";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::vector<StatusRange> expect_status{{200, 299}};
+  std::string expect_body_contains;                               // "" = no check
+  std::vector<std::pair<std::string, std::string>> expect_headers; // name → exact value
+  Duration max_latency{0};                                         // 0 = no limit
+  Duration interval{5000};
+  Duration timeout{2000};
+  uint32_t ready_after = 3; // consecutive passes that make it ready
+  bool operator==(const Probe&) const = default;
+};
+
+// Passive outlier detection on the workers' own results.
+struct OutlierDetection {
+  bool enabled = true;
+  uint32_t consecutive_failures = 5;
+  Duration base_ejection_time{30000};
+  uint32_t max_ejection_percent = 50;
+  bool operator==(const OutlierDetection&) const = default;
+};
+
 struct Service {
   std::string ns;   // namespace, e.g. app-v1
   std::string name; // e.g. app
   std::vector<Address> endpoints;
+  HealthCheck health_check;
+  std::vector<Probe> probes;
+  OutlierDetection outlier_detection;
   // Idle keep-alive connections kept per worker and endpoint.
   uint32_t max_idle_connections = 64;
   std::string id() const { return ns + "/" + name; }
@@ -48,12 +97,25 @@ struct Match {
   std::string path_prefix = "/"; // longest prefix wins
 };
 
+// When and how a failed request is tried again.
+struct Retries {
+  uint32_t attempts = 0; // extra attempts after the first; 0 = no retries
+  bool on_connect_failure = true;
+  bool on_reset = true;
+  std::vector<int> on_status{502, 503, 504};
+  uint32_t budget_percent = 20;    // retries in flight as a share of active requests
+  uint32_t max_body_bytes = 65536; // larger request bodies are never replayed
+  bool retry_other_backend = false;
+  bool operator==(const Retries&) const = default;
+};
+
 struct Route {
   std::string name;
   std::string listener;
   Match match;
   std::vector<Backend> backends;
   Timeouts timeouts;
+  Retries retries;
 };
 
 struct Limits {
