@@ -184,22 +184,52 @@ void Controller::register_commands(CommandTable& table) {
                    for (const auto& e : s.endpoints) {
                      w.begin_object();
                      w.key("address").value(e.key);
-                     w.key("health").value("unchecked");
+                     const health::EndpointStatus* hs = checker_.status(s.id, e.key);
+                     const config::Service* cs = nullptr;
+                     for (const auto& c : config_->services)
+                       if (c.id() == s.id) cs = &c;
+                     bool checked = cs && cs->health_check.enabled;
+                     w.key("health").value(!hs ? "unchecked"
+                                           : hs->override_state != health::Override::automatic
+                                               ? (hs->override_state == health::Override::up
+                                                      ? "up (override)"
+                                                      : "down (override)")
+                                           : !checked ? "unchecked"
+                                                      : health::state_name(hs->state));
+                     if (hs && !hs->last_error.empty()) w.key("last_error").value(hs->last_error);
                      w.key("drained").value(e.drained);
+                     const Ejection* ej = ejection(s.id, e.key);
+                     w.key("ejected").value(ej && ej->active);
+                     if (ej) w.key("ejections").value(ej->count);
+                     w.key("available").value(!e.drained && !e.down);
                      w.key("active").value(active[s.id + "|" + e.key]);
                      w.end_object();
                    }
-                   w.end_array().end_object();
+                   w.end_array();
+                   w.key("ready").value(prober_.ready(s.id));
+                   w.key("endpoints_available").value(static_cast<uint64_t>(s.available.size()));
+
+                   w.end_object();
                  }
                  w.end_array();
                }));
              }});
 
-  table.add({"set weight", "ROUTE NS/SVC=W [NS/SVC=W ...]",
-             "set live weights of a route's backends, on every worker at once",
-             [this](const Args& args, std::shared_ptr<Responder> r) {
+  table.add({"set weight", "ROUTE NS/SVC=W [NS/SVC=W ...] [--force]",
+             "set live weights of a route's backends, on every worker at once (a service that "
+             "is not ready gets no share unless --force)",
+             [this](const Args& raw_args, std::shared_ptr<Responder> r) {
+               Args args;
+               bool force = false;
+               for (const auto& a : raw_args) {
+                 if (a == "--force")
+                   force = true;
+                 else
+                   args.push_back(a);
+               }
                if (args.size() < 2)
-                 return r->reply(error_reply("usage: set weight ROUTE NS/SVC=W [NS/SVC=W ...]"));
+                 return r->reply(
+                     error_reply("usage: set weight ROUTE NS/SVC=W [NS/SVC=W ...] [--force]"));
                std::vector<std::pair<std::string, uint32_t>> weights;
                for (size_t i = 1; i < args.size(); ++i) {
                  size_t eq = args[i].find('=');
@@ -209,6 +239,23 @@ void Controller::register_commands(CommandTable& table) {
                    return r->reply(error_reply("bad weight \"" + args[i].substr(0, 200) +
                                                "\": expected NS/SVC=W with W from 0 to 1000000"));
                  weights.emplace_back(args[i].substr(0, eq), weight);
+               }
+               if (!force) {
+                 // A version must prove itself (synthetic probes) before it gets traffic.
+                 for (const auto& [service, weight] : weights) {
+                   if (weight == 0 || prober_.ready(service)) continue;
+                   std::string why;
+                   for (const auto& p : prober_.status(service))
+                     if (!p.ready())
+                       why += (why.empty() ? "" : "; ") + p.name + ": " +
+                              (p.ran ? (p.last_passed
+                                            ? "passed " + std::to_string(p.consecutive_passes) +
+                                                  " of " + std::to_string(p.ready_after)
+                                            : p.last_failure)
+                                     : "not run yet");
+                   return r->reply(error_reply("service \"" + service + "\" is not ready (" + why +
+                                               "); use --force to override"));
+                 }
                }
                std::string route = args[0];
                set_weights(route, weights, reply_with(r, [this, route](json::Writer& w) {
@@ -244,6 +291,49 @@ void Controller::register_commands(CommandTable& table) {
                  set_drained(args[0], args[1], drain, reply_with(r));
                }});
   }
+
+  table.add({"set health", "NS/SVC ENDPOINT up|down|auto",
+             "override an endpoint's health (auto: back to the health checks)",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() != 3 || (args[2] != "up" && args[2] != "down" && args[2] != "auto"))
+                 return r->reply(error_reply("usage: set health NS/SVC ENDPOINT up|down|auto"));
+               health::Override o = args[2] == "up"     ? health::Override::up
+                                    : args[2] == "down" ? health::Override::down
+                                                        : health::Override::automatic;
+               set_health(args[0], args[1], o, reply_with(r));
+             }});
+
+  table.add({"show probes", "[NS/SVC]",
+             "synthetic probes per service: last result, passes, failures, latency, reason",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() > 1) return r->reply(error_reply("usage: show probes [NS/SVC]"));
+               if (args.size() == 1 && snapshot_->service_index(args[0]) < 0)
+                 return r->reply(error_reply("unknown service \"" + args[0] + "\""));
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("services").begin_array();
+                 for (const auto& svc : config_->services) {
+                   if (args.size() == 1 && svc.id() != args[0]) continue;
+                   w.begin_object().key("service").value(svc.id());
+                   w.key("ready").value(prober_.ready(svc.id()));
+                   w.key("probes").begin_array();
+                   for (const auto& p : prober_.status(svc.id())) {
+                     w.begin_object().key("name").value(p.name);
+                     w.key("ran").value(p.ran);
+                     w.key("last").value(!p.ran ? "none" : p.last_passed ? "pass" : "fail");
+                     w.key("passes").value(p.passes).key("failures").value(p.failures);
+                     w.key("consecutive_passes").value(p.consecutive_passes);
+                     w.key("ready_after").value(p.ready_after);
+                     w.key("ready").value(p.ready());
+                     w.key("latency_ms").value(p.last_latency_ms);
+                     w.key("endpoint").value(p.last_endpoint);
+                     w.key("last_failure").value(p.last_failure);
+                     w.end_object();
+                   }
+                   w.end_array().end_object();
+                 }
+                 w.end_array();
+               }));
+             }});
 
   table.add({"reload", "", "re-read the config file; an invalid file changes nothing",
              [this](const Args& args, std::shared_ptr<Responder> r) {

@@ -12,10 +12,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-runtime::Snapshot::Overrides overrides_of(const LiveState& live) {
-  return {live.weight_overrides, live.drained};
-}
-
 const config::Route* find_route(const config::Config& c, const std::string& name) {
   for (const auto& r : c.routes)
     if (r.name == name) return &r;
@@ -62,8 +58,90 @@ LiveState prune(const LiveState& live, const config::Config& config) {
 
 Controller::Controller(asio::io_context& io, std::string config_path,
                        std::shared_ptr<const config::Config> config)
-    : io_(io), config_path_(std::move(config_path)), config_(std::move(config)),
-      metrics_timer_(io) {}
+    : io_(io), config_path_(std::move(config_path)), config_(std::move(config)), metrics_timer_(io),
+      checker_(io, [this](const std::string&, const std::string&,
+                          const health::EndpointStatus&) { republish(); }),
+      prober_(io, [this](const std::string&, bool) {}) {}
+
+runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
+                                                   const LiveState& live) const {
+  runtime::Snapshot::Overrides o{live.weight_overrides, live.drained, {}};
+  for (const auto& svc : config.services)
+    for (const auto& ep : svc.endpoints) {
+      std::string key = svc.id() + "|" + ep.text();
+      auto e = ejections_.find(key);
+      bool ejected = e != ejections_.end() && e->second.active;
+      if (ejected || !checker_.available(svc.id(), ep.text())) o.down[svc.id()].insert(ep.text());
+    }
+  return o;
+}
+
+void Controller::republish() {
+  if (!started_) return;
+  auto published = publish(config_, live_, [] {});
+  if (!published.ok()) log::error("could not publish health change: " + published.error().message);
+}
+
+const Controller::Ejection* Controller::ejection(const std::string& service,
+                                                 const std::string& endpoint) const {
+  auto it = ejections_.find(service + "|" + endpoint);
+  return it == ejections_.end() ? nullptr : &it->second;
+}
+
+void Controller::on_outlier(const std::string& service, const std::string& endpoint) {
+  const config::Service* s = find_service(*config_, service);
+  if (!s || !s->outlier_detection.enabled) return;
+  std::string key = service + "|" + endpoint;
+  Ejection& e = ejections_[key];
+  if (e.active) return;
+  // Never eject more than max_ejection_percent of a service's endpoints at once.
+  size_t ejected = 0;
+  for (const auto& ep : s->endpoints) {
+    auto it = ejections_.find(service + "|" + ep.text());
+    if (it != ejections_.end() && it->second.active) ++ejected;
+  }
+  size_t cap = s->endpoints.size() * s->outlier_detection.max_ejection_percent / 100;
+  if (ejected + 1 > cap) {
+    log::warn("outlier: " + service + " " + endpoint + " not ejected: " + std::to_string(ejected) +
+              " of " + std::to_string(s->endpoints.size()) +
+              " endpoints ejected already (max_ejection_percent " +
+              std::to_string(s->outlier_detection.max_ejection_percent) + ")");
+    return;
+  }
+  ++e.count;
+  ++ejections_total_;
+  e.active = true;
+  auto duration = s->outlier_detection.base_ejection_time * e.count;
+  e.until = std::chrono::steady_clock::now() + duration;
+  log::info("outlier: " + service + " " + endpoint + " ejected for " +
+            std::to_string(duration.count()) + "ms (ejection " + std::to_string(e.count) + ")");
+  schedule_unejection(key, e.until);
+  republish();
+}
+
+void Controller::schedule_unejection(const std::string& key,
+                                     std::chrono::steady_clock::time_point until) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, until);
+  timer->async_wait([this, key, timer](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto it = ejections_.find(key);
+    if (it == ejections_.end() || !it->second.active ||
+        it->second.until > std::chrono::steady_clock::now())
+      return;
+    it->second.active = false;
+    log::info("outlier: " + key.substr(0, key.find('|')) + " " + key.substr(key.find('|') + 1) +
+              " back after ejection");
+    republish();
+  });
+}
+
+void Controller::set_health(const std::string& service, const std::string& endpoint,
+                            health::Override override_state, Done done) {
+  if (!checker_.set_override(service, endpoint, override_state, *config_))
+    return done(Error{ErrorSource::config,
+                      "unknown endpoint \"" + endpoint + "\" of service \"" + service + "\""});
+  done(std::string());
+}
 
 Result<bool> Controller::start() {
   if (!config_->state_dir.empty()) {
@@ -77,10 +155,15 @@ Result<bool> Controller::start() {
     }
   }
   std::string error;
-  snapshot_ = runtime::Snapshot::build(config_, overrides_of(live_), ++generation_, &error);
+  checker_.configure(*config_);
+  prober_.configure(*config_);
+  snapshot_ = runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error);
   if (!snapshot_) return Error{ErrorSource::config, error};
-  auto started = workers_.start(snapshot_);
+  auto started = workers_.start(snapshot_, [this](const std::string& svc, const std::string& ep) {
+    asio::post(io_, [this, svc, ep] { on_outlier(svc, ep); });
+  });
   if (!started.ok()) return started;
+  started_ = true;
   sample_metrics();
   return true;
 }
@@ -103,7 +186,9 @@ void Controller::sample_metrics() {
 Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, LiveState live,
                                  std::function<void()> applied) {
   std::string error;
-  auto snapshot = runtime::Snapshot::build(config, overrides_of(live), generation_ + 1, &error);
+  // Health and ejections are the control thread's current view; they are not saved.
+  auto snapshot =
+      runtime::Snapshot::build(config, overrides(*config, live), generation_ + 1, &error);
   if (!snapshot) return Error{ErrorSource::config, error};
   auto published = workers_.publish(snapshot, [this, applied = std::move(applied)] {
     asio::post(io_, applied); // the last worker acknowledged; continue on the control thread
@@ -260,6 +345,8 @@ void Controller::reload(Done done) {
   w.end_object();
   std::string fields = w.take();
   auto published = publish(next, std::move(live), [this, done, fields] {
+    checker_.configure(*config_);
+    prober_.configure(*config_);
     ++reloads_ok_;
     log::info("config reloaded from " + config_path_);
     done(fields);

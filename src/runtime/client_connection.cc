@@ -77,6 +77,7 @@ void ClientConnection::start() {
     std::memcpy(client_ip_, ip.data(), client_ip_len_);
   }
   worker_.link(this);
+  worker_.metrics().client_connections.add();
   const auto& limits = worker_.snapshot()->config->limits;
   set_deadline(Deadline::header, limits.client_header_timeout);
   wait_idle();
@@ -116,7 +117,10 @@ void ClientConnection::wait_idle() {
 
 void ClientConnection::read_client() {
   if (client_reading_ || closed_) return;
-  if (s_->in_pos == s_->in_len && !s_->request.in_head()) s_->in_pos = s_->in_len = 0;
+  if (s_->in_pos == s_->in_len && !s_->request.in_head()) {
+    if (s_->in_len != 0) in_buffer_reset_ = true; // body bytes of this request are gone
+    s_->in_pos = s_->in_len = 0;
+  }
   if (s_->in_len == s_->capacity) {
     // Only a head can fill the buffer (bodies are consumed as they arrive).
     return send_local(431, "request head too large\n", true);
@@ -166,6 +170,8 @@ void ClientConnection::advance_request() {
       if (request_head_queued_ || body_bytes) return flush_request(false, body_bytes);
       return read_client();
     case http::Parser::Event::head:
+      body_offset_ = s_->in_pos;
+      in_buffer_reset_ = false;
       on_request_head();
       // Connecting, or answered locally (then the exchange is over once the answer is out).
       if (phase_ != Phase::exchange || request_done_) return;
@@ -222,6 +228,7 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
     request_head_queued_ = false;
     iov.insert(iov.begin(), asio::buffer(s_->request_out));
   }
+  if (!iov.empty()) request_sent_ = true;
   if (iov.empty()) return done ? void() : read_client();
   upstream_writing_ = true;
   up_->write(iov);
@@ -248,7 +255,9 @@ void ClientConnection::on_upstream_written(const error_code& ec) {
 void ClientConnection::on_request_head() {
   const http::Head& head = s_->request.head();
   Worker& w = worker_;
-  started_ = Clock::now();
+  started_ = attempt_started_ = Clock::now();
+  attempts_ = 0;
+  request_sent_ = false;
   snap_ = w.snapshot();
   const Snapshot& snap = *snap_;
   client_version_minor_ = head.version_minor;
@@ -277,6 +286,7 @@ void ClientConnection::on_request_head() {
   const Snapshot::Backend& backend = route.backends[static_cast<size_t>(backend_)];
   upstream::Pool* pool = w.pick_endpoint(backend.service, endpoint_);
   if (!pool) return send_local(503, route.unavailable_body, request_has_body_);
+  if (route.retries.attempts > 0) w.deposit_retry_budget(route.retries.budget_percent);
   cells_ = w.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_));
   ep_cells_ =
       w.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_), endpoint_);
@@ -316,7 +326,8 @@ void ClientConnection::on_upstream_connected(const error_code& ec) {
                                                       : metrics::UpstreamFailure::connect_refused);
   on_upstream_ready();
   if (phase_ != Phase::exchange) return;
-  if (request_done_) return flush_request(true, 0); // a retry: the whole request is in hand
+  if (resend_) return resend_request();             // a retry: the whole request is in hand
+  if (request_done_) return flush_request(true, 0); // a reused connection's bodyless replay
   advance_request();
 }
 
@@ -398,7 +409,8 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
     failure_ = metrics::UpstreamFailure::reset;
     return close(); // a truncated response must not look complete
   }
-  if (ttfb_ns_ == 0 && cells_) ttfb_ns_ = static_cast<uint64_t>((Clock::now() - started_).count());
+  if (ttfb_ns_ == 0 && cells_)
+    ttfb_ns_ = static_cast<uint64_t>((Clock::now() - attempt_started_).count());
   s_->up_len += n;
   set_deadline(Deadline::upstream, {});
   advance_response();
@@ -475,6 +487,7 @@ bool ClientConnection::on_response_head(std::string& out) {
     phase_ = Phase::tunnel;
     return true;
   }
+  if (head.status >= 500 && retry(metrics::UpstreamFailure::kCount, head.status)) return false;
   status_ = head.status;
   bool has_body = !head_request_ && head.status != 204 && head.status != 304;
   bool unknown_length =
@@ -707,6 +720,7 @@ void ClientConnection::send_local(int status, std::string_view body, bool close_
 
 void ClientConnection::fail_upstream(int status, std::string_view why,
                                      metrics::UpstreamFailure cause) {
+  if (retry(cause, 0)) return;
   failure_ = cause;
   drop_upstream();
   if (response_started_ || client_writing_) return close();
@@ -806,6 +820,7 @@ void ClientConnection::close() {
   socket_.shutdown(asio::socket_base::shutdown_send, ignored);
   socket_.close(ignored);
   worker_.unlink(this);
+  worker_.metrics().client_connections.sub();
   ++pending_;
   finish_op();
 }
@@ -817,35 +832,173 @@ void ClientConnection::finish_op() {
   }
 }
 
-void ClientConnection::finish_request() {
-  if (!request_open_) return;
-  request_open_ = false;
-  if (cells_) {
-    // Only what the upstream caused counts against the version; the client's own mistakes and
-    // disconnects are counted apart.
-    cells_->requests.add();
-    bool upstream_error = failure_.has_value() || (status_ >= 500 && !local_status_);
-    if (upstream_error)
-      cells_->upstream_errors.add();
-    else if ((status_ >= 400 && status_ < 500) || status_ == 0)
-      cells_->client_errors.add();
-    cells_->bytes_in.add(bytes_in_);
-    cells_->bytes_out.add(bytes_out_);
-    auto now = Clock::now();
-    cells_->total.record(static_cast<uint64_t>((now - started_).count()));
-    if (ttfb_ns_) cells_->ttfb.record(ttfb_ns_);
-    if (ep_cells_) {
-      ep_cells_->active.sub();
-      if (status_ >= 100 && status_ < 600) ep_cells_->status[status_ / 100 - 1].add();
-      if (failure_) ep_cells_->failures[static_cast<size_t>(*failure_)].add();
+void ClientConnection::record_attempt(int status, bool local) {
+  if (!cells_) return;
+  // Only what the upstream caused counts against the version; the client's own mistakes and
+  // disconnects are counted apart.
+  cells_->requests.add();
+  bool upstream_error = failure_.has_value() || (status >= 500 && !local);
+  if (upstream_error)
+    cells_->upstream_errors.add();
+  else if ((status >= 400 && status < 500) || status == 0)
+    cells_->client_errors.add();
+  cells_->bytes_in.add(bytes_in_);
+  cells_->bytes_out.add(bytes_out_);
+  auto now = Clock::now();
+  cells_->total.record(static_cast<uint64_t>((now - attempt_started_).count()));
+  if (ttfb_ns_) cells_->ttfb.record(ttfb_ns_);
+  if (ep_cells_ && snap_ && backend_ >= 0) {
+    // Passive outlier detection: this worker's run of failures for the endpoint; the control
+    // thread decides on ejection (and its cap) for all workers.
+    const auto& svc = snap_->services[snap_->routes[static_cast<size_t>(route_)]
+                                          .backends[static_cast<size_t>(backend_)]
+                                          .service];
+    if (upstream_error) {
+      if (svc.outlier.enabled &&
+          ++ep_cells_->consecutive_failures >= svc.outlier.consecutive_failures) {
+        ep_cells_->consecutive_failures = 0;
+        if (endpoint_ < svc.endpoints.size())
+          worker_.report_outlier(svc.id, svc.endpoints[endpoint_].key);
+      }
+    } else if (status != 0) {
+      ep_cells_->consecutive_failures = 0;
     }
   }
-  if (status_ != 0 || route_ >= 0) log_access();
+  if (ep_cells_) {
+    ep_cells_->active.sub();
+    if (status >= 100 && status < 600) ep_cells_->status[status / 100 - 1].add();
+    if (failure_) ep_cells_->failures[static_cast<size_t>(*failure_)].add();
+  }
   cells_ = nullptr;
   ep_cells_ = nullptr;
   failure_.reset();
   ttfb_ns_ = 0;
+}
+
+void ClientConnection::finish_request() {
+  if (!request_open_) return;
+  request_open_ = false;
+  record_attempt(status_, local_status_);
+  if (status_ != 0 || route_ >= 0) log_access();
   local_status_ = false;
+  attempts_ = 0;
+}
+
+namespace {
+bool idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+} // namespace
+
+bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status) {
+  // Indices below are the worker's current snapshot's: a reload in between ends retrying.
+  if (!snap_ || route_ < 0 || backend_ < 0 || closed_ || snap_ != worker_.snapshot()) return false;
+  const Snapshot::Route& route = snap_->routes[static_cast<size_t>(route_)];
+  const config::Retries& rr = route.retries;
+  if (rr.attempts == 0 || attempts_ >= rr.attempts) return false;
+  // Never once a byte of the response reached the client.
+  if (response_started_ || client_writing_ || upstream_writing_) return false;
+  bool wanted = false;
+  switch (cause) {
+  case metrics::UpstreamFailure::connect_refused:
+  case metrics::UpstreamFailure::connect_timeout:
+    wanted = rr.on_connect_failure;
+    break;
+  case metrics::UpstreamFailure::reset:
+    wanted = rr.on_reset;
+    break;
+  case metrics::UpstreamFailure::response_timeout:
+  case metrics::UpstreamFailure::bad_response:
+  case metrics::UpstreamFailure::kCount: {
+    int status = upstream_status
+                     ? upstream_status
+                     : (cause == metrics::UpstreamFailure::response_timeout ? 504 : 502);
+    for (int code : rr.on_status)
+      wanted = wanted || code == status;
+    break;
+  }
+  }
+  if (!wanted) return false;
+  // The upstream never saw the request when nothing was written yet: any method may go again,
+  // and the body is still unread on the client side. Otherwise only idempotent requests whose
+  // whole body weir still holds are replayed.
+  bool nothing_sent = !request_sent_;
+  if (!nothing_sent) {
+    const http::Head& head = s_->request.head();
+    if (!idempotent(head.method_name) || !request_done_) return false;
+    if (request_has_body_ && (head.framing != http::Framing::length ||
+                              head.content_length > rr.max_body_bytes || in_buffer_reset_))
+      return false;
+  }
+  if (!worker_.take_retry_token(rr.budget_percent)) return false;
+  ++attempts_;
+  // The failed attempt counts against its version and endpoint, even if the client never
+  // sees it: a canary masked by retries must still show its errors.
+  failure_ = cause;
+  record_attempt(upstream_status, false);
+  drop_upstream();
+
+  int backend = backend_;
+  uint32_t skip_endpoint = endpoint_;
+  if (rr.retry_other_backend) {
+    // The best other version: the highest live weight among those that can take requests.
+    int best = -1;
+    for (size_t i = 0; i < route.backends.size(); ++i) {
+      if (static_cast<int>(i) == backend_ || route.backends[i].effective_weight == 0) continue;
+      if (best < 0 || route.backends[i].effective_weight >
+                          route.backends[static_cast<size_t>(best)].effective_weight)
+        best = static_cast<int>(i);
+    }
+    if (best >= 0) backend = best;
+  }
+  const Snapshot::Backend& b = route.backends[static_cast<size_t>(backend)];
+  upstream::Pool* pool = worker_.pick_endpoint(
+      b.service, endpoint_, backend == backend_ ? static_cast<int>(skip_endpoint) : -1);
+  if (!pool) return false;
+  backend_ = backend;
+  cells_ = worker_.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_));
+  ep_cells_ = worker_.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_),
+                                     endpoint_);
+  ep_cells_->active.add();
+  cells_->retries.add();
+  attempt_started_ = Clock::now();
+  resend_ = !nothing_sent;
+  request_sent_ = false;
+  bool fresh = false;
+  up_ = pool->acquire(this, fresh);
+  up_->count_request();
+  s_->response.start_connection();
+  s_->response.reset(head_request_);
+  s_->up_len = s_->up_pos = 0;
+  upstream_eof_ = false;
+  response_done_ = false;
+  status_ = 0;
+  if (fresh) {
+    phase_ = Phase::connecting;
+    set_deadline(Deadline::connect, route.timeouts.connect);
+    up_->connect(pool->endpoint());
+    return true;
+  }
+  on_upstream_ready();
+  if (resend_) resend_request();
+  return true;
+}
+
+void ClientConnection::resend_request() {
+  // The whole request is in hand: the rewritten head and, for a replayable body, its bytes
+  // still in the read buffer.
+  resend_ = false;
+  request_head_queued_ = false;
+  auto& iov = s_->request_iov;
+  iov.clear();
+  iov.emplace_back(asio::buffer(s_->request_out));
+  const http::Head& head = s_->request.head();
+  if (request_has_body_ && head.framing == http::Framing::length)
+    iov.emplace_back(s_->in.get() + body_offset_, static_cast<size_t>(head.content_length));
+  request_sent_ = true;
+  upstream_writing_ = true;
+  up_->write(iov);
 }
 
 void ClientConnection::log_access() {

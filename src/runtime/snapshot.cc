@@ -16,6 +16,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     Service out;
     out.id = s.id();
     out.max_idle_connections = s.max_idle_connections;
+    out.outlier = s.outlier_detection;
     for (const config::Address& a : s.endpoints) {
       boost::system::error_code ec;
       auto ip = boost::asio::ip::make_address(a.host, ec);
@@ -24,10 +25,13 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
         return nullptr;
       }
       bool drained = false;
+      bool down = false;
       if (auto d = overrides.drained.find(out.id); d != overrides.drained.end())
         drained = d->second.count(a.text()) > 0;
-      if (!drained) out.available.push_back(static_cast<uint32_t>(out.endpoints.size()));
-      out.endpoints.push_back({a.text(), {ip, a.port}, drained});
+      if (auto d = overrides.down.find(out.id); d != overrides.down.end())
+        down = d->second.count(a.text()) > 0;
+      if (!drained && !down) out.available.push_back(static_cast<uint32_t>(out.endpoints.size()));
+      out.endpoints.push_back({a.text(), {ip, a.port}, drained, down});
     }
     service_index.emplace(out.id, static_cast<uint32_t>(snap->services.size()));
     snap->services.push_back(std::move(out));
@@ -36,6 +40,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     Route out;
     out.name = r.name;
     out.timeouts = r.timeouts;
+    out.retries = r.retries;
     out.unavailable_body = "no upstream available for route " + r.name + "\n";
     for (const config::Backend& b : r.backends) {
       auto it = service_index.find(b.service);

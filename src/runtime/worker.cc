@@ -155,10 +155,12 @@ int Worker::pick_backend(uint32_t route) {
   return splits_[route].pick();
 }
 
-upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index) {
+upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index, int skip) {
   const auto& available = snapshot_->services[service].available;
   if (available.empty()) return nullptr;
   uint32_t i = available[endpoint_cursor_[service]++ % available.size()];
+  if (static_cast<int>(i) == skip && available.size() > 1)
+    i = available[endpoint_cursor_[service]++ % available.size()];
   endpoint_index = i;
   return pools_by_service_[service][i];
 }

@@ -45,7 +45,8 @@ Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<B
   return true;
 }
 
-Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot) {
+Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
+                                Worker::OutlierSink outlier_sink) {
   const config::Config& config = *snapshot->config;
   if (config.access_log.enabled) {
     std::string error;
@@ -60,6 +61,7 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot) {
   bound_ = std::move(next);
   for (unsigned w = 0; w < n; ++w) {
     workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
+    workers_.back()->set_outlier_sink(outlier_sink);
     workers_.back()->start(snapshot, std::move(specs[w]));
   }
   return true;

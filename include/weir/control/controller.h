@@ -4,6 +4,8 @@
 #include "weir/config/config.h"
 #include "weir/control/command_table.h"
 #include "weir/control/state_file.h"
+#include "weir/health/checker.h"
+#include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/worker_group.h"
@@ -46,7 +48,21 @@ public:
   void clear_weights(const std::string& route, Done done);
   void set_drained(const std::string& service, const std::string& endpoint, bool drained,
                    Done done);
+  void set_health(const std::string& service, const std::string& endpoint,
+                  health::Override override_state, Done done);
   void reload(Done done);
+
+  const health::Checker& checker() const { return checker_; }
+  const health::Prober& prober() const { return prober_; }
+  // An outlier report from a worker (posted to the control thread).
+  void on_outlier(const std::string& service, const std::string& endpoint);
+  struct Ejection {
+    std::chrono::steady_clock::time_point until;
+    uint32_t count = 0; // ejections so far; each lasts base_ejection_time × count
+    bool active = false;
+  };
+  const Ejection* ejection(const std::string& service, const std::string& endpoint) const;
+  uint64_t ejections_total() const { return ejections_total_; }
 
   void register_commands(CommandTable& table);
 
@@ -56,6 +72,10 @@ private:
                        std::function<void()> applied);
   std::string persist();
   void sample_metrics();
+  // Health, readiness or ejections changed: publish a snapshot with the same config and state.
+  void republish();
+  runtime::Snapshot::Overrides overrides(const config::Config& config, const LiveState& live) const;
+  void schedule_unejection(const std::string& key, std::chrono::steady_clock::time_point until);
 
   boost::asio::io_context& io_;
   std::string config_path_;
@@ -68,6 +88,11 @@ private:
   boost::asio::steady_timer metrics_timer_;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
+  health::Checker checker_;
+  health::Prober prober_;
+  std::map<std::string, Ejection> ejections_; // "service|endpoint"
+  uint64_t ejections_total_ = 0;
+  bool started_ = false;
 };
 
 } // namespace weir::control

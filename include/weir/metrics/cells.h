@@ -40,6 +40,8 @@ struct EndpointCells {
   Counter status[5]; // 1xx..5xx answered to the client for requests sent to this endpoint
   Counter failures[static_cast<size_t>(UpstreamFailure::kCount)];
   Counter active; // upstream requests in flight (gauge)
+  // Outlier detection: consecutive upstream failures seen by this worker. Worker thread only.
+  uint32_t consecutive_failures = 0;
 };
 
 // Per worker, per route × backend: what the canary analysis reads.
@@ -47,6 +49,7 @@ struct alignas(64) BackendCells {
   Counter requests;
   Counter upstream_errors; // 5xx from upstream + failures to connect/read: the version's errors
   Counter client_errors;   // 4xx, client resets: counted apart, never a version's fault
+  Counter retries;         // attempts made again after this backend failed them
   Counter bytes_in;
   Counter bytes_out;
   Histogram ttfb;  // request start → first upstream response byte

@@ -75,6 +75,11 @@ private:
   void send_local(int status, std::string_view body, bool close);
   void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
   void finish_request();
+  // Counts one attempt in the backend's and endpoint's metrics (and outlier detection).
+  void record_attempt(int status, bool local);
+  // Tries the request again elsewhere if the route allows it and it is safe; true if started.
+  bool retry(metrics::UpstreamFailure cause, int upstream_status);
+  void resend_request();
   void close();
   void drop_upstream();
   void unassign_backend();
@@ -129,6 +134,13 @@ private:
   metrics::BackendCells* cells_ = nullptr;
   metrics::EndpointCells* ep_cells_ = nullptr;
   uint64_t ttfb_ns_ = 0;
+  Clock::time_point attempt_started_;
+  uint32_t attempts_ = 0;        // retries made for the current request
+  size_t body_offset_ = 0;       // where the current request's body starts in the read buffer
+  bool in_buffer_reset_ = false; // the read buffer was reused since the head: no replay
+  bool resend_ = false;
+  bool request_sent_ = false; // some byte of the current attempt's request went upstream       //
+                              // the upstream connection being set up carries a replay
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   char client_ip_[46] = {};

@@ -21,12 +21,14 @@ struct Snapshot {
     std::string key; // "host:port", also the identity of the worker's connection pool
     boost::asio::ip::tcp::endpoint address;
     bool drained = false; // gets no new requests; in-flight ones finish
+    bool down = false;    // failed health checks or ejected as an outlier
   };
   struct Service {
     std::string id; // "namespace/name"
     std::vector<Endpoint> endpoints;
     std::vector<uint32_t> available; // indices of endpoints that may take new requests
     uint32_t max_idle_connections = 64;
+    config::OutlierDetection outlier;
   };
   struct Backend {
     uint32_t service = 0;           // index into services
@@ -41,6 +43,7 @@ struct Snapshot {
     std::vector<Backend> backends;
     std::vector<uint32_t> weights; // effective weights, same order as backends, for route::Split
     config::Timeouts timeouts;
+    config::Retries retries;
     std::string unavailable_body; // 503 body naming the route
   };
   struct Listener {
@@ -61,6 +64,8 @@ struct Snapshot {
     std::map<std::string, std::map<std::string, uint32_t>> weights;
     // service id → endpoint keys
     std::map<std::string, std::set<std::string>> drained;
+    // service id → endpoint keys that are down (health checks) or ejected (outliers)
+    std::map<std::string, std::set<std::string>> down;
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that

@@ -67,12 +67,31 @@ public:
   void drain(std::chrono::steady_clock::time_point deadline);
   void join();
 
+  // Before start(): where outlier reports go (the sink posts to the control thread).
+  using OutlierSink = std::function<void(const std::string& service, const std::string& endpoint)>;
+  void set_outlier_sink(OutlierSink sink) { outlier_sink_ = std::move(sink); }
+
   // --- worker thread only (used by ClientConnection) ---
+  void report_outlier(const std::string& service, const std::string& endpoint) {
+    if (outlier_sink_) outlier_sink_(service, endpoint);
+  }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   // Weighted pick of a backend of `route`, -1 when every weight is 0.
   int pick_backend(uint32_t route);
   // Round-robin pick of an endpoint of `service`; its pool.
-  upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index);
+  // `skip`: an endpoint index to avoid when another is available (a retry), -1 for none.
+  upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index, int skip = -1);
+  // Retry budget (a token bucket, as Finagle's RetryBudget): every request deposits
+  // budget_percent/100 of a token, every retry takes one; the balance is capped, so retries stay
+  // a bounded share of requests even in a total outage.
+  void deposit_retry_budget(uint32_t percent) {
+    retry_tokens_ = std::min(kMaxRetryTokens, retry_tokens_ + percent);
+  }
+  bool take_retry_token(uint32_t) {
+    if (retry_tokens_ < 100) return false;
+    retry_tokens_ -= 100;
+    return true;
+  }
   StreamPool& streams() { return *streams_; }
   metrics::BackendCells* backend_cells(uint32_t route, uint32_t backend) {
     return backend_cells_[route][backend];
@@ -118,6 +137,9 @@ private:
   std::chrono::steady_clock::time_point drain_deadline_;
   uint64_t request_counter_ = 0;
   uint64_t request_id_prefix_ = 0;
+  OutlierSink outlier_sink_;
+  static constexpr uint64_t kMaxRetryTokens = 100 * 100; // in hundredths: 100 retries banked
+  uint64_t retry_tokens_ = 10 * 100;                     // a few retries are allowed from start
   std::thread thread_;
 };
 

@@ -1,0 +1,72 @@
+#pragma once
+
+#include "weir/config/config.h"
+#include "weir/health/http_check.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+namespace weir::health {
+
+enum class State { unknown, up, down };
+enum class Override { automatic, up, down };
+const char* state_name(State s);
+const char* override_name(Override o);
+
+// Status of one endpoint as the checker sees it.
+struct EndpointStatus {
+  State state = State::unknown;
+  Override override_state = Override::automatic;
+  uint32_t successes = 0; // consecutive
+  uint32_t failures = 0;  // consecutive
+  uint64_t checks = 0;
+  std::string last_error;
+  // What routing uses: an override wins; otherwise only a failed endpoint is out (an endpoint
+  // not yet checked takes traffic, as in Envoy without "wait for first check").
+  bool available() const {
+    if (override_state != Override::automatic) return override_state == Override::up;
+    return state != State::down;
+  }
+};
+
+// Active health checks: every endpoint of every service with `health_check`, each on its own
+// jittered timer, over its own short connection. Control thread only. Calls `on_change` when
+// the availability of some endpoint changed, so the controller publishes a new snapshot.
+class Checker {
+public:
+  using OnChange = std::function<void(const std::string& service, const std::string& endpoint,
+                                      const EndpointStatus& status)>;
+
+  Checker(boost::asio::io_context& io, OnChange on_change);
+  ~Checker();
+
+  // Starts, keeps or stops checks to match `config`. Endpoints that stay keep their state.
+  void configure(const config::Config& config);
+  void stop();
+
+  // nullptr when the endpoint is not checked and has no override.
+  const EndpointStatus* status(const std::string& service, const std::string& endpoint) const;
+  bool available(const std::string& service, const std::string& endpoint) const;
+  // Manual override from the control socket; returns false for an unknown endpoint.
+  bool set_override(const std::string& service, const std::string& endpoint, Override o,
+                    const config::Config& config);
+
+private:
+  struct Target;
+  void schedule(const std::shared_ptr<Target>& t, std::chrono::milliseconds delay);
+  void run(const std::shared_ptr<Target>& t);
+  void record(const std::shared_ptr<Target>& t, bool ok, std::string error);
+
+  boost::asio::io_context& io_;
+  OnChange on_change_;
+  std::map<std::string, std::shared_ptr<Target>> targets_; // "service|endpoint"
+  std::mt19937 random_{std::random_device{}()};
+};
+
+} // namespace weir::health

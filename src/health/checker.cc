@@ -1,0 +1,188 @@
+#include "weir/health/checker.h"
+
+#include "weir/base/log.h"
+
+#include <boost/asio/ip/address.hpp>
+
+namespace weir::health {
+
+namespace asio = boost::asio;
+
+const char* state_name(State s) {
+  switch (s) {
+  case State::unknown:
+    return "unknown";
+  case State::up:
+    return "up";
+  case State::down:
+    return "down";
+  }
+  return "unknown";
+}
+
+const char* override_name(Override o) {
+  switch (o) {
+  case Override::automatic:
+    return "auto";
+  case Override::up:
+    return "up";
+  case Override::down:
+    return "down";
+  }
+  return "auto";
+}
+
+struct Checker::Target {
+  Target(asio::io_context& io) : timer(io) {}
+  std::string service;
+  std::string endpoint;
+  asio::ip::tcp::endpoint address;
+  config::HealthCheck check; // enabled == false: override only, no checks run
+  EndpointStatus status;
+  asio::steady_timer timer;
+  bool stopped = false;
+};
+
+namespace {
+std::string key_of(const std::string& service, const std::string& endpoint) {
+  return service + "|" + endpoint;
+}
+bool status_matches(int status, const std::vector<config::StatusRange>& ranges) {
+  for (const auto& r : ranges)
+    if (status >= r.low && status <= r.high) return true;
+  return false;
+}
+} // namespace
+
+Checker::Checker(asio::io_context& io, OnChange on_change)
+    : io_(io), on_change_(std::move(on_change)) {}
+
+Checker::~Checker() {
+  stop();
+}
+
+void Checker::stop() {
+  for (auto& [key, t] : targets_) {
+    t->stopped = true;
+    t->timer.cancel();
+  }
+  targets_.clear();
+}
+
+void Checker::configure(const config::Config& config) {
+  std::map<std::string, std::shared_ptr<Target>> next;
+  for (const auto& svc : config.services) {
+    for (const auto& ep : svc.endpoints) {
+      std::string key = key_of(svc.id(), ep.text());
+      auto it = targets_.find(key);
+      std::shared_ptr<Target> t;
+      if (it != targets_.end()) {
+        t = it->second;
+        bool changed = !(t->check == svc.health_check);
+        t->check = svc.health_check;
+        if (changed) {
+          t->timer.cancel();
+          if (!t->check.enabled) t->status.state = State::unknown;
+          if (t->check.enabled) schedule(t, std::chrono::milliseconds(0));
+        }
+      } else {
+        t = std::make_shared<Target>(io_);
+        t->service = svc.id();
+        t->endpoint = ep.text();
+        boost::system::error_code ec;
+        t->address = {asio::ip::make_address(ep.host, ec), ep.port};
+        t->check = svc.health_check;
+        if (t->check.enabled) {
+          // Spread the first round over one interval so checks do not come in bursts.
+          std::uniform_int_distribution<int64_t> d(0, t->check.interval.count());
+          schedule(t, std::chrono::milliseconds(d(random_) / 4));
+        }
+      }
+      next[key] = t;
+    }
+  }
+  for (auto& [key, t] : targets_) {
+    if (!next.count(key)) {
+      t->stopped = true;
+      t->timer.cancel();
+    }
+  }
+  targets_ = std::move(next);
+}
+
+void Checker::schedule(const std::shared_ptr<Target>& t, std::chrono::milliseconds delay) {
+  t->timer.expires_after(delay);
+  t->timer.async_wait([this, t](const boost::system::error_code& ec) {
+    if (ec || t->stopped) return;
+    run(t);
+  });
+}
+
+void Checker::run(const std::shared_ptr<Target>& t) {
+  std::string request;
+  if (t->check.type == config::HealthCheck::Type::http) {
+    request = "GET " + t->check.path + " HTTP/1.1\r\nHost: " + t->endpoint +
+              "\r\nUser-Agent: weir-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  }
+  config::Duration timeout = t->check.timeout;
+  HttpCheck::run(io_, t->address, std::move(request), timeout, [this, t](CheckResult r) {
+    if (t->stopped) return;
+    bool ok = r.error.empty();
+    std::string error = r.error;
+    if (ok && t->check.type == config::HealthCheck::Type::http &&
+        !status_matches(r.status, t->check.expected_status)) {
+      ok = false;
+      error = "unexpected status " + std::to_string(r.status);
+    }
+    record(t, ok, std::move(error));
+    // Jitter ±10 % keeps checks of many endpoints from lining up.
+    auto interval = t->check.interval.count();
+    std::uniform_int_distribution<int64_t> jitter(-interval / 10, interval / 10);
+    schedule(t, std::chrono::milliseconds(std::max<int64_t>(1, interval + jitter(random_))));
+  });
+}
+
+void Checker::record(const std::shared_ptr<Target>& t, bool ok, std::string error) {
+  EndpointStatus& s = t->status;
+  bool was_available = s.available();
+  State before = s.state;
+  ++s.checks;
+  if (ok) {
+    ++s.successes;
+    s.failures = 0;
+    if (s.state != State::up && s.successes >= t->check.healthy_threshold) s.state = State::up;
+  } else {
+    ++s.failures;
+    s.successes = 0;
+    s.last_error = std::move(error);
+    if (s.state != State::down && s.failures >= t->check.unhealthy_threshold) s.state = State::down;
+  }
+  if (s.state != before) {
+    log::info(std::string("health: ") + t->service + " " + t->endpoint + " is " +
+              state_name(s.state) + (s.state == State::down ? " (" + s.last_error + ")" : ""));
+  }
+  if (s.available() != was_available || s.state != before) on_change_(t->service, t->endpoint, s);
+}
+
+const EndpointStatus* Checker::status(const std::string& service,
+                                      const std::string& endpoint) const {
+  auto it = targets_.find(key_of(service, endpoint));
+  return it == targets_.end() ? nullptr : &it->second->status;
+}
+
+bool Checker::available(const std::string& service, const std::string& endpoint) const {
+  const EndpointStatus* s = status(service, endpoint);
+  return !s || s->available();
+}
+
+bool Checker::set_override(const std::string& service, const std::string& endpoint, Override o,
+                           const config::Config&) {
+  auto it = targets_.find(key_of(service, endpoint));
+  if (it == targets_.end()) return false;
+  EndpointStatus& s = it->second->status;
+  s.override_state = o;
+  on_change_(service, endpoint, s);
+  return true;
+}
+
+} // namespace weir::health
