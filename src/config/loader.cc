@@ -35,6 +35,12 @@ constexpr uint32_t kMaxHeaders = 10000;
 constexpr Duration kMaxDuration = std::chrono::hours(24);
 constexpr size_t kMaxHostLength = 253;
 constexpr size_t kMaxLabelLength = 63;
+constexpr uint32_t kMaxThreshold = 100;
+constexpr uint32_t kMaxConsecutiveFailures = 1000;
+constexpr uint32_t kMaxRetryAttempts = 10;
+constexpr uint32_t kKiB = 1024;
+constexpr uint32_t kMiB = 1024 * 1024;
+constexpr uint32_t kMaxRetryBody = 16 * kMiB;
 
 struct Pos {
   int line = 0; // 1-based; 0 unknown
@@ -135,6 +141,56 @@ bool is_name_char(char c) {
 
 bool is_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_name_char);
+}
+
+// RFC 9110 token characters, as in a header name.
+bool is_token(std::string_view s) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return out;
+}
+
+// Digits only, no sign. Values past 2^40 saturate there, which every caller's range rejects.
+std::optional<uint64_t> parse_digits(std::string_view s) {
+  constexpr uint64_t kSaturate = uint64_t{1} << 40;
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  uint64_t value = 0;
+  for (char c : s) {
+    value = std::min(kSaturate, value * 10 + static_cast<uint64_t>(c - '0'));
+  }
+  return value;
+}
+
+std::string format_size(uint64_t bytes) {
+  if (bytes != 0 && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "MiB";
+  if (bytes != 0 && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "KiB";
+  return std::to_string(bytes);
+}
+
+// " (did you mean \"x\"?)" for the closest candidate within two edits, else "".
+std::string did_you_mean(std::string_view text,
+                         std::initializer_list<std::string_view> candidates) {
+  std::string_view best;
+  size_t best_distance = 3;
+  for (std::string_view candidate : candidates) {
+    const size_t d = edit_distance(text, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best.empty() ? std::string() : " (did you mean " + quote(best) + "?)";
 }
 
 bool is_host_label(std::string_view label) {
@@ -269,6 +325,57 @@ public:
     return d;
   }
 
+  // YAML 1.2 booleans only: in YAML 1.2 "yes", "on" and "off" are strings, so accepting them
+  // would make the file mean different things to different readers.
+  std::optional<bool> boolean(const Item& item) {
+    if (item.node.IsScalar()) {
+      const std::string& s = item.node.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") return true;
+      if (s == "false" || s == "False" || s == "FALSE") return false;
+    }
+    fail(item, "expected true or false, got " + describe(item.node));
+    return std::nullopt;
+  }
+
+  // "20%" or a plain 20; 0 to 100.
+  std::optional<uint32_t> percent(const Item& item) {
+    std::string_view text = item.node.IsScalar() ? std::string_view(item.node.Scalar()) : "";
+    if (text.ends_with('%')) text.remove_suffix(1);
+    const auto value = item.node.IsScalar() ? parse_digits(text) : std::nullopt;
+    if (!value) {
+      fail(item, "expected a percentage like 20%, got " + describe(item.node));
+      return std::nullopt;
+    }
+    if (*value > 100) {
+      fail(item, "must be between 0% and 100%, got " + quote(item.node.Scalar()));
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(*value);
+  }
+
+  // Bytes: 65536, 64KiB or 1MiB.
+  std::optional<uint32_t> byte_size(const Item& item, uint32_t max) {
+    std::string_view text = item.node.IsScalar() ? std::string_view(item.node.Scalar()) : "";
+    uint64_t scale = 1;
+    if (text.ends_with("KiB")) {
+      scale = kKiB;
+      text.remove_suffix(3);
+    } else if (text.ends_with("MiB")) {
+      scale = kMiB;
+      text.remove_suffix(3);
+    }
+    const auto value = item.node.IsScalar() ? parse_digits(text) : std::nullopt;
+    if (!value) {
+      fail(item, "expected a size in bytes like 65536, 64KiB or 1MiB, got " + describe(item.node));
+      return std::nullopt;
+    }
+    if (*value * scale > max) {
+      fail(item, "must be at most " + format_size(max) + ", got " + quote(item.node.Scalar()));
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(*value * scale);
+  }
+
   std::optional<Address> address(const Item& item, bool allow_port_zero) {
     auto s = string(item);
     if (!s) return std::nullopt;
@@ -336,18 +443,7 @@ private:
 
   static std::string unknown_key_message(const std::string& name,
                                          std::initializer_list<std::string_view> known) {
-    std::string message = "unknown key " + quote(name);
-    std::string_view best;
-    size_t best_distance = 3;
-    for (std::string_view candidate : known) {
-      const size_t d = edit_distance(name, candidate);
-      if (d < best_distance) {
-        best_distance = d;
-        best = candidate;
-      }
-    }
-    if (!best.empty()) message += " (did you mean " + quote(best) + "?)";
-    return message;
+    return "unknown key " + quote(name) + did_you_mean(name, known);
   }
 
   Checker& checker_;
@@ -514,7 +610,9 @@ private:
         all_services_named_ = false;
         continue;
       }
-      Fields f(c_, element, {"namespace", "name", "endpoints", "max_idle_connections"});
+      Fields f(c_, element,
+               {"namespace", "name", "endpoints", "health_check", "probes", "outlier_detection",
+                "max_idle_connections"});
       Service service;
       ServiceMarks marks{element.pos, element.path, true};
       if (auto n = f.require("namespace")) {
@@ -536,6 +634,10 @@ private:
         marks.valid = false;
       }
       if (auto e = f.require("endpoints")) read_endpoints(*e, service);
+      if (auto h = f.get("health_check")) read_health_check(*h, service.health_check);
+      if (auto p = f.get("probes")) read_probes(*p, service.probes);
+      if (auto o = f.get("outlier_detection"))
+        read_outlier_detection(*o, service.outlier_detection);
       if (auto m = f.get("max_idle_connections")) {
         if (auto v = c_.integer(*m, 0, kMaxIdleConnections)) service.max_idle_connections = *v;
       }
@@ -560,12 +662,320 @@ private:
     }
   }
 
+  void read_health_check(const Item& item, HealthCheck& check) {
+    if (!c_.expect_map(item)) return;
+    check.enabled = true;
+    Fields f(c_, item,
+             {"type", "path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold",
+              "expected_status"});
+    if (auto t = f.get("type")) {
+      if (auto v = c_.string(*t)) {
+        if (*v == "http") {
+          check.type = HealthCheck::Type::http;
+        } else if (*v == "tcp") {
+          check.type = HealthCheck::Type::tcp;
+        } else {
+          c_.fail(*t, "expected \"http\" or \"tcp\", got " + quote(*v));
+        }
+      }
+    }
+    // A tcp check only connects: an HTTP-only setting there would be silently ignored.
+    const bool http = check.type == HealthCheck::Type::http;
+    if (auto p = f.get("path")) {
+      if (!http) {
+        c_.fail(*p, "only applies when type is \"http\"");
+      } else if (auto v = request_path(*p)) {
+        check.path = *v;
+      }
+    }
+    if (auto s = f.get("expected_status")) {
+      if (!http) {
+        c_.fail(*s, "only applies when type is \"http\"");
+      } else {
+        read_status_ranges(*s, check.expected_status);
+      }
+    }
+    bool interval_ok = true;
+    if (auto i = f.get("interval")) {
+      if (auto v = c_.duration(*i, true)) {
+        check.interval = *v;
+      } else {
+        interval_ok = false;
+      }
+    }
+    if (auto t = f.get("timeout")) {
+      if (auto v = c_.duration(*t, true)) {
+        if (interval_ok && *v > check.interval) {
+          c_.fail(*t, "must not exceed interval (" + format_duration(check.interval) + "), got " +
+                          quote(t->node.Scalar()));
+        } else {
+          check.timeout = *v;
+        }
+      }
+    } else if (interval_ok && check.timeout > check.interval) {
+      // Only the interval was shortened: keep the default timeout inside it.
+      check.timeout = check.interval;
+    }
+    if (auto h = f.get("healthy_threshold")) {
+      if (auto v = c_.integer(*h, 1, kMaxThreshold)) check.healthy_threshold = *v;
+    }
+    if (auto u = f.get("unhealthy_threshold")) {
+      if (auto v = c_.integer(*u, 1, kMaxThreshold)) check.unhealthy_threshold = *v;
+    }
+  }
+
+  // A list of status codes (200) and inclusive ranges ("200-399"), 100 to 599. `out` is replaced
+  // only when every element is valid.
+  void read_status_ranges(const Item& item, std::vector<StatusRange>& out) {
+    auto list = nonempty_list(item, "status code or range");
+    if (!list) return;
+    std::vector<StatusRange> ranges;
+    bool ok = true;
+    for (const Item& element : *list) {
+      if (auto r = status_range(element)) {
+        ranges.push_back(*r);
+      } else {
+        ok = false;
+      }
+    }
+    if (ok) out = std::move(ranges);
+  }
+
+  std::optional<StatusRange> status_range(const Item& item) {
+    const std::string text = item.node.IsScalar() ? item.node.Scalar() : std::string();
+    const size_t dash = text.find('-');
+    const auto low = parse_digits(std::string_view(text).substr(0, dash));
+    const auto high =
+        dash == std::string::npos ? low : parse_digits(std::string_view(text).substr(dash + 1));
+    if (!item.node.IsScalar() || !low || !high) {
+      c_.fail(item, "expected a status code like 200 or a range like 200-399, got " +
+                        describe(item.node));
+      return std::nullopt;
+    }
+    if (*low < 100 || *low > 599 || *high < 100 || *high > 599) {
+      c_.fail(item, "status codes must be between 100 and 599, got " + text);
+      return std::nullopt;
+    }
+    if (*low > *high) {
+      c_.fail(item, "a range must go from low to high, got " + text);
+      return std::nullopt;
+    }
+    return StatusRange{static_cast<int>(*low), static_cast<int>(*high)};
+  }
+
+  // An origin-form request target, sent as written: it must not be able to break the request
+  // line.
+  std::optional<std::string> request_path(const Item& item) {
+    auto s = c_.string(item);
+    if (!s) return std::nullopt;
+    if (!s->starts_with('/')) {
+      c_.fail(item, "must start with \"/\", got " + quote(*s));
+      return std::nullopt;
+    }
+    if (std::any_of(s->begin(), s->end(), [](char ch) {
+          const auto u = static_cast<unsigned char>(ch);
+          return u <= 0x20 || u == 0x7f || ch == '#';
+        })) {
+      c_.fail(item, "must not contain spaces, control characters or \"#\", got " + quote(*s));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  void read_probes(const Item& item, std::vector<Probe>& probes) {
+    if (!c_.expect_list(item)) return;
+    std::map<std::string, int> names; // name → line of its first definition
+    for (const Item& element : c_.elements(item)) {
+      if (!c_.expect_map(element)) continue;
+      Fields f(c_, element, {"name", "request", "expect", "interval", "timeout", "ready_after"});
+      Probe probe;
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          auto [it, inserted] = names.emplace(*v, n->pos.line);
+          if (!inserted) {
+            c_.fail(*n, "duplicate probe name " + quote(*v) + " (first defined at line " +
+                            std::to_string(it->second) + ")");
+          }
+          probe.name = *v;
+        }
+      }
+      if (auto r = f.get("request")) read_probe_request(*r, probe);
+      if (auto e = f.get("expect")) read_probe_expect(*e, probe);
+      if (auto i = f.get("interval")) {
+        if (auto v = c_.duration(*i, true)) probe.interval = *v;
+      }
+      if (auto t = f.get("timeout")) {
+        if (auto v = c_.duration(*t, true)) probe.timeout = *v;
+      }
+      if (auto r = f.get("ready_after")) {
+        if (auto v = c_.integer(*r, 1, kMaxThreshold)) probe.ready_after = *v;
+      }
+      probes.push_back(std::move(probe));
+    }
+  }
+
+  void read_probe_request(const Item& item, Probe& probe) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item, {"method", "path", "headers", "body"});
+    if (auto m = f.get("method")) {
+      if (auto v = c_.string(*m)) {
+        if (v->empty() ||
+            !std::all_of(v->begin(), v->end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+          c_.fail(*m, "expected an HTTP method in upper-case letters, like GET or POST, got " +
+                          quote(*v));
+        } else {
+          probe.method = *v;
+        }
+      }
+    }
+    if (auto p = f.get("path")) {
+      if (auto v = request_path(*p)) probe.path = *v;
+    }
+    if (auto h = f.get("headers")) read_headers(*h, probe.headers, true);
+    if (auto b = f.get("body")) {
+      if (auto v = c_.string(*b)) probe.body = *v;
+    }
+  }
+
+  void read_probe_expect(const Item& item, Probe& probe) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item, {"status", "body_contains", "header", "max_latency"});
+    if (auto s = f.get("status")) read_status_ranges(*s, probe.expect_status);
+    if (auto b = f.get("body_contains")) {
+      if (auto v = c_.string(*b)) probe.expect_body_contains = *v;
+    }
+    if (auto h = f.get("header")) read_headers(*h, probe.expect_headers, false);
+    if (auto m = f.get("max_latency")) {
+      if (auto v = c_.duration(*m, false)) probe.max_latency = *v;
+    }
+  }
+
+  // A map of header name → value. Names are compared case-insensitively for duplicates. In a
+  // request, the framing headers are weir's to write: a user's copy would contradict the body.
+  void read_headers(const Item& item, std::vector<std::pair<std::string, std::string>>& out,
+                    bool request) {
+    if (!c_.expect_map(item)) return;
+    std::map<std::string, int> seen; // lowercased name → line of its first use
+    for (const auto& entry : item.node) {
+      const YAML::Node& key = entry.first;
+      const Pos key_pos = pos_of(key, item.pos);
+      if (!key.IsScalar()) {
+        c_.fail(key_pos, item.path, "expected a string key, got " + describe(key));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      const std::string path = join(item.path, name);
+      if (!is_token(name)) {
+        c_.fail(key_pos, path,
+                "expected a header name made of letters, digits and !#$%&'*+-.^_`|~, got " +
+                    quote(name));
+        continue;
+      }
+      const std::string lower = ascii_lower(name);
+      if (request &&
+          (lower == "content-length" || lower == "transfer-encoding" || lower == "connection")) {
+        c_.fail(key_pos, path, "header " + quote(name) + " is set by weir and cannot be given");
+        continue;
+      }
+      if (auto [it, inserted] = seen.emplace(lower, key_pos.line); !inserted) {
+        c_.fail(key_pos, path,
+                "duplicate header " + quote(name) + " (first given at line " +
+                    std::to_string(it->second) + ")");
+        continue;
+      }
+      const Pos value_pos = entry.second.IsNull() ? key_pos : pos_of(entry.second, key_pos);
+      const Item value{entry.second, value_pos, path};
+      auto v = c_.string(value);
+      if (!v) continue;
+      if (std::any_of(v->begin(), v->end(), [](char ch) {
+            const auto u = static_cast<unsigned char>(ch);
+            return (u < 0x20 && ch != '\t') || u == 0x7f;
+          })) {
+        c_.fail(value, "must not contain control characters, got " + quote(*v));
+        continue;
+      }
+      out.emplace_back(name, *v);
+    }
+  }
+
+  void read_outlier_detection(const Item& item, OutlierDetection& outlier) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item,
+             {"enabled", "consecutive_failures", "base_ejection_time", "max_ejection_percent"});
+    if (auto e = f.get("enabled")) {
+      if (auto v = c_.boolean(*e)) outlier.enabled = *v;
+    }
+    if (auto c = f.get("consecutive_failures")) {
+      if (auto v = c_.integer(*c, 1, kMaxConsecutiveFailures)) outlier.consecutive_failures = *v;
+    }
+    if (auto b = f.get("base_ejection_time")) {
+      if (auto v = c_.duration(*b, true)) outlier.base_ejection_time = *v;
+    }
+    if (auto m = f.get("max_ejection_percent")) {
+      if (auto v = c_.percent(*m)) outlier.max_ejection_percent = *v;
+    }
+  }
+
+  void read_retries(const Item& item, Retries& retries) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item, {"attempts", "on", "budget", "max_body", "retry_other_backend"});
+    if (auto a = f.get("attempts")) {
+      if (auto v = c_.integer(*a, 0, kMaxRetryAttempts)) retries.attempts = *v;
+    }
+    if (auto o = f.get("on")) read_retry_on(*o, retries);
+    if (auto b = f.get("budget")) {
+      if (auto v = c_.percent(*b)) retries.budget_percent = *v;
+    }
+    if (auto m = f.get("max_body")) {
+      if (auto v = c_.byte_size(*m, kMaxRetryBody)) retries.max_body_bytes = *v;
+    }
+    if (auto r = f.get("retry_other_backend")) {
+      if (auto v = c_.boolean(*r)) retries.retry_other_backend = *v;
+    }
+  }
+
+  // The conditions listed replace the defaults entirely; an empty list retries on nothing.
+  void read_retry_on(const Item& item, Retries& retries) {
+    if (!c_.expect_list(item)) return;
+    retries.on_connect_failure = false;
+    retries.on_reset = false;
+    retries.on_status.clear();
+    std::set<std::string> seen;
+    for (const Item& element : c_.elements(item)) {
+      const std::string text = element.node.IsScalar() ? element.node.Scalar() : std::string();
+      const auto code = parse_digits(text);
+      if (!element.node.IsScalar() || (!code && text != "connect-failure" && text != "reset")) {
+        std::string message =
+            "expected \"connect-failure\", \"reset\" or a status code from 500 to 599, got " +
+            describe(element.node);
+        if (element.node.IsScalar()) message += did_you_mean(text, {"connect-failure", "reset"});
+        c_.fail(element, message);
+        continue;
+      }
+      if (code && (*code < 500 || *code > 599)) {
+        c_.fail(element, "status codes must be between 500 and 599, got " + text);
+        continue;
+      }
+      if (!seen.insert(code ? std::to_string(*code) : text).second) {
+        c_.fail(element, quote(text) + " is listed twice");
+        continue;
+      }
+      if (code) {
+        retries.on_status.push_back(static_cast<int>(*code));
+      } else if (text == "reset") {
+        retries.on_reset = true;
+      } else {
+        retries.on_connect_failure = true;
+      }
+    }
+  }
+
   void read_routes(const Item& item) {
     auto list = nonempty_list(item, "route");
     if (!list) return;
     for (const Item& element : *list) {
       if (!c_.expect_map(element)) continue;
-      Fields f(c_, element, {"name", "listener", "match", "backends", "timeouts"});
+      Fields f(c_, element, {"name", "listener", "match", "backends", "timeouts", "retries"});
       Route route;
       RouteMarks marks;
       marks.path = element.path;
@@ -588,6 +998,7 @@ private:
       }
       if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
       if (auto t = f.get("timeouts")) read_timeouts(*t, route.timeouts);
+      if (auto r = f.get("retries")) read_retries(*r, route.retries);
       config_.routes.push_back(std::move(route));
       route_marks_.push_back(std::move(marks));
     }

@@ -1,3 +1,4 @@
+#include "load_helpers.h"
 #include "weir/config/loader.h"
 
 #include <gtest/gtest.h>
@@ -8,28 +9,9 @@
 namespace weir::config {
 namespace {
 
-// Drops the newline that follows R"( so line 1 of the YAML is the first line written.
-std::string yaml(std::string_view text) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return std::string(text);
-}
-
-// "" when the config loads; otherwise every error, one formatted line each.
-std::string errors_of(std::string_view text) {
-  LoadResult result = load_string(yaml(text), "t.yaml");
-  if (const auto* errors = std::get_if<std::vector<ConfigError>>(&result))
-    return format_errors(*errors);
-  return "";
-}
-
-Config load_ok(std::string_view text) {
-  LoadResult result = load_string(yaml(text), "t.yaml");
-  if (const auto* errors = std::get_if<std::vector<ConfigError>>(&result)) {
-    ADD_FAILURE() << format_errors(*errors);
-    return Config{};
-  }
-  return std::get<Config>(std::move(result));
-}
+using testing_support::errors_of;
+using testing_support::load_ok;
+using testing_support::yaml;
 
 // The smallest valid config; tests that need one bad value start from it.
 constexpr std::string_view kMinimal = R"(
@@ -980,6 +962,17 @@ TEST(ConfigLoader, ReferenceConfigLoads) {
   EXPECT_EQ(c.limits.max_response_head_bytes, defaults.limits.max_response_head_bytes);
   EXPECT_EQ(c.limits.client_header_timeout, defaults.limits.client_header_timeout);
   EXPECT_EQ(c.drain_timeout, defaults.drain_timeout);
+
+  // The demo services are health-checked (weir-demo-upstream answers /healthz) with the
+  // built-in check settings.
+  for (const Service& s : c.services) {
+    HealthCheck expected;
+    expected.enabled = true;
+    EXPECT_EQ(s.health_check, expected) << s.id();
+    EXPECT_TRUE(s.probes.empty()) << s.id();
+    EXPECT_EQ(s.outlier_detection, OutlierDetection{}) << s.id();
+  }
+  EXPECT_EQ(c.routes[0].retries, Retries{});
 }
 
 } // namespace
