@@ -1,4 +1,5 @@
 // The control socket's command table: every command weirctl and operators can send.
+#include "weir/base/clock.h"
 #include "weir/config/duration.h"
 #include "weir/control/controller.h"
 
@@ -41,19 +42,6 @@ void write_route(json::Writer& w, const runtime::Snapshot& snap, const config::R
     w.end_object();
   }
   w.end_array().end_object();
-}
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  int ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", ms);
-  return buf;
 }
 
 // Open connections from every worker to each endpoint, by "service|endpoint".
@@ -102,7 +90,7 @@ private:
     int index = snap.route_index(route_);
     json::Writer w;
     w.begin_object().key("ok").value(true).key("route").value(route_);
-    w.key("time").value(iso_now());
+    w.key("time").value(utc_now());
     if (index < 0) {
       w.key("error").value("route removed by a reload").end_object();
       return w.take();

@@ -1,5 +1,6 @@
 #include "weir/runtime/client_connection.h"
 
+#include "weir/base/clock.h"
 #include "weir/http/rewrite.h"
 #include "weir/metrics/cells.h"
 #include "weir/runtime/worker.h"
@@ -1008,16 +1009,8 @@ void ClientConnection::log_access() {
     return;
   }
   std::string& out = log.line_buffer();
-  auto now_sys = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now_sys);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[40];
-  size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  int ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now_sys.time_since_epoch()).count() %
-      1000);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", ms);
+  char stamp[32];
+  format_utc(std::chrono::system_clock::now(), stamp);
   const http::Head& req = s_->request.head();
   out.append("{\"time\":\"").append(stamp).append("\",\"route\":");
   const Snapshot* snap = snap_.get();
