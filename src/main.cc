@@ -1,6 +1,7 @@
 // weir: wires the modules together — flags, config, workers, signals.
 #include "weir/base/log.h"
 #include "weir/config/loader.h"
+#include "weir/control/admin_server.h"
 #include "weir/control/command_table.h"
 #include "weir/control/controller.h"
 #include "weir/control/server.h"
@@ -55,6 +56,16 @@ int run(const std::string& path) {
   }
   weir::control::Controller controller(control_io, path, config);
   controller.register_commands(commands);
+  // The admin listener before the workers' listeners too: a taken admin port stops weir before
+  // it serves anything. It answers /ready with 503 until the workers run.
+  weir::control::AdminServer admin_server(control_io, controller);
+  if (config->admin.enabled) {
+    auto opened = admin_server.open(config->admin, config->limits);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "weir: %s\n", opened.error().message.c_str());
+      return 1;
+    }
+  }
   auto started = controller.start();
   if (!started.ok()) {
     std::fprintf(stderr, "weir: %s\n", started.error().message.c_str());
@@ -64,6 +75,7 @@ int run(const std::string& path) {
     std::printf("weir: listening %s\n", b.c_str());
   if (config->control.enabled)
     std::printf("weir: control socket %s\n", control_server.path().c_str());
+  if (config->admin.enabled) std::printf("weir: admin %s\n", admin_server.address().c_str());
   std::printf("weir: %zu worker(s) ready\n", controller.workers().size());
   std::fflush(stdout);
   weir::log::info("weir " WEIR_VERSION " started with " + path);
@@ -86,6 +98,7 @@ int run(const std::string& path) {
   wait_reload();
   control_io.run();
   control_server.close();
+  admin_server.close();
   controller.stop();
   controller.workers().drain_and_join(controller.config().drain_timeout);
   weir::log::info("stopped");

@@ -1,0 +1,66 @@
+#pragma once
+
+#include "weir/base/result.h"
+#include "weir/config/config.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+namespace weir::control {
+
+class Controller;
+
+// The admin HTTP listener: GET /metrics (Prometheus text format), /healthz, /ready and
+// /stats.json (the 1 s, 10 s, 1 min and 5 min windows per route and backend, with each backend
+// compared to the route's baseline). It runs on the control thread's io_context, never on a
+// worker, so scrapes and slow or hostile admin clients cannot delay a proxied request.
+//
+// HTTP/1.1 with keep-alive and pipelining, parsed by http::Parser with the config's request
+// limits (malformed → 400, head too large → 431, request line too long → 414, ...). Each
+// request (from the first byte awaited to the last byte of its response written) must finish
+// within `idle_timeout`, or the connection is closed; request bodies are read and dropped up
+// to kMaxBody (beyond: 413). At most kMaxSessions connections are open at once.
+// Control thread only.
+class AdminServer {
+public:
+  static constexpr size_t kMaxSessions = 128;
+  static constexpr uint64_t kMaxBody = 64 * 1024;
+
+  AdminServer(boost::asio::io_context& io, Controller& controller,
+              std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds and listens on admin.address (port 0: the kernel picks one).
+  Result<bool> open(const config::Admin& admin, const config::Limits& limits);
+  // Stops accepting and closes every admin connection.
+  void close();
+  // "host:port" as bound: the real port when the config said 0.
+  std::string address() const;
+
+  // 200 once the config is loaded and the workers run on their bound listeners.
+  bool ready() const;
+  // The bodies of /metrics and /stats.json, appended to `out`.
+  void write_metrics(std::string& out) const;
+  void write_stats(std::string& out) const;
+
+private:
+  class Session;
+  friend class Session;
+  void accept();
+
+  boost::asio::io_context& io_;
+  Controller& controller_;
+  std::chrono::milliseconds idle_timeout_;
+  config::Limits limits_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unordered_set<Session*> sessions_;
+};
+
+} // namespace weir::control

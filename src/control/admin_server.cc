@@ -1,0 +1,435 @@
+#include "weir/control/admin_server.h"
+
+#include "weir/base/json.h"
+#include "weir/control/controller.h"
+#include "weir/http/head.h"
+#include "weir/http/parser.h"
+#include "weir/http/rewrite.h"
+#include "weir/metrics/compare.h"
+#include "weir/metrics/prometheus.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <memory>
+
+namespace weir::control {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+
+struct Window {
+  const char* name;
+  std::chrono::seconds length;
+};
+constexpr Window kWindows[] = {{"1s", std::chrono::seconds(1)},
+                               {"10s", std::chrono::seconds(10)},
+                               {"1m", std::chrono::seconds(60)},
+                               {"5m", std::chrono::seconds(300)}};
+
+void append_number(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// The path of a request target without its query: origin-form as is, absolute-form without
+// scheme and authority.
+std::string_view target_path(std::string_view target) {
+  if (target.empty() || target[0] != '/') {
+    size_t scheme = target.find("://");
+    if (scheme == std::string_view::npos) return target;
+    target = target.substr(scheme + 3);
+    size_t slash = target.find('/');
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  return target.substr(0, target.find('?'));
+}
+
+std::string iso_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  int ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", ms);
+  return buf;
+}
+
+void write_window(json::Writer& w, const metrics::WindowStats& s) {
+  w.begin_object();
+  w.key("seconds").value(s.seconds);
+  w.key("requests").value(s.requests);
+  w.key("errors").value(s.errors);
+  w.key("client_errors").value(s.client_errors);
+  w.key("rps").value(s.rps);
+  w.key("error_rate").value(s.error_rate);
+  w.key("p50_ms").value(s.p50_ms);
+  w.key("p90_ms").value(s.p90_ms);
+  w.key("p99_ms").value(s.p99_ms);
+  w.key("p999_ms").value(s.p999_ms);
+  w.key("mean_ms").value(s.mean_ms);
+  w.end_object();
+}
+
+void optional_number(json::Writer& w, const std::optional<double>& v) {
+  if (v)
+    w.value(*v);
+  else
+    w.null();
+}
+
+} // namespace
+
+// One admin client connection. Holds itself alive through its pending handlers; the server
+// knows it by pointer so that close() can end it.
+class AdminServer::Session : public std::enable_shared_from_this<Session> {
+public:
+  Session(AdminServer& server, tcp::socket socket)
+      : server_(&server), socket_(std::move(socket)), timer_(socket_.get_executor()),
+        parser_(http::Parser::Kind::request,
+                http::ParserLimits{server.limits_.max_request_head_bytes,
+                                   server.limits_.max_request_line_bytes,
+                                   server.limits_.max_headers}),
+        // Room for the largest head the parser accepts, so the parser (431) speaks first.
+        capacity_(server.limits_.max_request_head_bytes + 4096),
+        buffer_(std::make_unique<char[]>(capacity_)) {
+    server_->sessions_.insert(this);
+  }
+  ~Session() {
+    if (server_) server_->sessions_.erase(this);
+  }
+
+  void start() {
+    error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    arm_timer();
+    process();
+  }
+
+  // The server goes away: stop touching it, close the socket (pending handlers see the error).
+  void detach() {
+    server_ = nullptr;
+    close();
+  }
+
+private:
+  void arm_timer() {
+    timer_.expires_after(server_->idle_timeout_);
+    timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->close();
+    });
+  }
+
+  void read() {
+    auto self = shared_from_this();
+    socket_.async_read_some(asio::buffer(buffer_.get() + len_, capacity_ - len_),
+                            [self](const error_code& ec, size_t n) {
+                              if (ec || n == 0 || !self->server_) return self->close();
+                              self->len_ += n;
+                              self->process();
+                            });
+  }
+
+  void process() {
+    for (;;) {
+      size_t consumed = 0;
+      auto ev = parser_.execute(buffer_.get() + pos_, len_ - pos_, consumed);
+      pos_ += consumed;
+      switch (ev) {
+      case http::Parser::Event::need_more:
+        // Body bytes are dropped as they are parsed; only a head must stay in place.
+        if (!parser_.in_head() && pos_ == len_) pos_ = len_ = 0;
+        if (len_ == capacity_) return respond(431, kTextPlain, "request head too large\n", true);
+        return read();
+      case http::Parser::Event::head:
+        on_head();
+        if (body_limit_hit_) return respond(413, kTextPlain, "request body too large\n", true);
+        continue;
+      case http::Parser::Event::body:
+        for (std::string_view piece : parser_.body())
+          body_bytes_ += piece.size();
+        if (body_bytes_ > kMaxBody)
+          return respond(413, kTextPlain, "request body too large\n", true);
+        continue;
+      case http::Parser::Event::done:
+        return answer();
+      case http::Parser::Event::error: {
+        std::string body(parser_.error_reason());
+        body.push_back('\n');
+        return respond(http::status_for(parser_.error()), kTextPlain, body, true);
+      }
+      }
+    }
+  }
+
+  void on_head() {
+    const http::Head& h = parser_.head();
+    method_ = h.method_name;
+    path_.assign(target_path(h.target));
+    head_request_ = method_ == "HEAD";
+    // HTTP/1.0 would need "Connection: keep-alive" echoed; closing is simpler and correct.
+    keep_alive_ = h.keep_alive && h.version_minor >= 1 && !h.upgrade;
+    body_bytes_ = 0;
+    body_limit_hit_ = h.framing == http::Framing::length && h.content_length > kMaxBody;
+  }
+
+  void answer() {
+    bool close_after = !keep_alive_;
+    if (method_ != "GET" && method_ != "HEAD")
+      return respond(405, kTextPlain, "only GET and HEAD\n", close_after, "Allow: GET, HEAD\r\n");
+    AdminServer& s = *server_;
+    body_.clear();
+    if (path_ == "/metrics") {
+      s.write_metrics(body_);
+      return respond(200, metrics::kPrometheusContentType, body_, close_after);
+    }
+    if (path_ == "/healthz") return respond(200, kTextPlain, "ok\n", close_after);
+    if (path_ == "/ready") {
+      if (s.ready()) return respond(200, kTextPlain, "ready\n", close_after);
+      return respond(503, kTextPlain, "not ready\n", close_after);
+    }
+    if (path_ == "/stats.json") {
+      s.write_stats(body_);
+      body_.push_back('\n');
+      return respond(200, kJson, body_, close_after);
+    }
+    respond(404, kTextPlain, "not found; try /metrics, /healthz, /ready or /stats.json\n",
+            close_after);
+  }
+
+  void respond(int status, std::string_view type, std::string_view body, bool close_after,
+               std::string_view extra_headers = {}) {
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_number(out_, static_cast<uint64_t>(status));
+    out_.push_back(' ');
+    out_.append(http::reason_phrase(status)).append("\r\nContent-Type: ").append(type);
+    out_.append("\r\nContent-Length: ");
+    append_number(out_, body.size());
+    out_.append("\r\nCache-Control: no-store\r\n").append(extra_headers);
+    if (close_after) out_.append("Connection: close\r\n");
+    out_.append("\r\n");
+    if (!head_request_) out_.append(body);
+    close_after_ = close_after;
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this()](const error_code& ec, size_t) {
+                        if (ec || !self->server_) return self->close();
+                        self->after_write();
+                      });
+  }
+
+  void after_write() {
+    if (close_after_) {
+      error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      return close();
+    }
+    // Pipelined bytes of the next request move to the front; the finished head is not needed.
+    std::memmove(buffer_.get(), buffer_.get() + pos_, len_ - pos_);
+    len_ -= pos_;
+    pos_ = 0;
+    parser_.reset();
+    head_request_ = false;
+    if (body_.capacity() > 1 << 20) std::string().swap(body_);
+    if (out_.capacity() > 1 << 20) std::string().swap(out_);
+    arm_timer();
+    process();
+  }
+
+  void close() {
+    timer_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  AdminServer* server_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  http::Parser parser_;
+  size_t capacity_;
+  std::unique_ptr<char[]> buffer_;
+  size_t len_ = 0; // bytes in buffer_
+  size_t pos_ = 0; // bytes of buffer_ parsed
+  std::string method_;
+  std::string path_;
+  std::string body_;
+  std::string out_;
+  uint64_t body_bytes_ = 0;
+  bool body_limit_hit_ = false;
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  bool close_after_ = false;
+};
+
+AdminServer::AdminServer(asio::io_context& io, Controller& controller,
+                         std::chrono::milliseconds idle_timeout)
+    : io_(io), controller_(controller), idle_timeout_(idle_timeout), acceptor_(io) {}
+
+AdminServer::~AdminServer() {
+  close();
+}
+
+Result<bool> AdminServer::open(const config::Admin& admin, const config::Limits& limits) {
+  limits_ = limits;
+  auto fail = [&](const std::string& what) {
+    return Error{ErrorSource::config, "admin listener " + admin.address.text() + ": " + what};
+  };
+  error_code ec;
+  auto address = asio::ip::make_address(admin.address.host, ec);
+  if (ec) return fail(ec.message());
+  tcp::endpoint endpoint(address, admin.address.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    acceptor_.close(ignored);
+    return fail(ec.message());
+  }
+  accept();
+  return true;
+}
+
+void AdminServer::accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      if (sessions_.size() >= kMaxSessions) {
+        error_code ignored;
+        socket.close(ignored); // a scraper never needs this many; do not let anyone hoard fds
+      } else {
+        std::make_shared<Session>(*this, std::move(socket))->start();
+      }
+    }
+    accept();
+  });
+}
+
+void AdminServer::close() {
+  error_code ignored;
+  if (acceptor_.is_open()) acceptor_.close(ignored);
+  auto sessions = std::move(sessions_);
+  sessions_.clear();
+  for (Session* s : sessions)
+    s->detach();
+}
+
+std::string AdminServer::address() const {
+  error_code ec;
+  auto endpoint = acceptor_.local_endpoint(ec);
+  if (ec) return {};
+  config::Address a{endpoint.address().to_string(), endpoint.port()};
+  return a.text();
+}
+
+bool AdminServer::ready() const {
+  return controller_.snapshot() != nullptr && !controller_.workers().workers().empty();
+}
+
+void AdminServer::write_metrics(std::string& out) const {
+  metrics::Exposition e;
+  for (const auto& w : controller_.workers().workers())
+    e.add(w->metrics());
+  if (const auto& snap = controller_.snapshot()) {
+    for (const auto& r : snap->routes)
+      for (const auto& b : r.backends)
+        e.weights.push_back({r.name, snap->services[b.service].id, b.weight, b.configured_weight});
+    for (const auto& s : snap->services)
+      for (const auto& ep : s.endpoints)
+        e.endpoint_states.push_back({s.id, ep.key, !ep.drained});
+  }
+  e.reloads_ok = controller_.reloads_ok();
+  e.reloads_failed = controller_.reloads_failed();
+  e.version = WEIR_VERSION;
+  metrics::write_prometheus(e, out);
+}
+
+void AdminServer::write_stats(std::string& out) const {
+  const auto& snap = controller_.snapshot();
+  const metrics::Aggregator& agg = controller_.aggregator();
+  json::Writer w;
+  w.begin_object();
+  w.key("time").value(iso_now());
+  w.key("routes").begin_object();
+  if (snap) {
+    for (const auto& r : snap->routes) {
+      w.key(r.name).begin_object();
+      // backends[i] per window, for the comparison.
+      std::vector<metrics::BackendWindow> per_window[std::size(kWindows)];
+      w.key("backends").begin_object();
+      for (const auto& b : r.backends) {
+        const std::string& id = snap->services[b.service].id;
+        metrics::BackendKey key{r.name, id};
+        const metrics::BackendTotals* totals = agg.latest(key);
+        w.key(id).begin_object();
+        w.key("configured_weight").value(b.configured_weight);
+        w.key("weight").value(b.weight);
+        w.key("total").begin_object();
+        w.key("requests").value(totals ? totals->requests : uint64_t{0});
+        w.key("errors").value(totals ? totals->upstream_errors : uint64_t{0});
+        w.key("client_errors").value(totals ? totals->client_errors : uint64_t{0});
+        w.end_object();
+        // Empty until the once-a-second merge has seen this backend.
+        w.key("windows").begin_object();
+        for (size_t i = 0; i < std::size(kWindows); ++i) {
+          auto stats = agg.window(key, kWindows[i].length);
+          per_window[i].push_back(
+              {id, b.configured_weight, stats.value_or(metrics::WindowStats{})});
+          if (!stats) continue;
+          w.key(kWindows[i].name);
+          write_window(w, *stats);
+        }
+        w.end_object().end_object();
+      }
+      w.end_object();
+      int base = metrics::baseline_index(per_window[0]);
+      w.key("baseline");
+      if (base < 0)
+        w.null();
+      else
+        w.value(per_window[0][static_cast<size_t>(base)].service);
+      // service → window → comparison with the baseline.
+      w.key("comparison").begin_object();
+      std::vector<std::vector<metrics::BackendComparison>> compared;
+      for (const auto& backends : per_window)
+        compared.push_back(metrics::compare_backends(backends));
+      for (size_t b = 0; !compared.empty() && b < compared[0].size(); ++b) {
+        w.key(compared[0][b].service).begin_object();
+        for (size_t i = 0; i < std::size(kWindows); ++i) {
+          const metrics::BackendComparison& c = compared[i][b];
+          w.key(kWindows[i].name).begin_object();
+          w.key("comparable").value(c.comparable);
+          w.key("error_rate_diff").value(c.error_rate_diff);
+          w.key("error_rate_ratio");
+          optional_number(w, c.error_rate_ratio);
+          w.key("p99_diff_ms").value(c.p99_diff_ms);
+          w.key("p99_ratio");
+          optional_number(w, c.p99_ratio);
+          w.end_object();
+        }
+        w.end_object();
+      }
+      w.end_object();
+      w.end_object();
+    }
+  }
+  w.end_object();
+  w.end_object();
+  out.append(w.str());
+}
+
+} // namespace weir::control

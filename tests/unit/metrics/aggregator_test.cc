@@ -1,0 +1,124 @@
+#include "weir/metrics/aggregator.h"
+#include "weir/metrics/registry.h"
+
+#include <chrono>
+#include <gtest/gtest.h>
+#include <memory>
+#include <vector>
+
+namespace weir::metrics {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = Aggregator::Clock;
+
+// Two synthetic workers feeding one backend; the test plays the once-a-second merge with its own
+// clock, so every window's arithmetic is exact.
+class AggregatorTest : public ::testing::Test {
+protected:
+  const BackendKey key{"app", "app-v1/app"};
+  Registry worker_a, worker_b;
+  BackendCells* a = worker_a.backend(key);
+  BackendCells* b = worker_b.backend(key);
+  Aggregator agg;
+  Clock::time_point t0 = Clock::time_point{} + 1000h;
+  int second = 0;
+
+  // One second of traffic: worker a serves 10 requests (1 upstream error, 1 client error), worker
+  // b serves 5; every request takes `latency`. Then the merge samples.
+  void tick(uint64_t latency_ns = 1'000'000) {
+    for (int i = 0; i < 10; ++i) {
+      a->requests.add();
+      a->total.record(latency_ns);
+    }
+    a->upstream_errors.add();
+    a->client_errors.add();
+    for (int i = 0; i < 5; ++i) {
+      b->requests.add();
+      b->total.record(latency_ns);
+    }
+    sample();
+  }
+  void sample() { agg.sample({&worker_a, &worker_b}, t0 + std::chrono::seconds(++second)); }
+};
+
+TEST_F(AggregatorTest, UnknownKeyHasNoWindow) {
+  sample();
+  EXPECT_FALSE(agg.window({"app", "nope/x"}, 1s).has_value());
+  EXPECT_EQ(agg.latest({"app", "nope/x"}), nullptr);
+  ASSERT_EQ(agg.keys().size(), 1u);
+  EXPECT_EQ(agg.keys()[0], key);
+}
+
+TEST_F(AggregatorTest, WindowsSumEveryWorkerOverExactlyTheirLength) {
+  sample(); // the baseline: all zero
+  for (int i = 0; i < 400; ++i)
+    tick();
+  for (auto [len, secs] : {std::pair{1s, 1.0}, {10s, 10.0}, {60s, 60.0}, {300s, 300.0}}) {
+    auto w = agg.window(key, len);
+    ASSERT_TRUE(w.has_value());
+    EXPECT_DOUBLE_EQ(w->seconds, secs);
+    EXPECT_EQ(w->requests, static_cast<uint64_t>(15 * secs));
+    EXPECT_EQ(w->errors, static_cast<uint64_t>(secs));
+    EXPECT_EQ(w->client_errors, static_cast<uint64_t>(secs));
+    EXPECT_DOUBLE_EQ(w->rps, 15.0);
+    EXPECT_DOUBLE_EQ(w->error_rate, 1.0 / 15.0);
+    EXPECT_NEAR(w->p50_ms, 1.0, 1.0 / 128);
+    EXPECT_NEAR(w->mean_ms, 1.0, 1e-9);
+  }
+  const BackendTotals* totals = agg.latest(key);
+  ASSERT_NE(totals, nullptr);
+  EXPECT_EQ(totals->requests, 400u * 15);
+  EXPECT_EQ(totals->upstream_errors, 400u);
+}
+
+TEST_F(AggregatorTest, ShortHistoryClampsTheWindowToWhatIsKept) {
+  sample();
+  for (int i = 0; i < 5; ++i)
+    tick();
+  auto w = agg.window(key, 300s);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_DOUBLE_EQ(w->seconds, 5.0);
+  EXPECT_EQ(w->requests, 75u);
+  EXPECT_DOUBLE_EQ(w->rps, 15.0);
+  // Between 60 s and 300 s the coarse (10 s) samples serve: 75 s of history.
+  for (int i = 0; i < 70; ++i)
+    tick();
+  w = agg.window(key, 300s);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_DOUBLE_EQ(w->seconds, 75.0);
+  EXPECT_EQ(w->requests, 75u * 15);
+}
+
+TEST_F(AggregatorTest, PercentilesAreOfTheWindowNotOfAllTime) {
+  sample();
+  for (int i = 0; i < 50; ++i)
+    tick(1'000'000); // 1 ms
+  for (int i = 0; i < 10; ++i)
+    tick(20'000'000); // then 20 ms
+  auto last10 = agg.window(key, 10s);
+  auto last60 = agg.window(key, 60s);
+  ASSERT_TRUE(last10 && last60);
+  EXPECT_NEAR(last10->p50_ms, 20.0, 20.0 / 128);
+  EXPECT_NEAR(last10->p99_ms, 20.0, 20.0 / 128);
+  EXPECT_NEAR(last60->p50_ms, 1.0, 1.0 / 128);
+  EXPECT_NEAR(last60->p90_ms, 20.0, 20.0 / 128); // 10 of 60 seconds were slow
+  EXPECT_NEAR(last60->mean_ms, (50 * 1.0 + 10 * 20.0) / 60, 1e-9);
+}
+
+TEST_F(AggregatorTest, IdleWindowHasZeroRatesNotNaN) {
+  sample();
+  tick();
+  for (int i = 0; i < 3; ++i)
+    sample(); // no traffic
+  auto w = agg.window(key, 1s);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->requests, 0u);
+  EXPECT_EQ(w->rps, 0.0);
+  EXPECT_EQ(w->error_rate, 0.0);
+  EXPECT_EQ(w->p99_ms, 0.0);
+  EXPECT_EQ(w->mean_ms, 0.0);
+}
+
+} // namespace
+} // namespace weir::metrics
