@@ -1,0 +1,337 @@
+#include "weir/control/render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace weir::control::render {
+
+namespace {
+
+// A JSON number as text: integers without a fraction, anything else as JSON writes it.
+std::string number(const json::Value& v) {
+  if (!v.is_number()) return v.is_null() ? "-" : json::Writer().value(v).take();
+  double d = v.as_number();
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e15) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
+    return buf;
+  }
+  return json::Writer().value(d).take();
+}
+
+std::string fixed(double d, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, d);
+  return buf;
+}
+
+// A string member, or "-" when missing or empty: a table cell is never blank by accident.
+std::string text_or_dash(const json::Value& obj, std::string_view key) {
+  std::string s = obj.get_string(key);
+  return s.empty() ? "-" : s;
+}
+
+void pretty_to(std::string& out, const json::Value& v, size_t indent) {
+  auto newline = [&](size_t level) {
+    out.push_back('\n');
+    out.append(level * 2, ' ');
+  };
+  if (v.is_object()) {
+    const auto& members = v.as_object();
+    if (members.empty()) {
+      out += "{}";
+      return;
+    }
+    out.push_back('{');
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i) out.push_back(',');
+      newline(indent + 1);
+      json::escape_to(out, members[i].first);
+      out += ": ";
+      pretty_to(out, members[i].second, indent + 1);
+    }
+    newline(indent);
+    out.push_back('}');
+  } else if (v.is_array()) {
+    const auto& items = v.as_array();
+    if (items.empty()) {
+      out += "[]";
+      return;
+    }
+    out.push_back('[');
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) out.push_back(',');
+      newline(indent + 1);
+      pretty_to(out, items[i], indent + 1);
+    }
+    newline(indent);
+    out.push_back(']');
+  } else {
+    out += json::Writer().value(v).take();
+  }
+}
+
+const json::Value::Array& array_or_empty(const json::Value& v) {
+  static const json::Value::Array kEmpty;
+  return v.is_array() ? v.as_array() : kEmpty;
+}
+
+std::string match_text(const json::Value& route) {
+  const json::Value& m = route["match"];
+  std::string text = m.get_string("host", "*");
+  if (text.empty()) text.push_back('*');
+  text += m.get_string("path_prefix", "/");
+  return text;
+}
+
+// rps, error rate and latency mean nothing over a window without requests: "-" then.
+struct WatchCells {
+  std::string rps, err, p50, p99;
+};
+
+WatchCells watch_cells(const json::Value& b) {
+  double rps = b.get_number("rps");
+  if (rps <= 0) return {"0.0", "-", "-", "-"};
+  return {fixed(rps, 1), fixed(b.get_number("error_rate") * 100, 2) + "%",
+          millis(b.get_number("p50_ms")), millis(b.get_number("p99_ms"))};
+}
+
+} // namespace
+
+std::string TextTable::str() const {
+  size_t columns = header.size();
+  for (const auto& r : rows)
+    columns = std::max(columns, r.size());
+  std::vector<size_t> widths(columns, 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t c = 0; c < row.size(); ++c)
+      widths[c] = std::max(widths[c], display_width(row[c]));
+  };
+  measure(header);
+  for (const auto& r : rows)
+    measure(r);
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < columns; ++c) {
+      const std::string empty;
+      const std::string& cell = c < row.size() ? row[c] : empty;
+      size_t pad = widths[c] - display_width(cell);
+      if (c) line += "  ";
+      bool right = c < right_aligned.size() && right_aligned[c];
+      if (right) line.append(pad, ' ');
+      line += cell;
+      if (!right) line.append(pad, ' ');
+    }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
+    out += line;
+    out.push_back('\n');
+  };
+  if (!header.empty()) emit(header);
+  for (const auto& r : rows)
+    emit(r);
+  return out;
+}
+
+size_t display_width(std::string_view utf8) {
+  size_t n = 0;
+  for (char c : utf8)
+    if ((static_cast<unsigned char>(c) & 0xc0) != 0x80) ++n;
+  return n;
+}
+
+std::string truncate_to_width(std::string_view utf8, size_t width) {
+  size_t columns = 0;
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    if ((static_cast<unsigned char>(utf8[i]) & 0xc0) == 0x80) continue;
+    if (columns == width) return std::string(utf8.substr(0, i));
+    ++columns;
+  }
+  return std::string(utf8);
+}
+
+std::string percent(double fraction) {
+  if (!std::isfinite(fraction)) return "-";
+  double p = fraction * 100;
+  if (p > 0 && p < 0.05) return "<0.1%";
+  if (p < 100 && p >= 99.95) return ">99.9%";
+  double rounded = std::round(p * 10) / 10;
+  if (std::floor(rounded) == rounded) return fixed(rounded, 0) + "%";
+  return fixed(rounded, 1) + "%";
+}
+
+std::string millis(double ms) {
+  if (!std::isfinite(ms) || ms < 0) return "-";
+  if (ms < 10) return fixed(ms, 2) + "ms";
+  if (ms < 100) return fixed(ms, 1) + "ms";
+  if (ms < 1000) return fixed(ms, 0) + "ms";
+  return fixed(ms / 1000, 2) + "s";
+}
+
+std::string bar(double fraction, size_t cells) {
+  if (!std::isfinite(fraction)) fraction = 0;
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  auto full = static_cast<size_t>(std::lround(fraction * static_cast<double>(cells)));
+  // A backend that gets anything shows at least a sliver, one that misses some never a full bar.
+  if (full == 0 && fraction > 0) full = 1;
+  if (full == cells && fraction < 1 && cells > 0) full = cells - 1;
+  std::string out;
+  for (size_t i = 0; i < cells; ++i)
+    out += i < full ? "\u2588" : "\u2591";
+  return out;
+}
+
+std::string pretty_json(const json::Value& value) {
+  std::string out;
+  pretty_to(out, value, 0);
+  out.push_back('\n');
+  return out;
+}
+
+std::string routes(const json::Value& list) {
+  TextTable t;
+  t.header = {"ROUTE", "MATCH", "BACKEND", "WEIGHT ", "CONFIGURED", "SHARE"};
+  t.right_aligned = {false, false, false, true, true, true};
+  bool any_override = false, any_note = false;
+  for (const json::Value& route : array_or_empty(list)) {
+    std::string name = text_or_dash(route, "name");
+    std::string match = match_text(route);
+    const auto& backends = array_or_empty(route["backends"]);
+    if (backends.empty()) t.rows.push_back({name, match, "-", "-", "-", "-"});
+    for (const json::Value& b : backends) {
+      bool overridden = b.get_bool("override");
+      any_override = any_override || overridden;
+      // The "*" hangs past the digits so the weights stay aligned on their last one.
+      std::string weight = number(b["weight"]) + (overridden ? "*" : " ");
+      std::vector<std::string> row = {name,
+                                      match,
+                                      text_or_dash(b, "service"),
+                                      weight,
+                                      number(b["configured_weight"]),
+                                      percent(b.get_number("share"))};
+      if (b.get_number("effective_weight", b.get_number("weight")) == 0 &&
+          b.get_number("weight") > 0) {
+        row.push_back("no endpoint available");
+        any_note = true;
+      }
+      t.rows.push_back(std::move(row));
+    }
+  }
+  if (t.rows.empty()) return "no routes\n";
+  if (any_note) t.header.push_back("NOTE");
+  std::string out = t.str();
+  if (any_override)
+    out += "* live override of the config weight (\"weirctl clear weight ROUTE\" restores it)\n";
+  return out;
+}
+
+std::string services(const json::Value& list) {
+  TextTable t;
+  t.header = {"SERVICE", "ENDPOINT", "HEALTH", "DRAINED", "ACTIVE"};
+  t.right_aligned = {false, false, false, false, true};
+  for (const json::Value& s : array_or_empty(list)) {
+    std::string name = text_or_dash(s, "service");
+    const auto& endpoints = array_or_empty(s["endpoints"]);
+    if (endpoints.empty()) t.rows.push_back({name, "-", "-", "-", "-"});
+    for (const json::Value& e : endpoints)
+      t.rows.push_back({name, text_or_dash(e, "address"), text_or_dash(e, "health"),
+                        e.get_bool("drained") ? "yes" : "no", number(e["active"])});
+  }
+  if (t.rows.empty()) return "no services\n";
+  return t.str();
+}
+
+std::string help(const json::Value& commands) {
+  TextTable t;
+  for (const json::Value& c : array_or_empty(commands)) {
+    std::string usage = c.get_string("usage");
+    if (usage.empty()) usage = c.get_string("name");
+    t.rows.push_back({"  " + usage, c.get_string("help")});
+  }
+  return "Commands (run as: weirctl COMMAND ...):\n" + t.str();
+}
+
+std::string changes(const json::Value& changes) {
+  if (!changes.is_object()) return pretty_json(changes);
+  TextTable t;
+  for (const auto& [key, value] : changes.as_object()) {
+    std::string cell;
+    if (value.is_array()) {
+      for (const json::Value& item : value.as_array()) {
+        if (!cell.empty()) cell += ", ";
+        cell += item.is_string() ? item.as_string() : json::Writer().value(item).take();
+      }
+    } else {
+      cell = json::Writer().value(value).take();
+    }
+    if (cell.empty()) continue;
+    std::string label = key;
+    std::replace(label.begin(), label.end(), '_', ' ');
+    if (key == "need_restart") label = "need a restart";
+    t.rows.push_back({"  " + label + ":", cell});
+  }
+  if (t.rows.empty()) return "reloaded: no changes\n";
+  std::string out = "reloaded:\n" + t.str();
+  bool restart = false;
+  for (const auto& r : t.rows)
+    restart = restart || r[0] == "  need a restart:";
+  if (restart) out += "(the settings that need a restart keep their old values until then)\n";
+  return out;
+}
+
+std::string reply(const json::Value& r) {
+  if (!r.is_object()) return pretty_json(r);
+  if (const json::Value* c = r.find("commands"); c && c->is_array()) return help(*c);
+  if (const json::Value* v = r.find("routes"); v && v->is_array()) return routes(*v);
+  if (const json::Value* v = r.find("services"); v && v->is_array()) return services(*v);
+  if (const json::Value* v = r.find("route"); v && v->is_object()) {
+    std::string out = routes(json::Value(json::Value::Array{*v}));
+    if (const json::Value* c = r.find("changes")) out += changes(*c);
+    return out;
+  }
+  if (const json::Value* v = r.find("changes")) return changes(*v);
+  if (const json::Value* v = r.find("config")) return pretty_json(*v);
+  if (r.as_object().size() == 1 && r.find("ok")) return "ok\n";
+  return pretty_json(r);
+}
+
+std::string watch_frame(const json::Value& update) {
+  std::string out = "route " + update.get_string("route") + "   " + update.get_string("time");
+  if (const json::Value* w = update.find("window_s"); w && w->is_number())
+    out += "   window " + number(*w) + "s";
+  out += "\n";
+  if (const json::Value* e = update.find("error"); e && e->is_string())
+    return out + e->as_string() + "\n";
+  TextTable t;
+  t.header = {"SERVICE", "WEIGHT", "SHARE", "REQ/S", "ERR %", "P50", "P99", "REQUESTS"};
+  t.right_aligned = {false, true, false, true, true, true, true, true};
+  for (const json::Value& b : array_or_empty(update["backends"])) {
+    double share = b.get_number("share");
+    WatchCells cells = watch_cells(b);
+    t.rows.push_back({text_or_dash(b, "service"), number(b["weight"]),
+                      bar(share) + " " + percent(share), cells.rps, cells.err, cells.p50, cells.p99,
+                      number(b["requests"])});
+  }
+  if (t.rows.empty()) return out + "no backends\n";
+  return out + t.str();
+}
+
+std::string watch_line(const json::Value& update) {
+  std::string out = update.get_string("time") + " " + update.get_string("route");
+  if (const json::Value* e = update.find("error"); e && e->is_string())
+    return out + ": " + e->as_string() + "\n";
+  bool first = true;
+  for (const json::Value& b : array_or_empty(update["backends"])) {
+    WatchCells cells = watch_cells(b);
+    out += first ? "  " : " | ";
+    first = false;
+    out += text_or_dash(b, "service") + " weight=" + number(b["weight"]) +
+           " share=" + percent(b.get_number("share")) + " req=" + number(b["requests"]) +
+           " rps=" + cells.rps + " err=" + cells.err + " p50=" + cells.p50 + " p99=" + cells.p99;
+  }
+  return out + "\n";
+}
+
+} // namespace weir::control::render

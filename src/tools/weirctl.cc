@@ -1,0 +1,339 @@
+// weirctl: the operator's command line for a running weir. It sends one command over the
+// control socket and prints the reply as a table (or the raw JSON with --json); `watch` shows a
+// live view on a terminal and one line per update elsewhere.
+#include "weir/base/json.h"
+#include "weir/config/duration.h"
+#include "weir/control/client.h"
+#include "weir/control/render.h"
+#include "weir/control/server.h"
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using namespace weir;
+using control::Client;
+
+constexpr const char* kDefaultSocket = "/run/weir/weir.sock";
+constexpr std::chrono::milliseconds kDefaultTimeout{10000};
+
+constexpr const char* kUsage =
+    R"(usage: weirctl [--socket PATH] [--json] [--timeout DURATION] COMMAND [ARG...]
+
+Sends COMMAND (the words after the options, joined with spaces) to a running weir over its
+control socket and prints the reply.
+
+Options:
+  -s, --socket PATH   the control socket (default: $WEIR_SOCKET, else /run/weir/weir.sock)
+  --json              print the reply line(s) exactly as weir sent them (JSON)
+  --timeout DURATION  how long to wait for weir to answer, e.g. 5s or 500ms (default 10s)
+  -h, --help          show this text
+  --version           show weirctl's version
+
+"weirctl help" lists the commands the server understands, for example:
+  weirctl show routes
+  weirctl set weight ROUTE NS/SVC=W [NS/SVC=W ...]
+  weirctl watch ROUTE [INTERVAL]     live view; Ctrl-C ends it
+
+Exit status: 0 done; 1 weir refused the command (its message goes to stderr) or answered
+badly; 2 usage error or no connection to weir.
+)";
+
+constexpr int kExitOk = 0;
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 2;
+
+struct Options {
+  std::string socket;
+  bool json = false;
+  std::chrono::milliseconds timeout = kDefaultTimeout;
+  std::vector<std::string> words;
+};
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr,
+               "weirctl: %s\nusage: weirctl [--socket PATH] [--json] [--timeout DURATION] "
+               "COMMAND [ARG...]   (weirctl --help for more)\n",
+               message.c_str());
+  return kExitUsage;
+}
+
+// "5s", "500ms", "2m", or a bare number of seconds.
+std::optional<std::chrono::milliseconds> parse_timeout(std::string_view text) {
+  if (auto d = config::parse_duration(text)) return *d;
+  unsigned secs = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), secs);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || secs > 86400)
+    return std::nullopt;
+  return std::chrono::seconds(secs);
+}
+
+// Parses the command line; returns an exit status when weirctl should stop right away.
+std::optional<int> parse_args(int argc, char** argv, Options& opt) {
+  const char* env = std::getenv("WEIR_SOCKET");
+  opt.socket = env && *env ? env : kDefaultSocket;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.empty() || arg[0] != '-') break;
+    std::string_view name = arg, value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    auto take_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+    if (name == "-h" || name == "--help") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (name == "--version") {
+      std::printf("weirctl %s\n", WEIR_VERSION);
+      return kExitOk;
+    } else if (name == "--json" && !has_value) {
+      opt.json = true;
+    } else if (name == "--socket" || name == "-s") {
+      if (!take_value()) return usage_error("--socket needs a PATH");
+      if (value.empty()) return usage_error("--socket: the path is empty");
+      opt.socket = value;
+    } else if (name == "--timeout") {
+      if (!take_value()) return usage_error("--timeout needs a DURATION");
+      auto t = parse_timeout(value);
+      if (!t || *t <= std::chrono::milliseconds(0))
+        return usage_error("--timeout: expected a duration such as 5s or 500ms, got \"" +
+                           std::string(value) + "\"");
+      opt.timeout = *t;
+    } else {
+      return usage_error("unknown option " + std::string(arg));
+    }
+  }
+  for (; i < argc; ++i)
+    opt.words.emplace_back(argv[i]);
+  if (opt.words.empty()) return usage_error("no command given (\"weirctl help\" lists them)");
+  for (const auto& w : opt.words)
+    if (w.find_first_of("\r\n") != std::string::npos)
+      return usage_error("arguments cannot contain line breaks");
+  return std::nullopt;
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string line;
+  for (const auto& w : words) {
+    if (!line.empty()) line.push_back(' ');
+    line += w;
+  }
+  return line;
+}
+
+void write_out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+// The parsed reply, or an exit status after telling the user what went wrong. ok:false prints
+// the server's message.
+std::optional<json::Value> check_reply(const std::string& line, int& status) {
+  auto parsed = json::parse(line);
+  if (!parsed.value || !parsed.value->is_object()) {
+    std::fprintf(stderr, "weirctl: weir sent a reply that is not a JSON object (%s): %.200s\n",
+                 parsed.value ? "another JSON value" : parsed.error.c_str(), line.c_str());
+    status = kExitRefused;
+    return std::nullopt;
+  }
+  if (!parsed.value->get_bool("ok")) {
+    std::string error = parsed.value->get_string("error", "the command failed (no message)");
+    std::fprintf(stderr, "weirctl: %s\n", error.c_str());
+    status = kExitRefused;
+    return std::nullopt;
+  }
+  return std::move(*parsed.value);
+}
+
+// SIGINT/SIGTERM during `watch` end the view cleanly: the handler only writes to this pipe,
+// which the read loop polls next to the socket.
+int g_wake_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int) {
+  int saved = errno;
+  char b = 1;
+  [[maybe_unused]] ssize_t n = ::write(g_wake_pipe[1], &b, 1);
+  errno = saved;
+}
+
+bool install_stop_handlers() {
+  if (::pipe2(g_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  return ::sigaction(SIGINT, &sa, nullptr) == 0 && ::sigaction(SIGTERM, &sa, nullptr) == 0 &&
+         ::sigaction(SIGHUP, &sa, nullptr) == 0;
+}
+
+// Redraws a block of lines in place on a terminal: cursor up over the last frame, clear to the
+// end of the screen, write the new one. Lines are cut to the terminal width so none wraps
+// (a wrapped line would throw the cursor-up count off).
+class LiveView {
+public:
+  ~LiveView() { finish(); }
+
+  void draw(const std::string& frame) {
+    unsigned short cols = 80, rows = 24;
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+      cols = ws.ws_col;
+      rows = ws.ws_row > 0 ? ws.ws_row : rows;
+    }
+    std::string out;
+    if (!started_) out += "\x1b[?25l"; // hide the cursor while redrawing
+    if (drawn_ > 0) out += "\x1b[" + std::to_string(drawn_) + "A\r";
+    out += "\x1b[J";
+    size_t lines = 0;
+    size_t start = 0;
+    while (start < frame.size() && lines + 1 < rows) {
+      size_t nl = frame.find('\n', start);
+      if (nl == std::string::npos) nl = frame.size();
+      out += control::render::truncate_to_width(std::string_view(frame).substr(start, nl - start),
+                                                cols > 1 ? cols - 1u : 1u);
+      out += '\n';
+      ++lines;
+      start = nl + 1;
+    }
+    drawn_ = lines;
+    started_ = true;
+    write_out(out);
+  }
+
+  void finish() {
+    if (started_) write_out("\x1b[?25h");
+    started_ = false;
+  }
+
+private:
+  size_t drawn_ = 0;
+  bool started_ = false;
+};
+
+int run_watch(Client& client, const Options& opt, const std::string& line) {
+  if (auto sent = client.send_line(line, opt.timeout); !sent) {
+    std::fprintf(stderr, "weirctl: cannot send the command: %s\n", sent.error().message.c_str());
+    return kExitRefused;
+  }
+  if (!install_stop_handlers()) {
+    std::perror("weirctl: signal handlers");
+    return kExitRefused;
+  }
+  const bool live = !opt.json && ::isatty(STDOUT_FILENO);
+  LiveView view;
+  bool first = true;
+  for (;;) {
+    std::string update;
+    // The first line answers the command (or refuses it) at once; later ones come each interval,
+    // which may be up to an hour.
+    auto status = client.read_line(update, first ? opt.timeout : std::chrono::milliseconds(-1),
+                                   g_wake_pipe[0]);
+    switch (status) {
+    case Client::Status::line:
+      break;
+    case Client::Status::interrupted:
+      view.finish();
+      return kExitOk;
+    case Client::Status::closed:
+      view.finish();
+      if (first) {
+        std::fputs("weirctl: weir closed the connection without a reply\n", stderr);
+        return kExitRefused;
+      }
+      std::fputs("weirctl: weir closed the connection; watch ended\n", stderr);
+      return kExitOk;
+    case Client::Status::timeout:
+      view.finish();
+      std::fprintf(stderr, "weirctl: no reply from weir within %lldms\n",
+                   static_cast<long long>(opt.timeout.count()));
+      return kExitRefused;
+    case Client::Status::error:
+      view.finish();
+      std::fprintf(stderr, "weirctl: reading from weir: %s\n", client.error().c_str());
+      return kExitRefused;
+    }
+    int exit_status = kExitOk;
+    if (opt.json) {
+      // Raw lines pass through, but a refusal still sets the exit status.
+      write_out(update + "\n");
+      if (first && !check_reply(update, exit_status)) return exit_status;
+    } else {
+      auto value = check_reply(update, exit_status);
+      if (!value) {
+        view.finish();
+        return exit_status;
+      }
+      if (live)
+        view.draw(control::render::watch_frame(*value) + "(Ctrl-C to quit)\n");
+      else
+        write_out(control::render::watch_line(*value));
+    }
+    first = false;
+  }
+}
+
+int run(const Options& opt) {
+  std::string line = join(opt.words);
+  if (line.size() >= control::Server::kMaxLine)
+    return usage_error("the command is longer than " + std::to_string(control::Server::kMaxLine) +
+                       " bytes");
+  auto connected = Client::connect(opt.socket, opt.timeout);
+  if (!connected) {
+    std::fprintf(stderr,
+                 "weirctl: cannot connect to %s: %s \u2014 is weir running? use --socket PATH "
+                 "(or set WEIR_SOCKET)\n",
+                 opt.socket.c_str(), connected.error().message.c_str());
+    return kExitUsage;
+  }
+  Client& client = *connected;
+  if (opt.words[0] == "watch") return run_watch(client, opt, line);
+
+  auto reply = client.call(line, opt.timeout);
+  if (!reply) {
+    std::fprintf(stderr, "weirctl: %s\n", reply.error().message.c_str());
+    return kExitRefused;
+  }
+  int status = kExitOk;
+  if (opt.json) {
+    write_out(*reply + "\n");
+    check_reply(*reply, status);
+    return status;
+  }
+  auto value = check_reply(*reply, status);
+  if (!value) return status;
+  write_out(control::render::reply(*value));
+  return kExitOk;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (auto status = parse_args(argc, argv, opt)) return *status;
+  return run(opt);
+}
