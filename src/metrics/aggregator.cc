@@ -28,26 +28,49 @@ void BackendTotals::subtract(const BackendTotals& o) {
   ttfb.subtract(o.ttfb);
 }
 
+std::shared_ptr<const Aggregator::Compact> Aggregator::Compact::of(const BackendTotals& t) {
+  auto c = std::make_shared<Compact>();
+  c->requests = t.requests;
+  c->upstream_errors = t.upstream_errors;
+  c->client_errors = t.client_errors;
+  c->count = t.total.count;
+  c->sum_ns = t.total.sum_ns;
+  for (size_t i = 0; i < t.total.buckets.size(); ++i)
+    if (t.total.buckets[i]) c->buckets.emplace_back(static_cast<uint16_t>(i), t.total.buckets[i]);
+  return c;
+}
+
+void Aggregator::Compact::add_to(HistogramData& h, int sign) const {
+  for (const auto& [i, n] : buckets)
+    h.buckets[i] += sign > 0 ? n : -n;
+  h.count += sign > 0 ? count : -count;
+  h.sum_ns += sign > 0 ? sum_ns : -sum_ns;
+}
+
 void Aggregator::sample(const std::vector<const Registry*>& registries, Clock::time_point now) {
-  std::map<BackendKey, std::shared_ptr<BackendTotals>> sums;
+  std::map<BackendKey, BackendTotals> sums;
   for (const Registry* r : registries) {
-    r->visit(
-        [&](const BackendKey& key, const BackendCells& cells) {
-          auto& t = sums[key];
-          if (!t) t = std::make_shared<BackendTotals>();
-          t->add(cells);
-        },
-        nullptr);
+    r->visit([&](const BackendKey& key, const BackendCells& cells) { sums[key].add(cells); },
+             nullptr);
   }
   for (auto& [key, totals] : sums) {
     History& h = history_[key];
-    h.fine.push_back({now, totals});
+    if (h.fine.empty() && last_sample_) {
+      // First seen now, but it may have served since the previous sample: count from zero.
+      auto zero = std::make_shared<const Compact>();
+      h.fine.push_back({*last_sample_, zero});
+      h.coarse.push_back({*last_sample_, zero});
+    }
+    auto compact = Compact::of(totals);
+    h.fine.push_back({now, compact});
     if (h.fine.size() > kFineSamples) h.fine.pop_front();
     if (h.coarse.empty() || now - h.coarse.back().at >= kCoarseEvery) {
-      h.coarse.push_back({now, totals});
+      h.coarse.push_back({now, compact});
       if (h.coarse.size() > kCoarseSamples) h.coarse.pop_front();
     }
   }
+  latest_ = std::move(sums);
+  last_sample_ = now;
 }
 
 std::optional<WindowStats> Aggregator::window(const BackendKey& key,
@@ -56,7 +79,7 @@ std::optional<WindowStats> Aggregator::window(const BackendKey& key,
   if (it == history_.end() || it->second.fine.empty()) return std::nullopt;
   const History& h = it->second;
   const Sample& newest = h.fine.back();
-  // The oldest sample at least `window` before the newest; else the oldest we have.
+  // The newest sample at least `window` before the newest one; else the oldest we have.
   const Sample* base = nullptr;
   auto pick = [&](const std::deque<Sample>& samples) {
     for (auto s = samples.rbegin(); s != samples.rend(); ++s) {
@@ -72,28 +95,34 @@ std::optional<WindowStats> Aggregator::window(const BackendKey& key,
     base = h.coarse.empty() || h.coarse.front().at > h.fine.front().at ? &h.fine.front()
                                                                        : &h.coarse.front();
   WindowStats w;
-  BackendTotals delta = *newest.totals;
-  if (base != &newest) delta.subtract(*base->totals);
+  HistogramData total;
+  newest.totals->add_to(total, +1);
+  uint64_t requests = newest.totals->requests, errors = newest.totals->upstream_errors,
+           client_errors = newest.totals->client_errors;
+  if (base != &newest) {
+    base->totals->add_to(total, -1);
+    requests -= base->totals->requests;
+    errors -= base->totals->upstream_errors;
+    client_errors -= base->totals->client_errors;
+  }
   w.seconds = std::chrono::duration<double>(newest.at - base->at).count();
-  w.requests = delta.requests;
-  w.errors = delta.upstream_errors;
-  w.client_errors = delta.client_errors;
+  w.requests = requests;
+  w.errors = errors;
+  w.client_errors = client_errors;
   w.rps = w.seconds > 0 ? static_cast<double>(w.requests) / w.seconds : 0;
   w.error_rate = w.requests ? static_cast<double>(w.errors) / static_cast<double>(w.requests) : 0;
-  w.p50_ms = delta.total.quantile_ns(0.50) / 1e6;
-  w.p90_ms = delta.total.quantile_ns(0.90) / 1e6;
-  w.p99_ms = delta.total.quantile_ns(0.99) / 1e6;
-  w.p999_ms = delta.total.quantile_ns(0.999) / 1e6;
-  w.mean_ms = delta.total.count ? static_cast<double>(delta.total.sum_ns) /
-                                      static_cast<double>(delta.total.count) / 1e6
-                                : 0;
+  w.p50_ms = total.quantile_ns(0.50) / 1e6;
+  w.p90_ms = total.quantile_ns(0.90) / 1e6;
+  w.p99_ms = total.quantile_ns(0.99) / 1e6;
+  w.p999_ms = total.quantile_ns(0.999) / 1e6;
+  w.mean_ms =
+      total.count ? static_cast<double>(total.sum_ns) / static_cast<double>(total.count) / 1e6 : 0;
   return w;
 }
 
 const BackendTotals* Aggregator::latest(const BackendKey& key) const {
-  auto it = history_.find(key);
-  if (it == history_.end() || it->second.fine.empty()) return nullptr;
-  return it->second.fine.back().totals.get();
+  auto it = latest_.find(key);
+  return it == latest_.end() ? nullptr : &it->second;
 }
 
 std::vector<BackendKey> Aggregator::keys() const {

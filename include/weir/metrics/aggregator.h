@@ -54,15 +54,26 @@ public:
   std::vector<BackendKey> keys() const;
 
 private:
+  // What history keeps of a sample: the counters and the non-zero buckets of the duration
+  // histogram (latencies cluster, so this is a few KiB instead of 16).
+  struct Compact {
+    uint64_t requests = 0, upstream_errors = 0, client_errors = 0;
+    uint64_t count = 0, sum_ns = 0;
+    std::vector<std::pair<uint16_t, uint64_t>> buckets;
+    static std::shared_ptr<const Compact> of(const BackendTotals& t);
+    void add_to(HistogramData& h, int sign) const;
+  };
   struct Sample {
     Clock::time_point at;
-    std::shared_ptr<const BackendTotals> totals;
+    std::shared_ptr<const Compact> totals;
   };
   struct History {
     std::deque<Sample> fine;   // one a second, last 61
     std::deque<Sample> coarse; // one every 10 s, last 31
   };
   std::map<BackendKey, History> history_;
+  std::map<BackendKey, BackendTotals> latest_;
+  std::optional<Clock::time_point> last_sample_;
 };
 
 } // namespace weir::metrics
