@@ -1,0 +1,970 @@
+// The control socket as an operator meets it: real weir and weir-demo-upstream processes, a
+// Unix socket client, traffic on loopback ports chosen by the kernel. Live weights, drains,
+// the state file across restarts and kill -9, socket permissions, hostile input and `watch`.
+#include "support/client.h"
+#include "support/process.h"
+#include "support/upstream.h"
+#include "support/wait.h"
+#include "support/weir.h"
+#include "weir/base/json.h"
+#include "weir/control/state_file.h"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <poll.h>
+#include <random>
+#include <set>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace weir::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// --- helpers (reload_under_load_test.cc has its own copy: the support library is not ours) ---
+
+// One control socket connection: a command line out, one JSON line back.
+class ControlClient {
+public:
+  // nullptr if connect() fails; *err gets its errno.
+  static std::unique_ptr<ControlClient> connect(const std::string& path, int* err = nullptr) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+      if (err) *err = ENAMETOOLONG;
+      return nullptr;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      if (err) *err = errno;
+      return nullptr;
+    }
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      if (err) *err = errno;
+      ::close(fd);
+      return nullptr;
+    }
+    return std::unique_ptr<ControlClient>(new ControlClient(fd));
+  }
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
+  ~ControlClient() { ::close(fd_); }
+
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // The next line without its newline; nullopt on timeout or when the peer closed first.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      if (!fill(deadline)) return std::nullopt;
+    }
+  }
+
+  // Sends `line` + "\n" and parses the reply line; a null Value when there is none or it is
+  // not JSON (last_line() has the raw text).
+  json::Value command(std::string_view line, std::chrono::milliseconds timeout = 10s) {
+    last_.clear();
+    if (!send(std::string(line) + "\n")) return {};
+    auto reply = read_line(timeout);
+    if (!reply) return {};
+    last_ = *reply;
+    auto parsed = json::parse(*reply);
+    return parsed.value ? *parsed.value : json::Value();
+  }
+
+  // True once the peer closes (EOF or ECONNRESET) within `timeout`; data read meanwhile is kept.
+  bool closed_by_peer(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (fill(deadline)) {
+    }
+    return eof_;
+  }
+
+  const std::string& last_line() const { return last_; }
+  int fd() const { return fd_; }
+
+private:
+  explicit ControlClient(int fd) : fd_(fd) {}
+
+  // Appends what arrives before `deadline`; false on timeout, EOF or error.
+  bool fill(std::chrono::steady_clock::time_point deadline) {
+    if (eof_) return false;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() < 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      char chunk[8192];
+      ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof_ = true;
+        return false;
+      }
+      buf_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+  }
+
+  int fd_;
+  std::string buf_;
+  std::string last_;
+  bool eof_ = false;
+};
+
+// Keep-alive GET / from a pool of threads at a paced total rate, counting every status and
+// every socket error. Responses are grouped by epoch: a request counts in the epoch that was
+// current when it was sent, so after new_epoch() returns, the new epoch holds only requests sent
+// after the caller's last change was acknowledged.
+class LoadGen {
+public:
+  LoadGen(uint16_t port, int threads, double target_rps, std::string path = "/")
+      : port_(port), path_(std::move(path)), started_(std::chrono::steady_clock::now()) {
+    auto interval = std::chrono::duration<double>(threads / target_rps);
+    for (int i = 0; i < threads; ++i)
+      workers_.push_back(std::make_unique<Worker>());
+    for (auto& w : workers_)
+      w->thread = std::thread([this, w = w.get(), interval] { run(*w, interval); });
+  }
+  LoadGen(const LoadGen&) = delete;
+  LoadGen& operator=(const LoadGen&) = delete;
+  ~LoadGen() { stop(); }
+
+  void stop() {
+    if (stop_.exchange(true)) return;
+    for (auto& w : workers_)
+      w->thread.join();
+    stopped_ = std::chrono::steady_clock::now();
+  }
+
+  int new_epoch() { return epoch_.fetch_add(1, std::memory_order_acq_rel) + 1; }
+
+  // x-served-by of the 2xx responses to requests sent in `epoch`.
+  std::map<std::string, uint64_t> served_by(int epoch) const {
+    std::map<std::string, uint64_t> out;
+    for (const auto& w : workers_) {
+      std::lock_guard lock(w->mutex);
+      auto it = w->by_epoch.find(epoch);
+      if (it == w->by_epoch.end()) continue;
+      for (const auto& [name, n] : it->second)
+        out[name] += n;
+    }
+    return out;
+  }
+  uint64_t count(int epoch) const {
+    uint64_t n = 0;
+    for (const auto& [name, c] : served_by(epoch))
+      n += c;
+    return n;
+  }
+  // Waits (up to `timeout`) for `n` responses in `epoch`; false if they did not come.
+  bool wait_for(int epoch, uint64_t n, std::chrono::milliseconds timeout = 20s) const {
+    return wait_until([&] { return count(epoch) >= n; }, timeout);
+  }
+
+  uint64_t responses() const {
+    uint64_t n = 0;
+    for (const auto& w : workers_) {
+      std::lock_guard lock(w->mutex);
+      n += w->responses;
+    }
+    return n;
+  }
+  uint64_t failures() const {
+    uint64_t n = 0;
+    for (const auto& w : workers_) {
+      std::lock_guard lock(w->mutex);
+      n += w->failures;
+    }
+    return n;
+  }
+  // Status counts, socket errors and the first few failures, for messages.
+  std::string report() const {
+    std::map<int, uint64_t> statuses;
+    uint64_t socket_errors = 0;
+    std::string notes;
+    for (const auto& w : workers_) {
+      std::lock_guard lock(w->mutex);
+      for (const auto& [s, n] : w->statuses)
+        statuses[s] += n;
+      socket_errors += w->socket_errors;
+      for (const auto& note : w->notes)
+        notes.append("  ").append(note).append("\n");
+    }
+    std::string out = "statuses:";
+    for (const auto& [s, n] : statuses)
+      out.append(" ").append(std::to_string(s)).append("=").append(std::to_string(n));
+    out.append("; socket errors: ").append(std::to_string(socket_errors)).append("\n");
+    out.append(notes);
+    return out;
+  }
+  // Responses per second from construction to stop() (or now).
+  double rate() const {
+    auto end = stop_.load() ? stopped_ : std::chrono::steady_clock::now();
+    double secs = std::chrono::duration<double>(end - started_).count();
+    return secs > 0 ? static_cast<double>(responses()) / secs : 0;
+  }
+
+private:
+  struct Worker {
+    std::thread thread;
+    mutable std::mutex mutex;
+    std::map<int, std::map<std::string, uint64_t>> by_epoch;
+    std::map<int, uint64_t> statuses;
+    uint64_t responses = 0;
+    uint64_t failures = 0;
+    uint64_t socket_errors = 0;
+    std::vector<std::string> notes; // the first failures
+  };
+
+  void run(Worker& w, std::chrono::duration<double> interval) {
+    const std::string request = build_request("GET", path_, {}, {});
+    std::unique_ptr<RawClient> client;
+    auto next = std::chrono::steady_clock::now();
+    auto fail = [&](const std::string& what) {
+      std::lock_guard lock(w.mutex);
+      ++w.failures;
+      if (w.notes.size() < 5) w.notes.push_back(what);
+    };
+    while (!stop_.load()) {
+      next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
+      auto now = std::chrono::steady_clock::now();
+      if (next > now)
+        std::this_thread::sleep_until(next); // pacing, not synchronisation
+      else if (now - next > 100ms)
+        next = now; // fell behind: do not burst to catch up
+      int epoch = epoch_.load(std::memory_order_acquire);
+      bool fresh = false;
+      if (!client) {
+        client = RawClient::connect(port_);
+        fresh = true;
+        if (!client) {
+          {
+            std::lock_guard lock(w.mutex);
+            ++w.socket_errors;
+          }
+          fail("connect to port " + std::to_string(port_) + " failed");
+          continue;
+        }
+      }
+      std::optional<HttpResponse> resp;
+      if (client->send(request)) resp = client->read_response(5s);
+      if (!resp || resp->status == 0 || !resp->complete) {
+        {
+          std::lock_guard lock(w.mutex);
+          ++w.socket_errors;
+        }
+        fail(std::string("no complete response on a ") + (fresh ? "new" : "reused") +
+             " connection");
+        client.reset();
+        continue;
+      }
+      {
+        std::lock_guard lock(w.mutex);
+        ++w.responses;
+        ++w.statuses[resp->status];
+        if (resp->status >= 200 && resp->status < 300)
+          ++w.by_epoch[epoch][resp->header("x-served-by")];
+      }
+      if (resp->status < 200 || resp->status >= 300)
+        fail("status " + std::to_string(resp->status) + ": " + resp->body.substr(0, 200));
+      if (iequals(resp->header("connection"), "close")) client.reset();
+    }
+  }
+
+  uint16_t port_;
+  std::string path_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> epoch_{0};
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point stopped_;
+};
+
+// "127.0.0.1:1, 127.0.0.1:2"
+std::string addresses(const std::vector<const DemoUpstream*>& ups) {
+  std::string out;
+  for (const auto* u : ups)
+    out += (out.empty() ? "" : ", ") + u->address();
+  return out;
+}
+
+// A config with services app-v1/app and app-v2/app and one route "r" splitting between them.
+struct ProxyConfig {
+  std::string socket;
+  std::string state_dir;
+  std::string mode = "0600";
+  int workers = 2;
+  std::vector<const DemoUpstream*> v1;
+  std::vector<const DemoUpstream*> v2;
+  int w1 = 1;
+  int w2 = 1;
+
+  std::string yaml() const {
+    std::string y = "workers: " + std::to_string(workers) + "\n";
+    y += "control:\n  socket: " + socket + "\n  mode: \"" + mode + "\"\n";
+    if (!state_dir.empty()) y += "state_dir: " + state_dir + "\n";
+    y += "listeners:\n  - name: public\n    address: 127.0.0.1:0\n";
+    y += "services:\n";
+    y += "  - namespace: app-v1\n    name: app\n    endpoints: [" + addresses(v1) + "]\n";
+    if (!v2.empty())
+      y += "  - namespace: app-v2\n    name: app\n    endpoints: [" + addresses(v2) + "]\n";
+    y += "routes:\n  - name: r\n    listener: public\n    backends:\n";
+    y += "      - service: app-v1/app\n        weight: " + std::to_string(w1) + "\n";
+    if (!v2.empty())
+      y += "      - service: app-v2/app\n        weight: " + std::to_string(w2) + "\n";
+    return y;
+  }
+};
+
+std::unique_ptr<ControlClient> connect_control(const std::string& socket) {
+  int err = 0;
+  auto c = ControlClient::connect(socket, &err);
+  EXPECT_TRUE(c) << "cannot connect to " << socket << ": " << std::strerror(err);
+  return c;
+}
+
+// Sends a command that must succeed; returns its reply.
+json::Value ok(ControlClient& c, const std::string& command) {
+  json::Value reply = c.command(command);
+  EXPECT_TRUE(reply["ok"].as_bool()) << command << " -> " << c.last_line();
+  return reply;
+}
+
+// A backend's field in a `show routes` (or `set weight`) reply, by service.
+const json::Value& backend_field(const json::Value& route, const std::string& service,
+                                 const std::string& field) {
+  static const json::Value null;
+  for (const auto& b : route["backends"].as_array())
+    if (b.get_string("service") == service) return b[field];
+  return null;
+}
+
+const json::Value& route_named(const json::Value& show_routes, const std::string& name) {
+  static const json::Value null;
+  for (const auto& r : show_routes["routes"].as_array())
+    if (r.get_string("name") == name) return r;
+  return null;
+}
+
+// `show services` endpoint object for service/address.
+const json::Value& endpoint_of(const json::Value& show_services, const std::string& service,
+                               const std::string& address) {
+  static const json::Value null;
+  for (const auto& s : show_services["services"].as_array())
+    if (s.get_string("service") == service)
+      for (const auto& e : s["endpoints"].as_array())
+        if (e.get_string("address") == address) return e;
+  return null;
+}
+
+// x-served-by of `n` keep-alive GETs on one connection.
+std::map<std::string, int> served_by(uint16_t port, int n) {
+  std::map<std::string, int> out;
+  auto client = RawClient::connect(port);
+  if (!client) {
+    ADD_FAILURE() << "cannot connect to port " << port;
+    return out;
+  }
+  const std::string request = build_request("GET", "/", {}, {});
+  for (int i = 0; i < n; ++i) {
+    std::optional<HttpResponse> r;
+    if (client->send(request)) r = client->read_response(5s);
+    if (!r || r->status != 200) {
+      ADD_FAILURE() << "request " << i << ": status " << (r ? r->status : 0);
+      return out;
+    }
+    ++out[r->header("x-served-by")];
+  }
+  return out;
+}
+
+// A directory anyone may traverse (temp_dir() is 0700), removed on destruction.
+struct OpenDir {
+  std::string path;
+  OpenDir() {
+    char tmpl[] = "/tmp/weir-ctl-XXXXXX";
+    if (char* made = ::mkdtemp(tmpl)) path = made;
+    if (!path.empty()) ::chmod(path.c_str(), 0755);
+  }
+  ~OpenDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+// connect() to `path` from a forked child running as nobody (uid and gid 65534): 0 when it
+// connected, else its errno; -1 when the child could not switch user.
+int connect_as_nobody(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size() + 1, sizeof addr.sun_path - 1));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls here: the parent has threads.
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(255);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) ::_exit(254);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) ::_exit(0);
+    ::_exit(errno < 250 ? errno : 253);
+  }
+  if (pid < 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) >= 253) return -1;
+  return WEXITSTATUS(status);
+}
+
+// --- tests -------------------------------------------------------------------------------------
+
+class ControlSocket : public ::testing::Test {
+protected:
+  void SetUp() override {
+    v1_ = DemoUpstream::start("v1");
+    v2_ = DemoUpstream::start("v2");
+    setup_.socket = temp_path("ctl", ".sock");
+    setup_.v1 = {&v1_};
+    setup_.v2 = {&v2_};
+  }
+
+  DemoUpstream v1_;
+  DemoUpstream v2_;
+  ProxyConfig setup_;
+};
+
+TEST_F(ControlSocket, SetWeightAppliesToTheVeryNextRequest) {
+  Weir weir = Weir::start(setup_.yaml());
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  // A keep-alive connection opened before any change: its next request must not keep the
+  // weights it started with.
+  auto kept = RawClient::connect(weir.port());
+  ASSERT_TRUE(kept);
+  const std::string request = build_request("GET", "/", {}, {});
+  for (int i = 0; i < 20; ++i) {
+    bool to_v2 = i % 2 == 0;
+    std::string cmd = to_v2 ? "set weight r app-v2/app=100 app-v1/app=0"
+                            : "set weight r app-v1/app=100 app-v2/app=0";
+    json::Value reply = ok(*c, cmd);
+    EXPECT_EQ(
+        backend_field(reply["route"], to_v2 ? "app-v2/app" : "app-v1/app", "weight").as_number(),
+        100);
+    const std::string want = to_v2 ? "v2" : "v1";
+    ASSERT_TRUE(kept->send(request));
+    auto r = kept->read_response(5s);
+    ASSERT_TRUE(r) << "no response on the kept connection, round " << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("x-served-by"), want) << "kept connection, round " << i;
+    HttpResponse fresh = http_request(weir.port(), "GET", "/");
+    EXPECT_EQ(fresh.status, 200);
+    EXPECT_EQ(fresh.header("x-served-by"), want) << "new connection, round " << i;
+  }
+}
+
+TEST_F(ControlSocket, FileIsPrivateAndOtherUsersAreRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user";
+  OpenDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  setup_.socket = dir.path + "/private.sock";
+  Weir weir = Weir::start(setup_.yaml());
+  struct stat st {};
+  ASSERT_EQ(::lstat(setup_.socket.c_str(), &st), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << std::oct << (st.st_mode & 07777);
+  int err = connect_as_nobody(setup_.socket);
+  ASSERT_NE(err, -1) << "the child could not switch to uid 65534";
+  EXPECT_EQ(err, EACCES) << "connect as nobody: " << (err ? std::strerror(err) : "connected");
+
+  // The control for the check above: with mode 0666 in the same directory, nobody gets in, so
+  // the refusal came from the socket's mode and not from the path.
+  ProxyConfig open = setup_;
+  open.socket = dir.path + "/open.sock";
+  open.mode = "0666";
+  Weir open_weir = Weir::start(open.yaml());
+  ASSERT_EQ(::lstat(open.socket.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0666u) << std::oct << (st.st_mode & 07777);
+  EXPECT_EQ(connect_as_nobody(open.socket), 0);
+
+  // Root itself is still served on the private one.
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  ok(*c, "help");
+}
+
+TEST_F(ControlSocket, StaleSocketIsReplacedAndASecondWeirIsRefused) {
+  const std::string yaml = setup_.yaml();
+  Weir first = Weir::start(yaml);
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  ok(*c, "help");
+
+  // A second weir on the same socket stops with a clear error before taking anything over.
+  std::string second_config = temp_path("second", ".yaml");
+  ASSERT_TRUE(write_file(second_config, yaml));
+  auto second = Process::start({WEIR_BIN, "--config", second_config});
+  ASSERT_TRUE(second);
+  auto code = second->wait_exit(10s);
+  ASSERT_TRUE(code) << "the second weir is still running; output:\n" << second->output();
+  EXPECT_EQ(*code, 1) << second->output();
+  EXPECT_NE(second->output().find("control socket " + setup_.socket +
+                                  ": another running weir is listening on it"),
+            std::string::npos)
+      << second->output();
+  // The first one keeps its socket and its traffic.
+  ok(*c, "help");
+  auto c2 = connect_control(setup_.socket);
+  ASSERT_TRUE(c2);
+  ok(*c2, "show routes");
+  EXPECT_EQ(http_request(first.port(), "GET", "/").status, 200);
+
+  // kill -9 leaves the socket file behind; the next start replaces it.
+  c.reset();
+  c2.reset();
+  first.proc->signal(SIGKILL);
+  ASSERT_TRUE(first.proc->wait_exit(10s));
+  struct stat st {};
+  ASSERT_EQ(::lstat(setup_.socket.c_str(), &st), 0) << "kill -9 should leave the socket file";
+  ASSERT_TRUE(S_ISSOCK(st.st_mode));
+  int err = 0;
+  EXPECT_FALSE(ControlClient::connect(setup_.socket, &err));
+  EXPECT_EQ(err, ECONNREFUSED);
+
+  Weir third = Weir::start(yaml);
+  EXPECT_TRUE(third.proc->wait_for_line("weir: control socket " + setup_.socket, 1s))
+      << third.proc->output();
+  auto c3 = connect_control(setup_.socket);
+  ASSERT_TRUE(c3);
+  ok(*c3, "help");
+  EXPECT_EQ(http_request(third.port(), "GET", "/").status, 200);
+}
+
+TEST_F(ControlSocket, MalformedOverlongAndBinaryInputGetErrorsWhileTrafficFlows) {
+  Weir weir = Weir::start(setup_.yaml());
+  LoadGen load(weir.port(), 2, 400);
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+
+  struct Case {
+    std::string line;
+    std::string error_has;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"set weight", "usage: set weight ROUTE"},
+           {"set weight r x", "bad weight \"x\""},
+           {"set weight r app-v1/app=-1", "bad weight"},
+           {"set weight r app-v1/app=1000001", "bad weight"},
+           {"set weight nosuch app-v1/app=1", "unknown route"},
+           {"set weight r app-v9/app=1", "has no backend"},
+           {"frobnicate", "unknown command \"frobnicate\""},
+           {"show nothing", "did you mean one of"},
+           {"drain app-v1/app", "usage: drain"},
+           {"drain app-v1/app 127.0.0.1:1", "has no endpoint"},
+           {"watch", "usage: watch"},
+           {"", "empty command"},
+       }) {
+    json::Value reply = c->command(k.line);
+    EXPECT_TRUE(reply.is_object()) << "\"" << k.line << "\" -> " << c->last_line();
+    EXPECT_FALSE(reply["ok"].as_bool()) << "\"" << k.line << "\" -> " << c->last_line();
+    EXPECT_NE(reply.get_string("error").find(k.error_has), std::string::npos)
+        << "\"" << k.line << "\" -> " << c->last_line();
+  }
+  // None of those changed anything.
+  json::Value routes = ok(*c, "show routes");
+  EXPECT_FALSE(backend_field(route_named(routes, "r"), "app-v1/app", "override").as_bool());
+  ok(*c, "help");
+
+  // 70,000 bytes without a newline: one error line, then the server closes.
+  {
+    auto longc = connect_control(setup_.socket);
+    ASSERT_TRUE(longc);
+    longc->send(std::string(70000, 'a')); // may fail part-way once the server has closed
+    auto line = longc->read_line(10s);
+    ASSERT_TRUE(line) << "no reply to an over-long line";
+    auto parsed = json::parse(*line);
+    ASSERT_TRUE(parsed.value) << *line;
+    EXPECT_FALSE((*parsed.value)["ok"].as_bool()) << *line;
+    EXPECT_NE(parsed.value->get_string("error").find("longer than"), std::string::npos) << *line;
+    EXPECT_TRUE(longc->closed_by_peer(10s)) << "the connection stayed open";
+  }
+
+  // Random bytes with NULs: one error line per line of garbage, and the session goes on.
+  {
+    auto binc = connect_control(setup_.socket);
+    ASSERT_TRUE(binc);
+    std::mt19937 rng(12345);
+    std::string garbage;
+    constexpr int kLines = 5;
+    for (int i = 0; i < kLines; ++i) {
+      std::string line(300, '\0');
+      for (auto& ch : line) {
+        ch = static_cast<char>(rng() & 0xff);
+        if (ch == '\n') ch = '\0';
+      }
+      line[rng() % line.size()] = '\0';
+      garbage += line + "\n";
+    }
+    ASSERT_TRUE(binc->send(garbage));
+    for (int i = 0; i < kLines; ++i) {
+      auto line = binc->read_line(10s);
+      ASSERT_TRUE(line) << "no reply to binary line " << i;
+      auto parsed = json::parse(*line);
+      ASSERT_TRUE(parsed.value) << *line;
+      EXPECT_FALSE((*parsed.value)["ok"].as_bool()) << *line;
+      EXPECT_FALSE(parsed.value->get_string("error").empty()) << *line;
+    }
+    ok(*binc, "help");
+    // Binary without any newline, then the client goes away: nothing to answer, no harm done.
+    auto gone = connect_control(setup_.socket);
+    ASSERT_TRUE(gone);
+    gone->send(std::string("\0\xff\xfe\x01", 4));
+  }
+
+  // Weir still answers on its socket and still serves requests.
+  auto after = connect_control(setup_.socket);
+  ASSERT_TRUE(after);
+  ok(*after, "help");
+  int epoch = load.new_epoch();
+  EXPECT_TRUE(load.wait_for(epoch, 200)) << load.report();
+  EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+  EXPECT_TRUE(weir.proc->running());
+}
+
+TEST_F(ControlSocket, StalledClientDoesNotBlockOthers) {
+  Weir weir = Weir::start(setup_.yaml());
+  auto silent = connect_control(setup_.socket); // connects and never sends
+  auto partial = connect_control(setup_.socket);
+  ASSERT_TRUE(silent && partial);
+  ASSERT_TRUE(partial->send("show rou")); // half a command, never finished
+  // One that sends commands but never reads the replies.
+  auto deaf = connect_control(setup_.socket);
+  ASSERT_TRUE(deaf);
+  std::string many;
+  for (int i = 0; i < 100; ++i)
+    many += "show config\n";
+  ASSERT_TRUE(deaf->send(many));
+
+  for (int i = 0; i < 5; ++i) {
+    auto c = connect_control(setup_.socket);
+    ASSERT_TRUE(c);
+    auto started = std::chrono::steady_clock::now();
+    ok(*c, "help");
+    ok(*c, "set weight r app-v1/app=" + std::to_string(i + 1));
+    json::Value routes = ok(*c, "show routes");
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(backend_field(route_named(routes, "r"), "app-v1/app", "weight").as_number(), i + 1);
+    EXPECT_LT(took, 2s) << "a stalled client held up the others";
+  }
+  EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
+}
+
+class ControlState : public ::testing::Test {
+protected:
+  void SetUp() override {
+    a1_ = DemoUpstream::start("a1");
+    a2_ = DemoUpstream::start("a2");
+    b1_ = DemoUpstream::start("b1");
+    setup_.socket = temp_path("ctl", ".sock");
+    setup_.state_dir = temp_path("state");
+    std::filesystem::create_directories(setup_.state_dir);
+    setup_.v1 = {&a1_, &a2_};
+    setup_.v2 = {&b1_};
+    setup_.w1 = 50;
+    setup_.w2 = 50;
+  }
+
+  std::string state_file() const { return setup_.state_dir + "/" + control::kStateFileName; }
+
+  DemoUpstream a1_;
+  DemoUpstream a2_;
+  DemoUpstream b1_;
+  ProxyConfig setup_;
+};
+
+TEST_F(ControlState, OverridesAndDrainsSurviveARestart) {
+  const std::string yaml = setup_.yaml();
+  {
+    Weir weir = Weir::start(yaml);
+    auto c = connect_control(setup_.socket);
+    ASSERT_TRUE(c);
+    ok(*c, "set weight r app-v1/app=30 app-v2/app=70");
+    ok(*c, "drain app-v1/app " + a1_.address());
+    c.reset();
+    weir.proc->signal(SIGTERM);
+    auto code = weir.proc->wait_exit(20s);
+    ASSERT_TRUE(code) << weir.proc->output();
+    EXPECT_EQ(*code, 0) << weir.proc->output();
+  }
+  auto saved = control::from_json(read_file(state_file()), nullptr);
+  ASSERT_TRUE(saved) << read_file(state_file());
+
+  Weir weir = Weir::start(yaml);
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  const json::Value routes = ok(*c, "show routes");
+  const json::Value& route = route_named(routes, "r");
+  EXPECT_EQ(backend_field(route, "app-v1/app", "weight").as_number(), 30);
+  EXPECT_TRUE(backend_field(route, "app-v1/app", "override").as_bool());
+  EXPECT_EQ(backend_field(route, "app-v1/app", "configured_weight").as_number(), 50);
+  EXPECT_EQ(backend_field(route, "app-v2/app", "weight").as_number(), 70);
+  EXPECT_TRUE(backend_field(route, "app-v2/app", "override").as_bool());
+  json::Value services = ok(*c, "show services");
+  EXPECT_TRUE(endpoint_of(services, "app-v1/app", a1_.address())["drained"].as_bool())
+      << c->last_line();
+  EXPECT_FALSE(endpoint_of(services, "app-v1/app", a2_.address())["drained"].as_bool())
+      << c->last_line();
+  EXPECT_FALSE(endpoint_of(services, "app-v2/app", b1_.address())["drained"].as_bool())
+      << c->last_line();
+
+  // Traffic follows: one keep-alive connection is one worker's smooth round robin, exact per
+  // 100 requests; the drained endpoint gets nothing.
+  auto counts = served_by(weir.port(), 1000);
+  EXPECT_EQ(counts["a1"], 0);
+  EXPECT_EQ(counts["a2"], 300);
+  EXPECT_EQ(counts["b1"], 700);
+
+  // And undoing both works after the restart.
+  ok(*c, "undrain app-v1/app " + a1_.address());
+  ok(*c, "clear weight r");
+  counts = served_by(weir.port(), 200);
+  EXPECT_EQ(counts["a1"], 50);
+  EXPECT_EQ(counts["a2"], 50);
+  EXPECT_EQ(counts["b1"], 100);
+}
+
+TEST_F(ControlState, KillNineDuringStateWritesLeavesOldOrNewState) {
+  const std::string yaml = setup_.yaml();
+  auto weir = std::make_unique<Weir>(Weir::start(yaml));
+  std::mt19937 rng(std::random_device{}());
+  constexpr int kRounds = 10;
+  int mid_write = 0; // kills that left weir's temp file behind: they hit a write
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // Weights are unique across rounds, so the saved one tells which command it came from.
+    const uint32_t base = static_cast<uint32_t>(round) * 100000u + 1u;
+    std::atomic<uint32_t> last_sent{0};
+    std::atomic<uint32_t> last_acked{0};
+    std::atomic<bool> bad_reply{false};
+    std::string bad_text;
+    auto c = connect_control(setup_.socket);
+    ASSERT_TRUE(c);
+    // Commands go out 4 at a time, so weir always has the next one queued and spends its time
+    // writing the state file rather than waiting for this thread.
+    std::thread spammer([&] {
+      constexpr uint32_t kBatch = 4;
+      for (uint32_t k = base; k + kBatch < base + 99999; k += kBatch) {
+        std::string batch;
+        for (uint32_t j = k; j < k + kBatch; ++j)
+          batch += "set weight r app-v1/app=" + std::to_string(j) + " app-v2/app=1\n";
+        last_sent.store(k + kBatch - 1);
+        if (!c->send(batch)) return; // killed
+        for (uint32_t j = k; j < k + kBatch; ++j) {
+          auto line = c->read_line(10s);
+          if (!line) return; // killed
+          auto reply = json::parse(*line);
+          if (!reply.value || !(*reply.value)["ok"].as_bool()) {
+            bad_text = *line;
+            bad_reply.store(true);
+            return;
+          }
+          last_acked.store(j);
+        }
+      }
+    });
+    const uint32_t acks = 3 + static_cast<uint32_t>(rng() % 60);
+    bool reached = wait_until([&] { return last_acked.load() >= base + acks || bad_reply; }, 20s);
+    // A random moment after that: the kill may land anywhere in a write, fsync or rename.
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+    weir->proc->signal(SIGKILL);
+    auto code = weir->proc->wait_exit(10s);
+    spammer.join();
+    ASSERT_TRUE(reached) << "only " << last_acked.load() << " acknowledged";
+    ASSERT_FALSE(bad_reply.load()) << bad_text;
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 128 + SIGKILL);
+    const uint32_t acked = last_acked.load();
+    const uint32_t sent = last_sent.load();
+    const std::string tmp = state_file() + ".tmp." + std::to_string(weir->proc->pid());
+    if (std::filesystem::exists(tmp)) ++mid_write;
+
+    // The file is whole: the last acknowledged weight, or one sent after it.
+    std::string text = read_file(state_file());
+    std::string error;
+    auto state = control::from_json(text, &error);
+    ASSERT_TRUE(state) << error << "\n" << text;
+    uint32_t saved = state->weight_overrides["r"]["app-v1/app"];
+    EXPECT_GE(saved, acked);
+    EXPECT_LE(saved, sent);
+    EXPECT_FALSE(std::filesystem::exists(setup_.state_dir + "/" + control::kCorruptStateFileName));
+
+    // Restart over the stale socket: the saved weight is live again.
+    c.reset();
+    weir = std::make_unique<Weir>(Weir::start(yaml));
+    EXPECT_EQ(weir->proc->output().find("state file unreadable"), std::string::npos)
+        << weir->proc->output();
+    auto check = connect_control(setup_.socket);
+    ASSERT_TRUE(check);
+    const json::Value routes = ok(*check, "show routes");
+    const json::Value& route = route_named(routes, "r");
+    EXPECT_EQ(backend_field(route, "app-v1/app", "weight").as_number(), saved);
+    EXPECT_TRUE(backend_field(route, "app-v1/app", "override").as_bool());
+  }
+  std::printf("[          ] %d of %d kills landed between creating and renaming the temp file\n",
+              mid_write, kRounds);
+  weir->proc->signal(SIGTERM);
+  EXPECT_EQ(weir->proc->wait_exit(20s), std::optional<int>(0));
+}
+
+TEST_F(ControlState, DrainStopsNewRequestsLetsInFlightOnesFinishAndUndrainReturnsTraffic) {
+  setup_.v2.clear(); // one service, endpoints a1 and a2
+  Weir weir = Weir::start(setup_.yaml());
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  LoadGen load(weir.port(), 2, 500);
+  int epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(epoch, 200)) << load.report();
+  auto before = load.served_by(epoch);
+  EXPECT_GT(before["a1"], 50u);
+  EXPECT_GT(before["a2"], 50u);
+
+  // Slow requests in flight on both endpoints (per-worker round robin over 16 requests).
+  constexpr int kSlow = 16;
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(RawClient::connect(weir.port()));
+    ASSERT_TRUE(slow.back());
+    ASSERT_TRUE(slow.back()->send(build_request("GET", "/?delay_ms=500", {}, {})));
+  }
+  auto slow_sent = std::chrono::steady_clock::now();
+  // They have reached the upstreams once weir counts them as active.
+  uint64_t active = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        json::Value s = c->command("show services");
+        active = static_cast<uint64_t>(
+            endpoint_of(s, "app-v1/app", a1_.address())["active"].as_number() +
+            endpoint_of(s, "app-v1/app", a2_.address())["active"].as_number());
+        return active >= kSlow;
+      },
+      5s))
+      << "active: " << active;
+
+  ok(*c, "drain app-v1/app " + a1_.address());
+  auto drained_at = std::chrono::steady_clock::now();
+  int drained_epoch = load.new_epoch();
+  json::Value services = ok(*c, "show services");
+  EXPECT_TRUE(endpoint_of(services, "app-v1/app", a1_.address())["drained"].as_bool());
+  EXPECT_FALSE(endpoint_of(services, "app-v1/app", a2_.address())["drained"].as_bool());
+
+  // In-flight requests finish, the ones on the drained endpoint too.
+  std::map<std::string, int> slow_by;
+  for (auto& s : slow) {
+    auto r = s->read_response(10s);
+    ASSERT_TRUE(r) << "a slow request did not finish";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->complete);
+    ++slow_by[r->header("x-served-by")];
+  }
+  EXPECT_LT(drained_at - slow_sent, 500ms) << "the drain came after the slow requests ended";
+  EXPECT_GT(slow_by["a1"], 0) << "no slow request was on the drained endpoint";
+
+  // No new request reaches the drained endpoint.
+  ASSERT_TRUE(load.wait_for(drained_epoch, 1000)) << load.report();
+  auto during = load.served_by(drained_epoch);
+  EXPECT_EQ(during["a1"], 0u);
+  EXPECT_GE(during["a2"], 1000u);
+  auto direct = served_by(weir.port(), 50);
+  EXPECT_EQ(direct["a1"], 0);
+
+  ok(*c, "undrain app-v1/app " + a1_.address());
+  int undrained_epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(undrained_epoch, 400)) << load.report();
+  auto after = load.served_by(undrained_epoch);
+  uint64_t total = after["a1"] + after["a2"];
+  EXPECT_NEAR(static_cast<double>(after["a1"]) / static_cast<double>(total), 0.5, 0.05);
+  services = ok(*c, "show services");
+  EXPECT_FALSE(endpoint_of(services, "app-v1/app", a1_.address())["drained"].as_bool());
+
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+TEST_F(ControlState, WatchStreamsIncreasingRequestCounters) {
+  Weir weir = Weir::start(setup_.yaml());
+  LoadGen load(weir.port(), 2, 400);
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send("watch r 1s\n"));
+  std::vector<uint64_t> totals;
+  constexpr int kLines = 4;
+  for (int i = 0; i < kLines; ++i) {
+    auto line = c->read_line(5s);
+    ASSERT_TRUE(line) << "no watch line " << i << " within 5 s";
+    auto parsed = json::parse(*line);
+    ASSERT_TRUE(parsed.value) << *line;
+    const json::Value& v = *parsed.value;
+    ASSERT_TRUE(v["ok"].as_bool()) << *line;
+    EXPECT_EQ(v.get_string("route"), "r");
+    EXPECT_FALSE(v.get_string("time").empty());
+    uint64_t sum = 0;
+    for (const auto& b : v["backends"].as_array())
+      sum += static_cast<uint64_t>(b.get_number("requests"));
+    EXPECT_EQ(v["backends"].as_array().size(), 2u) << *line;
+    if (!totals.empty()) {
+      EXPECT_GE(sum, totals.back()) << *line;
+    }
+    totals.push_back(sum);
+    if (i == kLines - 1) {
+      for (const auto& b : v["backends"].as_array())
+        EXPECT_GT(b.get_number("rps"), 0) << *line;
+    }
+  }
+  EXPECT_GT(totals.back(), totals.front()) << "the request counters did not move";
+  // The stream is per connection: other clients still get answers.
+  auto other = connect_control(setup_.socket);
+  ASSERT_TRUE(other);
+  ok(*other, "help");
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+} // namespace
+} // namespace weir::test
