@@ -1,5 +1,6 @@
 #include "weir/control/admin_server.h"
 
+#include "weir/base/clock.h"
 #include "weir/base/json.h"
 #include "weir/control/controller.h"
 #include "weir/http/head.h"
@@ -39,32 +40,6 @@ void append_number(std::string& out, uint64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
-}
-
-// The path of a request target without its query: origin-form as is, absolute-form without
-// scheme and authority.
-std::string_view target_path(std::string_view target) {
-  if (target.empty() || target[0] != '/') {
-    size_t scheme = target.find("://");
-    if (scheme == std::string_view::npos) return target;
-    target = target.substr(scheme + 3);
-    size_t slash = target.find('/');
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  return target.substr(0, target.find('?'));
-}
-
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  int ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", ms);
-  return buf;
 }
 
 void write_window(json::Writer& w, const metrics::WindowStats& s) {
@@ -178,7 +153,8 @@ private:
   void on_head() {
     const http::Head& h = parser_.head();
     method_ = h.method_name;
-    path_.assign(target_path(h.target));
+    std::string_view path = http::target_path(h.target);
+    path_.assign(path.substr(0, path.find('?')));
     head_request_ = method_ == "HEAD";
     // HTTP/1.0 would need "Connection: keep-alive" echoed; closing is simpler and correct.
     keep_alive_ = h.keep_alive && h.version_minor >= 1 && !h.upgrade;
@@ -363,7 +339,7 @@ void AdminServer::write_stats(std::string& out) const {
   const metrics::Aggregator& agg = controller_.aggregator();
   json::Writer w;
   w.begin_object();
-  w.key("time").value(iso_now());
+  w.key("time").value(utc_now());
   w.key("routes").begin_object();
   if (snap) {
     for (const auto& r : snap->routes) {

@@ -29,19 +29,6 @@ size_t format_chunk_size(char* out, uint64_t n) {
   return static_cast<size_t>(r.ptr + 2 - out);
 }
 
-// The path of a request target: origin-form as is, absolute-form without scheme and authority.
-std::string_view target_path(std::string_view target, std::string_view& authority) {
-  if (!target.empty() && target[0] == '/') return target;
-  size_t scheme = target.find("://");
-  if (scheme != std::string_view::npos) {
-    std::string_view rest = target.substr(scheme + 3);
-    size_t slash = rest.find_first_of("/?");
-    authority = rest.substr(0, slash);
-    return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-  }
-  return "/"; // "*" (OPTIONS) and anything unusual route as "/"
-}
-
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
@@ -272,7 +259,7 @@ void ClientConnection::on_request_head() {
   request_open_ = true;
 
   std::string_view authority = head.host;
-  std::string_view path = target_path(head.target, authority);
+  std::string_view path = http::target_path(head.target, &authority);
   if (listener_->snapshot_index < 0) {
     // A reload removed this listener: its connections finish what they have, nothing more.
     keep_alive_ = false;
