@@ -94,6 +94,12 @@ private:
                         if (ec) return self->close();
                         self->queue_.pop_front();
                         self->write_next();
+                        // A client that stopped reading made us stop taking its commands;
+                        // once its replies are out, go on.
+                        if (self->paused_ && self->queue_.empty()) {
+                          self->paused_ = false;
+                          self->process_buffer();
+                        }
                       });
   }
 
@@ -120,6 +126,12 @@ private:
 
   void process_buffer() {
     if (busy_ || closed_ || streaming_) return;
+    // Replies this client has not read yet bound what it may ask next: weir never queues
+    // without limit for a client that only writes.
+    if (queue_.size() >= kMaxQueuedReplies) {
+      paused_ = true;
+      return;
+    }
     size_t nl = buffer_.find('\n');
     if (nl == std::string::npos) return read();
     std::string line = buffer_.substr(0, nl);
@@ -159,7 +171,9 @@ private:
   std::deque<std::string> queue_;
   bool reading_ = false;
   bool writing_ = false;
-  bool busy_ = false; // a command is running; the next line waits for its reply
+  bool busy_ = false;   // a command is running; the next line waits for its reply
+  bool paused_ = false; // too many unread replies: no more commands until they are written
+  static constexpr size_t kMaxQueuedReplies = 16;
   bool streaming_ = false;
   bool close_after_reply_ = false;
   bool closed_ = false;
