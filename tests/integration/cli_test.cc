@@ -1,21 +1,14 @@
 // The weir command line as a user meets it: flags, exit codes, and where the messages go
 // (stdout for answers, stderr for errors).
-#include "support/wait.h"
+#include "support/run.h"
 #include "support/weir.h"
 
-#include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <regex>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace weir::test {
@@ -23,79 +16,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct RunResult {
-  bool exited = false; // false: still running at the deadline (then killed)
-  int code = -1;       // exit code, or 128 + signal
-  std::string out;
-  std::string err;
-};
-
 // Runs WEIR_BIN with `args`, stdout and stderr captured apart, until it exits or `timeout`.
 RunResult run_weir(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s) {
-  RunResult result;
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return result;
-  }
-  std::vector<std::string> argv_s = {WEIR_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    ::close(out[0]);
-    ::close(err[0]);
-    return result;
-  }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open = 2;
-  while (open > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left <= 0ms) break;
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  int status = 0;
-  bool reaped = wait_until(
-      [&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
-          deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration(0))) +
-          1000ms);
-  if (!reaped) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  result.exited = reaped;
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  return result;
+  std::vector<std::string> argv = {WEIR_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunOptions opt;
+  opt.timeout = timeout;
+  return run_command(argv, opt);
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -2,6 +2,8 @@
 // Unix socket client, traffic on loopback ports chosen by the kernel. Live weights, drains,
 // the state file across restarts and kill -9, socket permissions, hostile input and `watch`.
 #include "support/client.h"
+#include "support/control.h"
+#include "support/load.h"
 #include "support/process.h"
 #include "support/upstream.h"
 #include "support/wait.h"
@@ -20,11 +22,8 @@
 #include <gtest/gtest.h>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <poll.h>
 #include <random>
-#include <set>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,283 +38,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// --- helpers (reload_under_load_test.cc has its own copy: the support library is not ours) ---
-
-// One control socket connection: a command line out, one JSON line back.
-class ControlClient {
-public:
-  // nullptr if connect() fails; *err gets its errno.
-  static std::unique_ptr<ControlClient> connect(const std::string& path, int* err = nullptr) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) {
-      if (err) *err = ENAMETOOLONG;
-      return nullptr;
-    }
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      if (err) *err = errno;
-      return nullptr;
-    }
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      if (err) *err = errno;
-      ::close(fd);
-      return nullptr;
-    }
-    return std::unique_ptr<ControlClient>(new ControlClient(fd));
-  }
-  ControlClient(const ControlClient&) = delete;
-  ControlClient& operator=(const ControlClient&) = delete;
-  ~ControlClient() { ::close(fd_); }
-
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // The next line without its newline; nullopt on timeout or when the peer closed first.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      if (!fill(deadline)) return std::nullopt;
-    }
-  }
-
-  // Sends `line` + "\n" and parses the reply line; a null Value when there is none or it is
-  // not JSON (last_line() has the raw text).
-  json::Value command(std::string_view line, std::chrono::milliseconds timeout = 10s) {
-    last_.clear();
-    if (!send(std::string(line) + "\n")) return {};
-    auto reply = read_line(timeout);
-    if (!reply) return {};
-    last_ = *reply;
-    auto parsed = json::parse(*reply);
-    return parsed.value ? *parsed.value : json::Value();
-  }
-
-  // True once the peer closes (EOF or ECONNRESET) within `timeout`; data read meanwhile is kept.
-  bool closed_by_peer(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (fill(deadline)) {
-    }
-    return eof_;
-  }
-
-  const std::string& last_line() const { return last_; }
-  int fd() const { return fd_; }
-
-private:
-  explicit ControlClient(int fd) : fd_(fd) {}
-
-  // Appends what arrives before `deadline`; false on timeout, EOF or error.
-  bool fill(std::chrono::steady_clock::time_point deadline) {
-    if (eof_) return false;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() < 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      char chunk[8192];
-      ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;
-        return false;
-      }
-      buf_.append(chunk, static_cast<size_t>(n));
-      return true;
-    }
-  }
-
-  int fd_;
-  std::string buf_;
-  std::string last_;
-  bool eof_ = false;
-};
-
-// Keep-alive GET / from a pool of threads at a paced total rate, counting every status and
-// every socket error. Responses are grouped by epoch: a request counts in the epoch that was
-// current when it was sent, so after new_epoch() returns, the new epoch holds only requests sent
-// after the caller's last change was acknowledged.
-class LoadGen {
-public:
-  LoadGen(uint16_t port, int threads, double target_rps, std::string path = "/")
-      : port_(port), path_(std::move(path)), started_(std::chrono::steady_clock::now()) {
-    auto interval = std::chrono::duration<double>(threads / target_rps);
-    for (int i = 0; i < threads; ++i)
-      workers_.push_back(std::make_unique<Worker>());
-    for (auto& w : workers_)
-      w->thread = std::thread([this, w = w.get(), interval] { run(*w, interval); });
-  }
-  LoadGen(const LoadGen&) = delete;
-  LoadGen& operator=(const LoadGen&) = delete;
-  ~LoadGen() { stop(); }
-
-  void stop() {
-    if (stop_.exchange(true)) return;
-    for (auto& w : workers_)
-      w->thread.join();
-    stopped_ = std::chrono::steady_clock::now();
-  }
-
-  int new_epoch() { return epoch_.fetch_add(1, std::memory_order_acq_rel) + 1; }
-
-  // x-served-by of the 2xx responses to requests sent in `epoch`.
-  std::map<std::string, uint64_t> served_by(int epoch) const {
-    std::map<std::string, uint64_t> out;
-    for (const auto& w : workers_) {
-      std::lock_guard lock(w->mutex);
-      auto it = w->by_epoch.find(epoch);
-      if (it == w->by_epoch.end()) continue;
-      for (const auto& [name, n] : it->second)
-        out[name] += n;
-    }
-    return out;
-  }
-  uint64_t count(int epoch) const {
-    uint64_t n = 0;
-    for (const auto& [name, c] : served_by(epoch))
-      n += c;
-    return n;
-  }
-  // Waits (up to `timeout`) for `n` responses in `epoch`; false if they did not come.
-  bool wait_for(int epoch, uint64_t n, std::chrono::milliseconds timeout = 20s) const {
-    return wait_until([&] { return count(epoch) >= n; }, timeout);
-  }
-
-  uint64_t responses() const {
-    uint64_t n = 0;
-    for (const auto& w : workers_) {
-      std::lock_guard lock(w->mutex);
-      n += w->responses;
-    }
-    return n;
-  }
-  uint64_t failures() const {
-    uint64_t n = 0;
-    for (const auto& w : workers_) {
-      std::lock_guard lock(w->mutex);
-      n += w->failures;
-    }
-    return n;
-  }
-  // Status counts, socket errors and the first few failures, for messages.
-  std::string report() const {
-    std::map<int, uint64_t> statuses;
-    uint64_t socket_errors = 0;
-    std::string notes;
-    for (const auto& w : workers_) {
-      std::lock_guard lock(w->mutex);
-      for (const auto& [s, n] : w->statuses)
-        statuses[s] += n;
-      socket_errors += w->socket_errors;
-      for (const auto& note : w->notes)
-        notes.append("  ").append(note).append("\n");
-    }
-    std::string out = "statuses:";
-    for (const auto& [s, n] : statuses)
-      out.append(" ").append(std::to_string(s)).append("=").append(std::to_string(n));
-    out.append("; socket errors: ").append(std::to_string(socket_errors)).append("\n");
-    out.append(notes);
-    return out;
-  }
-  // Responses per second from construction to stop() (or now).
-  double rate() const {
-    auto end = stop_.load() ? stopped_ : std::chrono::steady_clock::now();
-    double secs = std::chrono::duration<double>(end - started_).count();
-    return secs > 0 ? static_cast<double>(responses()) / secs : 0;
-  }
-
-private:
-  struct Worker {
-    std::thread thread;
-    mutable std::mutex mutex;
-    std::map<int, std::map<std::string, uint64_t>> by_epoch;
-    std::map<int, uint64_t> statuses;
-    uint64_t responses = 0;
-    uint64_t failures = 0;
-    uint64_t socket_errors = 0;
-    std::vector<std::string> notes; // the first failures
-  };
-
-  void run(Worker& w, std::chrono::duration<double> interval) {
-    const std::string request = build_request("GET", path_, {}, {});
-    std::unique_ptr<RawClient> client;
-    auto next = std::chrono::steady_clock::now();
-    auto fail = [&](const std::string& what) {
-      std::lock_guard lock(w.mutex);
-      ++w.failures;
-      if (w.notes.size() < 5) w.notes.push_back(what);
-    };
-    while (!stop_.load()) {
-      next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
-      auto now = std::chrono::steady_clock::now();
-      if (next > now)
-        std::this_thread::sleep_until(next); // pacing, not synchronisation
-      else if (now - next > 100ms)
-        next = now; // fell behind: do not burst to catch up
-      int epoch = epoch_.load(std::memory_order_acquire);
-      bool fresh = false;
-      if (!client) {
-        client = RawClient::connect(port_);
-        fresh = true;
-        if (!client) {
-          {
-            std::lock_guard lock(w.mutex);
-            ++w.socket_errors;
-          }
-          fail("connect to port " + std::to_string(port_) + " failed");
-          continue;
-        }
-      }
-      std::optional<HttpResponse> resp;
-      if (client->send(request)) resp = client->read_response(5s);
-      if (!resp || resp->status == 0 || !resp->complete) {
-        {
-          std::lock_guard lock(w.mutex);
-          ++w.socket_errors;
-        }
-        fail(std::string("no complete response on a ") + (fresh ? "new" : "reused") +
-             " connection");
-        client.reset();
-        continue;
-      }
-      {
-        std::lock_guard lock(w.mutex);
-        ++w.responses;
-        ++w.statuses[resp->status];
-        if (resp->status >= 200 && resp->status < 300)
-          ++w.by_epoch[epoch][resp->header("x-served-by")];
-      }
-      if (resp->status < 200 || resp->status >= 300)
-        fail("status " + std::to_string(resp->status) + ": " + resp->body.substr(0, 200));
-      if (iequals(resp->header("connection"), "close")) client.reset();
-    }
-  }
-
-  uint16_t port_;
-  std::string path_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> epoch_{0};
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point stopped_;
-};
+// --- helpers ---------------------------------------------------------------------------------
 
 // "127.0.0.1:1, 127.0.0.1:2"
 std::string addresses(const std::vector<const DemoUpstream*>& ups) {
@@ -353,27 +76,11 @@ struct ProxyConfig {
   }
 };
 
-std::unique_ptr<ControlClient> connect_control(const std::string& socket) {
-  int err = 0;
-  auto c = ControlClient::connect(socket, &err);
-  EXPECT_TRUE(c) << "cannot connect to " << socket << ": " << std::strerror(err);
-  return c;
-}
-
 // Sends a command that must succeed; returns its reply.
 json::Value ok(ControlClient& c, const std::string& command) {
   json::Value reply = c.command(command);
   EXPECT_TRUE(reply["ok"].as_bool()) << command << " -> " << c.last_line();
   return reply;
-}
-
-// A backend's field in a `show routes` (or `set weight`) reply, by service.
-const json::Value& backend_field(const json::Value& route, const std::string& service,
-                                 const std::string& field) {
-  static const json::Value null;
-  for (const auto& b : route["backends"].as_array())
-    if (b.get_string("service") == service) return b[field];
-  return null;
 }
 
 const json::Value& route_named(const json::Value& show_routes, const std::string& name) {
@@ -392,27 +99,6 @@ const json::Value& endpoint_of(const json::Value& show_services, const std::stri
       for (const auto& e : s["endpoints"].as_array())
         if (e.get_string("address") == address) return e;
   return null;
-}
-
-// x-served-by of `n` keep-alive GETs on one connection.
-std::map<std::string, int> served_by(uint16_t port, int n) {
-  std::map<std::string, int> out;
-  auto client = RawClient::connect(port);
-  if (!client) {
-    ADD_FAILURE() << "cannot connect to port " << port;
-    return out;
-  }
-  const std::string request = build_request("GET", "/", {}, {});
-  for (int i = 0; i < n; ++i) {
-    std::optional<HttpResponse> r;
-    if (client->send(request)) r = client->read_response(5s);
-    if (!r || r->status != 200) {
-      ADD_FAILURE() << "request " << i << ": status " << (r ? r->status : 0);
-      return out;
-    }
-    ++out[r->header("x-served-by")];
-  }
-  return out;
 }
 
 // A directory anyone may traverse (temp_dir() is 0700), removed on destruction.

@@ -1,7 +1,9 @@
 // weirctl as an operator runs it: the real binary against a real weir's control socket, with
 // stdout and stderr apart, exit statuses, a pipe and a terminal (a pseudo-terminal) for `watch`.
 #include "support/client.h"
+#include "support/load.h"
 #include "support/process.h"
+#include "support/run.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -14,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <grp.h>
 #include <gtest/gtest.h>
 #include <map>
 #include <optional>
@@ -35,109 +36,22 @@
 #error "WEIRCTL_BIN must be defined (tests/integration/meson.build does it)"
 #endif
 
-extern char** environ;
-
 namespace weir::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct RunResult {
-  bool exited = false; // false: still running at the deadline (then killed)
-  int code = -1;       // exit code, or 128 + signal
-  std::string out;
-  std::string err;
-};
-
-struct RunOptions {
-  std::vector<std::string> env;  // extra NAME=VALUE entries
-  bool unset_weir_socket = true; // a WEIR_SOCKET of the caller must not leak into tests
-  bool as_nobody = false;        // run as uid/gid 65534 (needs root)
-  std::chrono::milliseconds timeout = 15s;
-};
-
 // Runs WEIRCTL_BIN with `args`, stdout and stderr captured apart, until it exits or the timeout.
-RunResult run_weirctl(const std::vector<std::string>& args, const RunOptions& opt = {}) {
-  RunResult result;
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return result;
-  }
-  // Everything the child needs is built before fork(): the parent has threads, so the child may
-  // only make async-signal-safe calls.
-  std::vector<std::string> argv_s = {WEIRCTL_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e)
-    if (!opt.unset_weir_socket || std::strncmp(*e, "WEIR_SOCKET=", 12) != 0) env_s.push_back(*e);
-  env_s.insert(env_s.end(), opt.env.begin(), opt.env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    if (opt.as_nobody &&
-        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
-      ::_exit(126);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    ::close(out[0]);
-    ::close(err[0]);
-    return result;
-  }
-  auto deadline = std::chrono::steady_clock::now() + opt.timeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open = 2;
-  while (open > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left <= 0ms) break;
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  int status = 0;
-  pid_t done = ::waitpid(pid, &status, WNOHANG);
-  while (done == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-    done = ::waitpid(pid, &status, WNOHANG);
-  }
-  if (done == 0) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
+// A WEIR_SOCKET of the caller must not leak into tests (opt.env may set one).
+RunResult run_weirctl(const std::vector<std::string>& args, RunOptions opt = {}) {
+  std::vector<std::string> argv = {WEIRCTL_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  opt.unset.push_back("WEIR_SOCKET");
+  RunResult result = run_command(argv, opt);
+  if (!result.exited)
     ADD_FAILURE() << "weirctl still running after the timeout; stdout:\n"
                   << result.out << "\nstderr:\n"
                   << result.err;
-    return result;
-  }
-  result.exited = true;
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
 
@@ -166,27 +80,6 @@ std::optional<uint64_t> requests_in(const std::string& line) {
   }
   if (!any) return std::nullopt;
   return total;
-}
-
-// x-served-by of `n` keep-alive GETs on one connection.
-std::map<std::string, int> served_by(uint16_t port, int n) {
-  std::map<std::string, int> out;
-  auto client = RawClient::connect(port);
-  if (!client) {
-    ADD_FAILURE() << "cannot connect to port " << port;
-    return out;
-  }
-  const std::string request = build_request("GET", "/", {}, {});
-  for (int i = 0; i < n; ++i) {
-    std::optional<HttpResponse> r;
-    if (client->send(request)) r = client->read_response(5s);
-    if (!r || r->status != 200) {
-      ADD_FAILURE() << "request " << i << ": status " << (r ? r->status : 0);
-      return out;
-    }
-    ++out[r->header("x-served-by")];
-  }
-  return out;
 }
 
 // Keep-alive GETs in a background thread until destroyed: traffic for `watch` to show.
