@@ -1,5 +1,6 @@
 #include "weir/runtime/client_connection.h"
 
+#include "weir/base/buffer_view.h"
 #include "weir/base/clock.h"
 #include "weir/http/rewrite.h"
 #include "weir/metrics/cells.h"
@@ -219,7 +220,7 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
   if (!iov.empty()) request_sent_ = true;
   if (iov.empty()) return done ? void() : read_client();
   upstream_writing_ = true;
-  up_->write(iov);
+  up_->write(BufferView(iov));
 }
 
 void ClientConnection::on_upstream_written(const error_code& ec) {
@@ -312,6 +313,10 @@ void ClientConnection::on_upstream_connected(const error_code& ec) {
     return fail_upstream(503, "upstream connect failed",
                          ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout
                                                       : metrics::UpstreamFailure::connect_refused);
+  start_sending();
+}
+
+void ClientConnection::start_sending() {
   on_upstream_ready();
   if (phase_ != Phase::exchange) return;
   if (resend_) return resend_request();             // a retry: the whole request is in hand
@@ -535,7 +540,7 @@ void ClientConnection::write_client(bool is_local) {
   if (is_local)
     asio::async_write(socket_, asio::buffer(s_->response_out), std::move(handler));
   else
-    asio::async_write(socket_, s_->response_iov, std::move(handler));
+    asio::async_write(socket_, BufferView(s_->response_iov), std::move(handler));
 }
 
 void ClientConnection::on_client_written(const error_code&, size_t) {
@@ -618,7 +623,7 @@ void ClientConnection::start_tunnel() {
     s_->request_iov.clear();
     s_->request_iov.emplace_back(s_->in.get() + s_->in_pos, to_upstream);
     s_->in_pos = s_->in_len;
-    up_->write(s_->request_iov);
+    up_->write(BufferView(s_->request_iov));
   } else {
     tunnel_client_to_upstream();
   }
@@ -654,7 +659,7 @@ void ClientConnection::tunnel_client_to_upstream() {
                             upstream_writing_ = true;
                             s_->request_iov.clear();
                             s_->request_iov.emplace_back(s_->in.get(), n);
-                            up_->write(s_->request_iov);
+                            up_->write(BufferView(s_->request_iov));
                           });
 }
 
@@ -968,8 +973,7 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
     up_->connect(pool->endpoint());
     return true;
   }
-  on_upstream_ready();
-  if (resend_) resend_request();
+  start_sending();
   return true;
 }
 
@@ -986,7 +990,7 @@ void ClientConnection::resend_request() {
     iov.emplace_back(s_->in.get() + body_offset_, static_cast<size_t>(head.content_length));
   request_sent_ = true;
   upstream_writing_ = true;
-  up_->write(iov);
+  up_->write(BufferView(iov));
 }
 
 void ClientConnection::log_access() {

@@ -59,6 +59,8 @@ private:
   void advance_request();
   void on_request_head();
   void on_upstream_ready();
+  // The upstream connection is usable: send what the request has (head, body, or a replay).
+  void start_sending();
   void flush_request(bool done, uint64_t body_bytes);
   // Response direction.
   void advance_response();

@@ -30,7 +30,9 @@ public:
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   Pool* pool() const { return pool_; }
-  bool reused() const { return requests_ > 0; }
+  // The connection carried a request before the current one (count_request() is called once
+  // per request, before it is sent).
+  bool reused() const { return requests_ > 1; }
   void count_request() { ++requests_; }
 
   void set_owner(ConnectionOwner* owner) { owner_ = owner; }
