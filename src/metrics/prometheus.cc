@@ -135,6 +135,7 @@ void BackendSums::add(const BackendCells& c) {
   requests += c.requests.get();
   upstream_errors += c.upstream_errors.get();
   client_errors += c.client_errors.get();
+  retries += c.retries.get();
   bytes_in += c.bytes_in.get();
   bytes_out += c.bytes_out.get();
   total.add(c.total);
@@ -234,6 +235,9 @@ void write_prometheus(const Exposition& e, std::string& out) {
        "Requests that failed because of the client (4xx answers, disconnects); never a "
        "version's fault.",
        &BackendSums::client_errors},
+      {"weir_retries_total",
+       "Retry attempts sent to this backend after an earlier attempt of the request failed.",
+       &BackendSums::retries},
       {"weir_bytes_received_total", "Request bytes received from clients, heads included.",
        &BackendSums::bytes_in},
       {"weir_bytes_sent_total", "Response bytes sent to clients, heads included.",

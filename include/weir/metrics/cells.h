@@ -49,7 +49,7 @@ struct alignas(64) BackendCells {
   Counter requests;
   Counter upstream_errors; // 5xx from upstream + failures to connect/read: the version's errors
   Counter client_errors;   // 4xx, client resets: counted apart, never a version's fault
-  Counter retries;         // attempts made again after this backend failed them
+  Counter retries;         // retry attempts sent to this backend (an earlier attempt failed)
   Counter bytes_in;
   Counter bytes_out;
   Histogram ttfb;  // request start → first upstream response byte

@@ -47,6 +47,7 @@ struct BackendSums {
   uint64_t requests = 0;
   uint64_t upstream_errors = 0;
   uint64_t client_errors = 0;
+  uint64_t retries = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   LatencyTotals total; // request duration
