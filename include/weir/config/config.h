@@ -109,6 +109,44 @@ struct Retries {
   bool operator==(const Retries&) const = default;
 };
 
+// One step of a rollout plan.
+struct RolloutStep {
+  enum class Kind { set_weight, pause, analysis } kind = Kind::pause;
+  uint32_t weight = 0;   // set_weight: the canary's share in percent, 0..100
+  Duration duration{0};  // pause: 0 = a manual gate (waits for `rollout promote`); analysis: > 0
+  bool operator==(const RolloutStep&) const = default;
+};
+
+// Automated canary analysis thresholds (see rollout::analyze).
+struct RolloutAnalysis {
+  Duration interval{5000};
+  uint64_t min_requests = 200;
+  double max_error_rate = 0.01;           // ratio (1% in YAML)
+  double max_error_rate_increase = 0.005; // ratio, canary minus stable
+  Duration max_p99_latency{500};          // 0 = none
+  double max_p99_increase = 0.5;          // ratio of stable's p99 (50% in YAML); < 0 = none
+  uint32_t failure_limit = 2;             // consecutive failed intervals → abort
+  uint32_t inconclusive_limit = 6;        // consecutive inconclusive intervals → pause
+  bool operator==(const RolloutAnalysis&) const = default;
+};
+
+// A progressive delivery plan for a route: moves traffic from `stable` to `canary` on its own.
+struct Rollout {
+  bool enabled = false;
+  std::string stable; // service id, one of the route's backends
+  std::string canary; // service id, one of the route's backends
+  std::vector<RolloutStep> steps;
+  RolloutAnalysis analysis;
+  uint32_t fast_abort_consecutive_errors = 0; // 0 = off
+  bool require_ready = true;
+  std::string affinity_cookie; // "" = no sticky versions
+  Duration affinity_max_age{3600000};
+  std::string override_header; // "" = none; values "always" / "never"
+  std::string notify_webhook;  // "" = none; http://host:port/path (numeric host)
+  uint32_t max_canary_share_of_capacity = 100; // percent; see capacity-aware weights
+  bool operator==(const Rollout&) const = default;
+};
+
 struct Route {
   std::string name;
   std::string listener;
@@ -116,6 +154,7 @@ struct Route {
   std::vector<Backend> backends;
   Timeouts timeouts;
   Retries retries;
+  Rollout rollout;
 };
 
 struct Limits {
