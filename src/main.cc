@@ -5,6 +5,7 @@
 #include "weir/control/command_table.h"
 #include "weir/control/controller.h"
 #include "weir/control/server.h"
+#include "weir/rollout/manager.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -56,6 +57,8 @@ int run(const std::string& path) {
   }
   weir::control::Controller controller(control_io, path, config);
   controller.register_commands(commands);
+  weir::rollout::Manager rollouts(control_io, controller);
+  rollouts.register_commands(commands);
   // The admin listener before the workers' listeners too: a taken admin port stops weir before
   // it serves anything. It answers /ready with 503 until the workers run.
   weir::control::AdminServer admin_server(control_io, controller);
@@ -67,6 +70,7 @@ int run(const std::string& path) {
     }
   }
   auto started = controller.start();
+  if (started.ok()) rollouts.start(); // resumes saved rollouts
   if (!started.ok()) {
     std::fprintf(stderr, "weir: %s\n", started.error().message.c_str());
     return 1;
@@ -99,6 +103,7 @@ int run(const std::string& path) {
   control_io.run();
   control_server.close();
   admin_server.close();
+  rollouts.stop();
   controller.stop();
   controller.workers().drain_and_join(controller.config().drain_timeout);
   weir::log::info("stopped");

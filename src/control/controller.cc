@@ -135,6 +135,12 @@ void Controller::schedule_unejection(const std::string& key,
   });
 }
 
+void Controller::set_extra(const std::string& key, std::string json) {
+  live_.extra[key] = std::move(json);
+  std::string saved = persist();
+  if (!saved.empty()) log::error("state file not written: " + saved);
+}
+
 void Controller::set_health(const std::string& service, const std::string& endpoint,
                             health::Override override_state, Done done) {
   if (!checker_.set_override(service, endpoint, override_state, *config_))
@@ -159,9 +165,16 @@ Result<bool> Controller::start() {
   prober_.configure(*config_);
   snapshot_ = runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error);
   if (!snapshot_) return Error{ErrorSource::config, error};
-  auto started = workers_.start(snapshot_, [this](const std::string& svc, const std::string& ep) {
-    asio::post(io_, [this, svc, ep] { on_outlier(svc, ep); });
-  });
+  auto started = workers_.start(
+      snapshot_,
+      [this](const std::string& svc, const std::string& ep) {
+        asio::post(io_, [this, svc, ep] { on_outlier(svc, ep); });
+      },
+      [this](const std::string& route, const std::string& svc) {
+        asio::post(io_, [this, route, svc] {
+          if (fast_abort_handler_) fast_abort_handler_(route, svc);
+        });
+      });
   if (!started.ok()) return started;
   started_ = true;
   sample_metrics();
@@ -347,6 +360,7 @@ void Controller::reload(Done done) {
   auto published = publish(next, std::move(live), [this, done, fields] {
     checker_.configure(*config_);
     prober_.configure(*config_);
+    if (reload_listener_) reload_listener_();
     ++reloads_ok_;
     log::info("config reloaded from " + config_path_);
     done(fields);

@@ -831,9 +831,20 @@ void ClientConnection::record_attempt(int status, bool local) {
   // disconnects are counted apart.
   cells_->requests.add();
   bool upstream_error = failure_.has_value() || (status >= 500 && !local);
-  if (upstream_error)
-    cells_->upstream_errors.add();
-  else if ((status >= 400 && status < 500) || status == 0)
+  if (upstream_error) cells_->upstream_errors.add();
+  if (snap_ && route_ >= 0 && backend_ >= 0) {
+    // Rollout fast abort: a run of canary errors trips at once, without waiting for analysis.
+    const Snapshot::Route& r = snap_->routes[static_cast<size_t>(route_)];
+    if (upstream_error && r.fast_abort_errors > 0) {
+      if (++cells_->consecutive_errors >= r.fast_abort_errors) {
+        cells_->consecutive_errors = 0;
+        worker_.report_fast_abort(
+            r.name, snap_->services[r.backends[static_cast<size_t>(backend_)].service].id);
+      }
+    } else if (!upstream_error && status != 0) {
+      cells_->consecutive_errors = 0;
+    }
+  } else if ((status >= 400 && status < 500) || status == 0)
     cells_->client_errors.add();
   cells_->bytes_in.add(bytes_in_);
   cells_->bytes_out.add(bytes_out_);

@@ -41,6 +41,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.name = r.name;
     out.timeouts = r.timeouts;
     out.retries = r.retries;
+    if (r.rollout.enabled) out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
     out.unavailable_body = "no upstream available for route " + r.name + "\n";
     for (const config::Backend& b : r.backends) {
       auto it = service_index.find(b.service);

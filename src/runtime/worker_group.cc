@@ -46,7 +46,8 @@ Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<B
 }
 
 Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
-                                Worker::OutlierSink outlier_sink) {
+                                Worker::OutlierSink outlier_sink,
+                                Worker::FastAbortSink fast_abort_sink) {
   const config::Config& config = *snapshot->config;
   if (config.access_log.enabled) {
     std::string error;
@@ -62,6 +63,7 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
   for (unsigned w = 0; w < n; ++w) {
     workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
     workers_.back()->set_outlier_sink(outlier_sink);
+    workers_.back()->set_fast_abort_sink(fast_abort_sink);
     workers_.back()->start(snapshot, std::move(specs[w]));
   }
   return true;

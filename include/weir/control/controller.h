@@ -51,6 +51,14 @@ public:
   void set_health(const std::string& service, const std::string& endpoint,
                   health::Override override_state, Done done);
   void reload(Done done);
+  // A named section of the state file owned by another module (e.g. "rollouts"): saved now.
+  void set_extra(const std::string& key, std::string json);
+  // Where workers' fast-abort reports go, on the control thread. Set before start().
+  void set_fast_abort_handler(std::function<void(const std::string&, const std::string&)> h) {
+    fast_abort_handler_ = std::move(h);
+  }
+  // Runs after every successful reload (new config in force), on the control thread.
+  void set_reload_listener(std::function<void()> f) { reload_listener_ = std::move(f); }
 
   const health::Checker& checker() const { return checker_; }
   const health::Prober& prober() const { return prober_; }
@@ -93,6 +101,8 @@ private:
   std::map<std::string, Ejection> ejections_; // "service|endpoint"
   uint64_t ejections_total_ = 0;
   bool started_ = false;
+  std::function<void(const std::string&, const std::string&)> fast_abort_handler_;
+  std::function<void()> reload_listener_;
 };
 
 } // namespace weir::control

@@ -52,6 +52,8 @@ struct alignas(64) BackendCells {
   Counter retries;         // retry attempts sent to this backend (an earlier attempt failed)
   Counter bytes_in;
   Counter bytes_out;
+  // Rollout fast abort: this worker's run of consecutive upstream errors. Worker thread only.
+  uint32_t consecutive_errors = 0;
   Histogram ttfb;  // request start → first upstream response byte
   Histogram total; // request start → response complete
 };

@@ -44,7 +44,8 @@ struct Snapshot {
     std::vector<uint32_t> weights; // effective weights, same order as backends, for route::Split
     config::Timeouts timeouts;
     config::Retries retries;
-    std::string unavailable_body; // 503 body naming the route
+    uint32_t fast_abort_errors = 0; // rollout fast abort threshold, 0 = off
+    std::string unavailable_body;   // 503 body naming the route
   };
   struct Listener {
     std::string name;

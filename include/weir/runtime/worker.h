@@ -70,10 +70,16 @@ public:
   // Before start(): where outlier reports go (the sink posts to the control thread).
   using OutlierSink = std::function<void(const std::string& service, const std::string& endpoint)>;
   void set_outlier_sink(OutlierSink sink) { outlier_sink_ = std::move(sink); }
+  // Before start(): where rollout fast-abort reports go (route, backend service).
+  using FastAbortSink = std::function<void(const std::string& route, const std::string& service)>;
+  void set_fast_abort_sink(FastAbortSink sink) { fast_abort_sink_ = std::move(sink); }
 
   // --- worker thread only (used by ClientConnection) ---
   void report_outlier(const std::string& service, const std::string& endpoint) {
     if (outlier_sink_) outlier_sink_(service, endpoint);
+  }
+  void report_fast_abort(const std::string& route, const std::string& service) {
+    if (fast_abort_sink_) fast_abort_sink_(route, service);
   }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   // Weighted pick of a backend of `route`, -1 when every weight is 0.
@@ -138,6 +144,7 @@ private:
   uint64_t request_counter_ = 0;
   uint64_t request_id_prefix_ = 0;
   OutlierSink outlier_sink_;
+  FastAbortSink fast_abort_sink_;
   static constexpr uint64_t kMaxRetryTokens = 100 * 100; // in hundredths: 100 retries banked
   uint64_t retry_tokens_ = 10 * 100;                     // a few retries are allowed from start
   std::thread thread_;

@@ -21,7 +21,8 @@ public:
 
   // Opens every listener once per worker, starts the workers. On error nothing keeps running.
   Result<bool> start(std::shared_ptr<const Snapshot> snapshot,
-                     Worker::OutlierSink outlier_sink = nullptr);
+                     Worker::OutlierSink outlier_sink = nullptr,
+                     Worker::FastAbortSink fast_abort_sink = nullptr);
   // Installs a snapshot on every worker; `done` runs (on some worker thread) once all have it.
   // When the snapshot's listeners differ from the running ones, new sockets are opened first
   // (an error leaves everything as it was); a listener whose address is unchanged keeps its
