@@ -199,6 +199,7 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
   out.append("Via: ");
   if (append_values(out, resp, "via", forwarded)) out.append(", ");
   out.append(resp.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  out.append(ctx.extra_headers);
   if (ctx.tunnel) {
     const Header* upgrade = resp.find("upgrade");
     if (upgrade) append_header(out, "Upgrade", upgrade->value);

@@ -270,7 +270,7 @@ void ClientConnection::on_request_head() {
       snap.listeners[static_cast<size_t>(listener_->snapshot_index)].table.match(authority, path);
   if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
   const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
-  backend_ = w.pick_backend(static_cast<uint32_t>(route_));
+  backend_ = pick_backend(route, head);
   if (backend_ < 0) return send_local(503, route.unavailable_body, request_has_body_);
   const Snapshot::Backend& backend = route.backends[static_cast<size_t>(backend_)];
   upstream::Pool* pool = w.pick_endpoint(backend.service, endpoint_);
@@ -458,6 +458,62 @@ void ClientConnection::advance_response() {
   }
 }
 
+namespace {
+// The value of cookie `name` in the request's Cookie headers, or "".
+std::string_view cookie_value(const http::Head& head, std::string_view name) {
+  for (const http::Header& h : head.headers) {
+    if (!http::iequals(h.name, "cookie")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      size_t semi = v.find(';');
+      std::string_view pair = v.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ')
+        pair.remove_prefix(1);
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return {};
+}
+} // namespace
+
+int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Head& head) {
+  set_cookie_.clear();
+  if (route.sticky_canary < 0 || route.sticky_stable < 0)
+    return worker_.pick_backend(static_cast<uint32_t>(route_));
+  const auto& canary = route.backends[static_cast<size_t>(route.sticky_canary)];
+  const auto& stable = route.backends[static_cast<size_t>(route.sticky_stable)];
+  // Testers force a version with the override header (or a cookie of the same name).
+  if (!route.override_header.empty()) {
+    std::string_view o;
+    if (const http::Header* h = head.find(route.override_header)) o = h->value;
+    if (o.empty()) o = cookie_value(head, route.override_header);
+    if (o == "always" && !snap_->services[canary.service].available.empty())
+      return route.sticky_canary;
+    if (o == "never" && !snap_->services[stable.service].available.empty())
+      return route.sticky_stable;
+  }
+  if (route.affinity_cookie.empty()) return worker_.pick_backend(static_cast<uint32_t>(route_));
+  uint64_t sum = uint64_t{canary.effective_weight} + stable.effective_weight;
+  if (sum == 0) return worker_.pick_backend(static_cast<uint32_t>(route_));
+  int bucket = -1;
+  std::string_view v = cookie_value(head, route.affinity_cookie);
+  if (!v.empty() && v.size() <= 4 && v.find_first_not_of("0123456789") == std::string_view::npos)
+    bucket = std::stoi(std::string(v));
+  if (bucket < 0 || bucket > 9999) {
+    bucket = static_cast<int>(worker_.random_bucket());
+    set_cookie_ = route.set_cookie_prefix + std::to_string(bucket) +
+                  "; Max-Age=" + std::to_string(route.affinity_max_age_s) +
+                  "; Path=/; HttpOnly; SameSite=Lax\r\n";
+  }
+  // Buckets below the canary's share go to the canary: as its share grows, clients move from
+  // stable to canary only, never back.
+  uint64_t threshold = uint64_t{canary.effective_weight} * 10000 / sum;
+  return static_cast<uint64_t>(bucket) < threshold ? route.sticky_canary : route.sticky_stable;
+}
+
 bool ClientConnection::on_response_head(std::string& out) {
   const http::Head& head = s_->response.head();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
@@ -499,6 +555,7 @@ bool ClientConnection::on_response_head(std::string& out) {
   ctx.chunked = response_chunked_;
   ctx.head_request = head_request_;
   ctx.close = !keep_alive_ || worker_.draining();
+  ctx.extra_headers = set_cookie_;
   if (ctx.close) keep_alive_ = false;
   http::write_client_response(head, ctx, out);
   return true;

@@ -41,7 +41,16 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.name = r.name;
     out.timeouts = r.timeouts;
     out.retries = r.retries;
-    if (r.rollout.enabled) out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
+    if (r.rollout.enabled) {
+      out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
+      out.override_header = r.rollout.override_header;
+      if (!r.rollout.affinity_cookie.empty()) {
+        out.affinity_cookie = r.rollout.affinity_cookie;
+        out.affinity_max_age_s =
+            std::chrono::duration_cast<std::chrono::seconds>(r.rollout.affinity_max_age).count();
+        out.set_cookie_prefix = "Set-Cookie: " + r.rollout.affinity_cookie + "=";
+      }
+    }
     out.unavailable_body = "no upstream available for route " + r.name + "\n";
     for (const config::Backend& b : r.backends) {
       auto it = service_index.find(b.service);
@@ -59,6 +68,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
         }
       }
       backend.effective_weight = snap->services[it->second].available.empty() ? 0 : backend.weight;
+      if (r.rollout.enabled && b.service == r.rollout.canary)
+        out.sticky_canary = static_cast<int>(out.backends.size());
+      if (r.rollout.enabled && b.service == r.rollout.stable)
+        out.sticky_stable = static_cast<int>(out.backends.size());
       out.backends.push_back(backend);
       out.weights.push_back(backend.effective_weight);
     }

@@ -34,6 +34,7 @@ Worker::Worker(unsigned index, AccessLog* access_log)
       sweep_timer_(io_) {
   std::random_device rd;
   request_id_prefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ index;
+  bucket_state_ ^= (static_cast<uint64_t>(rd()) << 32) | rd();
 }
 
 Worker::~Worker() {

@@ -31,6 +31,7 @@ struct ClientResponseContext {
   bool chunked = false;      // the proxy chunk-encodes the body (unknown length, HTTP/1.1 client)
   bool tunnel = false;       // 101 Switching Protocols: keep Upgrade/Connection: upgrade
   bool head_request = false; // response to HEAD: keep the upstream's Content-Length as is
+  std::string_view extra_headers; // complete "Name: value\r\n" lines added by the proxy
 };
 
 // Response head for the client.

@@ -77,6 +77,8 @@ private:
   void send_local(int status, std::string_view body, bool close);
   void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
   void finish_request();
+  // Weighted pick, or the sticky version of a rollout with affinity / an override header.
+  int pick_backend(const Snapshot::Route& route, const http::Head& head);
   // Counts one attempt in the backend's and endpoint's metrics (and outlier detection).
   void record_attempt(int status, bool local);
   // Tries the request again elsewhere if the route allows it and it is safe; true if started.
@@ -136,6 +138,7 @@ private:
   metrics::BackendCells* cells_ = nullptr;
   metrics::EndpointCells* ep_cells_ = nullptr;
   uint64_t ttfb_ns_ = 0;
+  std::string set_cookie_; // a sticky-version cookie to set on this response ("" = none)
   Clock::time_point attempt_started_;
   uint32_t attempts_ = 0;        // retries made for the current request
   size_t body_offset_ = 0;       // where the current request's body starts in the read buffer

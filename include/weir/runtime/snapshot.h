@@ -45,7 +45,16 @@ struct Snapshot {
     config::Timeouts timeouts;
     config::Retries retries;
     uint32_t fast_abort_errors = 0; // rollout fast abort threshold, 0 = off
-    std::string unavailable_body;   // 503 body naming the route
+    // Sticky versions (rollout affinity): clients hold a bucket 0..9999 in a cookie; buckets
+    // below the canary's share go to the canary, so raising its weight only moves clients
+    // from stable to canary. -1 when the route has no rollout plan.
+    int sticky_canary = -1;
+    int sticky_stable = -1;
+    std::string affinity_cookie;
+    int64_t affinity_max_age_s = 3600;
+    std::string override_header;   // "always" / "never" in this header or cookie
+    std::string set_cookie_prefix; // "Set-Cookie: NAME="
+    std::string unavailable_body;  // 503 body naming the route
   };
   struct Listener {
     std::string name;

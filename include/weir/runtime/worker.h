@@ -111,6 +111,13 @@ public:
   AccessLogBuffer& access_log() { return access_log_buffer_; }
   bool draining() const { return draining_; }
   void format_request_id(char* out32);
+  // A uniformly random bucket 0..9999 for sticky versions.
+  uint32_t random_bucket() {
+    bucket_state_ ^= bucket_state_ << 13;
+    bucket_state_ ^= bucket_state_ >> 7;
+    bucket_state_ ^= bucket_state_ << 17;
+    return static_cast<uint32_t>(bucket_state_ % 10000);
+  }
   void link(ClientConnection* c);
   void unlink(ClientConnection* c);
   std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
@@ -143,6 +150,7 @@ private:
   std::chrono::steady_clock::time_point drain_deadline_;
   uint64_t request_counter_ = 0;
   uint64_t request_id_prefix_ = 0;
+  uint64_t bucket_state_ = 0x9e3779b97f4a7c15ULL;
   OutlierSink outlier_sink_;
   FastAbortSink fast_abort_sink_;
   static constexpr uint64_t kMaxRetryTokens = 100 * 100; // in hundredths: 100 retries banked
