@@ -293,6 +293,8 @@ std::string reply(const json::Value& r) {
   }
   if (const json::Value* v = r.find("changes")) return changes(*v);
   if (const json::Value* v = r.find("config")) return pretty_json(*v);
+  if (const json::Value* v = r.find("rollout"); v && v->is_object()) return rollout(*v);
+  if (const json::Value* v = r.find("events"); v && v->is_array()) return rollout_history(*v);
   if (r.as_object().size() == 1 && r.find("ok")) return "ok\n";
   return pretty_json(r);
 }
@@ -332,6 +334,54 @@ std::string watch_line(const json::Value& update) {
            " rps=" + cells.rps + " err=" + cells.err + " p50=" + cells.p50 + " p99=" + cells.p99;
   }
   return out + "\n";
+}
+
+std::string rollout(const json::Value& r) {
+  std::string out = "route " + r.get_string("route") + "   phase " + r.get_string("phase") +
+                    "   stable " + r.get_string("stable") + "   canary " + r.get_string("canary") +
+                    "   canary weight " + number(r["canary_weight"]) + "%\n";
+  double remaining_ms = r.get_number("step_remaining_ms", -1);
+  size_t i = 0;
+  for (const json::Value& s : array_or_empty(r["steps"])) {
+    ++i;
+    std::string marker = s.get_bool("current") ? "\u25b6 " : s.get_bool("done") ? "\u2713 " : "  ";
+    std::string what;
+    if (const json::Value* w = s.find("set_weight")) {
+      what = "set_weight " + number(*w) + "%";
+    } else if (const json::Value* p = s.find("pause_ms")) {
+      what = p->as_number() == 0 ? "pause (manual gate: rollout promote)"
+                                 : "pause " + millis(p->as_number());
+    } else if (const json::Value* a = s.find("analysis_ms")) {
+      what = "analysis " + millis(a->as_number());
+    }
+    if (s.get_bool("current") && remaining_ms >= 0)
+      what += "   (" + millis(remaining_ms) + " left)";
+    out += "  " + marker + std::to_string(i) + ". " + what + "\n";
+  }
+  if (const json::Value* a = r.find("last_analysis"); a && a->is_object()) {
+    out +=
+        "last analysis: " + a->get_string("outcome") + " \u2014 " + a->get_string("reason") + "\n";
+    TextTable t;
+    t.header = {"", "REQUESTS", "ERR %", "P99", "REQ/S"};
+    t.right_aligned = {false, true, true, true, true};
+    for (const char* side : {"stable", "canary"}) {
+      const json::Value& w = (*a)[side];
+      t.rows.push_back({side, number(w["requests"]), percent(w.get_number("error_rate")),
+                        millis(w.get_number("p99_ms")), number(w["rps"])});
+    }
+    out += t.str();
+  }
+  std::string message = r.get_string("message");
+  if (!message.empty()) out += message + "\n";
+  return out;
+}
+
+std::string rollout_history(const json::Value& events) {
+  std::string out;
+  for (const json::Value& e : array_or_empty(events))
+    out +=
+        e.get_string("time") + "  " + e.get_string("type") + "  " + e.get_string("message") + "\n";
+  return out.empty() ? "no events\n" : out;
 }
 
 } // namespace weir::control::render

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <optional>
+#include <poll.h>
 #include <string>
 #include <string_view>
 #include <sys/ioctl.h>
@@ -46,6 +47,7 @@ Options:
   weirctl show routes
   weirctl set weight ROUTE NS/SVC=W [NS/SVC=W ...]
   weirctl watch ROUTE [INTERVAL]     live view; Ctrl-C ends it
+  weirctl rollout watch ROUTE        live view of a rollout: steps, time left, weights, analysis
 
 Exit status: 0 done; 1 weir refused the command (its message goes to stderr) or answered
 badly; 2 usage error or no connection to weir.
@@ -297,6 +299,41 @@ int run_watch(Client& client, const Options& opt, const std::string& line) {
   }
 }
 
+// `rollout watch ROUTE`: `rollout status` once a second, drawn in place on a terminal.
+int run_rollout_watch(Client& client, const Options& opt, const std::string& route) {
+  if (!install_stop_handlers()) {
+    std::perror("weirctl: signal handlers");
+    return kExitRefused;
+  }
+  const bool live = !opt.json && ::isatty(STDOUT_FILENO);
+  LiveView view;
+  for (;;) {
+    auto reply = client.call("rollout status " + route, opt.timeout);
+    if (!reply) {
+      view.finish();
+      std::fprintf(stderr, "weirctl: %s\n", reply.error().message.c_str());
+      return kExitRefused;
+    }
+    int status = kExitOk;
+    auto value = check_reply(*reply, status);
+    if (!value) {
+      view.finish();
+      return status;
+    }
+    if (opt.json)
+      write_out(*reply + "\n");
+    else if (live)
+      view.draw(control::render::rollout((*value)["rollout"]) + "(Ctrl-C to quit)\n");
+    else
+      write_out(control::render::rollout((*value)["rollout"]) + "\n");
+    pollfd p{g_wake_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) {
+      view.finish();
+      return kExitOk;
+    }
+  }
+}
+
 int run(const Options& opt) {
   std::string line = join(opt.words);
   if (line.size() >= control::Server::kMaxLine)
@@ -312,6 +349,8 @@ int run(const Options& opt) {
   }
   Client& client = *connected;
   if (opt.words[0] == "watch") return run_watch(client, opt, line);
+  if (opt.words.size() == 3 && opt.words[0] == "rollout" && opt.words[1] == "watch")
+    return run_rollout_watch(client, opt, opt.words[2]);
 
   auto reply = client.call(line, opt.timeout);
   if (!reply) {

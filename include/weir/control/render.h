@@ -49,6 +49,10 @@ std::string changes(const json::Value& changes);   // reload's {list name: [name
 // One `watch` update for a terminal: a header line (route, time, window) and one row per backend
 // with SERVICE, WEIGHT, SHARE (bar), REQ/S, ERR %, P50, P99, REQUESTS.
 std::string watch_frame(const json::Value& update);
+// `rollout status`: phase, steps with a marker on the current one and time left in a pause,
+// weights, and the last analysis for stable and canary side by side.
+std::string rollout(const json::Value& rollout);
+std::string rollout_history(const json::Value& events);
 // The same update as one line for pipes and logs:
 // "TIME ROUTE  SVC weight=W share=S req=N rps=R err=E p50=X p99=Y | SVC ...".
 std::string watch_line(const json::Value& update);

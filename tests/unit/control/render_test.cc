@@ -229,5 +229,36 @@ TEST(Watch, RemovedRouteShowsTheMessage) {
   EXPECT_EQ(watch_frame(v), "route web   T\nroute removed by a reload\n");
 }
 
+TEST(RenderRollout, StepsWithMarkerTimeLeftAndAnalysisSideBySide) {
+  json::Value v = parse(R"({"route":"web","phase":"Progressing","stable":"v1/app",
+    "canary":"v2/app","canary_weight":10,"step":1,"message":"progressing",
+    "step_remaining_ms":12300,
+    "steps":[{"set_weight":10,"current":false,"done":true},
+             {"pause_ms":30000,"current":true,"done":false},
+             {"pause_ms":0,"current":false,"done":false},
+             {"analysis_ms":60000,"current":false,"done":false}],
+    "last_analysis":{"outcome":"pass","reason":"pass: 300 requests",
+      "stable":{"requests":2700,"errors":0,"error_rate":0,"p99_ms":12,"rps":270},
+      "canary":{"requests":300,"errors":1,"error_rate":0.0033,"p99_ms":14,"rps":30}}})");
+  std::string out = rollout(v);
+  EXPECT_NE(out.find("phase Progressing"), std::string::npos) << out;
+  EXPECT_NE(out.find("canary weight 10%"), std::string::npos) << out;
+  EXPECT_NE(out.find("\u2713 1. set_weight 10%"), std::string::npos) << out;
+  EXPECT_NE(out.find("\u25b6 2. pause"), std::string::npos) << out;
+  EXPECT_NE(out.find("left)"), std::string::npos) << out;
+  EXPECT_NE(out.find("manual gate"), std::string::npos) << out;
+  EXPECT_NE(out.find("last analysis: pass"), std::string::npos) << out;
+  EXPECT_NE(out.find("stable"), std::string::npos) << out;
+  EXPECT_NE(out.find("2700"), std::string::npos) << out;
+  EXPECT_NE(out.find("300"), std::string::npos) << out;
+}
+
+TEST(RenderRollout, HistoryOneLinePerEvent) {
+  json::Value v = parse(R"([{"time":"T1","type":"started","message":"a"},
+                            {"time":"T2","type":"aborted","message":"b"}])");
+  EXPECT_EQ(rollout_history(v), "T1  started  a\nT2  aborted  b\n");
+  EXPECT_EQ(rollout_history(parse("[]")), "no events\n");
+}
+
 } // namespace
 } // namespace weir::control::render
