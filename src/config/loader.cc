@@ -41,6 +41,11 @@ constexpr uint32_t kMaxRetryAttempts = 10;
 constexpr uint32_t kKiB = 1024;
 constexpr uint32_t kMiB = 1024 * 1024;
 constexpr uint32_t kMaxRetryBody = 16 * kMiB;
+constexpr uint32_t kMaxMinRequests = 1000000000;
+constexpr uint32_t kMaxFailureLimit = 100;
+constexpr uint32_t kMaxInconclusiveLimit = 1000;
+constexpr uint32_t kMaxFastAbortErrors = 100000;
+constexpr uint32_t kMaxP99IncreasePercent = 1000;
 
 struct Pos {
   int line = 0; // 1-based; 0 unknown
@@ -170,6 +175,40 @@ std::optional<uint64_t> parse_digits(std::string_view s) {
     value = std::min(kSaturate, value * 10 + static_cast<uint64_t>(c - '0'));
   }
   return value;
+}
+
+// "12", "0.5", "12.25": digits, then optionally "." and one to nine more digits. Computed as one
+// exact integer divided by an exact power of ten (both below 2^53), so "0.5%" reads as the same
+// double as the literal 0.005. `extra_scale` divides by a further power of ten (2 for a percent).
+// Integer parts past six digits come back as 1e9, which every caller's range rejects.
+std::optional<double> parse_decimal(std::string_view s, int extra_scale) {
+  const size_t dot = s.find('.');
+  const std::string_view whole = s.substr(0, dot);
+  const std::string_view fraction = dot == std::string_view::npos ? "" : s.substr(dot + 1);
+  const auto whole_value = parse_digits(whole);
+  if (!whole_value) return std::nullopt;
+  if (dot != std::string_view::npos &&
+      (fraction.empty() || fraction.size() > 9 || !parse_digits(fraction)))
+    return std::nullopt;
+  if (whole.size() > 6) return 1e9;
+  uint64_t mantissa = *whole_value;
+  for (char c : fraction)
+    mantissa = mantissa * 10 + static_cast<uint64_t>(c - '0');
+  double divisor = 1;
+  for (size_t i = 0; i < fraction.size() + static_cast<size_t>(extra_scale); ++i)
+    divisor *= 10;
+  return static_cast<double>(mantissa) / divisor;
+}
+
+// A whole percent as a ratio: 100 → "1", 1000 → "10", 50 → "0.5".
+std::string format_ratio(uint32_t percent) {
+  std::string out = std::to_string(percent / 100);
+  if (uint32_t rest = percent % 100; rest != 0) {
+    out += '.';
+    out += static_cast<char>('0' + rest / 10);
+    if (rest % 10 != 0) out += static_cast<char>('0' + rest % 10);
+  }
+  return out;
 }
 
 std::string format_size(uint64_t bytes) {
@@ -353,6 +392,38 @@ public:
     return static_cast<uint32_t>(*value);
   }
 
+  // A share: a percentage ("1%", "0.5%") or a ratio with a decimal point ("0.01"), from 0 to
+  // max_percent; returned as a ratio. A bare integer other than 0 is refused: "1" could mean 1% or
+  // 100%, and the wrong reading would quietly switch a check off. With allow_none, "none" and -1
+  // return -1 (the check is off).
+  std::optional<double> ratio(const Item& item, uint32_t max_percent, bool allow_none) {
+    const std::string text = item.node.IsScalar() ? item.node.Scalar() : std::string();
+    if (allow_none && (text == "none" || text == "-1")) return -1.0;
+    std::string_view number = text;
+    const bool percent = number.ends_with('%');
+    if (percent) number.remove_suffix(1);
+    const auto value = item.node.IsScalar() ? parse_decimal(number, percent ? 2 : 0) : std::nullopt;
+    if (!value) {
+      fail(item, "expected a percentage like 1% or 0.5%, or a ratio like 0.01" +
+                     std::string(allow_none ? ", or \"none\"" : "") + ", got " +
+                     describe(item.node));
+      return std::nullopt;
+    }
+    if (!percent && *value != 0 && number.find('.') == std::string_view::npos) {
+      fail(item, "is ambiguous: write " + text + "% for a percentage, or a ratio with a decimal " +
+                     "point like 0.01, got " + quote(text));
+      return std::nullopt;
+    }
+    if (*value > max_percent / 100.0) {
+      fail(item, percent ? "must be between 0% and " + std::to_string(max_percent) + "%, got " +
+                               quote(text)
+                         : "must be between 0 and " + format_ratio(max_percent) +
+                               " as a ratio, got " + quote(text));
+      return std::nullopt;
+    }
+    return value;
+  }
+
   // Bytes: 65536, 64KiB or 1MiB.
   std::optional<uint32_t> byte_size(const Item& item, uint32_t max) {
     std::string_view text = item.node.IsScalar() ? std::string_view(item.node.Scalar()) : "";
@@ -474,6 +545,9 @@ struct RouteMarks {
   bool match_ok = true;
   bool backends_ok = false;
   std::vector<BackendMarks> backends;
+  // rollout.stable and rollout.canary, when each is a well-formed service id.
+  std::optional<Item> rollout_stable;
+  std::optional<Item> rollout_canary;
 };
 
 class Loader {
@@ -975,7 +1049,8 @@ private:
     if (!list) return;
     for (const Item& element : *list) {
       if (!c_.expect_map(element)) continue;
-      Fields f(c_, element, {"name", "listener", "match", "backends", "timeouts", "retries"});
+      Fields f(c_, element,
+               {"name", "listener", "match", "backends", "timeouts", "retries", "rollout"});
       Route route;
       RouteMarks marks;
       marks.path = element.path;
@@ -999,6 +1074,7 @@ private:
       if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
       if (auto t = f.get("timeouts")) read_timeouts(*t, route.timeouts);
       if (auto r = f.get("retries")) read_retries(*r, route.retries);
+      if (auto r = f.get("rollout")) read_rollout(*r, route.rollout, marks);
       config_.routes.push_back(std::move(route));
       route_marks_.push_back(std::move(marks));
     }
@@ -1057,15 +1133,9 @@ private:
       Backend backend;
       BackendMarks bm;
       if (auto s = f.require("service")) {
-        if (auto v = c_.string(*s)) {
-          const size_t slash = v->find('/');
-          if (slash == std::string::npos || !is_name(std::string_view(*v).substr(0, slash)) ||
-              !is_name(std::string_view(*v).substr(slash + 1))) {
-            c_.fail(*s, "expected a service as \"namespace/name\", got " + quote(*v));
-          } else {
-            backend.service = *v;
-            bm.service = *s;
-          }
+        if (auto v = service_id(*s)) {
+          backend.service = *v;
+          bm.service = *s;
         }
       }
       bm.weight_ok = true;
@@ -1084,6 +1154,19 @@ private:
     return all_ok;
   }
 
+  // "namespace/name" of a service; whether it is defined is checked later.
+  std::optional<std::string> service_id(const Item& item) {
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    const size_t slash = v->find('/');
+    if (slash == std::string::npos || !is_name(std::string_view(*v).substr(0, slash)) ||
+        !is_name(std::string_view(*v).substr(slash + 1))) {
+      c_.fail(item, "expected a service as \"namespace/name\", got " + quote(*v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
   void read_timeouts(const Item& item, Timeouts& timeouts) {
     if (!c_.expect_map(item)) return;
     Fields f(c_, item, {"connect", "request", "idle"});
@@ -1096,6 +1179,255 @@ private:
     if (auto i = f.get("idle")) {
       if (auto v = c_.duration(*i, false)) timeouts.idle = *v;
     }
+  }
+
+  // --- rollout ---
+
+  void read_rollout(const Item& item, Rollout& rollout, RouteMarks& marks) {
+    if (!c_.expect_map(item)) return;
+    rollout.enabled = true;
+    Fields f(c_, item,
+             {"stable", "canary", "steps", "analysis", "fast_abort", "require_ready", "affinity",
+              "override", "notify", "max_canary_share_of_capacity"});
+    if (auto s = f.require("stable")) {
+      if (auto v = service_id(*s)) {
+        rollout.stable = *v;
+        marks.rollout_stable = *s;
+      }
+    }
+    if (auto s = f.require("canary")) {
+      if (auto v = service_id(*s)) {
+        rollout.canary = *v;
+        if (marks.rollout_stable && *v == rollout.stable) {
+          c_.fail(*s, "must be a different service than stable, got " + quote(*v) + " for both");
+        } else {
+          marks.rollout_canary = *s;
+        }
+      }
+    }
+    if (auto s = f.require("steps")) read_rollout_steps(*s, rollout.steps);
+    if (auto a = f.get("analysis")) read_rollout_analysis(*a, rollout.analysis);
+    if (auto a = f.get("fast_abort")) {
+      if (c_.expect_map(*a)) {
+        Fields fa(c_, *a, {"consecutive_errors"});
+        if (auto e = fa.require("consecutive_errors")) {
+          if (auto v = c_.integer(*e, 1, kMaxFastAbortErrors))
+            rollout.fast_abort_consecutive_errors = *v;
+        }
+      }
+    }
+    if (auto r = f.get("require_ready")) {
+      if (auto v = c_.boolean(*r)) rollout.require_ready = *v;
+    }
+    if (auto a = f.get("affinity")) {
+      if (c_.expect_map(*a)) {
+        Fields fa(c_, *a, {"cookie", "max_age"});
+        if (auto c = fa.require("cookie")) {
+          if (auto v = token(*c, "cookie name")) rollout.affinity_cookie = *v;
+        }
+        if (auto m = fa.get("max_age")) {
+          // Set-Cookie's Max-Age counts whole seconds: 1500ms would quietly become 1s, and
+          // 500ms would expire the cookie at once.
+          if (auto v = c_.duration(*m, true)) {
+            if (v->count() % 1000 != 0) {
+              c_.fail(*m, "must be a whole number of seconds (a cookie's Max-Age), got " +
+                              quote(m->node.Scalar()));
+            } else {
+              rollout.affinity_max_age = *v;
+            }
+          }
+        }
+      }
+    }
+    if (auto o = f.get("override")) {
+      if (c_.expect_map(*o)) {
+        Fields fo(c_, *o, {"header"});
+        if (auto h = fo.require("header")) {
+          if (auto v = token(*h, "header name")) rollout.override_header = *v;
+        }
+      }
+    }
+    if (auto n = f.get("notify")) {
+      if (c_.expect_map(*n)) {
+        Fields fn(c_, *n, {"webhook"});
+        if (auto w = fn.require("webhook")) {
+          if (auto v = webhook_url(*w)) rollout.notify_webhook = *v;
+        }
+      }
+    }
+    if (auto m = f.get("max_canary_share_of_capacity")) {
+      if (auto v = c_.percent(*m)) {
+        if (*v == 0) {
+          c_.fail(*m, "must be between 1% and 100%, got " + quote(m->node.Scalar()));
+        } else {
+          rollout.max_canary_share_of_capacity = *v;
+        }
+      }
+    }
+  }
+
+  void read_rollout_steps(const Item& item, std::vector<RolloutStep>& steps) {
+    auto list = nonempty_list(item, "step");
+    if (!list) return;
+    for (const Item& element : *list) {
+      if (auto step = rollout_step(element)) steps.push_back(*step);
+    }
+  }
+
+  // A map with exactly one key naming the kind: { set_weight: 10 }, { pause: {} } or
+  // { analysis: { duration: 60s } }.
+  std::optional<RolloutStep> rollout_step(const Item& item) {
+    constexpr std::string_view kExpected =
+        "expected a map with one key (set_weight, pause or analysis), got ";
+    if (!item.node.IsMap() || item.node.size() != 1) {
+      std::string got = describe(item.node);
+      if (item.node.IsMap() && item.node.size() == 0) {
+        got = "an empty map";
+      } else if (item.node.IsMap()) {
+        std::vector<std::string> keys;
+        for (const auto& entry : item.node)
+          keys.push_back(describe(entry.first));
+        got = std::to_string(keys.size()) + " keys: ";
+        for (size_t k = 0; k < keys.size(); ++k)
+          got += std::string(k == 0 ? "" : k + 1 == keys.size() ? " and " : ", ") + keys[k];
+      }
+      c_.fail(item, std::string(kExpected) + got);
+      return std::nullopt;
+    }
+    const auto entry = *item.node.begin();
+    const Pos key_pos = pos_of(entry.first, item.pos);
+    if (!entry.first.IsScalar()) {
+      c_.fail(key_pos, item.path, "expected a string key, got " + describe(entry.first));
+      return std::nullopt;
+    }
+    const std::string& kind = entry.first.Scalar();
+    const Pos value_pos = entry.second.IsNull() ? key_pos : pos_of(entry.second, key_pos);
+    const Item value{entry.second, value_pos, join(item.path, kind)};
+    RolloutStep step;
+    if (kind == "set_weight") {
+      step.kind = RolloutStep::Kind::set_weight;
+      auto v = c_.integer(value, 0, 100);
+      if (!v) return std::nullopt;
+      step.weight = *v;
+    } else if (kind == "pause") {
+      step.kind = RolloutStep::Kind::pause;
+      if (value.node.IsNull()) return step; // a manual gate
+      if (!value.node.IsMap()) {
+        c_.fail(value, "expected a map like { duration: 30s }, or {} for a manual gate, got " +
+                           describe(value.node));
+        return std::nullopt;
+      }
+      Fields f(c_, value, {"duration"});
+      if (auto d = f.get("duration")) {
+        auto v = c_.duration(*d, false);
+        if (!v) return std::nullopt;
+        if (v->count() == 0) {
+          c_.fail(*d, "must be greater than 0 (a manual gate is written pause: {})");
+          return std::nullopt;
+        }
+        step.duration = *v;
+      }
+    } else if (kind == "analysis") {
+      step.kind = RolloutStep::Kind::analysis;
+      if (!value.node.IsMap()) {
+        c_.fail(value, "expected a map like { duration: 60s }, got " + describe(value.node));
+        return std::nullopt;
+      }
+      Fields f(c_, value, {"duration"});
+      auto d = f.require("duration");
+      if (!d) return std::nullopt;
+      auto v = c_.duration(*d, true);
+      if (!v) return std::nullopt;
+      step.duration = *v;
+    } else {
+      std::string hint = did_you_mean(kind, {"set_weight", "pause", "analysis"});
+      if (hint.empty()) hint = " (expected set_weight, pause or analysis)";
+      c_.fail(key_pos, value.path, "unknown step " + quote(kind) + hint);
+      return std::nullopt;
+    }
+    return step;
+  }
+
+  void read_rollout_analysis(const Item& item, RolloutAnalysis& analysis) {
+    if (!c_.expect_map(item)) return;
+    Fields f(c_, item,
+             {"interval", "min_requests", "max_error_rate", "max_error_rate_increase",
+              "max_p99_latency", "max_p99_increase", "failure_limit", "inconclusive_limit"});
+    if (auto i = f.get("interval")) {
+      if (auto v = c_.duration(*i, true)) analysis.interval = *v;
+    }
+    if (auto m = f.get("min_requests")) {
+      if (auto v = c_.integer(*m, 0, kMaxMinRequests)) analysis.min_requests = *v;
+    }
+    if (auto m = f.get("max_error_rate")) {
+      if (auto v = c_.ratio(*m, 100, false)) analysis.max_error_rate = *v;
+    }
+    if (auto m = f.get("max_error_rate_increase")) {
+      if (auto v = c_.ratio(*m, 100, false)) analysis.max_error_rate_increase = *v;
+    }
+    if (auto m = f.get("max_p99_latency")) {
+      if (auto v = c_.duration(*m, false)) analysis.max_p99_latency = *v;
+    }
+    if (auto m = f.get("max_p99_increase")) {
+      if (auto v = c_.ratio(*m, kMaxP99IncreasePercent, true)) analysis.max_p99_increase = *v;
+    }
+    if (auto l = f.get("failure_limit")) {
+      if (auto v = c_.integer(*l, 1, kMaxFailureLimit)) analysis.failure_limit = *v;
+    }
+    if (auto l = f.get("inconclusive_limit")) {
+      if (auto v = c_.integer(*l, 1, kMaxInconclusiveLimit)) analysis.inconclusive_limit = *v;
+    }
+  }
+
+  // RFC 9110 token characters: a header name, or an RFC 6265 cookie-name (also a token).
+  std::optional<std::string> token(const Item& item, std::string_view what) {
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    if (!is_token(*v)) {
+      c_.fail(item, "expected a " + std::string(what) +
+                        " made of letters, digits and !#$%&'*+-.^_`|~, got " + quote(*v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // http://IP:port/path with a numeric host: the control thread resolves no names, and weir has
+  // no TLS client. The scheme is stored lower-cased.
+  std::optional<std::string> webhook_url(const Item& item) {
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    const std::string lower = ascii_lower(*v);
+    if (lower.starts_with("https://")) {
+      c_.fail(item, "https webhooks are not supported");
+      return std::nullopt;
+    }
+    if (!lower.starts_with("http://")) {
+      c_.fail(item, "expected an http:// URL like http://127.0.0.1:9000/hook, got " + quote(*v));
+      return std::nullopt;
+    }
+    const std::string_view rest = std::string_view(*v).substr(7);
+    const size_t slash = rest.find('/');
+    const std::string_view authority = rest.substr(0, slash);
+    if (auto parsed = parse_address(authority, false); !parsed) {
+      c_.fail(item, "in " + quote(authority) + ": " + parsed.error().message);
+      return std::nullopt;
+    }
+    if (slash == std::string_view::npos) {
+      c_.fail(item, "expected a path starting with \"/\" after the port, like "
+                    "http://127.0.0.1:9000/hook, got " +
+                        quote(*v));
+      return std::nullopt;
+    }
+    const std::string_view path = rest.substr(slash);
+    if (std::any_of(path.begin(), path.end(), [](char ch) {
+          const auto u = static_cast<unsigned char>(ch);
+          return u <= 0x20 || u == 0x7f || ch == '#';
+        })) {
+      c_.fail(item,
+              "the path must not contain spaces, control characters or \"#\", got " + quote(*v));
+      return std::nullopt;
+    }
+    return "http://" + std::string(rest);
   }
 
   void read_limits(const Item& item) {
@@ -1274,6 +1606,15 @@ private:
         }
         if (all_services_named_ && !services.contains(id))
           c_.fail(*bm.service, "service " + quote(id) + " is not defined");
+      }
+      // A rollout moves traffic between two of the route's own backends. When a backend is
+      // malformed, its own error is the one to fix first.
+      for (const std::optional<Item>* mark : {&m.rollout_stable, &m.rollout_canary}) {
+        if (!*mark || !m.backends_ok) continue;
+        const std::string id = (*mark)->node.Scalar();
+        if (std::none_of(r.backends.begin(), r.backends.end(),
+                         [&](const Backend& b) { return b.service == id; }))
+          c_.fail(**mark, "service " + quote(id) + " is not a backend of " + route_label(i));
       }
       if (m.listener && m.match_ok) {
         auto key = std::tuple(r.listener, r.match.host, r.match.path_prefix);
