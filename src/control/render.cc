@@ -366,8 +366,10 @@ std::string rollout(const json::Value& r) {
     t.right_aligned = {false, true, true, true, true};
     for (const char* side : {"stable", "canary"}) {
       const json::Value& w = (*a)[side];
+      char rps[32];
+      std::snprintf(rps, sizeof rps, "%.1f", w.get_number("rps"));
       t.rows.push_back({side, number(w["requests"]), percent(w.get_number("error_rate")),
-                        millis(w.get_number("p99_ms")), number(w["rps"])});
+                        millis(w.get_number("p99_ms")), rps});
     }
     out += t.str();
   }
