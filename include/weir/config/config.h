@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 // Plain, validated configuration. Built only by config::Loader; immutable once published.
@@ -51,7 +52,7 @@ struct Probe {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::vector<StatusRange> expect_status{{200, 299}};
-  std::string expect_body_contains;                               // "" = no check
+  std::string expect_body_contains;                                // "" = no check
   std::vector<std::pair<std::string, std::string>> expect_headers; // name → exact value
   Duration max_latency{0};                                         // 0 = no limit
   Duration interval{5000};
@@ -112,8 +113,8 @@ struct Retries {
 // One step of a rollout plan.
 struct RolloutStep {
   enum class Kind { set_weight, pause, analysis } kind = Kind::pause;
-  uint32_t weight = 0;   // set_weight: the canary's share in percent, 0..100
-  Duration duration{0};  // pause: 0 = a manual gate (waits for `rollout promote`); analysis: > 0
+  uint32_t weight = 0;  // set_weight: the canary's share in percent, 0..100
+  Duration duration{0}; // pause: 0 = a manual gate (waits for `rollout promote`); analysis: > 0
   bool operator==(const RolloutStep&) const = default;
 };
 
@@ -141,8 +142,8 @@ struct Rollout {
   bool require_ready = true;
   std::string affinity_cookie; // "" = no sticky versions
   Duration affinity_max_age{3600000};
-  std::string override_header; // "" = none; values "always" / "never"
-  std::string notify_webhook;  // "" = none; http://host:port/path (numeric host)
+  std::string override_header;                 // "" = none; values "always" / "never"
+  std::string notify_webhook;                  // "" = none; http://host:port/path (numeric host)
   uint32_t max_canary_share_of_capacity = 100; // percent; see capacity-aware weights
   bool operator==(const Rollout&) const = default;
 };
