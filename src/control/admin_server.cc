@@ -326,7 +326,7 @@ void AdminServer::write_metrics(std::string& out) const {
         e.weights.push_back({r.name, snap->services[b.service].id, b.weight, b.configured_weight});
     for (const auto& s : snap->services)
       for (const auto& ep : s.endpoints)
-        e.endpoint_states.push_back({s.id, ep.key, !ep.drained});
+        e.endpoint_states.push_back({s.id, ep.key, !ep.drained && !ep.down});
   }
   e.reloads_ok = controller_.reloads_ok();
   e.reloads_failed = controller_.reloads_failed();

@@ -278,7 +278,8 @@ void write_prometheus(const Exposition& e, std::string& out) {
   }
 
   family(out, "weir_endpoint_up", "gauge",
-         "1 when an endpoint may take new requests, 0 when drained.");
+         "1 when an endpoint may take new requests, 0 when drained, failing its health "
+         "checks or ejected as an outlier.");
   for (const auto& s : e.endpoint_states) {
     backend_labels(labels, {}, s.service);
     label(labels, "endpoint", s.endpoint);

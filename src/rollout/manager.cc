@@ -357,6 +357,10 @@ std::string Manager::begin(const std::string& route, const std::string& canary_a
     // The promoted version is the stable one now.
     stable = s.canary;
     canary = s.canary == p->canary ? p->stable : p->canary;
+  } else if (s.phase == Phase::degraded && !s.stable.empty()) {
+    // After an abort the stable version of that rollout still serves: it stays stable.
+    stable = s.stable;
+    canary = s.canary;
   }
   if (!canary_arg.empty()) canary = canary_arg;
   bool found = false;
@@ -568,13 +572,19 @@ void Manager::save() {
     w.key("canary_weight").value(s->canary_weight).key("gate").value(s->gate);
     w.key("user_paused").value(s->user_paused).key("message").value(s->message);
     w.key("failures").value(s->failures).key("inconclusive").value(s->inconclusive);
+    // A running step's end is saved as wall-clock time: after a crash the step resumes with
+    // the time really left, not with what was left at the last save.
     int64_t remaining = -1;
     if (s->remaining) {
       remaining = s->remaining->count();
     } else if (s->step_deadline) {
-      remaining = std::max<int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(*s->step_deadline - Clock::now())
-                 .count());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*s->step_deadline - Clock::now());
+      auto wall = std::chrono::system_clock::now() + left;
+      w.key("step_deadline_unix_ms")
+          .value(static_cast<int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch())
+                  .count()));
     }
     w.key("step_remaining_ms").value(remaining);
     w.key("history").begin_array();
@@ -612,6 +622,12 @@ void Manager::restore() {
     s.failures = static_cast<uint32_t>(v.get_number("failures"));
     s.inconclusive = static_cast<uint32_t>(v.get_number("inconclusive"));
     int64_t remaining = static_cast<int64_t>(v.get_number("step_remaining_ms", -1));
+    if (const json::Value* d = v.find("step_deadline_unix_ms"); d && d->is_number()) {
+      int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      remaining = std::max<int64_t>(0, static_cast<int64_t>(d->as_number()) - now_ms);
+    }
     if (const json::Value* h = v.find("history"); h && h->is_array())
       for (const auto& e : h->as_array())
         s.history.push_back(
