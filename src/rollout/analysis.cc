@@ -59,7 +59,8 @@ Verdict analyze(const metrics::WindowStats& canary, const metrics::WindowStats& 
     return v;
   }
   if (stable_usable && t.max_p99_increase >= 0 && stable.p99_ms > 0 &&
-      canary.p99_ms > stable.p99_ms * (1.0 + t.max_p99_increase)) {
+      canary.p99_ms > stable.p99_ms * (1.0 + t.max_p99_increase) &&
+      canary.p99_ms - stable.p99_ms >= t.min_p99_increase_ms) {
     v.reason = "p99 " + ms(canary.p99_ms) + " > stable's " + ms(stable.p99_ms) + " + " +
                percent(t.max_p99_increase);
     return v;

@@ -15,6 +15,9 @@ struct Thresholds {
   double max_error_rate_increase = 0.005; // canary minus stable, same window
   double max_p99_ms = 500;                // absolute; 0 = no limit
   double max_p99_increase = 0.5;          // relative to stable's p99 (0.5 = +50 %); < 0 = none
+  // The relative p99 check needs this absolute difference too: sub-millisecond latencies on a
+  // fast network jitter by more than 50 % (a fresh connection alone does that).
+  double min_p99_increase_ms = 5;
 };
 
 enum class Outcome { pass, fail, inconclusive };

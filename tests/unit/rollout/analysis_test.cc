@@ -60,6 +60,13 @@ TEST(RolloutAnalysis, TableOfVerdicts) {
   }
 }
 
+TEST(RolloutAnalysis, RelativeP99NeedsAnAbsoluteDifferenceToo) {
+  Thresholds t; // +50 % and at least 5 ms
+  // 1.1 ms against 0.6 ms is +83 % but only 0.5 ms: loopback noise, not a slower version.
+  EXPECT_EQ(analyze(window(1000, 0, 1.1), window(9000, 0, 0.6), t).outcome, Outcome::pass);
+  EXPECT_EQ(analyze(window(1000, 0, 12), window(9000, 0, 6), t).outcome, Outcome::fail);
+}
+
 TEST(RolloutAnalysis, ThresholdsCanBeTurnedOff) {
   Thresholds t;
   t.max_p99_ms = 0;        // no absolute latency limit
