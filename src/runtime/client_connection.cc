@@ -888,7 +888,10 @@ void ClientConnection::record_attempt(int status, bool local) {
   // disconnects are counted apart.
   cells_->requests.add();
   bool upstream_error = failure_.has_value() || (status >= 500 && !local);
-  if (upstream_error) cells_->upstream_errors.add();
+  if (upstream_error)
+    cells_->upstream_errors.add();
+  else if ((status >= 400 && status < 500) || status == 0)
+    cells_->client_errors.add();
   if (snap_ && route_ >= 0 && backend_ >= 0) {
     // Rollout fast abort: a run of canary errors trips at once, without waiting for analysis.
     const Snapshot::Route& r = snap_->routes[static_cast<size_t>(route_)];
@@ -901,8 +904,7 @@ void ClientConnection::record_attempt(int status, bool local) {
     } else if (!upstream_error && status != 0) {
       cells_->consecutive_errors = 0;
     }
-  } else if ((status >= 400 && status < 500) || status == 0)
-    cells_->client_errors.add();
+  }
   cells_->bytes_in.add(bytes_in_);
   cells_->bytes_out.add(bytes_out_);
   auto now = Clock::now();
