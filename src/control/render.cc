@@ -281,11 +281,31 @@ std::string changes(const json::Value& changes) {
   return out;
 }
 
+std::string probe_table(const json::Value& services) {
+  TextTable t;
+  t.header = {"SERVICE", "READY", "PROBE", "LAST", "PASS", "FAIL", "STREAK", "LATENCY", "REASON"};
+  t.right_aligned = {false, false, false, false, true, true, true, true, false};
+  for (const json::Value& s : array_or_empty(services)) {
+    std::string ready = s.get_bool("ready") ? "yes" : "no";
+    if (array_or_empty(s["probes"]).empty())
+      t.rows.push_back({s.get_string("service"), ready, "-", "-", "-", "-", "-", "-", ""});
+    for (const json::Value& p : array_or_empty(s["probes"]))
+      t.rows.push_back({s.get_string("service"), ready, p.get_string("name"), p.get_string("last"),
+                        number(p["passes"]), number(p["failures"]),
+                        number(p["consecutive_passes"]) + "/" + number(p["ready_after"]),
+                        millis(p.get_number("latency_ms")), p.get_string("last_failure")});
+  }
+  return t.str();
+}
+
 std::string reply(const json::Value& r) {
   if (!r.is_object()) return pretty_json(r);
   if (const json::Value* c = r.find("commands"); c && c->is_array()) return help(*c);
   if (const json::Value* v = r.find("routes"); v && v->is_array()) return routes(*v);
-  if (const json::Value* v = r.find("services"); v && v->is_array()) return services(*v);
+  if (const json::Value* v = r.find("services"); v && v->is_array()) {
+    bool probes = !v->as_array().empty() && v->as_array().front().find("probes");
+    return probes ? probe_table(*v) : services(*v);
+  }
   if (const json::Value* v = r.find("route"); v && v->is_object()) {
     std::string out = routes(json::Value(json::Value::Array{*v}));
     if (const json::Value* c = r.find("changes")) out += changes(*c);

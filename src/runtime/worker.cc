@@ -50,6 +50,10 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     update_listeners(listeners);
     sweep();
     io_.run();
+    // Stopped after a drain: the handlers of the sockets closed on the way out are ready now;
+    // run them so every connection object is freed before the thread ends.
+    io_.restart();
+    io_.poll();
   });
 }
 

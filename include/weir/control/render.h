@@ -41,10 +41,11 @@ std::string pretty_json(const json::Value& value);
 // a bare {"ok":true} prints "ok".
 std::string reply(const json::Value& reply);
 
-std::string routes(const json::Value& routes);     // array of "show routes" route objects
-std::string services(const json::Value& services); // array of "show services" service objects
-std::string help(const json::Value& commands);     // array of {name, usage, help}
-std::string changes(const json::Value& changes);   // reload's {list name: [names]}
+std::string routes(const json::Value& routes);        // array of "show routes" route objects
+std::string services(const json::Value& services);    // array of "show services" service objects
+std::string probe_table(const json::Value& services); // "show probes" services with their probes
+std::string help(const json::Value& commands);        // array of {name, usage, help}
+std::string changes(const json::Value& changes);      // reload's {list name: [names]}
 
 // One `watch` update for a terminal: a header line (route, time, window) and one row per backend
 // with SERVICE, WEIGHT, SHARE (bar), REQ/S, ERR %, P50, P99, REQUESTS.

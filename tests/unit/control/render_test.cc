@@ -260,5 +260,18 @@ TEST(RenderRollout, HistoryOneLinePerEvent) {
   EXPECT_EQ(rollout_history(parse("[]")), "no events\n");
 }
 
+TEST(RenderProbes, ShowProbesIsAProbeTableNotTheServicesTable) {
+  json::Value v = parse(R"({"ok":true,"services":[{"service":"app-v2/app","ready":false,
+    "probes":[{"name":"checkout","ran":true,"last":"fail","passes":3,"failures":1,
+    "consecutive_passes":0,"ready_after":3,"ready":false,"latency_ms":4.5,
+    "endpoint":"127.0.0.1:9002","last_failure":"status 500"}]}]})");
+  std::string out = reply(v);
+  EXPECT_NE(out.find("PROBE"), std::string::npos) << out;
+  EXPECT_NE(out.find("checkout"), std::string::npos) << out;
+  EXPECT_NE(out.find("status 500"), std::string::npos) << out;
+  EXPECT_NE(out.find("0/3"), std::string::npos) << out;
+  EXPECT_EQ(out.find("ENDPOINT"), std::string::npos) << out; // not the services table
+}
+
 } // namespace
 } // namespace weir::control::render
