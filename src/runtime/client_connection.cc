@@ -955,10 +955,10 @@ bool idempotent(std::string_view method) {
 } // namespace
 
 bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status) {
-  // Indices below are the worker's current snapshot's: a reload in between ends retrying.
-  if (!snap_ || route_ < 0 || backend_ < 0 || closed_ || snap_ != worker_.snapshot()) return false;
-  const Snapshot::Route& route = snap_->routes[static_cast<size_t>(route_)];
-  const config::Retries& rr = route.retries;
+  if (!snap_ || route_ < 0 || backend_ < 0 || closed_) return false;
+  // The request's snapshot stays alive here even if the retry moves to a newer one.
+  std::shared_ptr<const Snapshot> started_with = snap_;
+  const config::Retries rr = snap_->routes[static_cast<size_t>(route_)].retries;
   if (rr.attempts == 0 || attempts_ >= rr.attempts) return false;
   // Never once a byte of the response reached the client.
   if (response_started_ || client_writing_ || upstream_writing_) return false;
@@ -1002,8 +1002,38 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   record_attempt(upstream_status, false);
   drop_upstream();
 
+  // A live change (a weight step, an abort) may have published a new snapshot meanwhile: the
+  // retry follows it, found by names, since indices may differ.
+  std::string skip_key;
+  {
+    const Snapshot::Service& failed_svc =
+        snap_->services[snap_->routes[static_cast<size_t>(route_)]
+                            .backends[static_cast<size_t>(backend_)]
+                            .service];
+    if (endpoint_ < failed_svc.endpoints.size()) skip_key = failed_svc.endpoints[endpoint_].key;
+    if (snap_ != worker_.snapshot()) {
+      std::shared_ptr<const Snapshot> current = worker_.snapshot();
+      int r = current->route_index(snap_->routes[static_cast<size_t>(route_)].name);
+      if (r < 0) return false;
+      int b = -1;
+      const auto& backends = current->routes[static_cast<size_t>(r)].backends;
+      for (size_t i = 0; i < backends.size(); ++i)
+        if (current->services[backends[i].service].id == failed_svc.id) b = static_cast<int>(i);
+      if (b < 0) return false;
+      snap_ = std::move(current);
+      route_ = r;
+      backend_ = b;
+    }
+  }
+  const Snapshot::Route& route = snap_->routes[static_cast<size_t>(route_)];
   int backend = backend_;
-  uint32_t skip_endpoint = endpoint_;
+  int skip_endpoint = -1;
+  {
+    const auto& eps =
+        snap_->services[route.backends[static_cast<size_t>(backend_)].service].endpoints;
+    for (size_t i = 0; i < eps.size(); ++i)
+      if (eps[i].key == skip_key) skip_endpoint = static_cast<int>(i);
+  }
   if (rr.retry_other_backend) {
     // The best other version: the highest live weight among those that can take requests.
     int best = -1;
