@@ -1103,3 +1103,40 @@ TEST(RolloutRestart, NextRolloutAfterPromotionStartsFromThePromotedVersion) {
 
 } // namespace
 } // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+TEST(RolloutCapacity, CanaryNeverGetsMoreThanItsEndpointsCanCarry) {
+  // Stable has four endpoints, the canary one: relative to stable it can carry 25 % of the
+  // route, so a plan asking 70 % gets 25 % (and the history says why); promotion still moves
+  // everything to it (the plan's end is an explicit decision).
+  std::vector<DemoUpstream> stable;
+  std::string addresses;
+  for (int i = 0; i < 4; ++i) {
+    stable.push_back(DemoUpstream::start("v1-" + std::to_string(i)));
+    addresses += (i ? ", " : "") + stable.back().address();
+  }
+  DemoUpstream v2 = DemoUpstream::start("v2");
+  const std::string socket = temp_path("ctl", ".sock");
+  Plan plan;
+  plan.steps = {"set_weight: 70", "pause: {}", "set_weight: 100"};
+  std::string yaml =
+      header(socket, 1) + "services:\n" + service("app-v1/app", addresses, kNoOutliers) +
+      service("app-v2/app", v2.address(), kNoOutliers) + "routes:\n" + route("r", "/", plan);
+  Weir weir = Weir::start(yaml);
+  ASSERT_TRUE(control(socket, "rollout start r").ok());
+  ASSERT_TRUE(wait_gate(socket, 1, 5s)) << status_raw(socket);
+  EXPECT_EQ(status(socket).get_number("canary_weight"), 25) << status_raw(socket);
+  EXPECT_EQ(live_weight(socket, "r", "app-v2/app"), 25);
+  EXPECT_EQ(live_weight(socket, "r", "app-v1/app"), 75);
+  auto seen = served_by(weir.port(), 400);
+  EXPECT_EQ(seen["v2"], 100) << seen["v1-0"] << " " << seen["v1-1"];
+  EXPECT_TRUE(contains(history_raw(socket), "capped to 25%")) << history_raw(socket);
+  ASSERT_TRUE(control(socket, "rollout promote r").ok());
+  ASSERT_TRUE(wait_phase(socket, "Healthy", 5s)) << status_raw(socket);
+  EXPECT_EQ(served_by(weir.port(), 20)["v2"], 20);
+}
+
+} // namespace
+} // namespace weir::test
