@@ -121,7 +121,13 @@ private:
       w.key("p99_ms").value(stats ? stats->p99_ms : 0.0);
       w.end_object();
     }
-    w.end_array().end_object();
+    w.end_array();
+    // A route with a rollout: its state and every event since the last line.
+    if (c_.rollout_feed_) {
+      std::string feed = c_.rollout_feed_(route_, rollout_cursor_);
+      if (!feed.empty()) w.key("rollout").raw(feed);
+    }
+    w.end_object();
     return w.take();
   }
 
@@ -130,6 +136,7 @@ private:
   std::string route_;
   std::chrono::milliseconds interval_;
   boost::asio::steady_timer timer_;
+  uint64_t rollout_cursor_ = 0; // events already streamed
 };
 
 void Controller::register_commands(CommandTable& table) {

@@ -61,6 +61,7 @@ struct Manager::State {
   std::optional<Verdict> last;
   std::string message; // why it stands where it stands
   std::deque<Event> history;
+  uint64_t events_total = 0; // events ever recorded; history holds the last kHistory
   asio::steady_timer step_timer;
   asio::steady_timer analysis_timer;
 };
@@ -103,7 +104,31 @@ Manager::State& Manager::state_for(const std::string& route) {
   return *s;
 }
 
+std::string Manager::feed(const std::string& route, uint64_t& cursor) const {
+  if (!plan(route)) return "";
+  const State* s = find(route);
+  json::Writer w;
+  w.begin_object().key("status").raw(status_json(route));
+  w.key("events").begin_array();
+  if (s) {
+    uint64_t first = s->events_total - s->history.size(); // sequence of history.front()
+    if (cursor < first) cursor = first;
+    for (uint64_t i = cursor; i < s->events_total; ++i) {
+      const Event& e = s->history[static_cast<size_t>(i - first)];
+      w.begin_object().key("time").value(e.time).key("type").value(e.type);
+      w.key("message").value(e.message);
+      if (!e.details.empty()) w.key("details").raw(e.details);
+      w.end_object();
+    }
+    cursor = s->events_total;
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
 void Manager::start() {
+  controller_.set_rollout_feed(
+      [this](const std::string& route, uint64_t& cursor) { return feed(route, cursor); });
   controller_.set_fast_abort_handler([this](const std::string& route, const std::string& service) {
     on_fast_abort(route, service);
   });
@@ -114,6 +139,7 @@ void Manager::record(State& s, std::string type, std::string message, std::strin
   Event e{utc_now(), std::move(type), std::move(message), std::move(details)};
   log::info("rollout " + s.route + ": " + e.type + ": " + e.message);
   s.history.push_back(e);
+  ++s.events_total;
   if (s.history.size() > kHistory) s.history.pop_front();
   if (const config::Rollout* p = plan(s.route); p && !p->notify_webhook.empty()) {
     json::Writer w;
@@ -632,6 +658,7 @@ void Manager::restore() {
       for (const auto& e : h->as_array())
         s.history.push_back(
             {e.get_string("time"), e.get_string("type"), e.get_string("message"), ""});
+    s.events_total = s.history.size();
     if (remaining >= 0) {
       if (s.phase == Phase::paused)
         s.remaining = std::chrono::milliseconds(remaining);

@@ -13,6 +13,7 @@
 #include "support/weir.h"
 #include "weir/base/json.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <cctype>
@@ -1136,6 +1137,49 @@ TEST(RolloutCapacity, CanaryNeverGetsMoreThanItsEndpointsCanCarry) {
   ASSERT_TRUE(control(socket, "rollout promote r").ok());
   ASSERT_TRUE(wait_phase(socket, "Healthy", 5s)) << status_raw(socket);
   EXPECT_EQ(served_by(weir.port(), 20)["v2"], 20);
+}
+
+} // namespace
+} // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+TEST(RolloutWatch, WatchStreamsTheRolloutsEventsAndState) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  DemoUpstream v2 = DemoUpstream::start("v2");
+  const std::string socket = temp_path("ctl", ".sock");
+  Plan plan;
+  plan.steps = {"set_weight: 10", "pause: {}", "set_weight: 100"};
+  Weir weir = Weir::start(two_versions(socket, 1, v1, v2, plan));
+  auto watcher = ControlClient::connect(socket);
+  ASSERT_TRUE(watcher);
+  ASSERT_TRUE(watcher->send("watch r 200ms\n"));
+  ASSERT_TRUE(control(socket, "rollout start r").ok());
+  ASSERT_TRUE(wait_gate(socket, 1, 5s)) << status_raw(socket);
+  ASSERT_TRUE(control(socket, "rollout promote r").ok());
+  // Every event arrives exactly once across the stream's lines, in order, with the state.
+  std::vector<std::string> types;
+  std::string last_phase;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline &&
+         std::find(types.begin(), types.end(), "promoted") == types.end()) {
+    auto line = watcher->read_line(2s);
+    ASSERT_TRUE(line) << "watch stream ended";
+    auto parsed = json::parse(*line);
+    ASSERT_TRUE(parsed.value) << *line;
+    const json::Value& rollout = (*parsed.value)["rollout"];
+    ASSERT_TRUE(rollout.is_object()) << *line;
+    last_phase = rollout["status"].get_string("phase");
+    for (const auto& e : rollout["events"].as_array())
+      types.push_back(e.get_string("type"));
+  }
+  ASSERT_FALSE(types.empty());
+  EXPECT_EQ(types.front(), "started");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "started"), 1);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "promoted"), 1);
+  EXPECT_NE(std::find(types.begin(), types.end(), "paused"), types.end());
+  EXPECT_EQ(last_phase, "Healthy");
 }
 
 } // namespace

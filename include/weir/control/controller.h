@@ -57,6 +57,10 @@ public:
   void set_fast_abort_handler(std::function<void(const std::string&, const std::string&)> h) {
     fast_abort_handler_ = std::move(h);
   }
+  // What `watch` adds for a route with a rollout: a JSON object with its status and the events
+  // after `cursor` (which it advances); "" when the route has none.
+  using RolloutFeed = std::function<std::string(const std::string& route, uint64_t& cursor)>;
+  void set_rollout_feed(RolloutFeed feed) { rollout_feed_ = std::move(feed); }
   // Runs after every successful reload (new config in force), on the control thread.
   void set_reload_listener(std::function<void()> f) { reload_listener_ = std::move(f); }
 
@@ -103,6 +107,7 @@ private:
   bool started_ = false;
   std::function<void(const std::string&, const std::string&)> fast_abort_handler_;
   std::function<void()> reload_listener_;
+  RolloutFeed rollout_feed_;
 };
 
 } // namespace weir::control

@@ -56,6 +56,8 @@ public:
 
   std::string status_json(const std::string& route) const;
   std::string history_json(const std::string& route) const;
+  // For `watch ROUTE`: {"status":{...},"events":[events after cursor]}; advances cursor.
+  std::string feed(const std::string& route, uint64_t& cursor) const;
 
 private:
   struct State;
