@@ -45,10 +45,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
       // Each worker counts its own run of errors; splitting the threshold between them keeps
       // the errors let through before the abort at or under the configured number.
       uint32_t workers = std::max(1u, config->workers);
-      out.fast_abort_errors =
-          r.rollout.fast_abort_consecutive_errors == 0
-              ? 0
-              : std::max(1u, r.rollout.fast_abort_consecutive_errors / workers);
+      out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors == 0
+                                  ? 0
+                                  : std::max(1u, r.rollout.fast_abort_consecutive_errors / workers);
       out.override_header = r.rollout.override_header;
       if (!r.rollout.affinity_cookie.empty()) {
         out.affinity_cookie = r.rollout.affinity_cookie;
