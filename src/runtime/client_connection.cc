@@ -290,22 +290,27 @@ void ClientConnection::on_request_head() {
   s_->request_out.clear();
   http::write_upstream_request(head, ctx, s_->request_out);
 
-  bool fresh = false;
-  up_ = pool->acquire(this, fresh);
+  response_started_ = response_chunked_ = response_raw_ = false;
+  continue_sent_ = retried_ = false;
+  request_done_ = false;
+  if (attach_upstream(pool, false)) on_upstream_ready();
+}
+
+bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
+  // One attempt's upstream connection: pooled when one is idle (unless force_new), else a new
+  // one that connects first. Returns true when it can be used at once.
+  bool fresh = true;
+  up_ = force_new ? pool->connect_new(this) : pool->acquire(this, fresh);
   up_->count_request();
   s_->response.start_connection();
   s_->response.reset(head_request_);
   s_->up_len = s_->up_pos = 0;
-  response_done_ = response_started_ = response_chunked_ = response_raw_ = false;
-  upstream_eof_ = continue_sent_ = retried_ = false;
-  request_done_ = false;
-  if (fresh) {
-    phase_ = Phase::connecting;
-    set_deadline(Deadline::connect, route.timeouts.connect);
-    up_->connect(pool->endpoint());
-    return;
-  }
-  on_upstream_ready();
+  upstream_eof_ = response_done_ = false;
+  if (!fresh) return true;
+  phase_ = Phase::connecting;
+  set_deadline(Deadline::connect, snap_->routes[static_cast<size_t>(route_)].timeouts.connect);
+  up_->connect(pool->endpoint());
+  return false;
 }
 
 void ClientConnection::on_upstream_connected(const error_code& ec) {
@@ -334,15 +339,7 @@ bool ClientConnection::retry_on_fresh_connection() {
   upstream::Pool* pool = up_->pool();
   drop_upstream();
   retried_ = true;
-  up_ = pool->connect_new(this);
-  up_->count_request();
-  s_->response.start_connection();
-  s_->response.reset(head_request_);
-  s_->up_len = s_->up_pos = 0;
-  upstream_eof_ = false;
-  phase_ = Phase::connecting;
-  set_deadline(Deadline::connect, snap_->routes[static_cast<size_t>(route_)].timeouts.connect);
-  up_->connect(pool->endpoint());
+  attach_upstream(pool, true);
   return true;
 }
 
@@ -1058,22 +1055,8 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   attempt_started_ = Clock::now();
   resend_ = !nothing_sent;
   request_sent_ = false;
-  bool fresh = false;
-  up_ = pool->acquire(this, fresh);
-  up_->count_request();
-  s_->response.start_connection();
-  s_->response.reset(head_request_);
-  s_->up_len = s_->up_pos = 0;
-  upstream_eof_ = false;
-  response_done_ = false;
   status_ = 0;
-  if (fresh) {
-    phase_ = Phase::connecting;
-    set_deadline(Deadline::connect, route.timeouts.connect);
-    up_->connect(pool->endpoint());
-    return true;
-  }
-  start_sending();
+  if (attach_upstream(pool, false)) start_sending();
   return true;
 }
 

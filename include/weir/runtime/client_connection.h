@@ -88,6 +88,7 @@ private:
   void drop_upstream();
   void unassign_backend();
   bool retry_on_fresh_connection();
+  bool attach_upstream(upstream::Pool* pool, bool force_new);
   void release_stream();
   void set_deadline(Deadline kind, Clock::duration after);
   void finish_op();
