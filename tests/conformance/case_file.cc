@@ -182,6 +182,12 @@ std::string printable(std::string_view bytes, size_t limit) {
   return out;
 }
 
+bool Case::head_answer(size_t index) const {
+  if (head_answers.empty()) return index == 0 && send.rfind("HEAD ", 0) == 0;
+  return std::find(head_answers.begin(), head_answers.end(), static_cast<int>(index + 1)) !=
+         head_answers.end();
+}
+
 std::vector<Case> parse_cases(std::string_view text, const std::string& file) {
   std::vector<Case> out;
   Case defaults;
@@ -267,6 +273,17 @@ std::vector<Case> parse_cases(std::string_view text, const std::string& file) {
       c.client_has.push_back(bytes(value));
     } else if (key == "client-lacks") {
       c.client_lacks.push_back(bytes(value));
+    } else if (key == "head-answers") {
+      while (!value.empty()) {
+        size_t sp = value.find(' ');
+        std::string_view n = value.substr(0, sp);
+        int index = 0;
+        auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), index);
+        if (ec != std::errc() || end != n.data() + n.size() || index < 1)
+          fail(file, line_no, "head-answers lists answer numbers from 1");
+        c.head_answers.push_back(index);
+        value = sp == std::string_view::npos ? std::string_view{} : trim(value.substr(sp));
+      }
     } else if (key == "note") {
       if (!c.note.empty()) c.note += ' ';
       c.note += value;

@@ -40,9 +40,12 @@ struct Case {
   std::vector<std::string> client_has;     // case-insensitive, in the responses as received
   std::vector<std::string> client_lacks;
   Tristate reply_reused = Tristate::any; // response side: another request on the reply's conn
+  // Answers (1-based, in order) that belong to HEAD requests and so carry no body; by default
+  // the first when the case sends "HEAD ...".
+  std::vector<int> head_answers;
   std::string note;
 
-  bool head_request() const { return send.rfind("HEAD ", 0) == 0; }
+  bool head_answer(size_t index) const; // 0-based
 };
 
 // Reads every *.case file of `path` (a directory, sorted by name) or the single file `path`.

@@ -102,7 +102,7 @@ Observation run_case(const Case& c, FakeUpstream& upstream, const RunOptions& op
       if (expects_interim(c)) wanted = c.expect->size();
       size_t counted = 0;
       while (counted < wanted && o.responses.size() < kMaxResponses) {
-        auto r = client->read_response(options.timeout, c.head_request());
+        auto r = client->read_response(options.timeout, c.head_answer(o.responses.size()));
         if (!r) break;
         o.responses.push_back(observed(*r));
         if (!interim(r->status) || expects_interim(c)) ++counted;
