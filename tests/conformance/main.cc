@@ -175,6 +175,9 @@ int main(int argc, char** argv) {
                 << "\n";
       for (const ObservedResponse& r : o.responses)
         std::cout << "  answer: " << printable(r.text, 400) << "\n";
+      for (const ObservedResponse& r : o.extra)
+        std::cout << "  extra answer: " << printable(r.text, 400) << "\n";
+      if (!o.unparsed.empty()) std::cout << "  unparsed: " << printable(o.unparsed, 400) << "\n";
       for (size_t i = 0; i < o.upstream.connections.size(); ++i)
         std::cout << "  upstream connection " << i + 1 << ": "
                   << printable(o.upstream.connections[i], 600) << "\n";

@@ -175,6 +175,12 @@ std::vector<std::string> mismatches(const Case& c, const Observation& o) {
     if (!ok)
       out.push_back("answers: expected " + expected_answers(c) + ", got " + describe_responses(o));
   }
+  bool truncated = std::any_of(o.responses.begin(), o.responses.end(),
+                               [](const ObservedResponse& r) { return !r.complete; });
+  if (truncated && o.connection != ConnectionState::closed)
+    out.push_back("a truncated answer on a connection left " + describe_connection(o));
+  if (!o.unparsed.empty())
+    out.push_back("bytes that are no HTTP response: '" + printable(o.unparsed, 60) + "'");
   if (!o.extra.empty()) {
     std::string s = "unexpected extra answer(s) on the connection:";
     for (const ObservedResponse& r : o.extra)
