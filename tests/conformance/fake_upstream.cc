@@ -256,9 +256,12 @@ void FakeUpstream::frame_requests(Connection& c) {
     if (c.carried_reply) recording_.reply_connection_reused = true;
     if (target.rfind(kRunnerPrefix, 0) == 0) {
       // The runner's own request: answered, not recorded.
-      std::string& rec = recording_.connections[recording_index_[c.id]];
-      size_t at = rec.rfind(raw);
-      if (at != std::string::npos) rec.erase(at, raw.size());
+      auto slot = recording_index_.find(c.id);
+      if (slot != recording_index_.end()) {
+        std::string& rec = recording_.connections[slot->second];
+        size_t at = rec.rfind(raw);
+        if (at != std::string::npos) rec.erase(at, raw.size());
+      }
     } else {
       ++case_requests_;
       recording_.request_lines.push_back(raw.substr(0, raw.find("\r\n")));
