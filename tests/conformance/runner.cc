@@ -182,8 +182,11 @@ std::vector<std::string> mismatches(const Case& c, const Observation& o) {
     out.push_back("bytes that are no HTTP response: '" + printable(o.unparsed, 60) + "'");
   if (!o.extra.empty()) {
     std::string s = "unexpected extra answer(s) on the connection:";
-    for (const ObservedResponse& r : o.extra)
-      s += " " + short_form(r) + (r.target.empty() ? "" : " for " + r.target);
+    for (const ObservedResponse& r : o.extra) {
+      s += ' ';
+      s += short_form(r);
+      if (!r.target.empty()) s.append(" for ").append(r.target);
+    }
     out.push_back(s);
   }
   if (c.closed == Tristate::yes && o.connection != ConnectionState::closed)
@@ -237,8 +240,10 @@ std::string expected_answers(const Case& c) {
     for (const ExpectedResponse& e : *c.expect) {
       if (!s.empty()) s += ", ";
       if (e.forwarded) s += "fwd ";
-      for (size_t i = 0; i < e.statuses.size(); ++i)
-        s += (i ? "|" : "") + std::to_string(e.statuses[i]);
+      for (size_t i = 0; i < e.statuses.size(); ++i) {
+        if (i) s += '|';
+        s += std::to_string(e.statuses[i]);
+      }
     }
   }
   return s;
