@@ -177,8 +177,8 @@ stop_proxy() {
 
 version_of() {
   case $1 in
-  weir) "$BUILD/weir" --version 2>&1 | head -n 1 ;;
-  haproxy) haproxy -v 2>&1 | head -n 1 | awk '{print "HAProxy " $3}' ;;
+  weir) "$BUILD/weir" --version 2>&1 | awk 'NR == 1' ;;
+  haproxy) haproxy -v 2>&1 | awk 'NR == 1 {print "HAProxy " $3}' ;;
   nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
   esac
 }
@@ -194,7 +194,7 @@ for p in "${PROXIES[@]}"; do
   "$RUNNER" --proxy-port "${PORT[$p]}" --upstream-port "$PORT_UPSTREAM" --cases "$CASES" \
     --observe --timeout-ms "$TIMEOUT_MS" --report "$TMP/$p.tsv" "${filter_args[@]}" \
     >"$TMP/$p.out" || die "runner failed against $p: $(tail -n 5 "$TMP/$p.out")"
-  tail -n 1 "$TMP/$p.out" | sed "s/^/  $p: /" >&2
+  echo "  $p: $(tail -n 1 "$TMP/$p.out")" >&2
   stop_proxy
 done
 
@@ -211,7 +211,7 @@ done
   echo "(Debian packages, minimal configs written by the script). Each cell: the answers the"
   echo "client got (\`fwd\` = relayed from the upstream, otherwise the proxy's own), whether the"
   echo "proxy closed the connection, and what reached the upstream. ✓ = what the case expects"
-  echo "of weir (see tests/conformance/README.md), ✗ = something else."
+  echo "of weir (see tests/conformance/README.md), ✗ = something else, with the first difference."
   echo
   awk -F'\t' -v names="weir haproxy nginx" '
     # The first final answer (interim 1xx ones skipped).
@@ -234,8 +234,14 @@ done
       sub(/; reply connection reused/, ", reused", u)
       return u
     }
-    function cell(p, n,   s) {
+    function cell(p, n,   s, why) {
       s = ans[p, n] "; " conn[p, n] "; up: " short_up(up[p, n])
+      if (res[p, n] != "PASS") {
+        why = why_[p, n]
+        sub(/; .*/, "", why)
+        if (length(why) > 90) why = substr(why, 1, 87) "..."
+        s = s " (" why ")"
+      }
       gsub(/\|/, "\\|", s)
       return (res[p, n] == "PASS" ? "✓ " : "✗ ") s
     }
@@ -244,7 +250,7 @@ done
       split(names, pn, " ")
       p = pn[file]
       if (file == 1) { order[++count] = $1; side[$1] = $2; expected[$1] = $4; note[$1] = $9 }
-      res[p, $1] = $3; ans[p, $1] = $5; conn[p, $1] = $6; up[p, $1] = $7
+      res[p, $1] = $3; ans[p, $1] = $5; conn[p, $1] = $6; up[p, $1] = $7; why_[p, $1] = $8
     }
     END {
       split(names, pn, " ")
@@ -288,8 +294,8 @@ done
         title = o == "haproxy" ? "HAProxy" : "nginx"
         print "**weir vs " title "**"
         print ""
-        print "- weir refuses, " title " forwards (" ns "):" (ns ? stricter : " none")
-        print "- weir forwards, " title " refuses (" nl "):" (nl ? lenient : " none")
+        print "- weir refuses, " title " passes it on (" ns "):" (ns ? stricter : " none")
+        print "- weir passes it on, " title " refuses or fails (" nl "):" (nl ? lenient : " none")
         print "- both forward or both refuse, but answers, connection or upstream differ (" nd "):" (nd ? differ : " none")
         print ""
       }
