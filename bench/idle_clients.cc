@@ -3,20 +3,32 @@
 // bench/run.sh measures the proxy's resident memory before and after, to price one idle
 // keep-alive client connection. Prints "idle N" on stdout once all N are idle.
 //
+// With --flood SECONDS (bench/idle_cap.sh) it tries N such connections at once instead, all
+// non-blocking, and keeps going whatever happens to each: connects that wait (the proxy's
+// listen backlog is full), requests that wait (accepted by the kernel, not yet by a proxy at its
+// connection cap), connections the proxy closes (idle timeout) and connects that fail are
+// counted, not fatal. A closed connection is not reopened. It prints a status line every second
+// and, after SECONDS (or on SIGTERM/SIGINT), a summary with how long answered requests waited.
+//
 // usage: idle_clients HOST PORT N [PATH]
+//        idle_clients --flood SECONDS HOST PORT N [PATH]
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string>
 #include <string_view>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -86,11 +98,184 @@ void on_signal(int) {
   g_stop = 1;
 }
 
+using Clock = std::chrono::steady_clock;
+
+// One connection of the flood, from connect to idle or closed.
+struct FloodConn {
+  enum class State { connecting, sending, waiting, idle, closed, failed };
+  int fd = -1;
+  State state = State::connecting;
+  size_t sent = 0;
+  std::string data;
+  Clock::time_point started;
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Value at quantile q (0..1) of sorted v; 0 when empty.
+double quantile(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+int run_flood(const sockaddr_in& addr, long n, double seconds, const std::string& request) {
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    std::perror("idle_clients: epoll_create1");
+    return 1;
+  }
+  std::vector<FloodConn> conns(static_cast<size_t>(n));
+  long connect_errors = 0, closed_before_answer = 0, closed_after_answer = 0;
+  std::map<std::string, long> statuses; // status code -> answers
+  std::vector<double> answer_waits;     // connect start -> complete response, in seconds
+  const Clock::time_point start = Clock::now();
+
+  auto finish = [&](FloodConn& c, FloodConn::State state) {
+    if (c.state == FloodConn::State::idle)
+      ++closed_after_answer;
+    else if (state == FloodConn::State::closed)
+      ++closed_before_answer;
+    ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    c.fd = -1;
+    c.state = state;
+    c.data.clear();
+    c.data.shrink_to_fit();
+  };
+  // Sends what is left of the request; true while the connection goes on.
+  auto send_rest = [&](FloodConn& c, size_t i) {
+    while (c.sent < request.size()) {
+      const ssize_t w =
+          ::send(c.fd, request.data() + c.sent, request.size() - c.sent, MSG_NOSIGNAL);
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (w <= 0) return false;
+      c.sent += static_cast<size_t>(w);
+    }
+    c.state = FloodConn::State::waiting;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = i;
+    ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+    return true;
+  };
+
+  for (long i = 0; i < n && !g_stop; ++i) {
+    FloodConn& c = conns[static_cast<size_t>(i)];
+    c.started = Clock::now();
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) {
+      std::fprintf(stderr, "idle_clients: socket #%ld: %s\n", i, std::strerror(errno));
+      c.state = FloodConn::State::failed;
+      ++connect_errors;
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+        errno != EINPROGRESS) {
+      ::close(c.fd);
+      c.fd = -1;
+      c.state = FloodConn::State::failed;
+      ++connect_errors;
+      continue;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = static_cast<uint64_t>(i);
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+  }
+
+  std::vector<epoll_event> events(1024);
+  char buf[4096];
+  long next_report = 1;
+  for (;;) {
+    const double t = seconds_since(start);
+    if (g_stop || t >= seconds) break;
+    const int k = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < k; ++e) {
+      const size_t i = events[e].data.u64;
+      FloodConn& c = conns[i];
+      if (c.fd < 0) continue;
+      if (c.state == FloodConn::State::connecting) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+          ++connect_errors;
+          finish(c, FloodConn::State::failed);
+          continue;
+        }
+        if (!(events[e].events & EPOLLOUT)) continue;
+        c.state = FloodConn::State::sending;
+      }
+      if (c.state == FloodConn::State::sending) {
+        if (!send_rest(c, i)) finish(c, FloodConn::State::closed);
+        continue;
+      }
+      // waiting or idle: read the response, or notice the close.
+      const ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (r <= 0) {
+        finish(c, FloodConn::State::closed);
+        continue;
+      }
+      if (c.state == FloodConn::State::waiting) {
+        c.data.append(buf, static_cast<size_t>(r));
+        if (response_complete(c.data)) {
+          answer_waits.push_back(seconds_since(c.started));
+          ++statuses[c.data.substr(9, 3)];
+          c.state = FloodConn::State::idle;
+          c.data.clear();
+          c.data.shrink_to_fit();
+        }
+      }
+    }
+    if (seconds_since(start) >= static_cast<double>(next_report)) {
+      long counts[6] = {};
+      for (const FloodConn& c : conns)
+        ++counts[static_cast<int>(c.state)];
+      std::printf("t=%ld connecting=%ld sending=%ld waiting=%ld idle=%ld closed=%ld failed=%ld\n",
+                  next_report, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+      std::fflush(stdout);
+      ++next_report;
+    }
+  }
+
+  long still[6] = {};
+  for (FloodConn& c : conns) {
+    ++still[static_cast<int>(c.state)];
+    if (c.fd >= 0) ::close(c.fd);
+  }
+  ::close(ep);
+  std::sort(answer_waits.begin(), answer_waits.end());
+  std::string status_list;
+  for (const auto& [code, count] : statuses)
+    status_list += (status_list.empty() ? "" : ",") + code + ":" + std::to_string(count);
+  std::printf(
+      "flood: attempted=%ld answered=%zu statuses=%s wait_p50=%.3f wait_p99=%.3f wait_max=%.3f "
+      "closed_after_answer=%ld closed_before_answer=%ld connect_errors=%ld "
+      "at_end_connecting=%ld at_end_waiting=%ld at_end_idle=%ld\n",
+      n, answer_waits.size(), status_list.empty() ? "-" : status_list.c_str(),
+      quantile(answer_waits, 0.5), quantile(answer_waits, 0.99),
+      answer_waits.empty() ? 0.0 : answer_waits.back(), closed_after_answer, closed_before_answer,
+      connect_errors, still[0], still[1] + still[2], still[3]);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  double flood_seconds = -1;
+  if (argc > 2 && std::string_view(argv[1]) == "--flood") {
+    flood_seconds = std::atof(argv[2]);
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: idle_clients HOST PORT N [PATH]\n");
+    std::fprintf(stderr, "usage: idle_clients HOST PORT N [PATH]\n"
+                         "       idle_clients --flood SECONDS HOST PORT N [PATH]\n");
     return 2;
   }
   sockaddr_in addr{};
@@ -108,6 +293,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  if (flood_seconds >= 0) return run_flood(addr, n, flood_seconds, request);
 
   std::vector<int> fds;
   fds.reserve(static_cast<size_t>(n));
