@@ -16,6 +16,19 @@ size_t format_utc(std::chrono::system_clock::time_point t, char* out) {
   return n + static_cast<size_t>(extra);
 }
 
+namespace {
+class SystemClock final : public Clock {
+public:
+  Steady::time_point now() const override { return Steady::now(); }
+  Wall::time_point wall_now() const override { return Wall::now(); }
+};
+} // namespace
+
+Clock& Clock::system() {
+  static SystemClock clock;
+  return clock;
+}
+
 std::string utc_now() {
   char buf[32];
   size_t n = format_utc(std::chrono::system_clock::now(), buf);

@@ -11,7 +11,6 @@
 namespace weir::rollout {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 
 const char* phase_name(Phase p) {
   switch (p) {
@@ -42,19 +41,85 @@ void write_window(json::Writer& w, const metrics::WindowStats& s) {
   w.key("error_rate").value(s.error_rate).key("p99_ms").value(s.p99_ms);
   w.key("rps").value(s.rps).end_object();
 }
+
+std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t - now);
+}
+
+// The controller as a rollout host.
+class ControllerHost final : public Host {
+public:
+  ControllerHost(asio::io_context& io, control::Controller& c) : io_(io), c_(c) {}
+
+  const config::Config& config() const override { return c_.config(); }
+  std::optional<size_t> available_endpoints(const std::string& service) const override {
+    const auto& snap = *c_.snapshot();
+    int i = snap.service_index(service);
+    if (i < 0) return std::nullopt;
+    return snap.services[static_cast<size_t>(i)].available.size();
+  }
+  bool ready(const std::string& service) const override { return c_.prober().ready(service); }
+  std::vector<health::ProbeStatus> probes(const std::string& service) const override {
+    return c_.prober().status(service);
+  }
+  std::optional<metrics::WindowStats> window(const metrics::BackendKey& key,
+                                             std::chrono::seconds length) const override {
+    return c_.aggregator().window(key, length);
+  }
+  void set_weights(const std::string& route,
+                   const std::vector<std::pair<std::string, uint32_t>>& weights) override {
+    c_.set_weights(route, weights, [route](Result<std::string> r) {
+      if (!r.ok()) log::error("rollout " + route + ": weight change failed: " + r.error().message);
+    });
+  }
+  std::string saved_state() const override {
+    auto it = c_.live().extra.find("rollouts");
+    return it == c_.live().extra.end() ? std::string() : it->second;
+  }
+  void save_state(std::string json) override { c_.set_extra("rollouts", std::move(json)); }
+
+  void post_webhook(const std::string& url, std::string body) override {
+    // http://HOST:PORT/PATH with a numeric host (validated by the loader). Fire and forget: an
+    // unreachable webhook never blocks or slows a rollout.
+    std::string rest = url.substr(url.find("://") + 3);
+    size_t slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+    size_t colon = authority.rfind(':');
+    std::string host = authority.substr(0, colon);
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec || colon == std::string::npos) return;
+    uint16_t port = static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
+    std::string request =
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    health::HttpCheck::run(io_, {address, port}, std::move(request), std::chrono::seconds(2),
+                           [url](health::CheckResult r) {
+                             if (!r.error.empty())
+                               log::warn("rollout webhook " + url + ": " + r.error);
+                           });
+  }
+
+private:
+  asio::io_context& io_;
+  control::Controller& c_;
+};
 } // namespace
 
 struct Manager::State {
-  explicit State(asio::io_context& io) : step_timer(io), analysis_timer(io) {}
+  explicit State(asio::io_context& io) : timer(io) {}
   std::string route;
   Phase phase = Phase::idle;
   std::string stable;
   std::string canary;
   size_t step = 0;
   uint32_t canary_weight = 0;
-  bool gate = false;        // paused at a manual gate: `rollout promote` continues
-  bool user_paused = false; // `rollout pause` (or too many inconclusive intervals)
-  std::optional<Clock::time_point> step_deadline;     // end of the current pause/analysis step
+  bool gate = false;                      // paused at a manual gate: `rollout promote` continues
+  bool user_paused = false;               // `rollout pause` (or too many inconclusive intervals)
+  std::optional<TimePoint> step_deadline; // end of the current pause/analysis step
   std::optional<std::chrono::milliseconds> remaining; // of a step deadline while paused
   uint32_t failures = 0;
   uint32_t inconclusive = 0;
@@ -62,26 +127,36 @@ struct Manager::State {
   std::string message; // why it stands where it stands
   std::deque<Event> history;
   uint64_t events_total = 0; // events ever recorded; history holds the last kHistory
-  asio::steady_timer step_timer;
-  asio::steady_timer analysis_timer;
+  // Due times; `timer` wakes the manager at the earliest.
+  std::optional<TimePoint> step_due;     // run_steps again (a step's end, a readiness retry)
+  std::optional<TimePoint> analysis_due; // the next background analysis interval
+  asio::steady_timer timer;
 };
 
 Manager::Manager(asio::io_context& io, control::Controller& controller)
-    : io_(io), controller_(controller) {}
+    : io_(io), owned_host_(std::make_unique<ControllerHost>(io, controller)), host_(*owned_host_),
+      clock_(Clock::system()) {
+  controller.set_rollout_feed(
+      [this](const std::string& route, uint64_t& cursor) { return feed(route, cursor); });
+  controller.set_fast_abort_handler([this](const std::string& route, const std::string& service) {
+    on_fast_abort(route, service);
+  });
+}
+
+Manager::Manager(asio::io_context& io, Host& host, Clock& clock)
+    : io_(io), host_(host), clock_(clock) {}
 
 Manager::~Manager() {
   stop();
 }
 
 void Manager::stop() {
-  for (auto& [route, s] : states_) {
-    s->step_timer.cancel();
-    s->analysis_timer.cancel();
-  }
+  for (auto& [route, s] : states_)
+    stop_timers(*s);
 }
 
 const config::Rollout* Manager::plan(const std::string& route) const {
-  for (const auto& r : controller_.config().routes)
+  for (const auto& r : host_.config().routes)
     if (r.name == route && r.rollout.enabled) return &r.rollout;
   return nullptr;
 }
@@ -127,16 +202,13 @@ std::string Manager::feed(const std::string& route, uint64_t& cursor) const {
 }
 
 void Manager::start() {
-  controller_.set_rollout_feed(
-      [this](const std::string& route, uint64_t& cursor) { return feed(route, cursor); });
-  controller_.set_fast_abort_handler([this](const std::string& route, const std::string& service) {
-    on_fast_abort(route, service);
-  });
   restore();
 }
 
 void Manager::record(State& s, std::string type, std::string message, std::string details) {
-  Event e{utc_now(), std::move(type), std::move(message), std::move(details)};
+  char stamp[32];
+  Event e{std::string(stamp, format_utc(clock_.wall_now(), stamp)), std::move(type),
+          std::move(message), std::move(details)};
   log::info("rollout " + s.route + ": " + e.type + ": " + e.message);
   s.history.push_back(e);
   ++s.events_total;
@@ -149,33 +221,8 @@ void Manager::record(State& s, std::string type, std::string message, std::strin
     w.key("canary").value(s.canary).key("canary_weight").value(s.canary_weight);
     if (!e.details.empty()) w.key("details").raw(e.details);
     w.end_object();
-    notify(p->notify_webhook, w.take());
+    host_.post_webhook(p->notify_webhook, w.take());
   }
-}
-
-void Manager::notify(const std::string& url, const std::string& body) {
-  // http://HOST:PORT/PATH with a numeric host (validated by the loader). Fire and forget: an
-  // unreachable webhook never blocks or slows a rollout.
-  std::string rest = url.substr(url.find("://") + 3);
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-  size_t colon = authority.rfind(':');
-  std::string host = authority.substr(0, colon);
-  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec || colon == std::string::npos) return;
-  uint16_t port = static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
-  std::string request =
-      "POST " + path + " HTTP/1.1\r\nHost: " + authority +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
-  health::HttpCheck::run(io_, {address, port}, std::move(request), std::chrono::seconds(2),
-                         [url](health::CheckResult r) {
-                           if (!r.error.empty())
-                             log::warn("rollout webhook " + url + ": " + r.error);
-                         });
 }
 
 void Manager::set_canary_weight(State& s, uint32_t percent) {
@@ -184,14 +231,11 @@ void Manager::set_canary_weight(State& s, uint32_t percent) {
   if (p && percent > 0 && percent < 100) {
     // Capacity-aware: the canary gets at most what its available endpoints can carry compared
     // with the stable version's (scaled by max_canary_share_of_capacity).
-    const auto& snap = *controller_.snapshot();
-    int c = snap.service_index(s.canary);
-    int st = snap.service_index(s.stable);
-    if (c >= 0 && st >= 0) {
-      double canary_eps =
-          static_cast<double>(snap.services[static_cast<size_t>(c)].available.size());
-      double stable_eps =
-          static_cast<double>(snap.services[static_cast<size_t>(st)].available.size());
+    std::optional<size_t> c = host_.available_endpoints(s.canary);
+    std::optional<size_t> st = host_.available_endpoints(s.stable);
+    if (c && st) {
+      double canary_eps = static_cast<double>(*c);
+      double stable_eps = static_cast<double>(*st);
       if (stable_eps > 0) {
         double cap = canary_eps / stable_eps * 100.0 * p->max_canary_share_of_capacity / 100.0;
         if (cap < effective) {
@@ -206,50 +250,87 @@ void Manager::set_canary_weight(State& s, uint32_t percent) {
     }
   }
   s.canary_weight = effective;
-  std::string route = s.route;
-  controller_.set_weights(
-      route, {{s.stable, 100 - effective}, {s.canary, effective}}, [route](Result<std::string> r) {
-        if (!r.ok())
-          log::error("rollout " + route + ": weight change failed: " + r.error().message);
-      });
+  host_.set_weights(s.route, {{s.stable, 100 - effective}, {s.canary, effective}});
 }
 
-void Manager::arm_step_timer(State& s, std::chrono::milliseconds after) {
-  s.step_timer.expires_after(after);
-  State* sp = &s;
-  s.step_timer.async_wait([this, sp](const boost::system::error_code& ec) {
-    if (ec || sp->phase != Phase::progressing) return;
-    run_steps(*sp);
-  });
+void Manager::step_due_at(State& s, TimePoint at) {
+  s.step_due = at;
+  schedule(s);
 }
 
 void Manager::arm_analysis(State& s) {
   const config::Rollout* p = plan(s.route);
   if (!p) return;
-  s.analysis_timer.expires_after(p->analysis.interval);
+  s.analysis_due = clock_.now() + p->analysis.interval;
+  schedule(s);
+}
+
+void Manager::stop_timers(State& s) {
+  s.step_due.reset();
+  s.analysis_due.reset();
+  schedule(s);
+}
+
+void Manager::schedule(State& s) {
+  std::optional<TimePoint> due = s.step_due;
+  if (s.analysis_due && (!due || *s.analysis_due < *due)) due = s.analysis_due;
+  if (!due) {
+    s.timer.cancel();
+    return;
+  }
+  // Relative to the injected clock: the timer only wakes run_due(), which decides by that clock.
+  auto left = *due - clock_.now();
+  s.timer.expires_after(left > Clock::Steady::duration::zero() ? left
+                                                               : Clock::Steady::duration::zero());
   State* sp = &s;
-  s.analysis_timer.async_wait([this, sp](const boost::system::error_code& ec) {
-    if (ec || sp->phase != Phase::progressing) return;
-    analyze_now(*sp);
-    if (sp->phase == Phase::progressing) arm_analysis(*sp);
+  s.timer.async_wait([this, sp](const boost::system::error_code& ec) {
+    if (!ec) run_due(*sp);
   });
+}
+
+std::optional<Manager::TimePoint> Manager::next_due() const {
+  std::optional<TimePoint> due;
+  for (const auto& [route, s] : states_)
+    for (const auto& t : {s->step_due, s->analysis_due})
+      if (t && (!due || *t < *due)) due = t;
+  return due;
+}
+
+void Manager::run_due() {
+  for (auto& [route, s] : states_)
+    run_due(*s);
+}
+
+void Manager::run_due(State& s) {
+  TimePoint now = clock_.now();
+  if (s.analysis_due && now >= *s.analysis_due) {
+    s.analysis_due.reset();
+    if (s.phase == Phase::progressing) {
+      analyze_now(s);
+      if (s.phase == Phase::progressing && !s.analysis_due) arm_analysis(s);
+    }
+  }
+  if (s.step_due && now >= *s.step_due) {
+    s.step_due.reset();
+    if (s.phase == Phase::progressing) run_steps(s);
+  }
+  schedule(s);
 }
 
 void Manager::analyze_now(State& s) {
   const config::Rollout* p = plan(s.route);
   if (!p) return;
-  if (s.canary_weight > 0 && p->require_ready && !controller_.prober().ready(s.canary)) {
+  if (s.canary_weight > 0 && p->require_ready && !host_.ready(s.canary)) {
     abort(s.route, "canary " + s.canary + " became unready (synthetic probes failing)");
     return;
   }
   if (s.canary_weight == 0) return; // nothing to judge yet
   auto window = std::chrono::duration_cast<std::chrono::seconds>(p->analysis.interval);
   if (window < std::chrono::seconds(1)) window = std::chrono::seconds(1);
-  const auto& agg = controller_.aggregator();
   metrics::WindowStats canary =
-      agg.window({s.route, s.canary}, window).value_or(metrics::WindowStats{});
+      host_.window({s.route, s.canary}, window).value_or(metrics::WindowStats{});
   metrics::WindowStats stable =
-      agg.window({s.route, s.stable}, window).value_or(metrics::WindowStats{});
+      host_.window({s.route, s.stable}, window).value_or(metrics::WindowStats{});
   Thresholds t;
   t.min_requests = p->analysis.min_requests;
   t.max_error_rate = p->analysis.max_error_rate;
@@ -286,11 +367,10 @@ void Manager::analyze_now(State& s) {
       s.phase = Phase::paused;
       s.user_paused = true;
       if (s.step_deadline) {
-        s.remaining =
-            std::chrono::duration_cast<std::chrono::milliseconds>(*s.step_deadline - Clock::now());
+        s.remaining = ms_until(*s.step_deadline, clock_.now());
         if (*s.remaining < std::chrono::milliseconds(0)) s.remaining = std::chrono::milliseconds(0);
       }
-      s.step_timer.cancel();
+      stop_timers(s);
       s.message = std::to_string(s.inconclusive) + " inconclusive intervals in a row (" + v.reason +
                   "); paused, `rollout resume` to go on";
       record(s, "paused", s.message);
@@ -307,12 +387,12 @@ void Manager::run_steps(State& s) {
     const config::RolloutStep& step = p->steps[s.step];
     switch (step.kind) {
     case config::RolloutStep::Kind::set_weight:
-      if (step.weight > 0 && p->require_ready && !controller_.prober().ready(s.canary)) {
+      if (step.weight > 0 && p->require_ready && !host_.ready(s.canary)) {
         s.message = "waiting: canary " + s.canary + " is not ready (synthetic probes)";
         if (s.history.empty() || s.history.back().message != s.message)
           record(s, "waiting", s.message);
         save();
-        return arm_step_timer(s, std::chrono::seconds(1));
+        return step_due_at(s, clock_.now() + std::chrono::seconds(1));
       }
       set_canary_weight(s, step.weight);
       record(s, "step",
@@ -332,7 +412,7 @@ void Manager::run_steps(State& s) {
       }
       [[fallthrough]];
     case config::RolloutStep::Kind::analysis: {
-      auto now = Clock::now();
+      TimePoint now = clock_.now();
       if (!s.step_deadline) {
         s.step_deadline = now + step.duration;
         s.last.reset();
@@ -343,9 +423,7 @@ void Manager::run_steps(State& s) {
       }
       if (now < *s.step_deadline) {
         save();
-        return arm_step_timer(
-            s, std::chrono::duration_cast<std::chrono::milliseconds>(*s.step_deadline - now) +
-                   std::chrono::milliseconds(1));
+        return step_due_at(s, *s.step_deadline);
       }
       if (step.kind == config::RolloutStep::Kind::analysis &&
           (!s.last || s.last->outcome != Outcome::pass)) {
@@ -353,7 +431,7 @@ void Manager::run_steps(State& s) {
         analyze_now(s);
         if (s.phase != Phase::progressing) return;
         if (!s.last || s.last->outcome != Outcome::pass)
-          return arm_step_timer(s, p->analysis.interval);
+          return step_due_at(s, now + p->analysis.interval);
       }
       s.step_deadline.reset();
       ++s.step;
@@ -365,7 +443,7 @@ void Manager::run_steps(State& s) {
     set_canary_weight(s, 100);
     s.phase = Phase::healthy;
     s.message = "promoted: " + s.canary + " serves the route";
-    s.analysis_timer.cancel();
+    stop_timers(s);
     record(s, "promoted", s.message);
   }
   save();
@@ -390,15 +468,15 @@ std::string Manager::begin(const std::string& route, const std::string& canary_a
   }
   if (!canary_arg.empty()) canary = canary_arg;
   bool found = false;
-  for (const auto& r : controller_.config().routes)
+  for (const auto& r : host_.config().routes)
     if (r.name == route)
       for (const auto& b : r.backends)
         found = found || b.service == canary;
   if (!found) return "service \"" + canary + "\" is not a backend of route \"" + route + "\"";
   if (canary == stable) return "the canary must differ from the stable version " + stable;
-  if (p->require_ready && !controller_.prober().ready(canary)) {
+  if (p->require_ready && !host_.ready(canary)) {
     std::string why;
-    for (const auto& probe : controller_.prober().status(canary))
+    for (const auto& probe : host_.probes(canary))
       if (!probe.ready())
         why +=
             (why.empty() ? "" : "; ") + probe.name + ": " +
@@ -432,12 +510,10 @@ std::string Manager::pause(const std::string& route) {
   s->phase = Phase::paused;
   s->user_paused = true;
   if (s->step_deadline) {
-    auto left = *s->step_deadline - Clock::now();
-    s->remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        left > Clock::duration::zero() ? left : Clock::duration::zero());
+    auto left = ms_until(*s->step_deadline, clock_.now());
+    s->remaining = std::max(left, std::chrono::milliseconds(0));
   }
-  s->step_timer.cancel();
-  s->analysis_timer.cancel();
+  stop_timers(*s);
   s->message = "paused by operator";
   record(*s, "paused", s->message);
   save();
@@ -452,7 +528,7 @@ std::string Manager::resume(const std::string& route) {
   s->user_paused = false;
   s->inconclusive = 0;
   if (s->remaining) {
-    s->step_deadline = Clock::now() + *s->remaining;
+    s->step_deadline = clock_.now() + *s->remaining;
     s->remaining.reset();
   }
   s->message = "progressing";
@@ -501,8 +577,7 @@ std::string Manager::abort(const std::string& route, const std::string& reason) 
   s->gate = s->user_paused = false;
   s->step_deadline.reset();
   s->remaining.reset();
-  s->step_timer.cancel();
-  s->analysis_timer.cancel();
+  stop_timers(*s);
   s->message = "aborted: " + reason;
   record(*s, "aborted", reason);
   save();
@@ -530,8 +605,7 @@ std::string Manager::status_json(const std::string& route) const {
   w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));
   w.key("message").value(s ? s->message : "no rollout started");
   if (s && s->step_deadline && s->phase == Phase::progressing) {
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(*s->step_deadline - Clock::now());
+    auto left = ms_until(*s->step_deadline, clock_.now());
     w.key("step_remaining_ms").value(static_cast<int64_t>(std::max<int64_t>(0, left.count())));
   } else if (s && s->remaining) {
     w.key("step_remaining_ms").value(static_cast<int64_t>(s->remaining->count()));
@@ -604,9 +678,7 @@ void Manager::save() {
     if (s->remaining) {
       remaining = s->remaining->count();
     } else if (s->step_deadline) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*s->step_deadline - Clock::now());
-      auto wall = std::chrono::system_clock::now() + left;
+      auto wall = clock_.wall_now() + ms_until(*s->step_deadline, clock_.now());
       w.key("step_deadline_unix_ms")
           .value(static_cast<int64_t>(
               std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch())
@@ -623,13 +695,13 @@ void Manager::save() {
     w.end_array().end_object();
   }
   w.end_object();
-  controller_.set_extra("rollouts", w.take());
+  host_.save_state(w.take());
 }
 
 void Manager::restore() {
-  auto it = controller_.live().extra.find("rollouts");
-  if (it == controller_.live().extra.end()) return;
-  auto parsed = json::parse(it->second);
+  std::string saved = host_.saved_state();
+  if (saved.empty()) return;
+  auto parsed = json::parse(saved);
   if (!parsed.value || !parsed.value->is_object()) {
     log::error("rollout state unreadable: " + parsed.error);
     return;
@@ -650,7 +722,7 @@ void Manager::restore() {
     int64_t remaining = static_cast<int64_t>(v.get_number("step_remaining_ms", -1));
     if (const json::Value* d = v.find("step_deadline_unix_ms"); d && d->is_number()) {
       int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
+                           clock_.wall_now().time_since_epoch())
                            .count();
       remaining = std::max<int64_t>(0, static_cast<int64_t>(d->as_number()) - now_ms);
     }
@@ -663,7 +735,7 @@ void Manager::restore() {
       if (s.phase == Phase::paused)
         s.remaining = std::chrono::milliseconds(remaining);
       else
-        s.step_deadline = Clock::now() + std::chrono::milliseconds(remaining);
+        s.step_deadline = clock_.now() + std::chrono::milliseconds(remaining);
     }
     if (s.phase == Phase::progressing) {
       record(s, "restored",

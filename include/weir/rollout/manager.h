@@ -1,8 +1,10 @@
 #pragma once
 
+#include "weir/base/clock.h"
 #include "weir/config/config.h"
 #include "weir/control/command_table.h"
 #include "weir/rollout/analysis.h"
+#include "weir/rollout/host.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace weir::control {
@@ -34,14 +37,22 @@ struct Event {
 // Runs the rollout plans of every route on the control thread: steps on timers, analysis of
 // the built-in metric windows, fast abort, promotion and rollback through the controller's live
 // weights (so every change is atomic on all workers), and the state file section "rollouts".
+//
+// Time: every decision reads `clock` and keeps what it waits for as due times (the end of a
+// timed step, the next analysis interval); one asio timer per route only wakes the manager at
+// the earliest of them to run_due(). Tests step a ManualClock and call run_due() themselves.
 class Manager {
 public:
   static constexpr size_t kHistory = 256;
+  using TimePoint = Clock::Steady::time_point;
 
+  // weir's: the controller is the host (fast abort and `watch` hooked), real time.
   Manager(boost::asio::io_context& io, control::Controller& controller);
+  // `io` only carries the wake-up timers; `host` and `clock` outlive the manager.
+  Manager(boost::asio::io_context& io, Host& host, Clock& clock);
   ~Manager();
 
-  // Restores saved rollouts (a pause resumes with its remaining time) and hooks fast abort.
+  // Restores saved rollouts (a running step goes on with the wall-clock time it really has left).
   void start();
   void stop();
   void register_commands(control::CommandTable& table);
@@ -59,6 +70,11 @@ public:
   // For `watch ROUTE`: {"status":{...},"events":[events after cursor]}; advances cursor.
   std::string feed(const std::string& route, uint64_t& cursor) const;
 
+  // The earliest time something is due on any route (nullopt: nothing waits on time).
+  std::optional<TimePoint> next_due() const;
+  // Runs, on every route, what is due at clock.now(): what the timers call.
+  void run_due();
+
 private:
   struct State;
   State* find(const std::string& route);
@@ -66,17 +82,22 @@ private:
   State& state_for(const std::string& route);
   const config::Rollout* plan(const std::string& route) const;
   void run_steps(State& s);
+  void run_due(State& s);
   void set_canary_weight(State& s, uint32_t percent);
-  void arm_step_timer(State& s, std::chrono::milliseconds after);
+  void step_due_at(State& s, TimePoint at);
   void arm_analysis(State& s);
+  void stop_timers(State& s);
+  // Points the route's wake-up timer at its earliest due time (or cancels it).
+  void schedule(State& s);
   void analyze_now(State& s);
   void record(State& s, std::string type, std::string message, std::string details = "");
   void save();
   void restore();
-  void notify(const std::string& url, const std::string& body);
 
   boost::asio::io_context& io_;
-  control::Controller& controller_;
+  std::unique_ptr<Host> owned_host_; // the controller's adapter, in weir
+  Host& host_;
+  Clock& clock_;
   std::map<std::string, std::unique_ptr<State>> states_;
 };
 
