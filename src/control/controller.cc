@@ -57,21 +57,19 @@ LiveState prune(const LiveState& live, const config::Config& config) {
 } // namespace
 
 Controller::Controller(asio::io_context& io, std::string config_path,
-                       std::shared_ptr<const config::Config> config)
-    : io_(io), config_path_(std::move(config_path)), config_(std::move(config)), metrics_timer_(io),
-      checker_(io, [this](const std::string&, const std::string&,
-                          const health::EndpointStatus&) { republish(); }),
-      prober_(io, [this](const std::string&, bool) {}) {}
+                       std::shared_ptr<const config::Config> config, Clock& clock)
+    : io_(io), clock_(clock), config_path_(std::move(config_path)), config_(std::move(config)),
+      metrics_timer_(io), checker_(io, [this](const std::string&, const std::string&,
+                                              const health::EndpointStatus&) { republish(); }),
+      prober_(io, [this](const std::string&, bool) {}), ejection_timer_(io) {}
 
 runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
                                                    const LiveState& live) const {
   runtime::Snapshot::Overrides o{live.weight_overrides, live.drained, {}};
   for (const auto& svc : config.services)
     for (const auto& ep : svc.endpoints) {
-      std::string key = svc.id() + "|" + ep.text();
-      auto e = ejections_.find(key);
-      bool ejected = e != ejections_.end() && e->second.active;
-      if (ejected || !checker_.available(svc.id(), ep.text())) o.down[svc.id()].insert(ep.text());
+      if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
+        o.down[svc.id()].insert(ep.text());
     }
   return o;
 }
@@ -82,57 +80,42 @@ void Controller::republish() {
   if (!published.ok()) log::error("could not publish health change: " + published.error().message);
 }
 
-const Controller::Ejection* Controller::ejection(const std::string& service,
-                                                 const std::string& endpoint) const {
-  auto it = ejections_.find(service + "|" + endpoint);
-  return it == ejections_.end() ? nullptr : &it->second;
-}
-
 void Controller::on_outlier(const std::string& service, const std::string& endpoint) {
   const config::Service* s = find_service(*config_, service);
   if (!s || !s->outlier_detection.enabled) return;
-  std::string key = service + "|" + endpoint;
-  Ejection& e = ejections_[key];
-  if (e.active) return;
-  // Never eject more than max_ejection_percent of a service's endpoints at once.
-  size_t ejected = 0;
-  for (const auto& ep : s->endpoints) {
-    auto it = ejections_.find(service + "|" + ep.text());
-    if (it != ejections_.end() && it->second.active) ++ejected;
-  }
-  size_t cap = s->endpoints.size() * s->outlier_detection.max_ejection_percent / 100;
-  if (ejected + 1 > cap) {
-    log::warn("outlier: " + service + " " + endpoint + " not ejected: " + std::to_string(ejected) +
-              " of " + std::to_string(s->endpoints.size()) +
-              " endpoints ejected already (max_ejection_percent " +
-              std::to_string(s->outlier_detection.max_ejection_percent) + ")");
+  Ejections::Outcome out = ejections_.eject(*s, endpoint, clock_.now());
+  if (!out.refused.empty()) {
+    log::warn("outlier: " + service + " " + endpoint + " not ejected: " + out.refused);
     return;
   }
-  ++e.count;
-  ++ejections_total_;
-  e.active = true;
-  auto duration = s->outlier_detection.base_ejection_time * e.count;
-  e.until = std::chrono::steady_clock::now() + duration;
+  if (!out.ejected) return; // out already
   log::info("outlier: " + service + " " + endpoint + " ejected for " +
-            std::to_string(duration.count()) + "ms (ejection " + std::to_string(e.count) + ")");
-  schedule_unejection(key, e.until);
+            std::to_string(out.duration.count()) + "ms (ejection " +
+            std::to_string(ejections_.find(service, endpoint)->count) + ")");
+  schedule_ejection_end();
   republish();
 }
 
-void Controller::schedule_unejection(const std::string& key,
-                                     std::chrono::steady_clock::time_point until) {
-  auto timer = std::make_shared<asio::steady_timer>(io_, until);
-  timer->async_wait([this, key, timer](const boost::system::error_code& ec) {
-    if (ec) return;
-    auto it = ejections_.find(key);
-    if (it == ejections_.end() || !it->second.active ||
-        it->second.until > std::chrono::steady_clock::now())
-      return;
-    it->second.active = false;
-    log::info("outlier: " + key.substr(0, key.find('|')) + " " + key.substr(key.find('|') + 1) +
-              " back after ejection");
-    republish();
+void Controller::schedule_ejection_end() {
+  std::optional<Ejections::TimePoint> next = ejections_.next_end();
+  if (!next) {
+    ejection_timer_.cancel();
+    return;
+  }
+  // Relative to the injected clock: the timer only wakes end_ejections(), which decides by it.
+  auto left = *next - clock_.now();
+  ejection_timer_.expires_after(std::max(left, Clock::Steady::duration::zero()));
+  ejection_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) end_ejections();
   });
+}
+
+void Controller::end_ejections() {
+  auto back = ejections_.expire(clock_.now());
+  for (const auto& [service, endpoint] : back)
+    log::info("outlier: " + service + " " + endpoint + " back after ejection");
+  if (!back.empty()) republish();
+  schedule_ejection_end();
 }
 
 void Controller::set_extra(const std::string& key, std::string json) {
@@ -183,13 +166,14 @@ Result<bool> Controller::start() {
 
 void Controller::stop() {
   metrics_timer_.cancel();
+  ejection_timer_.cancel();
 }
 
 void Controller::sample_metrics() {
   std::vector<const metrics::Registry*> registries;
   for (const auto& w : workers_.workers())
     registries.push_back(&w->metrics());
-  aggregator_.sample(registries, std::chrono::steady_clock::now());
+  aggregator_.sample(registries, clock_.now());
   metrics_timer_.expires_after(std::chrono::seconds(1));
   metrics_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) sample_metrics();

@@ -1,8 +1,10 @@
 #pragma once
 
+#include "weir/base/clock.h"
 #include "weir/base/result.h"
 #include "weir/config/config.h"
 #include "weir/control/command_table.h"
+#include "weir/control/ejections.h"
 #include "weir/control/state_file.h"
 #include "weir/health/checker.h"
 #include "weir/health/prober.h"
@@ -26,8 +28,9 @@ class Controller {
 public:
   using Done = std::function<void(Result<std::string>)>; // a JSON fragment or an error
 
+  // `clock` (outliving the controller) times ejections and metric samples.
   Controller(boost::asio::io_context& io, std::string config_path,
-             std::shared_ptr<const config::Config> config);
+             std::shared_ptr<const config::Config> config, Clock& clock = Clock::system());
 
   // Restores the state file, starts the workers and the once-a-second metrics merge.
   Result<bool> start();
@@ -68,13 +71,11 @@ public:
   const health::Prober& prober() const { return prober_; }
   // An outlier report from a worker (posted to the control thread).
   void on_outlier(const std::string& service, const std::string& endpoint);
-  struct Ejection {
-    std::chrono::steady_clock::time_point until;
-    uint32_t count = 0; // ejections so far; each lasts base_ejection_time × count
-    bool active = false;
-  };
-  const Ejection* ejection(const std::string& service, const std::string& endpoint) const;
-  uint64_t ejections_total() const { return ejections_total_; }
+  using Ejection = Ejections::Entry;
+  const Ejection* ejection(const std::string& service, const std::string& endpoint) const {
+    return ejections_.find(service, endpoint);
+  }
+  uint64_t ejections_total() const { return ejections_.total(); }
 
   void register_commands(CommandTable& table);
 
@@ -87,9 +88,12 @@ private:
   // Health, readiness or ejections changed: publish a snapshot with the same config and state.
   void republish();
   runtime::Snapshot::Overrides overrides(const config::Config& config, const LiveState& live) const;
-  void schedule_unejection(const std::string& key, std::chrono::steady_clock::time_point until);
+  // Points ejection_timer_ at the next ejection's end; end_ejections() runs what is over.
+  void schedule_ejection_end();
+  void end_ejections();
 
   boost::asio::io_context& io_;
+  Clock& clock_;
   std::string config_path_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const runtime::Snapshot> snapshot_;
@@ -102,8 +106,8 @@ private:
   uint64_t reloads_failed_ = 0;
   health::Checker checker_;
   health::Prober prober_;
-  std::map<std::string, Ejection> ejections_; // "service|endpoint"
-  uint64_t ejections_total_ = 0;
+  Ejections ejections_;
+  boost::asio::steady_timer ejection_timer_;
   bool started_ = false;
   std::function<void(const std::string&, const std::string&)> fast_abort_handler_;
   std::function<void()> reload_listener_;
