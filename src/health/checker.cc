@@ -39,6 +39,7 @@ struct Checker::Target {
   asio::ip::tcp::endpoint address;
   config::HealthCheck check; // enabled == false: override only, no checks run
   EndpointStatus status;
+  std::optional<Checker::TimePoint> due; // the next check; timer wakes run_due() then
   asio::steady_timer timer;
   bool stopped = false;
 };
@@ -55,7 +56,18 @@ bool status_matches(int status, const std::vector<config::StatusRange>& ranges) 
 } // namespace
 
 Checker::Checker(asio::io_context& io, OnChange on_change)
-    : io_(io), on_change_(std::move(on_change)) {}
+    : Checker(
+          io, std::move(on_change), Clock::system(),
+          [&io](const asio::ip::tcp::endpoint& address, std::string request,
+                std::chrono::milliseconds timeout, HttpCheck::Done done) {
+            HttpCheck::run(io, address, std::move(request), timeout, std::move(done));
+          },
+          std::random_device{}()) {}
+
+Checker::Checker(asio::io_context& io, OnChange on_change, Clock& clock, Connect connect,
+                 uint32_t random_seed)
+    : io_(io), on_change_(std::move(on_change)), clock_(clock), connect_(std::move(connect)),
+      random_(random_seed) {}
 
 Checker::~Checker() {
   stop();
@@ -64,6 +76,7 @@ Checker::~Checker() {
 void Checker::stop() {
   for (auto& [key, t] : targets_) {
     t->stopped = true;
+    t->due.reset();
     t->timer.cancel();
   }
   targets_.clear();
@@ -81,6 +94,7 @@ void Checker::configure(const config::Config& config) {
         bool changed = !(t->check == svc.health_check);
         t->check = svc.health_check;
         if (changed) {
+          t->due.reset();
           t->timer.cancel();
           if (!t->check.enabled) t->status.state = State::unknown;
           if (t->check.enabled) schedule(t, std::chrono::milliseconds(0));
@@ -104,6 +118,7 @@ void Checker::configure(const config::Config& config) {
   for (auto& [key, t] : targets_) {
     if (!next.count(key)) {
       t->stopped = true;
+      t->due.reset();
       t->timer.cancel();
     }
   }
@@ -111,11 +126,34 @@ void Checker::configure(const config::Config& config) {
 }
 
 void Checker::schedule(const std::shared_ptr<Target>& t, std::chrono::milliseconds delay) {
+  t->due = clock_.now() + delay;
   t->timer.expires_after(delay);
   t->timer.async_wait([this, t](const boost::system::error_code& ec) {
     if (ec || t->stopped) return;
-    run(t);
+    run_due(t);
   });
+}
+
+std::optional<Checker::TimePoint> Checker::next_due() const {
+  std::optional<TimePoint> next;
+  for (const auto& [key, t] : targets_)
+    if (t->due && (!next || *t->due < *next)) next = t->due;
+  return next;
+}
+
+void Checker::run_due() {
+  // A check may complete at once (and schedule the next): iterate over a copy.
+  std::vector<std::shared_ptr<Target>> targets;
+  for (const auto& [key, t] : targets_)
+    targets.push_back(t);
+  for (const auto& t : targets)
+    run_due(t);
+}
+
+void Checker::run_due(const std::shared_ptr<Target>& t) {
+  if (t->stopped || !t->due || clock_.now() < *t->due) return;
+  t->due.reset();
+  run(t);
 }
 
 void Checker::run(const std::shared_ptr<Target>& t) {
@@ -125,7 +163,7 @@ void Checker::run(const std::shared_ptr<Target>& t) {
               "\r\nUser-Agent: weir-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   }
   config::Duration timeout = t->check.timeout;
-  HttpCheck::run(io_, t->address, std::move(request), timeout, [this, t](CheckResult r) {
+  connect_(t->address, std::move(request), timeout, [this, t](CheckResult r) {
     if (t->stopped) return;
     bool ok = r.error.empty();
     std::string error = r.error;

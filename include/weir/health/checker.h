@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weir/base/clock.h"
 #include "weir/config/config.h"
 #include "weir/health/http_check.h"
 
@@ -9,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -38,12 +40,23 @@ struct EndpointStatus {
 // Active health checks: every endpoint of every service with `health_check`, each on its own
 // jittered timer, over its own short connection. Control thread only. Calls `on_change` when
 // the availability of some endpoint changed, so the controller publishes a new snapshot.
+//
+// Time: each endpoint's next check is a due time on `clock`; its asio timer only wakes
+// run_due(). Tests pass a ManualClock and a fake `connect` and step through the rounds.
 class Checker {
 public:
   using OnChange = std::function<void(const std::string& service, const std::string& endpoint,
                                       const EndpointStatus& status)>;
+  // How a check reaches its endpoint (HttpCheck::run in weir): `request` empty = TCP connect.
+  using Connect =
+      std::function<void(const boost::asio::ip::tcp::endpoint& address, std::string request,
+                         std::chrono::milliseconds timeout, HttpCheck::Done done)>;
+  using TimePoint = Clock::Steady::time_point;
 
   Checker(boost::asio::io_context& io, OnChange on_change);
+  // `clock` outlives the checker; `random_seed` fixes the jitter (tests).
+  Checker(boost::asio::io_context& io, OnChange on_change, Clock& clock, Connect connect,
+          uint32_t random_seed);
   ~Checker();
 
   // Starts, keeps or stops checks to match `config`. Endpoints that stay keep their state.
@@ -57,16 +70,24 @@ public:
   bool set_override(const std::string& service, const std::string& endpoint, Override o,
                     const config::Config& config);
 
+  // The earliest check due on any endpoint (nullopt: none scheduled, e.g. all in flight).
+  std::optional<TimePoint> next_due() const;
+  // Starts every check due at clock.now(): what the timers call.
+  void run_due();
+
 private:
   struct Target;
   void schedule(const std::shared_ptr<Target>& t, std::chrono::milliseconds delay);
+  void run_due(const std::shared_ptr<Target>& t);
   void run(const std::shared_ptr<Target>& t);
   void record(const std::shared_ptr<Target>& t, bool ok, std::string error);
 
   boost::asio::io_context& io_;
   OnChange on_change_;
+  Clock& clock_;
+  Connect connect_;
   std::map<std::string, std::shared_ptr<Target>> targets_; // "service|endpoint"
-  std::mt19937 random_{std::random_device{}()};
+  std::mt19937 random_;
 };
 
 } // namespace weir::health

@@ -1,0 +1,216 @@
+// Active health checks on a ManualClock with a fake connection: thresholds over rounds of
+// checks, the jittered interval, the first round's spread, overrides. No sockets: `connect`
+// answers at once from what the test says each endpoint does.
+#include "weir/base/clock.h"
+#include "weir/health/checker.h"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <gtest/gtest.h>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace weir::health {
+namespace {
+
+using namespace std::chrono_literals;
+using Ms = std::chrono::milliseconds;
+
+// Out of line: GCC 12 at -O3 warns (wrongly) about the default expected_status list when a
+// config::Service is built inline in a test body.
+[[gnu::noinline]] config::Config two_endpoints(config::HealthCheck::Type type) {
+  config::Service s;
+  s.ns = "app-v1";
+  s.name = "app";
+  s.endpoints = {{"127.0.0.1", 9001}, {"127.0.0.1", 9002}};
+  s.health_check.enabled = true;
+  s.health_check.type = type;
+  s.health_check.interval = 200ms;
+  s.health_check.timeout = 150ms;
+  s.health_check.healthy_threshold = 2;
+  s.health_check.unhealthy_threshold = 3;
+  config::Config c;
+  c.services = {s};
+  return c;
+}
+
+class CheckerTest : public ::testing::Test {
+protected:
+  const std::string svc = "app-v1/app";
+  const std::string a = "127.0.0.1:9001";
+  const std::string b = "127.0.0.1:9002";
+
+  // What an endpoint answers: 0 = connection refused, else an HTTP status.
+  std::map<uint16_t, int> answer{{9001, 200}, {9002, 200}};
+  std::map<uint16_t, std::vector<Clock::Steady::time_point>> checked;
+  std::vector<std::string> changes; // "endpoint state available"
+
+  boost::asio::io_context io; // carries the wake-up timers; never run
+  ManualClock clock;
+  Checker checker{io,
+                  [this](const std::string&, const std::string& ep, const EndpointStatus& s) {
+                    changes.push_back(ep + " " + state_name(s.state) + " " +
+                                      (s.available() ? "available" : "out"));
+                  },
+                  clock,
+                  [this](const boost::asio::ip::tcp::endpoint& to, std::string request, Ms,
+                         HttpCheck::Done done) {
+                    checked[to.port()].push_back(clock.now());
+                    requests.push_back(std::move(request));
+                    CheckResult r;
+                    int status = answer[to.port()];
+                    if (status == 0) {
+                      r.error = "connection refused";
+                    } else {
+                      r.connected = true;
+                      r.status = status;
+                    }
+                    done(r);
+                  },
+                  42};
+  std::vector<std::string> requests;
+
+  void advance(Clock::Steady::duration d) {
+    auto target = clock.now() + d;
+    while (auto next = checker.next_due()) {
+      if (*next > target) break;
+      clock.advance_to(*next);
+      checker.run_due();
+    }
+    clock.advance_to(target);
+  }
+  // Advances check by check until `done` holds; the time it took (or -1 ms after 10 s).
+  template <typename F> Ms until(F done) {
+    auto start = clock.now();
+    while (!done()) {
+      auto next = checker.next_due();
+      if (!next || *next - start > 10s) return Ms(-1);
+      clock.advance_to(*next);
+      checker.run_due();
+    }
+    return std::chrono::duration_cast<Ms>(clock.now() - start);
+  }
+  State state(const std::string& ep) { return checker.status(svc, ep)->state; }
+};
+
+TEST_F(CheckerTest, FirstRoundIsSpreadOverAQuarterIntervalThenUpAfterHealthyThreshold) {
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  EXPECT_EQ(state(a), State::unknown);
+  EXPECT_TRUE(checker.available(svc, a)) << "not checked yet still takes traffic";
+  ASSERT_TRUE(checker.next_due());
+  EXPECT_LE(*checker.next_due() - clock.now(), 50ms);
+  advance(50ms);
+  EXPECT_EQ(checked[9001].size(), 1u);
+  EXPECT_EQ(checked[9002].size(), 1u);
+  EXPECT_EQ(state(a), State::unknown) << "one success is below healthy_threshold 2";
+  advance(220ms);
+  EXPECT_EQ(state(a), State::up);
+  EXPECT_EQ(state(b), State::up);
+  std::sort(changes.begin(), changes.end()); // the jitter decides which comes first
+  EXPECT_EQ(changes, (std::vector<std::string>{a + " up available", b + " up available"}));
+  EXPECT_EQ(requests.front().rfind("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:900", 0), 0u)
+      << requests.front();
+}
+
+TEST_F(CheckerTest, EveryIntervalIsWithinTenPercentJitter) {
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  advance(60s);
+  for (const auto& [port, times] : checked) {
+    ASSERT_GE(times.size(), 270u) << port; // 60 s / 220 ms
+    ASSERT_LE(times.size(), 334u) << port; // 60 s / 180 ms + the first
+    Ms shortest = 1h, longest = 0ms;
+    for (size_t i = 1; i < times.size(); ++i) {
+      Ms gap = std::chrono::duration_cast<Ms>(times[i] - times[i - 1]);
+      shortest = std::min(shortest, gap);
+      longest = std::max(longest, gap);
+    }
+    EXPECT_GE(shortest, 180ms) << port;
+    EXPECT_LE(longest, 220ms) << port;
+    EXPECT_LT(shortest, longest) << "no jitter: checks of many endpoints would line up";
+  }
+}
+
+TEST_F(CheckerTest, DownAfterUnhealthyThresholdFailuresAndBackAfterHealthyThreshold) {
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  advance(1s);
+  ASSERT_EQ(state(a), State::up);
+  changes.clear();
+
+  answer[9001] = 0; // killed
+  size_t before = checked[9001].size();
+  Ms down = until([&] { return state(a) == State::down; });
+  // The next round comes within one interval (+10 %), then two more rounds.
+  EXPECT_GT(down, 2 * 180ms);
+  EXPECT_LE(down, 3 * 220ms);
+  EXPECT_EQ(checked[9001].size() - before, 3u) << "down on exactly the third failure";
+  EXPECT_FALSE(checker.available(svc, a));
+  EXPECT_TRUE(checker.available(svc, b));
+  const EndpointStatus* s = checker.status(svc, a);
+  EXPECT_EQ(s->failures, 3u);
+  EXPECT_EQ(s->last_error, "connection refused");
+  EXPECT_EQ(changes, (std::vector<std::string>{a + " down out"}));
+
+  // Two failures are not enough: b flaps once and stays up.
+  answer[9002] = 0;
+  until([&] { return checker.status(svc, b)->failures == 2; });
+  answer[9002] = 200;
+  advance(1s);
+  EXPECT_EQ(state(b), State::up);
+
+  answer[9001] = 200; // back on the same port
+  before = checked[9001].size();
+  Ms up = until([&] { return state(a) == State::up; });
+  EXPECT_GT(up, 180ms);
+  EXPECT_LE(up, 2 * 220ms);
+  EXPECT_EQ(checked[9001].size() - before, 2u);
+  EXPECT_TRUE(checker.available(svc, a));
+  EXPECT_EQ(changes, (std::vector<std::string>{a + " down out", a + " up available"}));
+}
+
+TEST_F(CheckerTest, UnexpectedStatusFailsAnHttpCheckButNotATcpOne) {
+  answer[9001] = 503;
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  advance(1s);
+  EXPECT_EQ(state(a), State::down);
+  EXPECT_EQ(checker.status(svc, a)->last_error, "unexpected status 503");
+
+  // The same answer under a TCP check (connect only) is up: a reload changes the check kind,
+  // and the endpoint is checked again at once.
+  checker.configure(two_endpoints(config::HealthCheck::Type::tcp));
+  EXPECT_EQ(checker.next_due(), clock.now());
+  advance(1s);
+  EXPECT_EQ(state(a), State::up);
+  EXPECT_EQ(requests.back(), "") << "a TCP check sends nothing";
+}
+
+TEST_F(CheckerTest, OverrideWinsOverChecksAndAutoHandsBack) {
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  advance(1s);
+  config::Config c = two_endpoints(config::HealthCheck::Type::http);
+  ASSERT_TRUE(checker.set_override(svc, a, Override::down, c));
+  EXPECT_FALSE(checker.available(svc, a));
+  advance(5s); // passing checks do not bring it back
+  EXPECT_FALSE(checker.available(svc, a));
+  EXPECT_EQ(state(a), State::up);
+  ASSERT_TRUE(checker.set_override(svc, a, Override::automatic, c));
+  EXPECT_TRUE(checker.available(svc, a));
+  answer[9002] = 0;
+  ASSERT_TRUE(checker.set_override(svc, b, Override::up, c));
+  advance(5s);
+  EXPECT_EQ(state(b), State::down);
+  EXPECT_TRUE(checker.available(svc, b)) << "forced up";
+  EXPECT_FALSE(checker.set_override(svc, "127.0.0.1:1", Override::down, c));
+}
+
+TEST_F(CheckerTest, StoppedCheckerSchedulesNothing) {
+  checker.configure(two_endpoints(config::HealthCheck::Type::http));
+  checker.stop();
+  EXPECT_FALSE(checker.next_due());
+  advance(10s);
+  EXPECT_TRUE(checked.empty());
+}
+
+} // namespace
+} // namespace weir::health
