@@ -2,6 +2,7 @@
 #include "weir/metrics/registry.h"
 
 #include <chrono>
+#include <cmath>
 #include <gtest/gtest.h>
 #include <memory>
 #include <vector>
@@ -118,6 +119,70 @@ TEST_F(AggregatorTest, IdleWindowHasZeroRatesNotNaN) {
   EXPECT_EQ(w->error_rate, 0.0);
   EXPECT_EQ(w->p99_ms, 0.0);
   EXPECT_EQ(w->mean_ms, 0.0);
+}
+
+// The merge's timer is late now and then (a busy control thread): every window is as long as the
+// samples it spans really are, and its rate is per real second.
+TEST_F(AggregatorTest, LateSamplesGiveWindowsTheirRealLength) {
+  auto at = t0;
+  agg.sample({&worker_a, &worker_b}, at);
+  for (int i = 0; i < 20; ++i) {
+    for (int r = 0; r < 15; ++r)
+      a->requests.add();
+    at += 1500ms;
+    agg.sample({&worker_a, &worker_b}, at);
+  }
+  auto one = agg.window(key, 1s);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_DOUBLE_EQ(one->seconds, 1.5);
+  EXPECT_EQ(one->requests, 15u);
+  EXPECT_DOUBLE_EQ(one->rps, 10.0);
+  auto ten = agg.window(key, 10s);
+  ASSERT_TRUE(ten.has_value());
+  EXPECT_DOUBLE_EQ(ten->seconds, 10.5); // the newest sample at least 10 s old
+  EXPECT_EQ(ten->requests, 7u * 15);
+  EXPECT_DOUBLE_EQ(ten->rps, 10.0);
+}
+
+// A version that starts serving between two samples (a rollout's canary) is counted from the
+// sample before it appeared, so its first window is not empty and not too long.
+TEST_F(AggregatorTest, BackendSeenLaterCountsFromThePreviousSample) {
+  sample();
+  tick();
+  const BackendKey canary{"app", "app-v2/app"};
+  BackendCells* c = worker_b.backend(canary);
+  for (int i = 0; i < 7; ++i)
+    c->requests.add();
+  c->upstream_errors.add();
+  sample();
+  auto w = agg.window(canary, 1s);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_DOUBLE_EQ(w->seconds, 1.0);
+  EXPECT_EQ(w->requests, 7u);
+  EXPECT_EQ(w->errors, 1u);
+  EXPECT_DOUBLE_EQ(w->error_rate, 1.0 / 7);
+  // A longer window than its history is clamped to that history.
+  auto longer = agg.window(canary, 60s);
+  ASSERT_TRUE(longer.has_value());
+  EXPECT_DOUBLE_EQ(longer->seconds, 1.0);
+  EXPECT_EQ(longer->requests, 7u);
+}
+
+// Coarse (10 s) history keeps the 5 min window right however the one-second samples fall: the
+// first coarse sample after at least 10 s, not every tenth sample.
+TEST_F(AggregatorTest, CoarseSamplesAreTenSecondsApartEvenWhenSamplesDrift) {
+  auto at = t0;
+  agg.sample({&worker_a, &worker_b}, at);
+  for (int i = 0; i < 200; ++i) {
+    a->requests.add();
+    at += 1300ms; // 260 s in all
+    agg.sample({&worker_a, &worker_b}, at);
+  }
+  auto w = agg.window(key, 120s);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_GE(w->seconds, 120.0);
+  EXPECT_LT(w->seconds, 120.0 + 10.0 + 1.3);
+  EXPECT_EQ(w->requests, static_cast<uint64_t>(std::llround(w->seconds / 1.3)));
 }
 
 } // namespace
