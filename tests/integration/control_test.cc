@@ -214,7 +214,7 @@ TEST_F(ControlSocket, FileIsPrivateAndOtherUsersAreRefused) {
   ok(*c, "help");
 }
 
-TEST_F(ControlSocket, StaleSocketIsReplacedAndASecondWeirIsRefused) {
+TEST_F(ControlSocket, ASecondWeirIsRefusedAndAfterKillNineTheStaleSocketIsReplaced) {
   const std::string yaml = setup_.yaml();
   Weir first = Weir::start(yaml);
   auto c = connect_control(setup_.socket);
@@ -240,7 +240,8 @@ TEST_F(ControlSocket, StaleSocketIsReplacedAndASecondWeirIsRefused) {
   ok(*c2, "show routes");
   EXPECT_EQ(http_request(first.port(), "GET", "/").status, 200);
 
-  // kill -9 leaves the socket file behind; the next start replaces it.
+  // kill -9 leaves the socket file behind; the next start replaces it. (Collecting the exit tells
+  // Weir's destructor this weir is dealt with: no clean SIGTERM exit is expected of it.)
   c.reset();
   c2.reset();
   first.proc->signal(SIGKILL);
@@ -499,6 +500,8 @@ TEST_F(ControlState, KillNineDuringStateWritesLeavesOldOrNewState) {
     bool reached = wait_until([&] { return last_acked.load() >= base + acks || bad_reply; }, 20s);
     // A random moment after that: the kill may land anywhere in a write, fsync or rename.
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+    // kill -9 on purpose (wait_exit collects it, so Weir's destructor expects no clean exit);
+    // the last weir of the test is stopped with SIGTERM and checked below.
     weir->proc->signal(SIGKILL);
     auto code = weir->proc->wait_exit(10s);
     spammer.join();

@@ -781,7 +781,7 @@ TEST(RolloutReadiness, UnreadyCanaryIsRefusedWithTheReasonAndStartsOnceReady) {
 // =============================================================================================
 // 5. A kill -9 during a pause: the rollout continues where it was, with the time it had left.
 
-TEST(RolloutState, KilledDuringAPauseResumesAtTheSameStepWithTheRemainingTime) {
+TEST(RolloutState, KillNineDuringAPauseResumesAtTheSameStepWithTheRemainingTime) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   DemoUpstream v2 = DemoUpstream::start("v2");
   const std::string socket = temp_path("ctl", ".sock");
@@ -807,6 +807,7 @@ TEST(RolloutState, KilledDuringAPauseResumesAtTheSameStepWithTheRemainingTime) {
       },
       10s, 20ms))
       << status_raw(socket);
+  // kill -9 on purpose: wait_exit collects it, so Weir's destructor expects no clean exit.
   first->proc->signal(SIGKILL);
   auto killed = Clock::now();
   ASSERT_TRUE(first->proc->wait_exit(5s));

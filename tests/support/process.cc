@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -143,6 +144,15 @@ std::string Process::output() const {
   return output_;
 }
 
+std::string Process::output_tail(size_t max_bytes) const {
+  std::lock_guard lock(mutex_);
+  if (output_.size() <= max_bytes) return output_;
+  size_t from = output_.size() - max_bytes;
+  size_t nl = output_.find('\n', from);
+  if (nl != std::string::npos && nl + 1 < output_.size()) from = nl + 1;
+  return "[...]\n" + output_.substr(from);
+}
+
 bool Process::output_ended() const {
   std::lock_guard lock(mutex_);
   return ended_;
@@ -174,6 +184,29 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
 
 bool Process::running() {
   return pid_ > 0 && !try_reap();
+}
+
+bool Process::stop_cleanly(const std::string& what, std::chrono::milliseconds timeout, int sig) {
+  if (pid_ <= 0 || reaped()) return true;
+  bool exited_before = try_reap();
+  if (!exited_before) ::kill(pid_, sig);
+  auto code = wait_exit(timeout);
+  if (code == 0) return true;
+  // A sanitizer report is at the end of the output; a leak report can run to many kilobytes.
+  constexpr size_t kTail = 16384;
+  if (!code) {
+    ADD_FAILURE() << what << " (pid " << pid_ << ") did not exit within " << timeout.count()
+                  << " ms of signal " << sig << "; it gets SIGKILL. Output (tail):\n"
+                  << output_tail(kTail);
+  } else {
+    ADD_FAILURE() << what << " (pid " << pid_ << ") "
+                  << (exited_before ? "had exited by itself" : "was stopped") << " with status "
+                  << *code << ", not 0"
+                  << (*code > 128 ? " (signal " + std::to_string(*code - 128) + ")" : "")
+                  << ". Output (tail):\n"
+                  << output_tail(kTail);
+  }
+  return false;
 }
 
 long Process::rss_kib() const {

@@ -16,7 +16,8 @@ namespace weir::test {
 using namespace std::chrono_literals;
 
 // A child process with stdout and stderr captured (interleaved, as written) by a reader thread.
-// The child gets SIGKILL if the test process dies, and on destruction if still running.
+// The child gets SIGKILL if the test process dies, and on destruction if still running: owners
+// that want a clean exit checked (Weir, DemoUpstream) stop it with stop_cleanly() before that.
 // Thread contract: output()/wait_for_line() may be called from any thread; start, signal,
 // wait_exit and the destructor from the thread that owns the object.
 class Process {
@@ -37,6 +38,8 @@ public:
                                            std::chrono::milliseconds timeout);
   // Everything captured so far.
   std::string output() const;
+  // The last `max_bytes` of the output (from the start of a line when one begins in them).
+  std::string output_tail(size_t max_bytes) const;
   // True once the child has closed its stdout/stderr (usually: it exited).
   bool output_ended() const;
 
@@ -46,6 +49,16 @@ public:
   // `timeout`. Once reaped, returns the same value again at once.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool running();
+  // True once the exit status has been collected (by wait_exit, running or stop_cleanly): the
+  // exit has been seen by whoever asked.
+  bool reaped() const { return exit_status_.has_value(); }
+
+  // Stops the child as an operator would: `sig` (SIGTERM), then up to `timeout` for the exit.
+  // Unless it exits with status 0 in time: ADD_FAILURE naming `what`, with the exit status and
+  // the tail of the output (where a sanitizer's report lands), and false; a child still running
+  // then is left to the destructor's SIGKILL. Does nothing and returns true if the exit was
+  // already collected: the test looked at it itself (a kill -9 test, say).
+  bool stop_cleanly(const std::string& what, std::chrono::milliseconds timeout, int sig);
 
   // Resident set size (VmRSS of /proc/PID/status) in KiB; -1 if unavailable.
   long rss_kib() const;

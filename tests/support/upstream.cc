@@ -1,6 +1,7 @@
 #include "upstream.h"
 
 #include <charconv>
+#include <csignal>
 #include <gtest/gtest.h>
 #include <stdexcept>
 
@@ -23,6 +24,21 @@ uint16_t port_at_end(std::string_view line) {
   return static_cast<uint16_t>(value);
 }
 
+DemoUpstream& DemoUpstream::operator=(DemoUpstream&& other) {
+  if (this != &other) {
+    stop();
+    proc = std::move(other.proc);
+    port = other.port;
+  }
+  return *this;
+}
+
+bool DemoUpstream::stop() {
+  if (!proc) return true;
+  return proc->stop_cleanly("weir-demo-upstream on port " + std::to_string(port),
+                            std::chrono::seconds(10), SIGTERM);
+}
+
 DemoUpstream DemoUpstream::start(const std::string& name, std::vector<std::string> extra_args) {
   std::vector<std::string> argv = {DEMO_UPSTREAM_BIN, "--listen", "127.0.0.1:0", "--name", name};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -38,6 +54,7 @@ DemoUpstream DemoUpstream::start(const std::string& name, std::vector<std::strin
     ADD_FAILURE() << "weir-demo-upstream " << name << " did not report its port within 10 s;"
                   << " output:\n"
                   << up.proc->output();
+    up.proc.reset(); // reported above
     throw std::runtime_error("demo upstream did not start");
   }
   return up;

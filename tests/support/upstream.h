@@ -9,10 +9,20 @@
 
 namespace weir::test {
 
-// A running weir-demo-upstream on 127.0.0.1 with a kernel-chosen port.
+// A running weir-demo-upstream on 127.0.0.1 with a kernel-chosen port. Stopped with SIGTERM,
+// which it handles, and checked for a clean exit like weir (Weir::stop); a test that kills it
+// itself collects the exit (wait_exit) and is left alone.
 struct DemoUpstream {
   std::unique_ptr<Process> proc;
   uint16_t port = 0;
+
+  DemoUpstream() = default;
+  DemoUpstream(DemoUpstream&&) = default;
+  DemoUpstream& operator=(DemoUpstream&& other); // stops the upstream this one held first
+  ~DemoUpstream() { stop(); }
+
+  // SIGTERM and exit status 0 within 10 s, else ADD_FAILURE with its output's tail and false.
+  bool stop();
 
   // Starts DEMO_UPSTREAM_BIN --listen 127.0.0.1:0 --name NAME EXTRA... and waits (10 s) for its
   // "listening on" line. On failure: ADD_FAILURE with the output, then throws.

@@ -3,6 +3,7 @@
 #include "upstream.h"
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +70,22 @@ uint16_t Weir::port(const std::string& listener) const {
   return it->second;
 }
 
+Weir& Weir::operator=(Weir&& other) {
+  if (this != &other) {
+    stop();
+    proc = std::move(other.proc);
+    config_path = std::move(other.config_path);
+    ports = std::move(other.ports);
+    stop_timeout = other.stop_timeout;
+  }
+  return *this;
+}
+
+bool Weir::stop() {
+  if (!proc) return true;
+  return proc->stop_cleanly("weir --config " + config_path, stop_timeout, SIGTERM);
+}
+
 Weir Weir::start(const std::string& config_yaml) {
   Weir w;
   w.config_path = temp_path("weir", ".yaml");
@@ -85,6 +102,7 @@ Weir Weir::start(const std::string& config_yaml) {
     ADD_FAILURE() << "weir did not print 'ready' within 10 s; config:\n"
                   << config_yaml << "\noutput:\n"
                   << w.proc->output();
+    w.proc.reset(); // reported above; the destructor's SIGKILL ends a weir that hangs
     throw std::runtime_error("weir did not start");
   }
   std::istringstream lines(w.proc->output());

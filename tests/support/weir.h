@@ -2,6 +2,7 @@
 
 #include "process.h"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,11 +10,27 @@
 
 namespace weir::test {
 
-// A running weir proxy (WEIR_BIN) started from a YAML config.
+// A running weir proxy (WEIR_BIN) started from a YAML config. It ends as in production, with
+// SIGTERM, and must exit 0: that is when LeakSanitizer looks, and a report (or a hang, or a crash)
+// fails the test that started this weir. Only tests about kill -9 kill it, and they collect the
+// exit themselves (wait_exit), which tells stop() to leave it alone.
 struct Weir {
   std::unique_ptr<Process> proc;
   std::string config_path;
   std::map<std::string, uint16_t> ports; // listener name -> bound port
+  // How long stop() waits after SIGTERM: weir first drains what is in flight (drain_timeout),
+  // and a sanitized build takes a while longer to exit.
+  std::chrono::milliseconds stop_timeout = std::chrono::seconds(20);
+
+  Weir() = default;
+  Weir(Weir&&) = default;
+  Weir& operator=(Weir&& other); // stops the weir this one held first
+  ~Weir() { stop(); }
+
+  // SIGTERM and a clean exit (status 0 within stop_timeout); otherwise ADD_FAILURE with the tail
+  // of weir's output, and false. True at once when there is nothing to stop or the test has
+  // collected the exit already.
+  bool stop();
 
   // The bound port of a listener; ADD_FAILURE and 0 if there is no such listener.
   uint16_t port(const std::string& listener = "public") const;
