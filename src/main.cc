@@ -44,6 +44,11 @@ int run(const std::string& path) {
   std::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context control_io;
+  // The signal handlers go in before anything else: a SIGTERM that arrives while weir starts
+  // (or just after it printed "ready") is held until control_io runs, then drains and exits 0,
+  // instead of killing the process with the default action.
+  boost::asio::signal_set stop_signals(control_io, SIGTERM, SIGINT);
+  boost::asio::signal_set reload_signals(control_io, SIGHUP);
   weir::control::CommandTable commands;
   weir::control::Server control_server(control_io, commands);
   // The control socket first: a second weir with the same socket must stop before it binds
@@ -84,8 +89,6 @@ int run(const std::string& path) {
   std::fflush(stdout);
   weir::log::info("weir " WEIR_VERSION " started with " + path);
 
-  boost::asio::signal_set stop_signals(control_io, SIGTERM, SIGINT);
-  boost::asio::signal_set reload_signals(control_io, SIGHUP);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     weir::log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
