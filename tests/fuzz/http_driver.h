@@ -50,8 +50,11 @@ struct HeadCopy {
   bool operator==(const HeadCopy&) const = default;
 
   static HeadCopy of(const http::Head& h) {
-    HeadCopy c{std::string(h.method_name), std::string(h.target), std::string(h.reason),
-               std::string(h.host)};
+    HeadCopy c;
+    c.method_name = std::string(h.method_name);
+    c.target = std::string(h.target);
+    c.reason = std::string(h.reason);
+    c.host = std::string(h.host);
     c.status = h.status;
     c.version_minor = h.version_minor;
     for (const http::Header& x : h.headers)
