@@ -3,6 +3,9 @@
 // socket, and small raw TCP servers run by the test for upstreams that misbehave in ways the demo
 // cannot (hold a request forever, reset after the head, truncate, answer 500 and count).
 // Intervals come from the configs (200 ms checks), so every wait is a condition with a deadline.
+// Thresholds over rounds of checks, the jittered interval and ejection times are unit tests on a
+// ManualClock (tests/unit/health/checker_test.cc, tests/unit/control/ejections_test.cc); here
+// each feature runs once in real time.
 #include "support/client.h"
 #include "support/control.h"
 #include "support/load.h"
@@ -465,22 +468,17 @@ TEST(HealthOutlier, FailingEndpointIsEjectedComesBackAndTheCapHolds) {
     bad_again = client.get().header("x-served-by") == "bad";
   EXPECT_TRUE(bad_again) << "the endpoint got no traffic after its ejection ended";
 
-  // Still failing: ejected again, for base x 2.
+  // Still failing: ejected again (for base × 2: that arithmetic, the return on time and the cap
+  // are unit tests in tests/unit/control/ejections_test.cc).
   ASSERT_TRUE(wait_until(
       [&] {
         client.get();
         return endpoint_ejected(socket, "app-v1/app", bad.address());
       },
       5s));
-  auto second_at = Clock::now();
   EXPECT_EQ(endpoint_in(control(socket, "show services").value, "app-v1/app", bad.address())
                 .get_number("ejections"),
             2);
-  ASSERT_TRUE(
-      wait_until([&] { return !endpoint_ejected(socket, "app-v1/app", bad.address()); }, 6s));
-  long second_ms = ms_since(second_at);
-  EXPECT_GE(second_ms, 1800) << "the second ejection should last 2 x base_ejection_time";
-  EXPECT_LE(second_ms, 3500);
 
   // The cap: both endpoints fail, max_ejection_percent 50 of 2 → never both out.
   int most = 0;

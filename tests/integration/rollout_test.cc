@@ -1,9 +1,13 @@
 // Rollouts end to end (issue #6): the real weir and weir-demo-upstream binaries on loopback
 // ports chosen by the kernel, driven through the control socket (`rollout start|pause|resume|
 // promote|abort|status|history`). Plans use short durations and a 1 s analysis interval, so
-// every wait is a condition with a deadline; the only fixed-length waits are the ones that check
-// that something does NOT happen for a while (a manual gate holds, a starved canary is never
-// promoted).
+// every wait is a condition with a deadline.
+//
+// What depends on time alone (a timed step ends exactly on time, a gate holds, failure and
+// inconclusive limits, operator pause/resume, the time left after a restart, readiness waits,
+// capacity caps, webhook event contents) is a unit test on a ManualClock in
+// tests/unit/rollout/manager_test.cc. What stays here is one real-time run per feature, on real
+// sockets and processes.
 #include "support/client.h"
 #include "support/control.h"
 #include "support/load.h"
@@ -413,10 +417,10 @@ TEST(RolloutPlan, HealthyCanaryUnderLoadFollowsThePlanWithoutAFailedRequest) {
   EXPECT_EQ(live_weight(socket, "r", "app-v2/app"), 10);
   EXPECT_EQ(live_weight(socket, "r", "app-v1/app"), 90);
 
-  // The gate holds (for at least 3 s) while 2,000 requests measure the split.
+  // The gate holds while 2,000 requests measure the split (that it holds however long is a unit
+  // test).
   {
     int epoch = load.new_epoch();
-    auto gate_at = Clock::now();
     int not_paused = 0;
     std::string first_bad;
     bool measured = wait_until(
@@ -425,7 +429,7 @@ TEST(RolloutPlan, HealthyCanaryUnderLoadFollowsThePlanWithoutAFailedRequest) {
           if (s.get_string("phase") != "Paused" || s.get_number("step") != 1) {
             if (not_paused++ == 0) first_bad = status_raw(socket);
           }
-          return load.count(epoch) >= 2000 && ms_since(gate_at) >= 3000;
+          return load.count(epoch) >= 2000;
         },
         20s, 50ms);
     ASSERT_TRUE(measured) << load.report();
@@ -573,7 +577,8 @@ TEST(RolloutFastAbort, RetriesOnTheOtherBackendHideTheFailingCanaryFromClients) 
 }
 
 // =============================================================================================
-// 3. Analysis: error rate, latency, and too little traffic to judge.
+// 3. Analysis end to end: real errors through the metric windows abort the rollout. (The p99
+// and too-little-traffic verdicts and the limits are unit tests: analysis_test, manager_test.)
 
 // Starts a rollout whose second step is a long pause, with `rps` of load, and waits for the
 // verdict that aborts it; returns the history.
@@ -642,61 +647,6 @@ TEST(RolloutAnalysis, ThreePercentErrorsAbortAfterFailureLimitIntervals) {
   }
   EXPECT_EQ(count_events(events, "aborted"), 1u) << dump(events);
   EXPECT_EQ(count_events(events, "promoted"), 0u) << dump(events);
-}
-
-TEST(RolloutAnalysis, SlowCanaryIsAbortedForItsP99) {
-  std::string why;
-  auto events = abort_by_analysis(
-      {"--delay-ms", "700"},
-      "{ interval: 1s, min_requests: 10, max_p99_latency: 500ms, failure_limit: 2 }", 24, 200, 15s,
-      why);
-  EXPECT_TRUE(contains(why, "p99")) << why << "\n" << dump(events);
-  EXPECT_TRUE(contains(why, "> max 500")) << why;
-  auto v = verdicts(events);
-  ASSERT_GE(v.size(), 2u) << dump(events);
-  const json::Value& d = v.back()["details"];
-  EXPECT_EQ(d.get_string("outcome"), "fail") << dump(events);
-  EXPECT_GE(d["canary"].get_number("p99_ms"), 600) << dump(events);
-  EXPECT_LT(d["stable"].get_number("p99_ms"), 500) << dump(events);
-}
-
-TEST(RolloutAnalysis, CanaryWithoutTrafficIsInconclusiveThenPausedNeverPromoted) {
-  DemoUpstream v1 = DemoUpstream::start("v1");
-  DemoUpstream v2 = DemoUpstream::start("v2");
-  const std::string socket = temp_path("ctl", ".sock");
-  Plan plan;
-  plan.steps = {"set_weight: 10", "analysis: { duration: 1s }", "set_weight: 100"};
-  Weir weir = Weir::start(two_versions(socket, 1, v1, v2, plan));
-  Reply started = control(socket, "rollout start r");
-  ASSERT_TRUE(started.ok()) << started.raw;
-  // inconclusive_limit 3 at a 1 s interval.
-  ASSERT_TRUE(wait_phase(socket, "Paused", 8s)) << status_raw(socket) << history_raw(socket);
-  json::Value s = status(socket);
-  EXPECT_TRUE(contains(s.get_string("message"), "inconclusive")) << status_raw(socket);
-  EXPECT_EQ(s.get_number("canary_weight"), 10) << status_raw(socket);
-  EXPECT_GE(s.get_number("inconclusive"), 3) << status_raw(socket);
-  auto events = history(socket);
-  auto v = verdicts(events);
-  ASSERT_GE(v.size(), 3u) << dump(events);
-  for (const auto& e : v) {
-    EXPECT_EQ(e["details"].get_string("outcome"), "inconclusive") << dump(events);
-    EXPECT_TRUE(contains(e.get_string("message"), "more requests needed")) << dump(events);
-  }
-  // It stays there: no promotion, no weight change, until someone acts.
-  int moved = 0;
-  std::string moved_status;
-  wait_until(
-      [&] {
-        json::Value now = status(socket);
-        if (now.get_string("phase") != "Paused" || now.get_number("canary_weight") != 10) {
-          if (moved++ == 0) moved_status = status_raw(socket);
-        }
-        return false;
-      },
-      2500ms, 100ms);
-  EXPECT_EQ(moved, 0) << moved_status;
-  EXPECT_EQ(count_events(history(socket), "promoted"), 0u) << history_raw(socket);
-  EXPECT_EQ(live_weight(socket, "r", "app-v2/app"), 10);
 }
 
 // =============================================================================================
@@ -796,14 +746,14 @@ TEST(RolloutState, KillNineDuringAPauseResumesAtTheSameStepWithTheRemainingTime)
 
   Reply started = control(socket, "rollout start r");
   ASSERT_TRUE(started.ok()) << started.raw;
-  // Four seconds into the 20 s pause.
+  // Two seconds into the 20 s pause: enough to tell "continued" from "started again".
   double before = -1;
   ASSERT_TRUE(wait_until(
       [&] {
         json::Value s = status(socket);
         if (s.get_string("phase") != "Progressing" || s.get_number("step") != 1) return false;
         before = s.get_number("step_remaining_ms", -1);
-        return before >= 0 && before <= 16000;
+        return before >= 0 && before <= 18000;
       },
       10s, 20ms))
       << status_raw(socket);
