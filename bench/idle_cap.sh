@@ -10,7 +10,8 @@
 # It samples weir's RSS, its weir_client_connections gauge and the listener's accept queue every
 # 0.5 s, and reports the flood's progress (answered, how long answered requests waited, closed by
 # weir's idle timeout), normal traffic's errors and latency, and RSS before, at the peak and
-# after. The same run repeats without the cap (PHASES) for reference.
+# after. The same normal traffic runs QUIET_SECONDS without the flood first, for comparison, and
+# the whole run repeats with max_client_connections left at weir's default (PHASES).
 #
 # Connections beyond the cap wait in the kernel's accept queue (listen backlog 4096, capped by
 # net.core.somaxconn); once that is full the kernel drops new SYNs and clients retransmit them
@@ -23,9 +24,13 @@
 #   IDLE_TIMEOUT=5       seconds; weir closes a keep-alive connection idle this long
 #   HEADER_TIMEOUT=5     seconds; client_header_timeout
 #   WRK_CONNS=8 PACE_MS=2  normal traffic: wrk -t1 -c8, 2 ms pause per request per connection
-#   PHASES="cap nocap"   cap: with max_client_connections; nocap: without (reference)
+#   QUIET_SECONDS=10     normal traffic alone before the flood
+#   PHASES="cap default" cap: max_client_connections CAP; default: the key left out (weir's
+#                        default; unlimited in a weir from before the key existed)
 #   BASE_PORT            ports BASE_PORT+1..+3 (default: first free block from 25000)
 #   PROXY_CPU=0 CLIENT_CPU=1
+#   NICE=N               run weir, wrk, curl, the flood and the upstream with nice -n N (e.g. -10
+#                        as root on a shared machine, so other work disturbs the latencies less)
 #   BUILD=<repo>/build   where weir, weir-demo-upstream and bench/idle_clients are
 #   OUT=FILE             also write the final table to FILE
 #   KEEP_TMP=1           keep the temp dir (configs, logs, samples)
@@ -43,7 +48,8 @@ IDLE_TIMEOUT=${IDLE_TIMEOUT:-5}
 HEADER_TIMEOUT=${HEADER_TIMEOUT:-5}
 WRK_CONNS=${WRK_CONNS:-8}
 PACE_MS=${PACE_MS:-2}
-read -ra PHASES <<<"${PHASES:-cap nocap}"
+QUIET_SECONDS=${QUIET_SECONDS:-10}
+read -ra PHASES <<<"${PHASES:-cap default}"
 BASE_PORT=${BASE_PORT:-}
 PROXY_CPU=${PROXY_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -63,7 +69,7 @@ for bin in "$BUILD/weir" "$BUILD/weir-demo-upstream" "$BUILD/bench/idle_clients"
   [[ -x $bin ]] || die "$bin not found; build first: ninja -C ${BUILD#"$ROOT"/} weir weir-demo-upstream bench/idle_clients"
 done
 for phase in "${PHASES[@]}"; do
-  [[ $phase == cap || $phase == nocap ]] || die "unknown phase '$phase' (cap, nocap)"
+  [[ $phase == cap || $phase == default ]] || die "unknown phase '$phase' (cap, default)"
 done
 if (($(nproc) < 2)); then
   log "warning: 1 CPU; proxy and clients share it"
@@ -71,6 +77,10 @@ if (($(nproc) < 2)); then
 fi
 PROXY_PIN=(taskset -c "$PROXY_CPU")
 CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+if [[ -n ${NICE:-} ]]; then
+  PROXY_PIN=(nice -n "$NICE" "${PROXY_PIN[@]}")
+  CLIENT_PIN=(nice -n "$NICE" "${CLIENT_PIN[@]}")
+fi
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
@@ -216,8 +226,16 @@ EOF
   url="http://127.0.0.1:$PORT_WEIR/"
   "${CLIENT_PIN[@]}" wrk -t1 -c"$WRK_CONNS" -d1s -s "$TMP/pace.lua" "$url" >/dev/null 2>&1 || true
   sleep 1
-  rss_before=$(rss_kib "$weir_pid")
+  # The normal traffic alone first.
+  cpu_quiet=$(cpu_ticks "$weir_pid")
+  "${CLIENT_PIN[@]}" wrk -t1 -c"$WRK_CONNS" -d"${QUIET_SECONDS}s" --timeout 2s --latency \
+    -s "$TMP/pace.lua" "$url" >"$dir/wrk-quiet.txt" 2>&1 || die "wrk failed: $(tail -n 5 "$dir/wrk-quiet.txt")"
   cpu_before=$(cpu_ticks "$weir_pid")
+  read -r q_rps q_p99 q_max q_errs q_n <<<"$(parse_wrk <"$dir/wrk-quiet.txt")"
+  q_cpu_us=$(awk -v d=$((cpu_before - cpu_quiet)) -v t="$CLK_TCK" -v n="$q_n" \
+    'BEGIN { printf "%.1f", (n > 0 ? d / t * 1e6 / n : 0) }')
+  log "$phase: without flood: wrk $q_rps req/s p99 $q_p99 us errors $q_errs; weir CPU $q_cpu_us us/request"
+  rss_before=$(rss_kib "$weir_pid")
   overflows_before=$(listen_overflows)
 
   # Normal traffic on keep-alive connections opened before the flood, for the whole phase.
@@ -239,8 +257,8 @@ EOF
     for ((k = 0; k < FLOOD_SECONDS; k++)); do
       (
         t=$(awk -v a="$(date +%s.%N)" -v b="$flood_start" 'BEGIN { printf "%.1f", a - b }')
-        r=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_connect} %{time_total}' \
-          "$url" 2>/dev/null) || true
+        r=$("${CLIENT_PIN[@]}" curl -s -o /dev/null --max-time 30 \
+          -w '%{http_code} %{time_connect} %{time_total}' "$url" 2>/dev/null) || true
         echo "$t ${r:-000 0 0}"
       ) &
       sleep 1
@@ -295,7 +313,7 @@ EOF
       printf "%d %d %d %.2f %.2f\n", n, ok, bad, ok ? t[int((ok + 1) / 2)] : 0, ok ? t[ok] : 0
     }' "$dir/curl.txt")
   cpu_s=$(awk -v d=$((cpu_after - cpu_before)) -v t="$CLK_TCK" 'BEGIN { printf "%.2f", d / t }')
-  echo "$phase|$rss_before|$rss_peak|$rss_after|$gauge_peak|$queue_peak|$((overflows_after - overflows_before))|$rps|$p99|$max|$errs|$n|$curl_stats|$cpu_s|$status|$flood" >>"$TMP/results"
+  echo "$phase|$rss_before|$rss_peak|$rss_after|$gauge_peak|$queue_peak|$((overflows_after - overflows_before))|$rps|$p99|$max|$errs|$n|$curl_stats|$cpu_s|$status|$flood|$q_rps $q_p99 $q_max $q_errs $q_n $q_cpu_us" >>"$TMP/results"
   log "$phase: $flood"
   log "$phase: wrk $rps req/s p99 $p99 us errors $errs; new connections (n ok failed p50 max s): $curl_stats; RSS $rss_before/$rss_peak/$rss_after KiB; gauge peak $gauge_peak; accept queue peak $queue_peak"
 done
@@ -311,7 +329,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     function kv(s, key,   m) { return match(s, key "=[^ ]+") ? substr(s, RSTART + length(key) + 1, RLENGTH - length(key) - 1) : "?" }
     {
       split($13, c, " ")
-      printf "%s (%s)\n", $1, $1 == "cap" ? "max_client_connections " cap : "no cap"
+      split($17, q, " ")
+      printf "%s (%s)\n", $1, $1 == "cap" ? "max_client_connections " cap : "max_client_connections not set"
       printf "  flood: %s attempted, %s answered (statuses %s), closed by weir after the answer %s, before %s; connect errors %s\n",
         kv($16, "attempted"), kv($16, "answered"), kv($16, "statuses"), kv($16, "closed_after_answer"),
         kv($16, "closed_before_answer"), kv($16, "connect_errors")
@@ -320,11 +339,14 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
       printf "  answered flood requests waited: p50 %ss, p99 %ss, max %ss (connect start -> response)\n",
         kv($16, "wait_p50"), kv($16, "wait_p99"), kv($16, "wait_max")
       printf "  weir_client_connections peak %s; accept queue peak %s; ListenOverflows +%s (machine-wide)\n", $5, $6, $7
-      printf "  normal keep-alive (wrk): %s req/s, p99 %.2f ms, max %.2f ms, %s errors of %s requests\n", $8, $9 / 1000, $10 / 1000, $11, $12
+      printf "  normal keep-alive (wrk) without the flood: %s req/s, p99 %.2f ms, max %.2f ms, %s errors of %s requests; weir CPU %s us/request\n",
+        q[1], q[2] / 1000, q[3] / 1000, q[4], q[5], q[6]
+      printf "  normal keep-alive (wrk) during the flood:  %s req/s, p99 %.2f ms, max %.2f ms, %s errors of %s requests\n", $8, $9 / 1000, $10 / 1000, $11, $12
       printf "  normal new connections (curl, 1/s): %s sent, %s answered 200, %s failed or timed out; time p50 %ss, max %ss\n",
         c[1], c[2], c[3], c[4], c[5]
-      printf "  RSS before %s KiB, peak %s KiB, after %s KiB; weir CPU %ss; after the flood GET / -> %s\n\n",
-        $2, $3, $4, $14, $15
+      printf "  RSS before %s KiB, peak %s KiB (+%.1f KiB per open connection at the gauge peak), after %s KiB;\n",
+        $2, $3, ($5 > 0 ? ($3 - $2) / $5 : 0), $4
+      printf "  weir CPU during the flood %ss; after the flood GET / -> %s\n\n", $14, $15
       if ($1 == "cap") {
         ok = ($15 == "200" && $11 == 0 && $5 <= cap)
         verdict = sprintf("cap: %s (weir up and answering: %s, wrk errors: %s, gauge peak %s <= %s)",

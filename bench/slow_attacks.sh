@@ -1,35 +1,42 @@
 #!/usr/bin/env bash
 # Slow-client attacks against a proxy while it serves normal traffic: slowhttptest's slow headers
-# (-H), slow body (-B, twice: gaps longer than client_body_timeout, and a steady trickle that only
-# request_timeout stops) and slow read (-X), CONNS connections per wave, waves back to back for
-# the whole measurement window. Beside each attack wrk sends paced normal requests to a second
-# listener of the same proxy; the same wrk runs without any attack before and after the attacks,
-# in the same run, and the table compares the two.
+# (-H), slow body (-B, twice: a body that stops, which client_body_timeout ends, and a steady
+# trickle, which only request_timeout ends) and slow read (-X), CONNS connections per wave, waves
+# back to back for the whole measurement window. Beside each attack wrk sends paced normal
+# requests to a second listener of the same proxy (with an upstream of its own). Each attack
+# window has a control window: the same slowhttptest run aimed at an upstream directly, so the
+# proxy never sees it but the load generator costs the same CPU on the shared core; plus windows
+# without any attack at the start and the end, all in the same run.
 #
 # Per attack it reports how long each slow connection stayed open on the proxy side against the
 # timeout meant to end it, sampled with `ss` (a server-side socket leaves ESTABLISHED the moment
 # the proxy closes it, even when unsent response bytes are still queued), the peak of open
 # connections (ss, and weir's weir_client_connections gauge from /metrics), and normal traffic's
-# requests/s, p99 and errors with vs without the attack, plus the proxy's CPU time per normal
-# request (the attack's work included).
+# requests/s, p99 and errors against the control and the quiet windows, plus the proxy's CPU
+# time per normal request (the attack's work included) and the growth of kernel TCP memory.
 #
 # The proxy runs pinned to PROXY_CPU, wrk, slowhttptest and the upstream to CLIENT_CPU.
 #
 # Environment (defaults):
-#   PROXIES="weir"       any of weir haproxy nginx, in this order of the run (about 2 minutes each)
+#   PROXIES="weir"       any of weir haproxy nginx, in this order (about 5 minutes each)
 #   ATTACKS="headers body-gap body-trickle read"
 #   CONNS=1000 RATE=500  slowhttptest connections per wave and connections opened per second
-#   WINDOW=15            seconds of each measurement window (wrk -d, attack waves)
+#   WINDOW=12            seconds of each measurement window (wrk -d, attack waves); longer when
+#                        one whole wave needs more (timeout + time to open CONNS + 6 s)
+#   ROUNDS=2             attack and control windows per attack (in turns; the table shows medians)
 #   WRK_CONNS=8 PACE_MS=2  normal traffic: wrk -t1 -c8, each connection waits 2 ms between
 #                        requests (a moderate, steady rate instead of saturation)
 #   HEADER_TIMEOUT=5 BODY_TIMEOUT=5 REQUEST_TIMEOUT=10 IDLE_TIMEOUT=5   seconds
-#   READ_BYTES=262144    response size of the slow-read requests
+#   READ_BYTES=65536     response size of the slow-read requests (the kernel takes up to
+#                        tcp_wmem's max per socket off the proxy's hands, see README)
 #   TOLERANCE=1.0        seconds a connection may outlive its timeout and still pass (the ss
 #                        sampling period and the proxy's timer granularity)
 #   LIMITS=1             0 leaves client_body_timeout and request_timeout out of weir's config
 #                        (for a weir from before they existed)
 #   BASE_PORT            ports BASE_PORT+1..+32 on 127.0.0.1 (default: first free block from 24000)
 #   PROXY_CPU=0 CLIENT_CPU=1
+#   NICE=N               run the proxy, wrk and the normal upstream with nice -n N (e.g. -10 as
+#                        root on a shared machine, so other work disturbs the latencies less)
 #   BUILD=<repo>/build   where weir and weir-demo-upstream are
 #   OUT=FILE             also write the final table to FILE
 #   KEEP_TMP=1           keep the temp dir (configs, logs, samples, slowhttptest CSVs)
@@ -45,14 +52,15 @@ read -ra PROXIES <<<"${PROXIES:-weir}"
 read -ra ATTACKS <<<"${ATTACKS:-headers body-gap body-trickle read}"
 CONNS=${CONNS:-1000}
 RATE=${RATE:-500}
-WINDOW=${WINDOW:-15}
+WINDOW=${WINDOW:-12}
+ROUNDS=${ROUNDS:-2}
 WRK_CONNS=${WRK_CONNS:-8}
 PACE_MS=${PACE_MS:-2}
 HEADER_TIMEOUT=${HEADER_TIMEOUT:-5}
 BODY_TIMEOUT=${BODY_TIMEOUT:-5}
 REQUEST_TIMEOUT=${REQUEST_TIMEOUT:-10}
 IDLE_TIMEOUT=${IDLE_TIMEOUT:-5}
-READ_BYTES=${READ_BYTES:-262144}
+READ_BYTES=${READ_BYTES:-65536}
 TOLERANCE=${TOLERANCE:-1.0}
 LIMITS=${LIMITS:-1}
 BASE_PORT=${BASE_PORT:-}
@@ -93,6 +101,10 @@ if (($(nproc) < 2)); then
 fi
 PROXY_PIN=(taskset -c "$PROXY_CPU")
 CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+if [[ -n ${NICE:-} ]]; then
+  PROXY_PIN=(nice -n "$NICE" "${PROXY_PIN[@]}")
+  CLIENT_PIN=(nice -n "$NICE" "${CLIENT_PIN[@]}")
+fi
 # slowhttptest keeps half a core busy polling its sockets (about 5 s of CPU per 1,000
 # connections and 9 s): at nice 19 it yields CPU 1 to wrk and the upstream whenever they wake,
 # so its own cost does not show up as the proxy's latency.
@@ -178,6 +190,9 @@ wait_port() {
   tail -n 20 "$log_file" >&2 || true
   die "$name does not accept on port $port after 10 s"
 }
+
+# Kernel memory of all TCP sockets on the machine, in pages (socket buffers, orphans included).
+tcp_mem_pages() { awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat; }
 
 # utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -409,7 +424,9 @@ attack_cmd() {
   ATTACK_CMD=(slowhttptest -c "$CONNS" -r "$RATE" -l "$secs" -p 3)
   case $a in
   headers) ATTACK_CMD+=(-H -i 1 -x 24 -u "$base/") ;;
-  body-gap) ATTACK_CMD+=(-B -i $((BODY_TIMEOUT + 3)) -x 10 -s 8192 -u "$base/") ;;
+  # slowhttptest sends follow-up body bytes to all its connections on one tick every -i s;
+  # each restarts the body gap, so the gap attack sends none at all within its run.
+  body-gap) ATTACK_CMD+=(-B -i $((secs + 10)) -x 10 -s 8192 -u "$base/") ;;
   body-trickle) ATTACK_CMD+=(-B -i 1 -x 2 -s 65536 -u "$base/") ;;
   read) ATTACK_CMD+=(-X -w 512 -y 1024 -n 5 -z 32 -k 1 -u "$base/big?bytes=$READ_BYTES") ;;
   esac
@@ -443,23 +460,37 @@ run_window() {
     gauge=$!
     PIDS+=("$gauge")
   fi
+  # The first wave runs whole: its timeout, plus the time to open CONNS connections, plus 4 s
+  # before slowhttptest's own time limit would end it; the window is at least that plus 2 s.
+  local limit=0 limit_name="-" window=$WINDOW wave_secs=0
+  if [[ $a != none ]]; then
+    read -r limit limit_name <<<"$(attack_timeout "$a")"
+    wave_secs=$((limit + (CONNS + RATE - 1) / RATE + 4))
+    ((window >= wave_secs + 2)) || window=$((wave_secs + 2))
+  fi
   local rss_before cpu_before
   rss_before=$(awk '/^VmRSS:/ {print $2}' "/proc/$PROXY_PID/status")
   cpu_before=$(cpu_ticks "$PROXY_PID")
-  "${CLIENT_PIN[@]}" wrk -t1 -c"$WRK_CONNS" -d"${WINDOW}s" --timeout 2s --latency \
+  "${CLIENT_PIN[@]}" wrk -t1 -c"$WRK_CONNS" -d"${window}s" --timeout 2s --latency \
     -s "$TMP/pace.lua" "http://127.0.0.1:${PORT_NORMAL[$p]}/" >"$dir/wrk.txt" 2>&1 &
   local wrk_pid=$!
   PIDS+=("$wrk_pid")
-  local waves=0 rss_peak=$rss_before
+  local waves=0 rss_peak=$rss_before kmem_before kmem_peak
+  kmem_before=$(tcp_mem_pages)
+  kmem_peak=$kmem_before
   if [[ $a != none ]]; then
-    # Waves of CONNS slow connections, back to back, until one second before the window ends.
+    # Waves of CONNS slow connections, back to back, until one second before the window ends;
+    # a later wave may be cut short by the window's end (its connections then count as closed by
+    # the client, or as held if they were already older than the timeout allows).
     local start end now
     start=$(date +%s)
-    end=$((start + WINDOW))
+    end=$((start + window))
     sleep 1
-    while now=$(date +%s) && ((end - now >= 2)); do
+    while now=$(date +%s) && ((end - now >= 3)); do
       waves=$((waves + 1))
-      attack_cmd "$a" "http://127.0.0.1:$port_attack" $((end - now - 1))
+      local secs=$((end - now - 1))
+      ((secs <= wave_secs)) || secs=$wave_secs
+      attack_cmd "$a" "http://127.0.0.1:$port_attack" "$secs"
       "${ATTACK_PIN[@]}" "${ATTACK_CMD[@]}" -g -o "$dir/wave$waves" >"$dir/wave$waves.out" 2>&1 &
       local slow_pid=$!
       PIDS+=("$slow_pid")
@@ -467,6 +498,9 @@ run_window() {
         local rss
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PROXY_PID/status")
         ((rss > rss_peak)) && rss_peak=$rss
+        local kmem
+        kmem=$(tcp_mem_pages)
+        ((kmem > kmem_peak)) && kmem_peak=$kmem
         sleep 0.5
       done
       stop_pid "$slow_pid"
@@ -499,43 +533,44 @@ run_window() {
     'BEGIN { printf "%.0f", d / t / w * 100 }')
 
   # Lifetimes of the attack's connections on the proxy side, from the socket samples. A peer
-  # address not seen for more than 3 samples starts a new connection (ports get reused).
-  local limit=0 limit_name="-" lifetimes="- - - - - - -"
+  # address missing from a sample and seen again later is a new connection (ports get reused);
+  # counting samples, not seconds, keeps a starved sampler from splitting one connection.
+  local lifetimes="- - - - - - -" stall=0
   if [[ $a != none && $target == proxy ]]; then
-    read -r limit limit_name <<<"$(attack_timeout "$a")"
-    lifetimes=$(awk -v gap="$(awk -v s=$SAMPLE_PERIOD 'BEGIN{print 3 * s + 0.5}')" \
-      -v limit="$limit" -v tol="$TOLERANCE" '
-      function finish(k) {
-        age = last_estab[k] - first[k]
+    lifetimes=$(awk -v limit="$limit" -v tol="$TOLERANCE" '
+      # Ends connection k: closed by the client if the proxy side saw CLOSE-WAIT, else by the
+      # proxy (its last ESTABLISHED sample). Open longer than limit + tol either way: held.
+      function finish(k,   age) {
+        conns++
         if (k in cw) {
-          cwage = cw[k] - first[k]
-          # The client closed first: fine unless the proxy had held it past the limit.
-          if (cwage > limit + tol) { held++; if (cwage > maxh) maxh = cwage }
+          age = cw[k] - first[k]
+          if (age > limit + tol) held++
           else by_client++
         } else {
+          age = last_estab[k] - first[k]
           by_proxy++
           ages[by_proxy] = age
           if (age > maxp) maxp = age
-          if (age > limit + tol) { held++; if (age > maxh) maxh = age }
+          if (age > limit + tol) held++
         }
         delete first[k]; delete last_estab[k]; delete cw[k]; delete seen[k]
       }
-      $1 == "T" { t = $2; n_open = 0; next }
+      $1 == "T" { t = $2; sample++; next }
       {
         k = $2
-        if ((k in seen) && t - seen[k] > gap) finish(k)
+        if ((k in seen) && sample - seen[k] > 1) finish(k)
         if (!(k in first)) first[k] = t
-        seen[k] = t
-        if ($1 == "ESTAB") { last_estab[k] = t; n_now[t]++ }
+        seen[k] = sample
+        if ($1 == "ESTAB") { last_estab[k] = t; n_now[sample]++ }
         else if (!(k in cw)) cw[k] = t
-        if (n_now[t] > peak) peak = n_now[t]
+        if (n_now[sample] > peak) peak = n_now[sample]
       }
       END {
         for (k in first) {
-          # Still open when sampling stopped: held since first seen.
-          if (!(k in cw) && seen[k] == t) {
-            age = t - first[k]
-            if (age > limit + tol) { held++; if (age > maxh) maxh = age } else open_end++
+          # Still open when sampling stopped.
+          if (!(k in cw) && seen[k] == sample) {
+            conns++
+            if (t - first[k] > limit + tol) held++
             delete first[k]
           }
         }
@@ -544,8 +579,11 @@ run_window() {
         # median of the ages closed by the proxy (insertion sort is fine for a few thousand)
         for (i = 2; i <= m; i++) { v = ages[i]; j = i - 1; while (j > 0 && ages[j] > v) { ages[j + 1] = ages[j]; j-- } ages[j + 1] = v }
         med = m ? ages[int((m + 1) / 2)] : 0
-        printf "%d %d %d %d %.2f %.2f %d\n", by_proxy + by_client + held + open_end, by_proxy, by_client, held, med, maxp, peak
+        printf "%d %d %d %d %.2f %.2f %d\n", conns, by_proxy, by_client, held, med, maxp, peak
       }' "$dir/sockets")
+    # The longest pause between two samples: the machine (not the proxy alone) stalled that long.
+    stall=$(awk '$1 == "T" { if (pt && $2 - pt > m) m = $2 - pt; pt = $2 } END { printf "%.1f", m }' \
+      "$dir/sockets")
   fi
   local gauge_peak="-"
   if [[ -n $gauge ]]; then
@@ -556,8 +594,15 @@ run_window() {
     [[ -e $f ]] || continue
     unavailable=$((unavailable + $(awk -F, 'NR > 1 && $5 == 0 {n++} END {print n + 0}' "$f")))
   done
-  echo "$p $label $target $a $limit $limit_name $waves $lifetimes $gauge_peak $unavailable $rps $p50 $p99 $errs $n $cpu_us_per_req $cpu_share $rss_before $rss_peak $rss_after" >>"$TMP/results"
-  log "$p $label: normal $rps req/s p99 $(fmt_us "$p99") errors $errs; proxy CPU $cpu_share% ($cpu_us_per_req us/req)$([[ $a != none && $target == proxy ]] && echo "; slow conns (seen by-proxy by-client held-past-limit median max peak) $lifetimes; waves $waves")"
+  # slowhttptest ends a wave early with "No open connections left" when the other side closed
+  # every one of its connections; "waves" is shown as all/ended that way.
+  local emptied=0
+  for f in "$dir"/wave*.out; do
+    [[ -e $f ]] || continue
+    grep -q "No open connections left" "$f" && emptied=$((emptied + 1))
+  done
+  echo "$p $label $target $a $limit $limit_name $waves/$emptied $lifetimes $gauge_peak $unavailable $rps $p50 $p99 $errs $n $cpu_us_per_req $cpu_share $rss_before $rss_peak $rss_after $(((kmem_peak - kmem_before) * $(getconf PAGESIZE) / 1048576)) $stall" >>"$TMP/results"
+  log "$p $label: normal $rps req/s p99 $(fmt_us "$p99") errors $errs; proxy CPU $cpu_share% ($cpu_us_per_req us/req)$([[ $a != none && $target == proxy ]] && echo "; slow conns (seen by-proxy by-client held-past-limit median max peak) $lifetimes; waves (all/emptied) $waves/$emptied")"
 }
 
 cat >"$TMP/pace.lua" <<EOF
@@ -573,17 +618,22 @@ for p in "${PROXIES[@]}"; do
   start_proxy "$p"
   "${CLIENT_PIN[@]}" wrk -t1 -c"$WRK_CONNS" -d1s -s "$TMP/pace.lua" \
     "http://127.0.0.1:${PORT_NORMAL[$p]}/" >/dev/null 2>&1 || true
-  # Per attack: the attack on the proxy, the same attack on the upstream (control), then a
-  # window without any attack; the first window has no attack either.
-  run_window "$p" none quiet0
-  i=0
+  # A window without any attack first and last; between them, per attack and round, the attack
+  # on the proxy and the same attack on the upstream (control), in turns.
+  run_window "$p" none quiet-first
   for a in "${ATTACKS[@]}"; do
-    i=$((i + 1))
-    run_window "$p" "$a" "$a"
-    kill -0 "$PROXY_MAIN" 2>/dev/null || die "$p exited during the $a attack (log: $TMP/$p.log)"
-    run_window "$p" "$a" "$a-control" control
-    run_window "$p" none "quiet$i"
+    for ((r = 1; r <= ROUNDS; r++)); do
+      if ((r % 2)); then
+        run_window "$p" "$a" "$a-$r"
+        run_window "$p" "$a" "$a-control-$r" control
+      else
+        run_window "$p" "$a" "$a-control-$r" control
+        run_window "$p" "$a" "$a-$r"
+      fi
+      kill -0 "$PROXY_MAIN" 2>/dev/null || die "$p exited during the $a attack (log: $TMP/$p.log)"
+    done
   done
+  run_window "$p" none quiet-last
   stop_pid "$PROXY_MAIN"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -598,46 +648,75 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   # results fields: 1 proxy, 2 label, 3 target, 4 attack, 5 limit, 6 limit name, 7 waves,
   # 8 seen, 9 closed by proxy, 10 closed by client, 11 held past limit, 12 median, 13 max,
   # 14 peak (ss), 15 gauge peak, 16 probe-unavailable seconds, 17 req/s, 18 p50, 19 p99,
-  # 20 errors, 21 requests, 22 CPU us/request, 23 CPU %, 24-26 RSS before/peak/after.
-  # Windows come in the order quiet0, then per attack: attack, control, quiet.
-  awk -v tol="$TOLERANCE" '
+  # 20 errors, 21 requests, 22 CPU us/request, 23 CPU %, 24-26 RSS before/peak/after,
+  # 27 peak growth of the kernel's TCP memory in MB, 28 longest pause of the socket sampler.
+  # Rows: the quiet windows as they are; attacks and controls summed over their rounds (median
+  # p99 and median of the median lifetimes, worst max, sums of counts).
+  awk -v tol="$TOLERANCE" -v conns="$CONNS" '
     function fmt(v) { return v >= 1000 ? sprintf("%.2f ms", v / 1000) : sprintf("%.0f us", v) }
     function pct(v, b) { return b > 0 ? sprintf("%+.0f%%", (v / b - 1) * 100) : "-" }
-    { line[NR] = $0; p99[NR] = $19 }
+    function median(list,   n, v, i, j, x) {
+      n = split(list, v, " ")
+      for (i = 2; i <= n; i++) { x = v[i]; j = i - 1; while (j > 0 && v[j] + 0 > x + 0) { v[j + 1] = v[j]; j-- } v[j + 1] = x }
+      return n ? (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) : 0
+    }
+    function max(a, b) { return a + 0 > b + 0 ? a : b }
+    {
+      p = $1; target = $3; a = $4
+      if (a == "none") { k = p SUBSEP $2 } else { k = p SUBSEP a SUBSEP target }
+      if (!(k in n)) { order[++nk] = k; rss_b[k] = $24 }
+      n[k]++
+      kind[k] = a == "none" ? "quiet" : target; name[k] = a == "none" ? $2 : (target == "control" ? a "-control" : a)
+      prox[k] = p; lim[k] = $5 "s " $6
+      split($7, w, "/"); waves[k] += w[1]; emptied[k] += w[2]
+      seen[k] += $8; byp[k] += $9; byc[k] += $10; held[k] += $11
+      meds[k] = meds[k] " " $12; mx[k] = max(mx[k], $13); peak[k] = max(peak[k], $14)
+      gauge[k] = max(gauge[k], $15); probe[k] += $16; rps[k] += $17; p99s[k] = p99s[k] " " $19
+      errs[k] += $20; cpu[k] += $22; kmem[k] = max(kmem[k], $27); rss_p[k] = max(rss_p[k], $25)
+      rss_a[k] = $26; stall[k] = max(stall[k], $28)
+      if (a == "none") quiet[p] = quiet[p] " " $19
+    }
     END {
-      hdr = "%-7s %-12s %-11s %5s %5s %5s %6s %4s %6s %6s %5s %5s %5s %6s %9s %7s %7s %6s %7s %s\n"
+      hdr = "%-7s %-16s %-11s %5s %5s %5s %6s %4s %6s %6s %5s %5s %5s %6s %9s %7s %8s %6s %7s %5s %s\n"
       printf hdr, "proxy", "window", "timeout", "waves", "slow", "proxy", "client", "held",
         "median", "max", "peak", "gauge", "probe", "req/s", "p99", "vs ctrl", "vs quiet",
-        "errors", "CPU/req", "RSS KiB before/peak/after"
-      for (i = 1; i <= NR; i++) {
-        split(line[i], f, " ")
-        p = f[1]; label = f[2]; target = f[3]; a = f[4]
-        rss = f[24] "/" f[25] "/" f[26]
-        if (a == "none" || target == "control") {
-          printf hdr, p, label, "-", target == "control" ? f[7] : "-", "-", "-", "-", "-", "-",
-            "-", "-", "-", "-", f[17], fmt(f[19]), "-", "-", f[20], f[22] "us", rss
-          if (f[20] > 0) verdict[++nv] = sprintf("%s %s: normal errors: %d", p, label, f[20])
+        "errors", "CPU/req", "kmem", "RSS KiB before/peak/after"
+      for (o = 1; o <= nk; o++) {
+        k = order[o]; p = prox[k]
+        rss = rss_b[k] "/" rss_p[k] "/" rss_a[k]
+        p99 = median(p99s[k])
+        rate = sprintf("%.0f", rps[k] / n[k]); c = sprintf("%.1fus", cpu[k] / n[k])
+        if (kind[k] != "proxy") {
+          printf hdr, p, name[k], "-", kind[k] == "control" ? waves[k] "/" emptied[k] : "-", "-",
+            "-", "-", "-", "-", "-", "-", "-", "-", rate, fmt(p99), "-", "-", errs[k], c,
+            kind[k] == "control" ? kmem[k] "M" : "-", rss
+          if (errs[k] > 0) verdict[++nv] = sprintf("%s %s: normal errors: %d", p, name[k], errs[k])
           continue
         }
-        # Control right after, quiet windows before (i - 1) and after (i + 2) this one.
-        ctrl = p99[i + 1]
-        quiet = (p99[i - 1] + p99[i + 2]) / 2
-        printf hdr, p, a, f[5] "s " f[6], f[7], f[8], f[9], f[10], f[11], f[12] "s", f[13] "s",
-          f[14], f[15], f[16] "s", f[17], fmt(f[19]), pct(f[19], ctrl), pct(f[19], quiet), f[20],
-          f[22] "us", rss
-        ok = (f[11] == 0 && f[20] == 0 && ctrl > 0 && f[19] <= ctrl * 1.2)
-        verdict[++nv] = sprintf("%s %s: %s (held past timeout: %d, normal errors: %d, p99 %s vs control, %s vs quiet)",
-          p, a, ok ? "PASS" : "FAIL", f[11], f[20], pct(f[19], ctrl), pct(f[19], quiet))
+        ck = p SUBSEP name[k] SUBSEP "control"
+        ctrl = median(p99s[ck])
+        qt = median(quiet[p])
+        printf hdr, p, name[k], lim[k], waves[k] "/" emptied[k], seen[k], byp[k], byc[k], held[k],
+          sprintf("%.2fs", median(meds[k])), sprintf("%.2fs", mx[k]), peak[k], gauge[k],
+          probe[k] "s", rate, fmt(p99), pct(p99, ctrl), pct(p99, qt), errs[k], c, kmem[k] "M", rss
+        ok = (held[k] == 0 && errs[k] == 0 && ctrl > 0 && p99 <= ctrl * 1.2)
+        verdict[++nv] = sprintf("%s %s: %s (held past timeout: %d, normal errors: %d, p99 %s vs control, %s vs quiet)%s",
+          p, name[k], ok ? "PASS" : "FAIL", held[k], errs[k], pct(p99, ctrl), pct(p99, qt),
+          stall[k] > 1 ? sprintf("; the machine stalled up to %.1f s in these windows (ss sampler): rerun", stall[k]) : "")
       }
       print ""
-      print "slow = attack connections seen; proxy / client = closed by the proxy / by slowhttptest"
-      print "(its probe, its end of test); held = open longer than timeout + " tol "s (FAIL);"
+      print "waves = slowhttptest runs of " conns " connections / those that ended because the other side"
+      print "had closed all of them; slow = attack connections seen; proxy / client = closed by the"
+      print "proxy / by slowhttptest (its probe, the end of a cut wave) - a client close the proxy"
+      print "answers within 0.2 s counts as the proxy'"'"'s; held = open longer than timeout + " tol "s;"
       print "median / max = time open of those the proxy closed (ss every 0.2 s); peak = most open"
       print "at once (ss); gauge = peak of weir_client_connections (all listeners); probe = seconds"
-      print "slowhttptest saw its probe fail; vs ctrl = p99 against the control window (the same"
-      print "attack sent to the upstream directly, proxy untouched); vs quiet = against the mean of the"
-      print "windows without any attack before and after. PASS: nothing held past its timeout, no"
-      print "normal errors, p99 within +20% of the control."
+      print "slowhttptest saw its probe fail; p99 = median over the rounds; vs ctrl = against the"
+      print "control windows (the same attack sent to the upstream directly, proxy untouched); vs"
+      print "quiet = against the windows without any attack; CPU/req = proxy CPU time per normal"
+      print "request (the attack'"'"'s work included); kmem = peak growth of the kernel TCP memory"
+      print "(/proc/net/sockstat, machine-wide). PASS: nothing held past its timeout, no normal"
+      print "errors, p99 within +20% of the control."
       print ""
       for (i = 1; i <= nv; i++) print verdict[i]
     }' "$TMP/results"
