@@ -45,6 +45,9 @@ void Head::clear() {
   upgrade = false;
   expect_continue = false;
   host = {};
+  authority = {};
+  path = {};
+  absolute_form = false;
   wire_size = 0;
 }
 

@@ -1,5 +1,7 @@
 #include "weir/http/parser.h"
 
+#include "weir/http/target.h"
+
 #include <llhttp.h>
 
 namespace weir::http {
@@ -80,7 +82,9 @@ ParseError request_coding_error(std::string_view list) {
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
-  return ParseError::not_implemented;
+  // Without a final chunked the length cannot be known at all (RFC 9112 6.3: 400); with it,
+  // the body is framed but carries a coding weir does not decode (6.1: 501).
+  return chunked_seen ? ParseError::not_implemented : ParseError::bad_request;
 }
 
 } // namespace
@@ -186,6 +190,7 @@ struct Parser::Callbacks {
       s->host_seen_ = true;
       h.host = header.value;
     } else if (iequals(header.name, "transfer-encoding")) {
+      s->te_seen_ = true;
       // Requests: only "chunked" is understood; anything else would leave the body length to
       // interpretation. Responses: the final coding must be chunked (see on_headers_complete).
       if (s->kind_ == Kind::request && !iequals(header.value, "chunked")) {
@@ -263,7 +268,7 @@ void Parser::reset(bool response_without_body) {
   field_len_ = value_len_ = 0;
   head_bytes_ = 0;
   last_cr_ = line_start_ = false;
-  head_done_ = message_done_ = started_ = pending_done_ = host_seen_ = false;
+  head_done_ = message_done_ = started_ = pending_done_ = host_seen_ = te_seen_ = false;
   no_body_ = response_without_body;
   error_ = ParseError::none;
   error_reason_ = {};
@@ -294,11 +299,21 @@ int Parser::on_head_complete() {
       fail(ParseError::not_implemented, "CONNECT is not supported");
       return kFail;
     }
+    if (!check_request_head()) return kFail;
   } else {
     head_.status = p->status_code;
-    if (head_.status < 100) {
+    if (head_.status < 100 || head_.status > 599) {
       fail(ParseError::bad_request, "invalid status code");
       return kFail;
+    }
+    // reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a control byte would be
+    // relayed to the client inside weir's own status line.
+    for (char c : head_.reason) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) {
+        fail(ParseError::bad_request, "control character in the reason phrase");
+        return kFail;
+      }
     }
   }
   head_.keep_alive = llhttp_should_keep_alive(p) != 0;
@@ -319,6 +334,46 @@ int Parser::on_head_complete() {
     return 1;
   }
   return HPE_PAUSED;
+}
+
+// What the request names, checked before anything routes on it (RFC 9112 3.2, 3.3, 6.1).
+bool Parser::check_request_head() {
+  // HTTP/1.0 knows no Transfer-Encoding: a 1.0 recipient would read the body by its length or
+  // until close, so the framing is faulty whatever weir makes of it (RFC 9112 6.1).
+  if (head_.version_minor == 0 && te_seen_) {
+    fail(ParseError::bad_request, "Transfer-Encoding in an HTTP/1.0 request");
+    return false;
+  }
+  Target target;
+  if (!parse_target(head_.target, target)) {
+    fail(ParseError::bad_request, "invalid request-target");
+    return false;
+  }
+  if (target.form == Target::Form::asterisk && head_.method_name != "OPTIONS") {
+    fail(ParseError::bad_request, "asterisk-form target on a method other than OPTIONS");
+    return false;
+  }
+  // A 1.1 request names its authority in Host, exactly once and well formed (RFC 9112 3.2);
+  // 1.0 may leave it out.
+  if (!host_seen_ && head_.version_minor == 1) {
+    fail(ParseError::bad_request, "missing Host header");
+    return false;
+  }
+  if (host_seen_ && !(head_.host.empty() && head_.version_minor == 0) &&
+      !valid_authority(head_.host)) {
+    fail(ParseError::bad_request, "invalid Host header");
+    return false;
+  }
+  head_.path = target.path;
+  if (target.form == Target::Form::absolute) {
+    // The target's authority wins over Host (RFC 9112 3.2.2): routed on it, and forwarded with
+    // Host rewritten to it, so the upstream never sees a name weir did not route on.
+    head_.authority = target.authority;
+    head_.absolute_form = true;
+  } else {
+    head_.authority = head_.host;
+  }
+  return true;
 }
 
 Parser::Event Parser::execute(const char* data, size_t len, size_t& consumed) {

@@ -69,6 +69,53 @@ bool append_values(std::string& out, const Head& head, std::string_view name, Fo
 
 } // namespace
 
+namespace {
+
+// Names a Connection header cannot make hop-by-hop (see is_hop_by_hop).
+bool protected_from_connection(std::string_view name) {
+  switch (name.size()) {
+  case 3:
+    return iequals(name, "via");
+  case 4:
+    return iequals(name, "host");
+  case 9:
+    return iequals(name, "forwarded");
+  case 12:
+    return iequals(name, "x-request-id");
+  case 14:
+    return iequals(name, "content-length");
+  case 15:
+    return iequals(name, "x-forwarded-for");
+  case 16:
+    return iequals(name, "x-forwarded-host");
+  case 17:
+    return iequals(name, "x-forwarded-proto");
+  default:
+    return false;
+  }
+}
+
+// "Transfer-Encoding: chunked", keeping the codings the upstream applied before chunking
+// ("gzip, chunked"): weir re-chunks the body but does not decode it, so dropping them would hand
+// the client compressed bytes it takes for plain ones.
+void append_chunked_coding(std::string& out, const Head& resp) {
+  out.append("Transfer-Encoding: ");
+  for (const Header& h : resp.headers) {
+    if (!iequals(h.name, "transfer-encoding")) continue;
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view coding = trim(list.substr(0, comma));
+      if (!coding.empty() && !iequals(coding, "chunked")) out.append(coding).append(", ");
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  out.append("chunked\r\n");
+}
+
+} // namespace
+
 bool is_hop_by_hop(std::string_view name, std::string_view connection) {
   switch (name.size()) {
   case 2:
@@ -87,11 +134,34 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection) {
     break;
   }
   if (starts_with_ci(name, "proxy-")) return true;
-  return !connection.empty() && listed_in(name, connection);
+  return !connection.empty() && listed_in(name, connection) && !protected_from_connection(name);
+}
+
+bool is_underscore_variant(std::string_view name) {
+  if (name.find('_') == std::string_view::npos || name.size() > 17) return false;
+  char dashed[17];
+  for (size_t i = 0; i < name.size(); ++i)
+    dashed[i] = name[i] == '_' ? '-' : name[i];
+  std::string_view d(dashed, name.size());
+  return protected_from_connection(d) || iequals(d, "x-real-ip");
+}
+
+bool sane_request_id(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  for (char c : v) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, std::string& out) {
-  out.append(req.method_name).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+  out.append(req.method_name).append(" ");
+  // Origin-form always: an absolute-form target's authority is stated in Host below.
+  std::string_view path = req.path.empty() && !req.absolute_form ? req.target : req.path;
+  if (path.empty() || path.front() == '?') out.push_back('/');
+  out.append(path).append(" HTTP/1.1\r\n");
   bool has_request_id = false;
   bool several_connection = false;
   int connection_headers = 0;
@@ -100,15 +170,24 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
   several_connection = connection_headers > 1;
   std::string_view conn = connection_value(req);
   auto forwarded = [&](std::string_view name) {
-    return !(several_connection ? hop_by_hop_in(req, name) : is_hop_by_hop(name, conn));
+    return !(several_connection ? hop_by_hop_in(req, name) : is_hop_by_hop(name, conn)) &&
+           !is_underscore_variant(name);
   };
+  // Forwarding headers are taken from trusted peers only.
+  auto forwarded_from_peer = [&](std::string_view name) {
+    return ctx.trusted_peer && forwarded(name);
+  };
+  std::string_view authority = req.absolute_form ? req.authority : req.host;
+  bool host_written = false;
   for (const Header& h : req.headers) {
     if (!forwarded(h.name)) continue;
     switch (h.name.size()) {
     case 4:
       if (iequals(h.name, "host")) {
-        // A missing or empty Host is legal for HTTP/1.0; forward what we got.
-        break;
+        // Rewritten to the routed authority (the same bytes unless absolute-form).
+        if (!authority.empty()) append_header(out, h.name, authority);
+        host_written = true;
+        continue;
       }
       break;
     case 3:
@@ -117,8 +196,14 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     case 6:
       if (iequals(h.name, "expect")) continue; // answered by the proxy (100 Continue)
       break;
+    case 9:
+      if (iequals(h.name, "forwarded")) continue; // re-stated below
+      break;
     case 12:
-      if (iequals(h.name, "x-request-id")) has_request_id = true;
+      if (iequals(h.name, "x-request-id")) {
+        if (has_request_id || !sane_request_id(h.value)) continue;
+        has_request_id = true;
+      }
       break;
     case 14:
       if (iequals(h.name, "content-length")) continue; // re-stated below
@@ -137,6 +222,10 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     }
     append_header(out, h.name, h.value);
   }
+  if (authority.empty() && !ctx.default_host.empty())
+    append_header(out, "Host", ctx.default_host);
+  else if (!host_written && !authority.empty())
+    append_header(out, "Host", authority);
   if (req.framing == Framing::length) {
     out.append("Content-Length: ");
     append_number(out, req.content_length);
@@ -145,10 +234,25 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     out.append("Transfer-Encoding: chunked\r\n");
   }
   out.append("X-Forwarded-For: ");
-  if (append_values(out, req, "x-forwarded-for", forwarded)) out.append(", ");
+  if (append_values(out, req, "x-forwarded-for", forwarded_from_peer)) out.append(", ");
   out.append(ctx.client_ip).append("\r\n");
-  append_header(out, "X-Forwarded-Proto", ctx.proto);
-  if (!req.host.empty()) append_header(out, "X-Forwarded-Host", req.host);
+  out.append("X-Forwarded-Proto: ");
+  if (!append_values(out, req, "x-forwarded-proto", forwarded_from_peer)) out.append(ctx.proto);
+  out.append("\r\n");
+  if (const Header* xfh = req.find("x-forwarded-host"); xfh && forwarded_from_peer(xfh->name)) {
+    append_header(out, "X-Forwarded-Host", xfh->value);
+  } else if (!authority.empty()) {
+    append_header(out, "X-Forwarded-Host", authority);
+  }
+  if (req.find("forwarded")) {
+    // RFC 7239: a client's own Forwarded is replaced; a trusted proxy's gets this hop appended.
+    out.append("Forwarded: ");
+    if (append_values(out, req, "forwarded", forwarded_from_peer)) out.append(", ");
+    bool v6 = ctx.client_ip.find(':') != std::string_view::npos;
+    out.append(v6 ? "for=\"[" : "for=").append(ctx.client_ip).append(v6 ? "]\"" : "");
+    if (!authority.empty()) out.append(";host=\"").append(authority).append("\"");
+    out.append(";proto=").append(ctx.proto).append("\r\n");
+  }
   out.append("Via: ");
   if (append_values(out, req, "via", forwarded)) out.append(", ");
   out.append(req.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
@@ -191,10 +295,10 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
       append_number(out, resp.content_length);
       out.append("\r\n");
     } else if (ctx.chunked) {
-      out.append("Transfer-Encoding: chunked\r\n");
+      append_chunked_coding(out, resp);
     }
   } else if (ctx.head_request && resp.framing == Framing::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    append_chunked_coding(out, resp);
   }
   out.append("Via: ");
   if (append_values(out, resp, "via", forwarded)) out.append(", ");
@@ -213,7 +317,8 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
   }
 }
 
-void write_local_response(int status, std::string_view body, bool close, std::string& out) {
+void write_local_response(int status, std::string_view body, bool close, std::string& out,
+                          std::string_view extra_headers) {
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<uint64_t>(status));
   out.append(" ").append(reason_phrase(status)).append("\r\n");
@@ -225,6 +330,7 @@ void write_local_response(int status, std::string_view body, bool close, std::st
     append_number(out, body.size());
     out.append("\r\n");
   }
+  out.append(extra_headers);
   if (close) out.append("Connection: close\r\n");
   out.append("\r\n");
   if (has_body) out.append(body);

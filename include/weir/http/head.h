@@ -40,8 +40,13 @@ struct Head {
   bool keep_alive = true; // what the peer asked for (Connection header and version)
   bool upgrade = false;   // Upgrade requested (request) or 101 Switching Protocols (response)
   bool expect_continue = false;
-  std::string_view host;
-  uint32_t wire_size = 0; // bytes of the head on the wire, CRLFs included
+  std::string_view host; // the Host header's value
+  // Request only, set by the parser once the head is valid: the authority the request is routed
+  // on (an absolute-form target's, else Host's) and the path with query to forward (origin-form).
+  std::string_view authority;
+  std::string_view path;
+  bool absolute_form = false; // forwarded with Host rewritten to `authority`
+  uint32_t wire_size = 0;     // bytes of the head on the wire, CRLFs included
 
   const Header* find(std::string_view name) const;
   void clear();

@@ -79,6 +79,7 @@ private:
   friend struct Callbacks;
   Event fail(ParseError error, std::string_view reason);
   int on_head_complete();
+  bool check_request_head();
   bool check_line_ends(const char* begin, const char* end);
 
   Kind kind_;
@@ -101,6 +102,7 @@ private:
   bool no_body_ = false;
   bool pending_done_ = false;
   bool host_seen_ = false;
+  bool te_seen_ = false;
   ParseError error_ = ParseError::none;
   std::string_view error_reason_;
 };

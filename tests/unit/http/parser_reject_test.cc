@@ -57,10 +57,11 @@ TEST(ParserRejectFraming, ContentLengthNotADecimalNumber) {
 }
 
 TEST(ParserRejectFraming, RequestTransferCodingOtherThanChunked) {
-  // A coding the proxy does not implement: 501 (RFC 9112 6.1).
-  expect_rejected(kRequest, request_with("Transfer-Encoding: gzip\r\n"), 501);
+  // A framed body (final chunked) with a coding the proxy does not decode: 501 (RFC 9112 6.1).
   expect_rejected(kRequest, request_with("Transfer-Encoding: gzip, chunked\r\n"), 501);
-  expect_rejected(kRequest, request_with("Transfer-Encoding: deflate\r\n"), 501);
+  // No final chunked: the length cannot be determined (RFC 9112 6.3): 400.
+  expect_rejected(kRequest, request_with("Transfer-Encoding: gzip\r\n"), 400);
+  expect_rejected(kRequest, request_with("Transfer-Encoding: deflate\r\n"), 400);
   // chunked present but not final: the body length cannot be determined (RFC 9112 6.3): 400.
   expect_rejected(kRequest, request_with("Transfer-Encoding: chunked, gzip\r\n"), 400);
   // Not a transfer coding at all; a classic smuggling probe.
@@ -378,6 +379,53 @@ TEST(ParserRejectResponse, ObsFoldAndControlCharacters) {
                   "b\r\nContent-Length: 0\r\n\r\n",
                   400);
   expect_rejected(kResponse, "HTTP/1.1 200 OK\r\nX-A : a\r\nContent-Length: 0\r\n\r\n", 400);
+}
+
+// ---- Hardening (issue 9): each of these was accepted before ----
+
+TEST(ParserRejectChunked, BytesBetweenChunkDataAndItsCrlf) {
+  // The "chunk terminator" desync: a front proxy that reads chunk data differently sees a
+  // second request where weir (non-strict llhttp) swallowed "XY" and carried on.
+  expect_rejected(kRequest, request_with("Transfer-Encoding: chunked\r\n", "5\r\nhelloXY0\r\n\r\n"),
+                  400, {}, "HE");
+  expect_rejected(kRequest,
+                  request_with("Transfer-Encoding: chunked\r\n",
+                               "5\r\nhello\r\r0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"),
+                  400, {}, "HE");
+  expect_rejected(kRequest,
+                  request_with("Transfer-Encoding: chunked\r\n", "3\r\nabcd\r\n0\r\n\r\n"), 400, {},
+                  "HE");
+  expect_rejected(kResponse,
+                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n", 400,
+                  {}, "HE");
+}
+
+TEST(ParserRejectHost, MissingOrInvalidHost) {
+  expect_rejected(kRequest, "GET / HTTP/1.1\r\n\r\n", 400);
+  expect_rejected(kRequest, "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400);
+  for (std::string host : {"a.test:1@evil.test"s, "a.test evil"s, "a.test,b.test"s, "a.test:99999"s,
+                           "a.test/x"s, "[::1"s, "a.test:"s}) {
+    SCOPED_TRACE(host);
+    expect_rejected(kRequest, "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 400);
+  }
+  expect_rejected(kRequest, "GET http://a.test:1@evil.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", 400);
+  expect_rejected(kRequest, "GET ftp://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", 400);
+}
+
+TEST(ParserRejectFraming, TransferEncodingInHttp10) {
+  // RFC 9112 6.1: a 1.0 request with Transfer-Encoding has faulty framing; 400 and close.
+  expect_rejected(kRequest,
+                  "POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+  expect_rejected(kRequest, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+}
+
+TEST(ParserRejectTarget, BytesOutsideRfc3986) {
+  for (std::string c : {"\t"s, "\f"s, "\x80"s, "\xff"s, "\x7f"s, "<"s, "\""s, "{"s, "|"s, "#"s,
+                        "%"s, "%g0"s, "\\"s}) {
+    SCOPED_TRACE(testing::PrintToString(c));
+    expect_rejected(kRequest, "GET /a" + c + "b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  }
+  expect_rejected(kRequest, "GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400); // only OPTIONS *
 }
 
 } // namespace

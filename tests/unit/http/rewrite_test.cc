@@ -59,6 +59,7 @@ UpstreamRequestContext upstream_ctx() {
   ctx.client_ip = "192.0.2.7";
   ctx.proto = "https";
   ctx.request_id = "rid-42";
+  ctx.default_host = "10.0.0.9:8080";
   return ctx;
 }
 
@@ -242,16 +243,24 @@ TEST(RewriteUpstreamRequest, NoBodyNoFraming) {
   EXPECT_FALSE(has(h, "Transfer-Encoding"));
 }
 
+UpstreamRequestContext trusted_ctx() {
+  UpstreamRequestContext ctx = upstream_ctx();
+  ctx.trusted_peer = true;
+  return ctx;
+}
+
 TEST(RewriteUpstreamRequest, XForwardedForAppended) {
   HeadCopy h = reparse_request(upstream_request(
-      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n\r\n"));
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n\r\n",
+      trusted_ctx()));
   EXPECT_EQ(one(h, "X-Forwarded-For"), "203.0.113.1, 198.51.100.2, 192.0.2.7");
 }
 
 TEST(RewriteUpstreamRequest, SeveralXForwardedForHeadersAreOneList) {
   HeadCopy h = reparse_request(upstream_request("GET / HTTP/1.1\r\nHost: h\r\n"
                                                 "X-Forwarded-For: 203.0.113.1\r\n"
-                                                "x-forwarded-for: 198.51.100.2\r\n\r\n"));
+                                                "x-forwarded-for: 198.51.100.2\r\n\r\n",
+                                                trusted_ctx()));
   EXPECT_EQ(one(h, "X-Forwarded-For"), "203.0.113.1, 198.51.100.2, 192.0.2.7");
 }
 
@@ -262,13 +271,14 @@ TEST(RewriteUpstreamRequest, EmptyXForwardedFor) {
 }
 
 TEST(RewriteUpstreamRequest, ClientCannotDropTheProxysForwardingHeaders) {
-  // Listing X-Forwarded-For in Connection drops the client's value, never the proxy's own.
+  // Listing X-Forwarded-For or Via in Connection removes nothing (those names in it are
+  // ignored); weir's own values are stated whatever the client sent.
   HeadCopy h = reparse_request(upstream_request("GET / HTTP/1.1\r\nHost: h\r\n"
                                                 "Connection: X-Forwarded-For, Via\r\n"
                                                 "X-Forwarded-For: 10.0.0.1\r\nVia: 1.1 spoof\r\n"
                                                 "\r\n"));
   EXPECT_EQ(one(h, "X-Forwarded-For"), "192.0.2.7");
-  EXPECT_EQ(one(h, "Via"), "1.1 weir");
+  EXPECT_EQ(one(h, "Via"), "1.1 spoof, 1.1 weir");
 }
 
 TEST(RewriteUpstreamRequest, ForwardedProtoAndHostOverwritten) {
@@ -288,6 +298,7 @@ TEST(RewriteUpstreamRequest, NoHostNoForwardedHost) {
   EXPECT_EQ(out.substr(0, 16), "GET / HTTP/1.1\r\n");
   HeadCopy h = reparse_request(out);
   EXPECT_FALSE(has(h, "X-Forwarded-Host"));
+  EXPECT_EQ(one(h, "Host"), "10.0.0.9:8080"); // HTTP/1.1 upstream needs one: the endpoint's
   EXPECT_EQ(h.version_minor, 1);
   EXPECT_TRUE(h.keep_alive);
 }
@@ -466,12 +477,13 @@ TEST(RewriteClientResponse, HeadKeepsChunked) {
 TEST(RewriteClientResponse, ChunkedRestatedWhenTheProxyChunks) {
   ClientResponseContext ctx;
   ctx.chunked = true;
-  for (const char* wire : {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"}) {
+  for (auto [wire, coding] :
+       {std::pair{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "gzip, chunked"},
+        std::pair{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", "chunked"}}) {
     SCOPED_TRACE(wire);
     std::string out = client_response(wire, ctx);
     HeadCopy h = reparse(kResponse, out, "3\r\nabc\r\n0\r\n\r\n");
-    EXPECT_EQ(one(h, "Transfer-Encoding"), "chunked");
+    EXPECT_EQ(one(h, "Transfer-Encoding"), coding);
     EXPECT_FALSE(has(h, "Content-Length"));
     EXPECT_EQ(h.framing, Framing::chunked);
   }
@@ -653,6 +665,82 @@ TEST(RewriteReasonPhrase, KnownAndFallback) {
     for (char c : phrase)
       ASSERT_TRUE(c == ' ' || c == '\t' || (c > 0x20 && c < 0x7f)) << status;
   }
+}
+
+// ---- Hardening (issue 9) ----
+
+TEST(RewriteHardening, AbsoluteFormIsForwardedInOriginFormWithTheRoutedHost) {
+  HeadCopy h = reparse_request(
+      upstream_request("GET http://a.test/x?y HTTP/1.1\r\nHost: evil.test\r\n\r\n"));
+  EXPECT_EQ(h.target, "/x?y");
+  EXPECT_EQ(one(h, "host"), "a.test");
+  EXPECT_EQ(one(h, "x-forwarded-host"), "a.test");
+  h = reparse_request(upstream_request("GET http://a.test?q HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+  EXPECT_EQ(h.target, "/?q");
+}
+
+TEST(RewriteHardening, ConnectionCannotStripWhatRoutingAndForwardingRestOn) {
+  HeadCopy h = reparse_request(upstream_request(
+      "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: host, x-forwarded-for, forwarded, "
+      "x-request-id, content-length, x-secret\r\nx-request-id: abc\r\nX-Secret: 1\r\n\r\n"));
+  EXPECT_EQ(one(h, "host"), "a.test");
+  EXPECT_EQ(one(h, "x-request-id"), "abc");
+  EXPECT_EQ(one(h, "x-forwarded-for"), "192.0.2.7");
+  EXPECT_FALSE(has(h, "x-secret")); // an ordinary name listed in Connection still goes
+}
+
+TEST(RewriteHardening, ForwardingHeadersFromUntrustedPeersAreReplaced) {
+  const std::string wire = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.9.9.9\r\n"
+                           "X-Forwarded-Proto: https\r\nX-Forwarded-Host: bank.test\r\n"
+                           "Forwarded: for=10.9.9.9;host=bank.test\r\n\r\n";
+  UpstreamRequestContext ctx = upstream_ctx();
+  ctx.proto = "http";
+  HeadCopy h = reparse_request(upstream_request(wire, ctx));
+  EXPECT_EQ(one(h, "x-forwarded-for"), "192.0.2.7");
+  EXPECT_EQ(one(h, "x-forwarded-proto"), "http");
+  EXPECT_EQ(one(h, "x-forwarded-host"), "a.test");
+  EXPECT_EQ(one(h, "forwarded"), "for=192.0.2.7;host=\"a.test\";proto=http");
+
+  ctx.trusted_peer = true;
+  h = reparse_request(upstream_request(wire, ctx));
+  EXPECT_EQ(one(h, "x-forwarded-for"), "10.9.9.9, 192.0.2.7");
+  EXPECT_EQ(one(h, "x-forwarded-proto"), "https");
+  EXPECT_EQ(one(h, "x-forwarded-host"), "bank.test");
+  EXPECT_EQ(one(h, "forwarded"),
+            "for=10.9.9.9;host=bank.test, for=192.0.2.7;host=\"a.test\";proto=http");
+}
+
+TEST(RewriteHardening, UnderscoreVariantsAreDropped) {
+  HeadCopy h = reparse_request(upstream_request(
+      "GET / HTTP/1.1\r\nHost: a.test\r\nX_Forwarded_For: 6.6.6.6\r\nX-Forwarded_Host: e.test\r\n"
+      "X_Real_IP: 6.6.6.6\r\nX_Request_Id: z\r\nX_Other: kept\r\n\r\n"));
+  EXPECT_FALSE(has(h, "x_forwarded_for"));
+  EXPECT_FALSE(has(h, "x-forwarded_host"));
+  EXPECT_FALSE(has(h, "x_real_ip"));
+  EXPECT_FALSE(has(h, "x_request_id"));
+  EXPECT_EQ(one(h, "x_other"), "kept");
+}
+
+TEST(RewriteHardening, OnlySaneRequestIdsAreKept) {
+  using namespace std::string_literals;
+  HeadCopy h = reparse_request(
+      upstream_request("GET / HTTP/1.1\r\nHost: a\r\nx-request-id: 3f2a-11:ee.b_c\r\n\r\n"));
+  EXPECT_EQ(one(h, "x-request-id"), "3f2a-11:ee.b_c");
+  for (std::string bad : {"a b"s, "<script>"s, std::string(129, 'a'), "a,b"s, "\"q\""s}) {
+    SCOPED_TRACE(bad);
+    h = reparse_request(
+        upstream_request("GET / HTTP/1.1\r\nHost: a\r\nx-request-id: " + bad + "\r\n\r\n"));
+    EXPECT_EQ(one(h, "x-request-id"), "rid-42");
+  }
+}
+
+TEST(RewriteHardening, ResponseKeepsCodingsBeforeChunked) {
+  ClientResponseContext ctx;
+  ctx.chunked = true;
+  std::string out =
+      client_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", ctx);
+  HeadCopy h = reparse(kResponse, out, "0\r\n\r\n");
+  EXPECT_EQ(one(h, "transfer-encoding"), "gzip, chunked");
 }
 
 } // namespace
