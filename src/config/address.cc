@@ -1,5 +1,6 @@
 #include "weir/config/address.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string>
@@ -78,6 +79,55 @@ Result<Address> parse_address(std::string_view text, bool allow_port_zero) {
                 std::string(port));
   address.port = static_cast<uint16_t>(value);
   return address;
+}
+
+Result<Cidr> parse_cidr(std::string_view text) {
+  Cidr net;
+  net.text = std::string(text);
+  std::string_view host = text;
+  std::string_view bits;
+  if (size_t slash = text.find('/'); slash != std::string_view::npos) {
+    host = text.substr(0, slash);
+    bits = text.substr(slash + 1);
+  }
+  std::string h(host);
+  if (inet_pton(AF_INET, h.c_str(), net.bytes) == 1) {
+    net.v6 = false;
+  } else if (inet_pton(AF_INET6, h.c_str(), net.bytes) == 1) {
+    net.v6 = true;
+  } else {
+    return fail("expected a network like 10.0.0.0/8 or fd00::/8, got \"" + net.text + "\"");
+  }
+  const unsigned max = net.v6 ? 128 : 32;
+  unsigned prefix = max;
+  if (!bits.empty() || text.find('/') != std::string_view::npos) {
+    if (!all_digits(bits) || bits.size() > 3 || std::stoul(std::string(bits)) > max)
+      return fail("the prefix length must be 0 to " + std::to_string(max) + ", got \"" + net.text +
+                  "\"");
+    prefix = static_cast<unsigned>(std::stoul(std::string(bits)));
+  }
+  net.prefix = static_cast<uint8_t>(prefix);
+  for (unsigned bit = prefix; bit < max; ++bit) {
+    if (net.bytes[bit / 8] & (0x80 >> (bit % 8)))
+      return fail("host bits are set below the /" + std::to_string(prefix) + " prefix in \"" +
+                  net.text + "\"");
+  }
+  return net;
+}
+
+bool cidr_contains(const Cidr& net, bool v6, const unsigned char* bytes) {
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (v6 && !net.v6 && std::equal(kMapped, kMapped + 12, bytes)) {
+    v6 = false;
+    bytes += 12;
+  }
+  if (v6 != net.v6) return false;
+  unsigned full = net.prefix / 8;
+  if (!std::equal(net.bytes, net.bytes + full, bytes)) return false;
+  unsigned rest = net.prefix % 8;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (net.bytes[full] & mask) == (bytes[full] & mask);
 }
 
 } // namespace weir::config

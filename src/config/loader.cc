@@ -591,7 +591,7 @@ private:
     }
     Fields f(c_, top,
              {"workers", "listeners", "services", "routes", "limits", "access_log", "drain_timeout",
-              "control", "admin", "state_dir"});
+              "control", "admin", "state_dir", "trusted_proxies"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -614,7 +614,22 @@ private:
       }
     }
 
+    if (auto t = f.get("trusted_proxies")) read_trusted_proxies(*t);
+
     check_references();
+  }
+
+  void read_trusted_proxies(const Item& item) {
+    if (!c_.expect_list(item)) return;
+    for (const Item& element : c_.elements(item)) {
+      if (auto v = c_.string(element)) {
+        auto net = parse_cidr(*v);
+        if (!net)
+          c_.fail(element, net.error().message);
+        else
+          config_.trusted_proxies.push_back(std::move(*net));
+      }
+    }
   }
 
   static unsigned default_workers() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -1241,9 +1256,22 @@ private:
     }
     if (auto o = f.get("override")) {
       if (c_.expect_map(*o)) {
-        Fields fo(c_, *o, {"header"});
+        Fields fo(c_, *o, {"header", "secret"});
         if (auto h = fo.require("header")) {
           if (auto v = token(*h, "header name")) rollout.override_header = *v;
+        }
+        if (auto sec = fo.get("secret")) {
+          // Carried as "always:SECRET" in a header or cookie value: visible ASCII, no ';' or ','.
+          if (auto v = c_.string(*sec)) {
+            bool ok = v->size() >= 8 && v->size() <= 256 &&
+                      std::all_of(v->begin(), v->end(), [](char ch) {
+                        return ch > 0x20 && ch < 0x7f && ch != ';' && ch != ',' && ch != '"';
+                      });
+            if (!ok)
+              c_.fail(*sec, "expected 8 to 256 visible characters without ';', ',' or '\"'");
+            else
+              rollout.override_secret = *v;
+          }
         }
       }
     }
@@ -1435,7 +1463,10 @@ private:
     Limits& limits = config_.limits;
     Fields f(c_, item,
              {"max_request_head_bytes", "max_request_line_bytes", "max_headers",
-              "max_response_head_bytes", "client_header_timeout"});
+              "max_response_head_bytes", "client_header_timeout", "client_body_timeout",
+              "request_timeout", "max_client_connections", "max_upstream_connections",
+              "queue_timeout", "max_access_log_queue_bytes", "max_admin_connections",
+              "admin_idle_timeout"});
     bool head_ok = true;
     if (auto i = f.get("max_request_head_bytes")) {
       if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes)) {
@@ -1466,6 +1497,30 @@ private:
     }
     if (auto i = f.get("client_header_timeout")) {
       if (auto v = c_.duration(*i, true)) limits.client_header_timeout = *v;
+    }
+    if (auto i = f.get("client_body_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.client_body_timeout = *v;
+    }
+    if (auto i = f.get("request_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.request_timeout = *v;
+    }
+    if (auto i = f.get("max_client_connections")) {
+      if (auto v = c_.integer(*i, 1, 1000000)) limits.max_client_connections = *v;
+    }
+    if (auto i = f.get("max_upstream_connections")) {
+      if (auto v = c_.integer(*i, 1, 1000000)) limits.max_upstream_connections = *v;
+    }
+    if (auto i = f.get("queue_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.queue_timeout = *v;
+    }
+    if (auto i = f.get("max_access_log_queue_bytes")) {
+      if (auto v = c_.integer(*i, 4096, 1u << 30)) limits.max_access_log_queue_bytes = *v;
+    }
+    if (auto i = f.get("max_admin_connections")) {
+      if (auto v = c_.integer(*i, 1, 100000)) limits.max_admin_connections = *v;
+    }
+    if (auto i = f.get("admin_idle_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.admin_idle_timeout = *v;
     }
   }
 

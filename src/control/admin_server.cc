@@ -87,6 +87,7 @@ public:
   }
 
   void start() {
+    last_active_ = std::chrono::steady_clock::now();
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
     arm_timer();
@@ -97,6 +98,18 @@ public:
   void detach() {
     server_ = nullptr;
     close();
+  }
+
+  // Waiting for a request with nothing of one received: the kind of session that may be closed
+  // to make room (idle keep-alive scrapers, or sockets opened only to hoard the listener).
+  bool idle() const { return !writing_ && !closed_ && pos_ == len_; }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
+  bool closed() const { return closed_; }
+  void close() {
+    closed_ = true;
+    timer_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
   }
 
 private:
@@ -113,6 +126,7 @@ private:
     socket_.async_read_some(asio::buffer(buffer_.get() + len_, capacity_ - len_),
                             [self](const error_code& ec, size_t n) {
                               if (ec || n == 0 || !self->server_) return self->close();
+                              self->last_active_ = std::chrono::steady_clock::now();
                               self->len_ += n;
                               self->process();
                             });
@@ -153,7 +167,7 @@ private:
   void on_head() {
     const http::Head& h = parser_.head();
     method_ = h.method_name;
-    std::string_view path = http::target_path(h.target);
+    std::string_view path = h.path;
     path_.assign(path.substr(0, path.find('?')));
     head_request_ = method_ == "HEAD";
     // HTTP/1.0 would need "Connection: keep-alive" echoed; closing is simpler and correct.
@@ -200,8 +214,11 @@ private:
     out_.append("\r\n");
     if (!head_request_) out_.append(body);
     close_after_ = close_after;
+    writing_ = true;
     asio::async_write(socket_, asio::buffer(out_),
                       [self = shared_from_this()](const error_code& ec, size_t) {
+                        self->writing_ = false;
+                        self->last_active_ = std::chrono::steady_clock::now();
                         if (ec || !self->server_) return self->close();
                         self->after_write();
                       });
@@ -225,12 +242,6 @@ private:
     process();
   }
 
-  void close() {
-    timer_.cancel();
-    error_code ignored;
-    socket_.close(ignored);
-  }
-
   AdminServer* server_;
   tcp::socket socket_;
   asio::steady_timer timer_;
@@ -248,6 +259,9 @@ private:
   bool head_request_ = false;
   bool keep_alive_ = true;
   bool close_after_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point last_active_;
 };
 
 AdminServer::AdminServer(asio::io_context& io, Controller& controller,
@@ -260,6 +274,7 @@ AdminServer::~AdminServer() {
 
 Result<bool> AdminServer::open(const config::Admin& admin, const config::Limits& limits) {
   limits_ = limits;
+  idle_timeout_ = limits.admin_idle_timeout;
   auto fail = [&](const std::string& what) {
     return Error{ErrorSource::config, "admin listener " + admin.address.text() + ": " + what};
   };
@@ -284,15 +299,32 @@ void AdminServer::accept() {
   acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (sessions_.size() >= kMaxSessions) {
-        error_code ignored;
-        socket.close(ignored); // a scraper never needs this many; do not let anyone hoard fds
-      } else {
+      if (make_room()) {
         std::make_shared<Session>(*this, std::move(socket))->start();
+      } else {
+        error_code ignored;
+        socket.close(ignored); // every session is mid-request: nobody may hoard more fds
       }
     }
     accept();
   });
+}
+
+bool AdminServer::make_room() {
+  size_t open = 0;
+  Session* oldest_idle = nullptr;
+  for (Session* s : sessions_) {
+    if (s->closed()) continue; // evicted, its handlers have not run yet
+    ++open;
+    if (!s->idle()) continue;
+    if (!oldest_idle || s->last_active() < oldest_idle->last_active()) oldest_idle = s;
+  }
+  if (open < limits_.max_admin_connections) return true;
+  // Full: the session idle longest goes, so a health check or scrape always gets in even when
+  // someone holds a thousand idle sockets (they are closed one by one as others arrive).
+  if (!oldest_idle) return false;
+  oldest_idle->close();
+  return true;
 }
 
 void AdminServer::close() {

@@ -136,6 +136,7 @@ void BackendSums::add(const BackendCells& c) {
   upstream_errors += c.upstream_errors.get();
   client_errors += c.client_errors.get();
   retries += c.retries.get();
+  forced_requests += c.forced_requests.get();
   bytes_in += c.bytes_in.get();
   bytes_out += c.bytes_out.get();
   total.add(c.total);
@@ -154,6 +155,8 @@ void Exposition::add(const Registry& registry) {
   registry.visit([&](const BackendKey& key, const BackendCells& c) { backends[key].add(c); },
                  [&](const EndpointKey& key, const EndpointCells& c) { endpoints[key].add(c); });
   client_connections += registry.client_connections.get();
+  accept_errors += registry.accept_errors.get();
+  access_log_dropped += registry.access_log_dropped.get();
 }
 
 void append_label_value(std::string& out, std::string_view value) {
@@ -192,6 +195,13 @@ void write_prometheus(const Exposition& e, std::string& out) {
 
   family(out, "weir_client_connections", "gauge", "Open downstream (client) connections.");
   sample(out, "weir_client_connections", {}, {}, e.client_connections);
+
+  family(out, "weir_accept_errors_total", "counter",
+         "accept() failures (out of file descriptors or memory); accepting pauses briefly.");
+  sample(out, "weir_accept_errors_total", {}, {}, e.accept_errors);
+  family(out, "weir_access_log_dropped_total", "counter",
+         "Access log lines dropped because the log writer fell behind.");
+  sample(out, "weir_access_log_dropped_total", {}, {}, e.access_log_dropped);
 
   family(out, "weir_requests_total", "counter",
          "Responses sent to clients for requests sent to an endpoint, by status class.");
@@ -238,6 +248,10 @@ void write_prometheus(const Exposition& e, std::string& out) {
       {"weir_retries_total",
        "Retry attempts sent to this backend after an earlier attempt of the request failed.",
        &BackendSums::retries},
+      {"weir_forced_requests_total",
+       "Requests whose version was forced by the rollout override; counted in none of the "
+       "backend figures above, so they never feed canary analysis or fast abort.",
+       &BackendSums::forced_requests},
       {"weir_bytes_received_total", "Request bytes received from clients, heads included.",
        &BackendSums::bytes_in},
       {"weir_bytes_sent_total", "Response bytes sent to clients, heads included.",

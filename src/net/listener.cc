@@ -18,7 +18,7 @@ Error sys_error(const config::Address& address, const char* what) {
 }
 } // namespace
 
-Result<ListenSocket> open_listener(const config::Address& address, int backlog) {
+Result<ListenSocket> open_listener(const config::Address& address, bool first, int backlog) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   int family = AF_INET;
@@ -38,9 +38,30 @@ Result<ListenSocket> open_listener(const config::Address& address, int backlog) 
       return Error{ErrorSource::config, "listener " + address.text() + ": bad IPv4 address"};
     len = sizeof(sockaddr_in);
   }
+  int one = 1;
+  if (first && address.port != 0) {
+    // A bind without SO_REUSEPORT fails while any socket listens on the address (with
+    // SO_REUSEADDR, TIME_WAIT leftovers of an earlier weir do not count). The probe is closed
+    // before the real sockets bind; two weirs starting in the same instant could both pass, which
+    // the upgrade handover (passing the sockets themselves) is for.
+    int probe = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return sys_error(address, "socket");
+    ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6) ::setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(probe, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      int err = errno;
+      ::close(probe);
+      errno = err;
+      if (err == EADDRINUSE)
+        return Error{ErrorSource::config,
+                     "listener " + address.text() +
+                         ": address already in use by another process (another weir?)"};
+      return sys_error(address, "bind");
+    }
+    ::close(probe);
+  }
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(address, "socket");
-  int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -5,7 +5,8 @@
 
 namespace weir::runtime {
 
-AccessLog::AccessLog(const std::string& path, std::string* error) {
+AccessLog::AccessLog(const std::string& path, std::string* error, uint64_t max_queue_bytes)
+    : max_queue_bytes_(max_queue_bytes) {
   if (path == "stdout") {
     file_ = stdout;
   } else if (path == "stderr") {
@@ -31,16 +32,20 @@ AccessLog::~AccessLog() {
   if (owns_file_) std::fclose(file_);
 }
 
-void AccessLog::submit(std::string& batch) {
-  if (batch.empty()) return;
-  std::string taken;
-  taken.reserve(batch.capacity());
-  taken.swap(batch);
+bool AccessLog::submit(std::string& batch) {
+  if (batch.empty()) return true;
   {
     std::lock_guard lock(mutex_);
+    if (queued_bytes_ + batch.size() > max_queue_bytes_.load(std::memory_order_relaxed))
+      return false;
+    std::string taken;
+    taken.reserve(batch.capacity());
+    taken.swap(batch);
+    queued_bytes_ += taken.size();
     queue_.push_back(std::move(taken));
   }
   wake_.notify_one();
+  return true;
 }
 
 void AccessLog::run() {
@@ -50,6 +55,7 @@ void AccessLog::run() {
     while (!queue_.empty()) {
       std::string batch = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_ -= batch.size();
       lock.unlock();
       std::fwrite(batch.data(), 1, batch.size(), file_);
       std::fflush(file_);
@@ -61,7 +67,13 @@ void AccessLog::run() {
 
 void AccessLogBuffer::flush(bool force) {
   if (!log_ || buffer_.empty()) return;
-  if (force || buffer_.size() >= 64 * 1024) log_->submit(buffer_);
+  if (!force && buffer_.size() < 64 * 1024) return;
+  if (log_->submit(buffer_)) return;
+  size_t lines = 0;
+  for (char c : buffer_)
+    lines += c == '\n';
+  if (dropped_) dropped_->add(lines);
+  buffer_.clear();
 }
 
 } // namespace weir::runtime

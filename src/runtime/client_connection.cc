@@ -2,6 +2,7 @@
 
 #include "weir/base/buffer_view.h"
 #include "weir/base/clock.h"
+#include "weir/config/address.h"
 #include "weir/http/rewrite.h"
 #include "weir/metrics/cells.h"
 #include "weir/runtime/worker.h"
@@ -30,11 +31,37 @@ size_t format_chunk_size(char* out, uint64_t n) {
   return static_cast<size_t>(r.ptr + 2 - out);
 }
 
+// Length of the well-formed UTF-8 sequence at the start of s (RFC 3629: no overlongs, no
+// surrogates, nothing past U+10FFFF), 0 if there is none.
+size_t utf8_sequence(std::string_view s) {
+  auto at = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char b = at(0);
+  size_t n = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+  if (b < 0xc2 || b > 0xf4 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i)
+    if ((at(i) & 0xc0) != 0x80) return 0;
+  if (b == 0xe0 && at(1) < 0xa0) return 0; // overlong
+  if (b == 0xed && at(1) > 0x9f) return 0; // surrogate
+  if (b == 0xf0 && at(1) < 0x90) return 0; // overlong
+  if (b == 0xf4 && at(1) > 0x8f) return 0; // past U+10FFFF
+  return n;
+}
+
+// A JSON string of s; bytes that are not UTF-8 become U+FFFD, so every line stays valid JSON.
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
     unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+    if (u >= 0x80) {
+      size_t n = utf8_sequence(s.substr(i));
+      if (n == 0) {
+        out.append("\\ufffd");
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+    } else if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(c);
     } else if (u < 0x20 || u == 0x7f) {
@@ -60,6 +87,14 @@ void ClientConnection::start() {
   socket_.non_blocking(true, ec);
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) {
+    if (remote.address().is_v4()) {
+      auto b = remote.address().to_v4().to_bytes();
+      std::memcpy(peer_bytes_, b.data(), 4);
+    } else {
+      auto b = remote.address().to_v6().to_bytes();
+      std::memcpy(peer_bytes_, b.data(), 16);
+      peer_v6_ = true;
+    }
     std::string ip = remote.address().to_string();
     if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) ip = ip.substr(7);
     client_ip_len_ = static_cast<uint8_t>(std::min(ip.size(), sizeof client_ip_));
@@ -114,6 +149,10 @@ void ClientConnection::read_client() {
     // Only a head can fill the buffer (bodies are consumed as they arrive).
     return send_local(431, "request head too large\n", true);
   }
+  if (phase_ != Phase::head && !request_done_) {
+    // Waiting on the client for body bytes: client_body_timeout runs until they come.
+    body_deadline_ = Clock::now() + worker_.snapshot()->config->limits.client_body_timeout;
+  }
   client_reading_ = true;
   ++pending_;
   socket_.async_read_some(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len),
@@ -141,7 +180,8 @@ void ClientConnection::on_client_read(const error_code& ec, size_t n) {
 }
 
 void ClientConnection::advance_request() {
-  if (closed_ || upstream_writing_ || phase_ == Phase::connecting) return;
+  if (closed_ || upstream_writing_ || phase_ == Phase::connecting || phase_ == Phase::queued)
+    return;
   if (request_done_) return;
   uint64_t body_bytes = 0;
   s_->request_iov.clear();
@@ -245,6 +285,9 @@ void ClientConnection::on_request_head() {
   const http::Head& head = s_->request.head();
   Worker& w = worker_;
   started_ = attempt_started_ = Clock::now();
+  request_deadline_ = started_ + w.snapshot()->config->limits.request_timeout;
+  body_deadline_ = Clock::time_point::max();
+  forced_ = false;
   attempts_ = 0;
   request_sent_ = false;
   snap_ = w.snapshot();
@@ -259,8 +302,8 @@ void ClientConnection::on_request_head() {
   status_ = 0;
   request_open_ = true;
 
-  std::string_view authority = head.host;
-  std::string_view path = http::target_path(head.target, &authority);
+  std::string_view authority = head.authority;
+  std::string_view path = head.path;
   if (listener_->snapshot_index < 0) {
     // A reload removed this listener: its connections finish what they have, nothing more.
     keep_alive_ = false;
@@ -281,12 +324,18 @@ void ClientConnection::on_request_head() {
       w.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_), endpoint_);
   ep_cells_->active.add();
 
+  if (w.access_log().enabled()) {
+    s_->logged_method.assign(head.method_name);
+    s_->logged_target.assign(head.target);
+  }
   char request_id[32];
   w.format_request_id(request_id);
   http::UpstreamRequestContext ctx;
   ctx.client_ip = {client_ip_, client_ip_len_};
   ctx.request_id = {request_id, sizeof request_id};
   ctx.tunnel = upgrade_;
+  ctx.trusted_peer = peer_trusted();
+  ctx.default_host = pool->key();
   s_->request_out.clear();
   http::write_upstream_request(head, ctx, s_->request_out);
 
@@ -298,9 +347,30 @@ void ClientConnection::on_request_head() {
 
 bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
   // One attempt's upstream connection: pooled when one is idle (unless force_new), else a new
-  // one that connects first. Returns true when it can be used at once.
+  // one that connects first, else a place in the pool's line when the endpoint has all the
+  // connections it may have. Returns true when it can be used at once.
   bool fresh = true;
-  up_ = force_new ? pool->connect_new(this) : pool->acquire(this, fresh);
+  upstream::Connection* c = force_new ? pool->connect_new(this) : pool->acquire(this, fresh);
+  if (!c) {
+    queued_in_ = pool;
+    phase_ = Phase::queued;
+    set_deadline(Deadline::queue, snap_->config->limits.queue_timeout);
+    return false;
+  }
+  return attach(c, fresh);
+}
+
+void ClientConnection::on_upstream_granted(upstream::Connection* c, bool fresh) {
+  queued_in_ = nullptr;
+  if (closed_) {
+    c->close_and_release();
+    return;
+  }
+  if (attach(c, fresh)) start_sending();
+}
+
+bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
+  up_ = c;
   up_->count_request();
   s_->response.start_connection();
   s_->response.reset(head_request_);
@@ -309,7 +379,7 @@ bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
   if (!fresh) return true;
   phase_ = Phase::connecting;
   set_deadline(Deadline::connect, snap_->routes[static_cast<size_t>(route_)].timeouts.connect);
-  up_->connect(pool->endpoint());
+  up_->connect(up_->pool()->endpoint());
   return false;
 }
 
@@ -390,7 +460,11 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
     upstream_eof_ = true;
     http::Parser::Event ev = s_->response.finish();
     if (ev == http::Parser::Event::done) {
+      // The close ends a body framed by it: only the end (a last chunk) is left to send; the
+      // gather list still names the previous write's buffers.
       response_done_ = true;
+      s_->response_iov.clear();
+      s_->response_out.clear();
       return flush_response(0, true, 0);
     }
     if (!response_started_ && !client_writing_)
@@ -456,6 +530,16 @@ void ClientConnection::advance_response() {
 }
 
 namespace {
+// Compares in time independent of where the first difference is, so the secret cannot be
+// guessed byte by byte from response times.
+bool same_secret(std::string_view given, std::string_view secret) {
+  unsigned diff = given.size() == secret.size() ? 0u : 1u;
+  for (size_t i = 0; i < secret.size(); ++i)
+    diff |= static_cast<unsigned char>(secret[i]) ^
+            static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+  return diff == 0;
+}
+
 // The value of cookie `name` in the request's Cookie headers, or "".
 std::string_view cookie_value(const http::Head& head, std::string_view name) {
   for (const http::Header& h : head.headers) {
@@ -482,15 +566,27 @@ int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Hea
     return worker_.pick_backend(static_cast<uint32_t>(route_));
   const auto& canary = route.backends[static_cast<size_t>(route.sticky_canary)];
   const auto& stable = route.backends[static_cast<size_t>(route.sticky_stable)];
-  // Testers force a version with the override header (or a cookie of the same name).
+  // Operators force a version with the override header (or a cookie of the same name):
+  // "always:SECRET" / "never:SECRET", or the plain verb from a trusted proxy. Anyone else's
+  // value is ignored, so an outsider can neither pick the canary nor steer its figures.
   if (!route.override_header.empty()) {
     std::string_view o;
     if (const http::Header* h = head.find(route.override_header)) o = h->value;
     if (o.empty()) o = cookie_value(head, route.override_header);
-    if (o == "always" && !snap_->services[canary.service].available.empty())
+    std::string_view verb = o.substr(0, o.find(':'));
+    std::string_view secret = verb.size() < o.size() ? o.substr(verb.size() + 1) : "";
+    bool allowed =
+        !o.empty() &&
+        ((!route.override_secret.empty() && same_secret(secret, route.override_secret)) ||
+         (secret.empty() && peer_trusted()));
+    if (allowed && verb == "always" && !snap_->services[canary.service].available.empty()) {
+      forced_ = true;
       return route.sticky_canary;
-    if (o == "never" && !snap_->services[stable.service].available.empty())
+    }
+    if (allowed && verb == "never" && !snap_->services[stable.service].available.empty()) {
+      forced_ = true;
       return route.sticky_stable;
+    }
   }
   if (route.affinity_cookie.empty()) return worker_.pick_backend(static_cast<uint32_t>(route_));
   uint64_t sum = uint64_t{canary.effective_weight} + stable.effective_weight;
@@ -739,7 +835,8 @@ void ClientConnection::tunnel_upstream_to_client() {
 // ---------------------------------------------------------------------------------------------
 // Local answers, errors, timeouts and the end of a connection
 
-void ClientConnection::send_local(int status, std::string_view body, bool close_after) {
+void ClientConnection::send_local(int status, std::string_view body, bool close_after,
+                                  std::string_view extra_headers) {
   status_ = status;
   local_status_ = true;
   if (worker_.draining() || !keep_alive_) close_after = true;
@@ -761,7 +858,7 @@ void ClientConnection::send_local(int status, std::string_view body, bool close_
   response_done_ = true;
   phase_ = close_after ? Phase::closing : Phase::exchange;
   s_->response_out.clear();
-  http::write_local_response(status, body, close_after, s_->response_out);
+  http::write_local_response(status, body, close_after, s_->response_out, extra_headers);
   write_client(true);
 }
 
@@ -778,10 +875,27 @@ void ClientConnection::fail_upstream(int status, std::string_view why,
 }
 
 void ClientConnection::check_deadline(Clock::time_point now) {
-  if (closed_ || now < deadline_) return;
+  if (closed_) return;
+  if (!request_done_ && phase_ != Phase::idle && phase_ != Phase::head && phase_ != Phase::tunnel &&
+      phase_ != Phase::closing) {
+    // The head is in; the rest of the request is the client's to send.
+    if (now >= request_deadline_) return request_timed_out("request not received in time\n");
+    if (client_reading_ && now >= body_deadline_)
+      return request_timed_out("request body not received in time\n");
+  }
+  if (now < deadline_) return;
   switch (deadline_kind_) {
   case Deadline::none:
     return;
+  case Deadline::queue: {
+    // Every connection the endpoint may have stayed busy: weir is the bottleneck, not the
+    // version, so the answer is weir's own and not an upstream error.
+    if (queued_in_) queued_in_->cancel_wait(this);
+    queued_in_ = nullptr;
+    keep_alive_ = keep_alive_ && !request_has_body_;
+    return send_local(503, "upstream connection limit reached, try again\n", false,
+                      "Retry-After: 1\r\n");
+  }
   case Deadline::idle:
     return close();
   case Deadline::header:
@@ -819,6 +933,7 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
       break;
     case Deadline::header:
       return; // absolute from the first byte: not refreshed by progress
+    case Deadline::queue:
     case Deadline::connect:
     case Deadline::none:
       return;
@@ -826,6 +941,22 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
   }
   deadline_kind_ = kind;
   deadline_ = Clock::now() + after;
+}
+
+void ClientConnection::request_timed_out(std::string_view why) {
+  keep_alive_ = false;
+  if (response_started_ || client_writing_) return close();
+  if (queued_in_) queued_in_->cancel_wait(this);
+  queued_in_ = nullptr;
+  drop_upstream();
+  if (request_head_queued_) unassign_backend(); // nothing reached the upstream
+  send_local(408, why, true);
+}
+
+bool ClientConnection::peer_trusted() const {
+  for (const config::Cidr& net : worker_.snapshot()->config->trusted_proxies)
+    if (config::cidr_contains(net, peer_v6_, peer_bytes_)) return true;
+  return false;
 }
 
 void ClientConnection::drain() {
@@ -861,6 +992,8 @@ void ClientConnection::close() {
   if (request_open_) finish_request();
   closed_ = true;
   phase_ = Phase::closing;
+  if (queued_in_) queued_in_->cancel_wait(this);
+  queued_in_ = nullptr;
   drop_upstream();
   snap_.reset();
   error_code ignored;
@@ -881,10 +1014,25 @@ void ClientConnection::finish_op() {
 
 void ClientConnection::record_attempt(int status, bool local) {
   if (!cells_) return;
+  bool upstream_error = failure_.has_value() || (status >= 500 && !local);
+  if (forced_) {
+    // A forced request says nothing about how the version does with real traffic: it is counted
+    // apart and feeds neither the canary analysis nor fast abort.
+    cells_->forced_requests.add();
+    cells_ = nullptr;
+    if (ep_cells_) {
+      ep_cells_->active.sub();
+      if (status >= 100 && status < 600) ep_cells_->status[status / 100 - 1].add();
+      if (failure_) ep_cells_->failures[static_cast<size_t>(*failure_)].add();
+    }
+    ep_cells_ = nullptr;
+    failure_.reset();
+    ttfb_ns_ = 0;
+    return;
+  }
   // Only what the upstream caused counts against the version; the client's own mistakes and
   // disconnects are counted apart.
   cells_->requests.add();
-  bool upstream_error = failure_.has_value() || (status >= 500 && !local);
   if (upstream_error)
     cells_->upstream_errors.add();
   else if ((status >= 400 && status < 500) || status == 0)
@@ -1085,7 +1233,6 @@ void ClientConnection::log_access() {
   std::string& out = log.line_buffer();
   char stamp[32];
   format_utc(std::chrono::system_clock::now(), stamp);
-  const http::Head& req = s_->request.head();
   out.append("{\"time\":\"").append(stamp).append("\",\"route\":");
   const Snapshot* snap = snap_.get();
   if (snap && route_ >= 0) {
@@ -1105,9 +1252,9 @@ void ClientConnection::log_access() {
     out.append("null,\"backend\":null,\"endpoint\":null");
   }
   out.append(",\"method\":");
-  append_json_string(out, req.method_name);
+  append_json_string(out, s_->logged_method);
   out.append(",\"path\":");
-  append_json_string(out, req.target);
+  append_json_string(out, s_->logged_target);
   char num[96];
   double duration_ms =
       started_.time_since_epoch().count() == 0

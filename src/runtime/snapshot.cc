@@ -49,6 +49,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
                                   ? 0
                                   : std::max(1u, r.rollout.fast_abort_consecutive_errors / workers);
       out.override_header = r.rollout.override_header;
+      out.override_secret = r.rollout.override_secret;
       if (!r.rollout.affinity_cookie.empty()) {
         out.affinity_cookie = r.rollout.affinity_cookie;
         out.affinity_max_age_s =

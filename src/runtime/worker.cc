@@ -14,6 +14,9 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+// After accept() fails for want of descriptors or memory, retrying at once would spin: wait a
+// little for connections to close (HAProxy and nginx pause the same way).
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 constexpr size_t kMaxFreeStreams = 256;
 
 http::ParserLimits request_limits(const config::Limits& l) {
@@ -30,8 +33,8 @@ size_t buffer_size(const config::Limits& l) {
 } // namespace
 
 Worker::Worker(unsigned index, AccessLog* access_log)
-    : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), access_log_buffer_(access_log),
-      sweep_timer_(io_) {
+    : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      access_log_buffer_(access_log, &metrics_.access_log_dropped), sweep_timer_(io_) {
   std::random_device rd;
   request_id_prefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ index;
   bucket_state_ ^= (static_cast<uint64_t>(rd()) << 32) | rd();
@@ -105,6 +108,7 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
       continue;
     }
     fresh->acceptor->non_blocking(true, ec);
+    fresh->backoff = std::make_unique<asio::steady_timer>(io_);
     fresh->open = true;
     listeners_.push_back(std::move(fresh));
     accept(listeners_.back().get());
@@ -129,6 +133,10 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
   for (const auto& r : s.routes)
     splits_.emplace_back(r.weights);
   endpoint_cursor_.assign(s.services.size(), index_);
+  // max_upstream_connections is per endpoint; each worker keeps its share (at least one).
+  const unsigned workers = std::max(1u, s.config->workers);
+  const uint32_t upstream_share =
+      std::max<uint32_t>(1, (s.config->limits.max_upstream_connections + workers - 1) / workers);
   pools_by_service_.clear();
   for (const auto& svc : s.services) {
     std::vector<upstream::Pool*> pools;
@@ -138,6 +146,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
         pool = std::make_unique<upstream::Pool>(io_, ep.address, ep.key, svc.max_idle_connections);
       else
         pool->set_max_idle(svc.max_idle_connections);
+      pool->set_max_connections(upstream_share);
       pools.push_back(pool.get());
     }
     pools_by_service_.push_back(std::move(pools));
@@ -181,17 +190,44 @@ void Worker::format_request_id(char* out) {
 }
 
 void Worker::accept(ListenerSlot* slot) {
+  if (slot->accepting) return;
+  if (connection_count_ >= snapshot_->config->limits.max_client_connections) {
+    // At the cap: stop taking connections off the backlog until one closes (unlink resumes).
+    slot->paused = true;
+    return;
+  }
+  slot->paused = false;
+  slot->accepting = true;
   slot->acceptor->async_accept([this, slot](const error_code& ec, asio::ip::tcp::socket socket) {
+    slot->accepting = false;
     if (draining_ || !slot->open) return;
     if (!ec) {
       auto* c = new ClientConnection(*this, std::move(socket), slot);
       c->start();
     } else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
       return;
+    } else {
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending connection stays in the backlog and would
+      // fail again at once. Back off; closing connections free what is missing meanwhile.
+      metrics_.accept_errors.add();
+      slot->paused = true;
+      slot->backoff->expires_after(kAcceptBackoff);
+      slot->backoff->async_wait([this, slot](const error_code& wec) {
+        if (wec || draining_ || !slot->open || !slot->paused) return;
+        accept(slot);
+      });
+      return;
     }
-    // EMFILE and friends: keep accepting; the sweep frees connections as they time out.
     accept(slot);
   });
+}
+
+void Worker::resume_accepting() {
+  for (auto& slot : listeners_) {
+    if (!slot->open || !slot->paused || draining_) continue;
+    slot->backoff->cancel();
+    accept(slot.get());
+  }
 }
 
 void Worker::link(ClientConnection* c) {
@@ -210,6 +246,7 @@ void Worker::unlink(ClientConnection* c) {
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = nullptr;
   --connection_count_;
+  if (connection_count_ < snapshot_->config->limits.max_client_connections) resume_accepting();
 }
 
 void Worker::sweep() {
@@ -244,6 +281,7 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline) {
     for (auto& slot : listeners_) {
       error_code ignored;
       slot->acceptor->close(ignored);
+      if (slot->backoff) slot->backoff->cancel();
       slot->open = false;
     }
     for (ClientConnection* c = connections_; c;) {

@@ -30,7 +30,7 @@ Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<B
     // With port 0 the first bind picks the port and the other workers follow it.
     config::Address address = listener.address;
     for (size_t w = 0; w < n; ++w) {
-      auto sock = net::open_listener(address);
+      auto sock = net::open_listener(address, w == 0);
       if (!sock.ok()) {
         for (int fd : opened)
           ::close(fd);
@@ -51,7 +51,8 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
   const config::Config& config = *snapshot->config;
   if (config.access_log.enabled) {
     std::string error;
-    access_log_ = std::make_unique<AccessLog>(config.access_log.path, &error);
+    access_log_ = std::make_unique<AccessLog>(config.access_log.path, &error,
+                                              config.limits.max_access_log_queue_bytes);
     if (!error.empty()) return Error{ErrorSource::config, error};
   }
   unsigned n = config.workers == 0 ? 1 : config.workers;
@@ -79,6 +80,8 @@ Result<bool> WorkerGroup::publish(std::shared_ptr<const Snapshot> snapshot,
   for (size_t i = 0; !listeners_changed && i < next.size(); ++i)
     listeners_changed = next[i].name != bound_[i].name || next[i].actual != bound_[i].actual;
   bound_ = std::move(next);
+  if (access_log_)
+    access_log_->set_max_queue_bytes(snapshot->config->limits.max_access_log_queue_bytes);
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
   for (size_t w = 0; w < workers_.size(); ++w) {

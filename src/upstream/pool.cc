@@ -1,6 +1,10 @@
 #include "weir/upstream/pool.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <sys/socket.h>
 
 namespace weir::upstream {
 
@@ -45,9 +49,19 @@ void Connection::close_and_release() {
   owner_ = nullptr;
   boost::system::error_code ignored;
   socket_.close(ignored);
-  if (pool_) --pool_->active_count_;
+  if (pool_) {
+    --pool_->active_count_;
+    if (!pool_->waiters_.empty()) pool_->schedule_grant();
+  }
   ++pending_;
   finish_op();
+}
+
+bool Connection::clean_for_reuse() {
+  if (closed_) return false;
+  char byte;
+  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void Connection::finish_op() {
@@ -64,16 +78,59 @@ Pool::~Pool() {
 }
 
 Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh) {
-  ++active_count_;
-  if (Connection* c = idle_head_) {
-    unlink_idle(c);
-    c->set_owner(owner);
-    fresh = false;
-    return c;
+  // Waiters are served first: a newcomer must not overtake them when a slot frees.
+  if (waiters_.empty()) {
+    if (Connection* c = idle_head_) {
+      ++active_count_;
+      unlink_idle(c);
+      c->set_owner(owner);
+      fresh = false;
+      return c;
+    }
+    if (active_count_ + idle_count_ < max_connections_) {
+      fresh = true;
+      return connect_new(owner);
+    }
   }
-  fresh = true;
-  --active_count_; // counted again by connect_new
-  return connect_new(owner);
+  waiters_.push_back(owner);
+  return nullptr;
+}
+
+void Pool::cancel_wait(ConnectionOwner* owner) {
+  auto it = std::find(waiters_.begin(), waiters_.end(), owner);
+  if (it != waiters_.end()) waiters_.erase(it);
+}
+
+void Pool::set_max_connections(uint32_t n) {
+  max_connections_ = std::max<uint32_t>(1, n);
+  if (!waiters_.empty()) schedule_grant();
+}
+
+void Pool::schedule_grant() {
+  if (grant_scheduled_) return;
+  grant_scheduled_ = true;
+  boost::asio::post(io_, [this] { grant(); });
+}
+
+void Pool::grant() {
+  grant_scheduled_ = false;
+  while (!waiters_.empty()) {
+    ConnectionOwner* owner = waiters_.front();
+    Connection* c = nullptr;
+    bool fresh = false;
+    if ((c = idle_head_)) {
+      ++active_count_;
+      unlink_idle(c);
+      c->set_owner(owner);
+    } else if (active_count_ + idle_count_ < max_connections_) {
+      c = connect_new(owner);
+      fresh = true;
+    } else {
+      return;
+    }
+    waiters_.pop_front();
+    owner->on_upstream_granted(c, fresh);
+  }
 }
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
@@ -85,7 +142,7 @@ Connection* Pool::connect_new(ConnectionOwner* owner) {
 
 void Pool::release(Connection* c) {
   c->set_owner(nullptr);
-  if (idle_count_ >= max_idle_) {
+  if (idle_count_ >= max_idle_ || !c->clean_for_reuse()) {
     c->close_and_release();
     return;
   }
@@ -94,6 +151,7 @@ void Pool::release(Connection* c) {
   idle_head_ = c;
   ++idle_count_;
   c->wait_readable();
+  if (!waiters_.empty()) schedule_grant();
 }
 
 void Pool::unlink_idle(Connection* c) {

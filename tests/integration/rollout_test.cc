@@ -864,7 +864,7 @@ TEST(RolloutAffinity, ThousandClientsNeverMoveBackFromCanaryAndOverrideForcesAVe
   plan.steps = {"set_weight: 10", "pause: {}",       "set_weight: 50",
                 "pause: {}",      "set_weight: 100", "pause: {}"};
   plan.extra = "      affinity: { cookie: weir-version, max_age: 1h }\n"
-               "      override: { header: x-weir-canary }\n";
+               "      override: { header: x-weir-canary, secret: test-secret-1 }\n";
   Weir weir = Weir::start(two_versions(socket, 2, v1, v2, plan));
   ASSERT_TRUE(control(socket, "rollout start r").ok());
 
@@ -899,15 +899,20 @@ TEST(RolloutAffinity, ThousandClientsNeverMoveBackFromCanaryAndOverrideForcesAVe
       EXPECT_NEAR(got, stages[stage].second, 0.05);
     }
     if (stage == 0) {
-      // The override forces a version whatever the weights and the cookie say.
-      auto always = forced("always");
+      // The override forces a version whatever the weights and the cookie say — with the
+      // secret; without it (an outsider) the value is ignored.
+      auto always = forced("always:test-secret-1");
       EXPECT_EQ(always["v2"], 30) << always["v1"] << " went to v1";
-      auto never = forced("never");
+      auto never = forced("never:test-secret-1");
       EXPECT_EQ(never["v1"], 30) << never["v2"] << " went to v2";
+      auto outsider = forced("always");
+      EXPECT_LT(outsider["v2"], 30) << "a value without the secret forced the canary";
+      auto wrong = forced("always:test-secret-2");
+      EXPECT_LT(wrong["v2"], 30) << "a wrong secret forced the canary";
     }
   }
   // At 100 % "never" still reaches stable.
-  auto never = forced("never");
+  auto never = forced("never:test-secret-1");
   EXPECT_EQ(never["v1"], 30) << never["v2"] << " went to v2";
 
   Reply aborted = control(socket, "rollout abort r");

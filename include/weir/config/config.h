@@ -142,8 +142,9 @@ struct Rollout {
   bool require_ready = true;
   std::string affinity_cookie; // "" = no sticky versions
   Duration affinity_max_age{3600000};
-  std::string override_header;                 // "" = none; values "always" / "never"
-  std::string notify_webhook;                  // "" = none; http://host:port/path (numeric host)
+  std::string override_header; // "" = none; values "always:SECRET" / "never:SECRET"
+  std::string override_secret; // "" = only trusted proxies may force a version (plain values)
+  std::string notify_webhook;  // "" = none; http://host:port/path (numeric host)
   uint32_t max_canary_share_of_capacity = 100; // percent; see capacity-aware weights
   bool operator==(const Rollout&) const = default;
 };
@@ -164,7 +165,27 @@ struct Limits {
   uint32_t max_headers = 100;               // → 431
   uint32_t max_response_head_bytes = 16384; // upstream response head → 502
   Duration client_header_timeout{10000};    // whole request head must arrive within → 408
+  Duration client_body_timeout{10000};      // between two reads of a request body → 408
+  Duration request_timeout{300000};         // head to last body byte → 408
+  // Client connections per worker; beyond it new ones wait in the listen backlog.
+  uint32_t max_client_connections = 10000;
+  // Connections to one endpoint (idle ones included), shared out among the workers; a request
+  // that finds none free waits up to queue_timeout, then gets 503 with Retry-After.
+  uint32_t max_upstream_connections = 1024;
+  Duration queue_timeout{5000};
+  uint64_t max_access_log_queue_bytes = 16 << 20; // lines beyond it are dropped and counted
+  uint32_t max_admin_connections = 64;            // the longest-idle one makes room for a new one
+  Duration admin_idle_timeout{10000};
   bool operator==(const Limits&) const = default;
+};
+
+// An IPv4 or IPv6 network, e.g. 10.0.0.0/8 or fd00::/8.
+struct Cidr {
+  bool v6 = false;
+  unsigned char bytes[16] = {}; // network address, first 4 bytes for IPv4
+  uint8_t prefix = 0;           // bits
+  std::string text;             // as written
+  bool operator==(const Cidr&) const = default;
 };
 
 struct AccessLog {
@@ -199,6 +220,9 @@ struct Config {
   Control control;
   Admin admin;
   std::string state_dir; // live state (weight overrides, drains) survives restarts here; "" off
+  // Peers whose X-Forwarded-* / Forwarded are believed and who may force a rollout version
+  // without the override secret. Empty: nobody.
+  std::vector<Cidr> trusted_proxies;
 };
 
 } // namespace weir::config

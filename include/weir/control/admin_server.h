@@ -23,12 +23,12 @@ class Controller;
 // HTTP/1.1 with keep-alive and pipelining, parsed by http::Parser with the config's request
 // limits (malformed → 400, head too large → 431, request line too long → 414, ...). Each
 // request (from the first byte awaited to the last byte of its response written) must finish
-// within `idle_timeout`, or the connection is closed; request bodies are read and dropped up
-// to kMaxBody (beyond: 413). At most kMaxSessions connections are open at once.
+// within limits.admin_idle_timeout, or the connection is closed; request bodies are read and
+// dropped up to kMaxBody (beyond: 413). At most limits.max_admin_connections connections are
+// open at once; at the limit the one idle longest makes room for a newcomer.
 // Control thread only.
 class AdminServer {
 public:
-  static constexpr size_t kMaxSessions = 128;
   static constexpr uint64_t kMaxBody = 64 * 1024;
 
   AdminServer(boost::asio::io_context& io, Controller& controller,
@@ -54,6 +54,8 @@ private:
   class Session;
   friend class Session;
   void accept();
+  // Room for one more session: true when there is (after closing the longest-idle one).
+  bool make_room();
 
   boost::asio::io_context& io_;
   Controller& controller_;

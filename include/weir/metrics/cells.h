@@ -50,6 +50,7 @@ struct alignas(64) BackendCells {
   Counter upstream_errors; // 5xx from upstream + failures to connect/read: the version's errors
   Counter client_errors;   // 4xx, client resets: counted apart, never a version's fault
   Counter retries;         // retry attempts sent to this backend (an earlier attempt failed)
+  Counter forced_requests; // forced by the rollout override: in none of the counters above
   Counter bytes_in;
   Counter bytes_out;
   // Rollout fast abort: this worker's run of consecutive upstream errors. Worker thread only.

@@ -48,6 +48,7 @@ struct BackendSums {
   uint64_t upstream_errors = 0;
   uint64_t client_errors = 0;
   uint64_t retries = 0;
+  uint64_t forced_requests = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   LatencyTotals total; // request duration
@@ -83,6 +84,8 @@ struct Exposition {
   std::map<BackendKey, BackendSums> backends;
   std::map<EndpointKey, EndpointTotals> endpoints;
   uint64_t client_connections = 0;
+  uint64_t accept_errors = 0;
+  uint64_t access_log_dropped = 0;
   std::vector<Weight> weights;
   std::vector<EndpointState> endpoint_states;
   uint64_t reloads_ok = 0;

@@ -34,6 +34,8 @@ public:
 
   Counter client_connections;   // open downstream connections (gauge)
   Counter upstream_connections; // open upstream connections (gauge)
+  Counter accept_errors;        // accept() failures (EMFILE, ENFILE, ...): accepting backs off
+  Counter access_log_dropped;   // access log lines dropped because the writer fell behind
 
   // Control thread: visits every cell under the lock.
   void

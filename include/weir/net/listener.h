@@ -14,7 +14,10 @@ struct ListenSocket {
   uint16_t port = 0; // the port actually bound (useful with port 0)
 };
 
-// Control thread. backlog: listen(2) queue length.
-Result<ListenSocket> open_listener(const config::Address& address, int backlog = 4096);
+// Control thread. backlog: listen(2) queue length. `first`: the first socket of an address this
+// process opens. SO_REUSEPORT would let any process of the same user join the address and take a
+// share of its connections — a second weir with another config and other live weights — so the
+// first socket proves nobody else listens there (see open_listener) and is refused otherwise.
+Result<ListenSocket> open_listener(const config::Address& address, bool first, int backlog = 4096);
 
 } // namespace weir::net

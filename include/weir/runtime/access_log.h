@@ -1,5 +1,8 @@
 #pragma once
 
+#include "weir/metrics/cells.h"
+
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -15,13 +18,18 @@ namespace weir::runtime {
 class AccessLog {
 public:
   // path: "stdout", "stderr" or a file opened for appending. Empty error on success.
-  AccessLog(const std::string& path, std::string* error);
+  // max_queue_bytes: what may wait for the writer; a slow disk or a blocked stdout never makes
+  // the process grow without bound.
+  AccessLog(const std::string& path, std::string* error, uint64_t max_queue_bytes = 16 << 20);
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  // Any thread: takes the bytes (the string is left empty with its capacity swapped in).
-  void submit(std::string& batch);
+  // Any thread: takes the bytes (the string is left empty with its capacity kept). False when
+  // the queue is full: nothing is taken, the caller drops the batch.
+  bool submit(std::string& batch);
+  // Any thread (a reload changed limits.max_access_log_queue_bytes).
+  void set_max_queue_bytes(uint64_t n) { max_queue_bytes_.store(n, std::memory_order_relaxed); }
 
 private:
   void run();
@@ -31,6 +39,8 @@ private:
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::string> queue_;
+  uint64_t queued_bytes_ = 0;
+  std::atomic<uint64_t> max_queue_bytes_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -38,7 +48,8 @@ private:
 // Per-worker line buffer. Worker thread only.
 class AccessLogBuffer {
 public:
-  explicit AccessLogBuffer(AccessLog* log = nullptr) : log_(log) {}
+  explicit AccessLogBuffer(AccessLog* log = nullptr, metrics::Counter* dropped = nullptr)
+      : log_(log), dropped_(dropped) {}
   bool enabled() const { return log_ != nullptr; }
   std::string& line_buffer() { return buffer_; }
   // Hands the buffer to the writer thread when it is big enough (or `force`).
@@ -46,6 +57,7 @@ public:
 
 private:
   AccessLog* log_;
+  metrics::Counter* dropped_; // lines dropped because the queue was full
   std::string buffer_;
 };
 

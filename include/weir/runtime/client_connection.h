@@ -41,14 +41,15 @@ public:
   void on_upstream_readable(const boost::system::error_code& ec) override;
   void on_upstream_written(const boost::system::error_code& ec) override;
   void on_upstream_connected(const boost::system::error_code& ec) override;
+  void on_upstream_granted(upstream::Connection* c, bool fresh) override;
 
   // Intrusive links of the worker's connection list.
   ClientConnection* prev = nullptr;
   ClientConnection* next = nullptr;
 
 private:
-  enum class Phase : uint8_t { idle, head, connecting, exchange, tunnel, closing };
-  enum class Deadline : uint8_t { none, idle, header, connect, upstream, tunnel };
+  enum class Phase : uint8_t { idle, head, queued, connecting, exchange, tunnel, closing };
+  enum class Deadline : uint8_t { none, idle, header, queue, connect, upstream, tunnel };
 
   ~ClientConnection() = default;
 
@@ -74,7 +75,8 @@ private:
   void tunnel_client_to_upstream();
   void tunnel_upstream_to_client();
   // Errors and the end of the connection.
-  void send_local(int status, std::string_view body, bool close);
+  void send_local(int status, std::string_view body, bool close,
+                  std::string_view extra_headers = {});
   void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
   void finish_request();
   // Weighted pick, or the sticky version of a rollout with affinity / an override header.
@@ -89,6 +91,11 @@ private:
   void unassign_backend();
   bool retry_on_fresh_connection();
   bool attach_upstream(upstream::Pool* pool, bool force_new);
+  bool attach(upstream::Connection* c, bool fresh);
+  // The client did not send its request in time (body or whole request): 408 and close.
+  void request_timed_out(std::string_view why);
+  // The peer is in trusted_proxies (its forwarding headers and overrides are believed).
+  bool peer_trusted() const;
   void release_stream();
   void set_deadline(Deadline kind, Clock::duration after);
   void finish_op();
@@ -102,6 +109,11 @@ private:
   upstream::Connection* up_ = nullptr;
   std::shared_ptr<const Snapshot> snap_; // the snapshot the current request started with
   Clock::time_point deadline_ = Clock::time_point::max();
+  // While the request is still arriving (besides deadline_): its whole-request deadline, and the
+  // one for the pending body read.
+  Clock::time_point request_deadline_ = Clock::time_point::max();
+  Clock::time_point body_deadline_ = Clock::time_point::max();
+  upstream::Pool* queued_in_ = nullptr; // waiting for a connection of this pool
   Clock::time_point started_;
   Deadline deadline_kind_ = Deadline::none;
   Phase phase_ = Phase::idle;
@@ -151,6 +163,9 @@ private:
   uint64_t bytes_out_ = 0;
   char client_ip_[46] = {};
   uint8_t client_ip_len_ = 0;
+  unsigned char peer_bytes_[16] = {}; // the peer's address: 4 bytes IPv4, 16 IPv6
+  bool peer_v6_ = false;
+  bool forced_ = false; // an override forced the version: kept out of the rollout's figures
 };
 
 } // namespace weir::runtime

@@ -52,7 +52,8 @@ struct Snapshot {
     int sticky_stable = -1;
     std::string affinity_cookie;
     int64_t affinity_max_age_s = 3600;
-    std::string override_header;   // "always" / "never" in this header or cookie
+    std::string override_header;   // "always:SECRET" / "never:SECRET" in this header or cookie
+    std::string override_secret;   // "": only trusted proxies force a version (plain values)
     std::string set_cookie_prefix; // "Set-Cookie: NAME="
     std::string unavailable_body;  // 503 body naming the route
   };

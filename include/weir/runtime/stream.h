@@ -28,6 +28,10 @@ struct Stream {
   http::Parser response;
   std::string request_out;  // rewritten request head (+ chunk framing)
   std::string response_out; // rewritten response head, or a local response
+  // The request's method and target for the access log, copied at the head: the read buffer is
+  // reused for body bytes, so views into it would log whatever the body put there.
+  std::string logged_method;
+  std::string logged_target;
   std::vector<boost::asio::const_buffer> request_iov;
   std::vector<boost::asio::const_buffer> response_iov;
   char request_chunk[24];

@@ -38,8 +38,13 @@ struct ListenerSlot {
   std::string name;
   std::string address;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  std::unique_ptr<boost::asio::steady_timer> backoff; // re-accepts after an EMFILE and the like
   int snapshot_index = -1; // index in the worker's current snapshot, -1 when removed
   bool open = false;
+  // No accept is pending: the worker holds max_client_connections (new connections wait in
+  // the kernel's backlog) or backs off after an accept error.
+  bool paused = false;
+  bool accepting = false; // an async_accept is pending
 };
 
 // One event loop on one thread: accepts on its own SO_REUSEPORT sockets, proxies, and owns its
@@ -127,6 +132,7 @@ private:
   void update_listeners(const std::vector<ListenerSpec>& listeners);
   void index_listeners();
   void accept(ListenerSlot* slot);
+  void resume_accepting();
   void sweep();
   void maybe_finish_drain();
 

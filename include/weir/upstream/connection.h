@@ -14,6 +14,8 @@ public:
   virtual void on_upstream_readable(const boost::system::error_code& ec) = 0;
   virtual void on_upstream_written(const boost::system::error_code& ec) = 0;
   virtual void on_upstream_connected(const boost::system::error_code& ec) = 0;
+  // A request queued by Pool::acquire gets its connection (fresh: it must connect first).
+  virtual void on_upstream_granted(class Connection* c, bool fresh) = 0;
 
 protected:
   ~ConnectionOwner() = default;
@@ -45,6 +47,10 @@ public:
   // Closes the socket; the object deletes itself once its pending operations have completed.
   void close_and_release();
   bool closed() const { return closed_; }
+  // Nothing unread waits in the socket and the peer has not closed it: the only state in which
+  // a connection may carry another request. Bytes past a response's framing, sent late or
+  // early, would otherwise be read as the next client's response.
+  bool clean_for_reuse();
 
 private:
   friend class Pool;

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace weir::upstream {
@@ -19,8 +20,11 @@ public:
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // An idle connection (most recently used first), or a new unconnected one (connected() false).
+  // An idle connection (most recently used first), or a new unconnected one (fresh). nullptr
+  // when the pool holds max_connections already: the owner waits in line and is told by
+  // on_upstream_granted (never from inside this call), unless it cancel_wait()s first.
   Connection* acquire(ConnectionOwner* owner, bool& fresh);
+  void cancel_wait(ConnectionOwner* owner);
   // A new unconnected connection, never an idle one.
   Connection* connect_new(ConnectionOwner* owner);
   // The response was complete and the connection may carry another request.
@@ -29,6 +33,9 @@ public:
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   const std::string& key() const { return key_; }
   void set_max_idle(uint32_t n) { max_idle_ = n; }
+  // Connections (lent out, connecting and idle) this worker keeps to the endpoint at most.
+  void set_max_connections(uint32_t n);
+  size_t waiting() const { return waiters_.size(); }
   uint32_t idle_count() const { return idle_count_; }
   uint32_t active_count() const { return active_count_; }
   // Closes idle connections (reload removed the endpoint, or shutdown).
@@ -38,6 +45,10 @@ private:
   friend class Connection;
   void on_idle_event(Connection* c);
   void unlink_idle(Connection* c);
+  // A connection came back or went away: the first waiters get what is free now. Posted, so a
+  // waiter never runs inside the finishing request's call stack.
+  void schedule_grant();
+  void grant();
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::endpoint endpoint_;
@@ -46,6 +57,9 @@ private:
   Connection* idle_head_ = nullptr;
   uint32_t idle_count_ = 0;
   uint32_t active_count_ = 0;
+  uint32_t max_connections_ = UINT32_MAX;
+  std::deque<ConnectionOwner*> waiters_;
+  bool grant_scheduled_ = false;
 };
 
 } // namespace weir::upstream
