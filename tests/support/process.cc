@@ -173,6 +173,11 @@ bool Process::try_reap() {
     exit_status_ = 128 + WTERMSIG(status);
   else
     return false;
+  // What the child wrote before it exited may still sit in the pipe, unread by the reader
+  // thread: whoever sees the exit must see all of the output too. The pipe ends with the child
+  // (unless it left a descendant holding it, hence the bound).
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, 2s, [this] { return ended_; });
   return true;
 }
 

@@ -46,7 +46,8 @@ public:
   // kill(pid, sig); does nothing once the child has been reaped.
   void signal(int sig);
   // Exit code, or 128 + signal number if it died of a signal; nullopt if still running after
-  // `timeout`. Once reaped, returns the same value again at once.
+  // `timeout`. Once reaped, returns the same value again at once. When it returns a value, the
+  // output the child wrote is all in output() (or 2 s have passed waiting for it).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool running();
   // True once the exit status has been collected (by wait_exit, running or stop_cleanly): the
