@@ -177,7 +177,11 @@ stop_proxy() {
 
 version_of() {
   case $1 in
-  weir) "$BUILD/weir" --version 2>&1 | awk 'NR == 1' ;;
+  weir)
+    local commit
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    echo "$("$BUILD/weir" --version 2>&1 | awk 'NR == 1') (tree at $commit)"
+    ;;
   haproxy) haproxy -v 2>&1 | awk 'NR == 1 {print "HAProxy " $3}' ;;
   nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
   esac
