@@ -264,9 +264,8 @@ private:
   std::chrono::steady_clock::time_point last_active_;
 };
 
-AdminServer::AdminServer(asio::io_context& io, Controller& controller,
-                         std::chrono::milliseconds idle_timeout)
-    : io_(io), controller_(controller), idle_timeout_(idle_timeout), acceptor_(io) {}
+AdminServer::AdminServer(asio::io_context& io, Controller& controller)
+    : io_(io), controller_(controller), acceptor_(io) {}
 
 AdminServer::~AdminServer() {
   close();

@@ -2,6 +2,7 @@
 
 #include "weir/base/buffer_view.h"
 #include "weir/base/clock.h"
+#include "weir/base/json.h"
 #include "weir/config/address.h"
 #include "weir/http/rewrite.h"
 #include "weir/metrics/cells.h"
@@ -29,50 +30,6 @@ size_t format_chunk_size(char* out, uint64_t n) {
   r.ptr[0] = '\r';
   r.ptr[1] = '\n';
   return static_cast<size_t>(r.ptr + 2 - out);
-}
-
-// Length of the well-formed UTF-8 sequence at the start of s (RFC 3629: no overlongs, no
-// surrogates, nothing past U+10FFFF), 0 if there is none.
-size_t utf8_sequence(std::string_view s) {
-  auto at = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char b = at(0);
-  size_t n = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-  if (b < 0xc2 || b > 0xf4 || s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i)
-    if ((at(i) & 0xc0) != 0x80) return 0;
-  if (b == 0xe0 && at(1) < 0xa0) return 0; // overlong
-  if (b == 0xed && at(1) > 0x9f) return 0; // surrogate
-  if (b == 0xf0 && at(1) < 0x90) return 0; // overlong
-  if (b == 0xf4 && at(1) > 0x8f) return 0; // past U+10FFFF
-  return n;
-}
-
-// A JSON string of s; bytes that are not UTF-8 become U+FFFD, so every line stays valid JSON.
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      size_t n = utf8_sequence(s.substr(i));
-      if (n == 0) {
-        out.append("\\ufffd");
-      } else {
-        out.append(s.substr(i, n));
-        i += n - 1;
-      }
-    } else if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
 }
 
 } // namespace
@@ -1237,14 +1194,14 @@ void ClientConnection::log_access() {
   const Snapshot* snap = snap_.get();
   if (snap && route_ >= 0) {
     const Snapshot::Route& r = snap->routes[static_cast<size_t>(route_)];
-    append_json_string(out, r.name);
+    json::escape_to(out, r.name);
     if (backend_ >= 0) {
       const Snapshot::Service& svc =
           snap->services[r.backends[static_cast<size_t>(backend_)].service];
       out.append(",\"backend\":");
-      append_json_string(out, svc.id);
+      json::escape_to(out, svc.id);
       out.append(",\"endpoint\":");
-      append_json_string(out, endpoint_ < svc.endpoints.size() ? svc.endpoints[endpoint_].key : "");
+      json::escape_to(out, endpoint_ < svc.endpoints.size() ? svc.endpoints[endpoint_].key : "");
     } else {
       out.append(",\"backend\":null,\"endpoint\":null");
     }
@@ -1252,9 +1209,9 @@ void ClientConnection::log_access() {
     out.append("null,\"backend\":null,\"endpoint\":null");
   }
   out.append(",\"method\":");
-  append_json_string(out, s_->logged_method);
+  json::escape_to(out, s_->logged_method);
   out.append(",\"path\":");
-  append_json_string(out, s_->logged_target);
+  json::escape_to(out, s_->logged_target);
   char num[96];
   double duration_ms =
       started_.time_since_epoch().count() == 0

@@ -373,8 +373,8 @@ TEST(HardeningLimits, SlowBodyIsCutOffByClientBodyTimeoutAndRequestTimeout) {
     // A body that stops: 408 after client_body_timeout, and the connection closes.
     auto c = RawClient::connect(weir.port());
     // The upstream answers only after 5 s: until then the answer is weir's to give.
-    ASSERT_TRUE(
-        c->send("POST /?delay_ms=5000 HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"));
+    ASSERT_TRUE(c->send(
+        "POST /?delay_ms=5000 HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"));
     auto start = Clock::now();
     auto r = c->read_response(5s);
     ASSERT_TRUE(r);
@@ -525,6 +525,41 @@ TEST(HardeningLimits, AccessLogQueueIsBoundedAndCountsDrops) {
   stop = true;
   drain.join();
   ::close(reader);
+}
+
+TEST(HardeningAccessLog, MethodAndPathSurviveTheBodyAndEveryLineIsJson) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  const std::string log = temp_path("access", ".log");
+  Weir weir = Weir::start(one_route(v1.address(), "", "access_log: { path: \"" + log + "\" }\n"));
+  // A body larger than the read buffer: the buffer is reused for body bytes long before the
+  // request is logged, and the body looks like a request line.
+  std::string body;
+  while (body.size() < 200 * 1024)
+    body += "DELETE /from-the-body HTTP/1.1\r\n";
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c->send("POST /the-real-path?q=1 HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body));
+  auto r = c->read_response(10s);
+  ASSERT_TRUE(r && r->status == 200);
+  ASSERT_TRUE(c->send("GET /second HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_TRUE(c->read_response(5s));
+  std::vector<json::Value> lines;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        lines.clear();
+        std::istringstream in(read_file(log));
+        for (std::string line; std::getline(in, line);) {
+          auto parsed = json::parse(line);
+          EXPECT_TRUE(parsed.value) << parsed.error << " in " << line;
+          if (parsed.value) lines.push_back(*parsed.value);
+        }
+        return lines.size() >= 2;
+      },
+      5s));
+  EXPECT_EQ(lines[0].get_string("method"), "POST");
+  EXPECT_EQ(lines[0].get_string("path"), "/the-real-path?q=1");
+  EXPECT_EQ(lines[1].get_string("method"), "GET");
+  EXPECT_EQ(lines[1].get_string("path"), "/second");
 }
 
 TEST(HardeningLimits, AdminAnswersReadyWithAThousandIdleSocketsOpen) {

@@ -614,7 +614,7 @@ TEST_F(MetricsTest, RealPrometheusScrapesBothVersions) {
 
 // ---------------------------------------------------------------------------------------------
 // The admin server in-process, for what the binary cannot show: 503 from /ready before the
-// workers run, and the idle timeout (60 s in weir; short here).
+// workers run, and limits.admin_idle_timeout (10 s by default; short here).
 
 TEST(AdminServerInProcess, ReadyIs503UntilWorkersRunAndIdleClientsAreClosed) {
   auto loaded = config::load_string("listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
@@ -622,14 +622,15 @@ TEST(AdminServerInProcess, ReadyIs503UntilWorkersRunAndIdleClientsAreClosed) {
                                     "[127.0.0.1:9] }]\n"
                                     "routes: [{ name: r, listener: public, backends: "
                                     "[{ service: a/b }] }]\n"
-                                    "admin: { address: 127.0.0.1:0 }\n",
+                                    "admin: { address: 127.0.0.1:0 }\n"
+                                    "limits: { admin_idle_timeout: 300ms }\n",
                                     "admin-test.yaml");
   auto* cfg = std::get_if<config::Config>(&loaded);
   ASSERT_NE(cfg, nullptr);
   auto config = std::make_shared<const config::Config>(*cfg);
   boost::asio::io_context io;
   control::Controller controller(io, "", config); // not started: no workers
-  control::AdminServer admin(io, controller, 300ms);
+  control::AdminServer admin(io, controller);
   ASSERT_TRUE(admin.open(config->admin, config->limits).ok());
   uint16_t port = port_at_end(admin.address());
   ASSERT_NE(port, 0);

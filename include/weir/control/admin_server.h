@@ -31,8 +31,7 @@ class AdminServer {
 public:
   static constexpr uint64_t kMaxBody = 64 * 1024;
 
-  AdminServer(boost::asio::io_context& io, Controller& controller,
-              std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
+  AdminServer(boost::asio::io_context& io, Controller& controller);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -59,7 +58,7 @@ private:
 
   boost::asio::io_context& io_;
   Controller& controller_;
-  std::chrono::milliseconds idle_timeout_;
+  std::chrono::milliseconds idle_timeout_{10000}; // limits.admin_idle_timeout
   config::Limits limits_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unordered_set<Session*> sessions_;
