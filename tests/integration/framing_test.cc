@@ -468,20 +468,11 @@ class ScriptedUpstream {
 public:
   explicit ScriptedUpstream(std::map<std::string, std::string> replies)
       : replies_(std::move(replies)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::listen(listen_fd_, 16) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-        ::pipe2(wake_, O_CLOEXEC) != 0) {
+    listen_fd_ = listen_loopback(port_, 16);
+    if (listen_fd_ < 0 || ::pipe2(wake_, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "scripted upstream: " << std::strerror(errno);
       return;
     }
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { run(); });
   }
 

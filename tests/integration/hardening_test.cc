@@ -76,19 +76,11 @@ class RecordingUpstream {
 public:
   using Reply = std::function<std::string(int n, const std::string& head)>;
   explicit RecordingUpstream(Reply reply) : reply_(std::move(reply)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-        ::pipe2(wake_, O_CLOEXEC) != 0) {
+    listen_fd_ = listen_loopback(port_);
+    if (listen_fd_ < 0 || ::pipe2(wake_, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "recording upstream: " << std::strerror(errno);
       return;
     }
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { run(); });
   }
   ~RecordingUpstream() {

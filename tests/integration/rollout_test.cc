@@ -219,17 +219,8 @@ uint16_t unused_port() {
 // A listening loopback socket; `accept` false leaves connections in the backlog forever (the
 // kernel completes the handshake, nobody reads): a webhook that hangs.
 int listen_socket(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
-  port = ntohs(a.sin_port);
+  int fd = listen_loopback(port);
+  if (fd < 0) throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
   return fd;
 }
 

@@ -1,15 +1,40 @@
 #include "upstream.h"
 
+#include <arpa/inet.h>
+#include <cerrno>
 #include <charconv>
 #include <csignal>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #ifndef DEMO_UPSTREAM_BIN
 #error "DEMO_UPSTREAM_BIN must be defined (tests/integration/meson.build does it)"
 #endif
 
 namespace weir::test {
+
+int listen_loopback(uint16_t& port, int backlog) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
 
 uint16_t port_at_end(std::string_view line) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' '))

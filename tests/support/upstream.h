@@ -33,4 +33,8 @@ struct DemoUpstream {
 // The port at the end of "...HOST:PORT" (or "[v6]:PORT"); 0 if there is none.
 uint16_t port_at_end(std::string_view line);
 
+// A listening socket on 127.0.0.1 with a kernel-chosen port (in `port`), for the raw fake
+// upstreams tests write themselves. -1 (errno set) if it cannot be had.
+int listen_loopback(uint16_t& port, int backlog = 64);
+
 } // namespace weir::test
