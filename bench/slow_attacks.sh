@@ -31,6 +31,8 @@
 #                        tcp_wmem's max per socket off the proxy's hands, see README)
 #   TOLERANCE=1.0        seconds a connection may outlive its timeout and still pass (the ss
 #                        sampling period and the proxy's timer granularity)
+#   SHARED_UPSTREAM=0    1: the attack listener goes to the normal traffic's upstream (same
+#                        service, same connection pool) instead of an upstream of its own
 #   LIMITS=1             0 leaves client_body_timeout and request_timeout out of weir's config
 #                        (for a weir from before they existed)
 #   BASE_PORT            ports BASE_PORT+1..+32 on 127.0.0.1 (default: first free block from 24000)
@@ -63,6 +65,7 @@ IDLE_TIMEOUT=${IDLE_TIMEOUT:-5}
 READ_BYTES=${READ_BYTES:-65536}
 TOLERANCE=${TOLERANCE:-1.0}
 LIMITS=${LIMITS:-1}
+SHARED_UPSTREAM=${SHARED_UPSTREAM:-0}
 BASE_PORT=${BASE_PORT:-}
 PROXY_CPU=${PROXY_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -219,6 +222,11 @@ parse_wrk() {
 fmt_us() { awk -v v="$1" 'BEGIN { if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%.0f us", v }'; }
 
 # --- upstreams -------------------------------------------------------------------------------
+# Where the attack listener's requests (and the control windows' attacks) go.
+ATTACK_UPSTREAM=$PORT_UP_ATTACK ATTACK_SERVICE=attack/app ATTACK_POOL=attack
+if [[ $SHARED_UPSTREAM == 1 ]]; then
+  ATTACK_UPSTREAM=$PORT_UP ATTACK_SERVICE=normal/app ATTACK_POOL=normal
+fi
 # Two weir-demo-upstream processes, one behind each listener: the slow bodies a proxy streams
 # on must not slow the upstream that answers the normal requests (that would measure the demo
 # upstream, not the proxy). The attack's one runs at nice 19 like slowhttptest.
@@ -264,7 +272,7 @@ routes:
     timeouts: { request: ${IDLE_TIMEOUT}s, idle: ${IDLE_TIMEOUT}s }
   - name: attack
     listener: attack
-    backends: [{ service: attack/app }]
+    backends: [{ service: $ATTACK_SERVICE }]
     timeouts: { request: ${IDLE_TIMEOUT}s, idle: ${IDLE_TIMEOUT}s }
 limits:
   client_header_timeout: ${HEADER_TIMEOUT}s
@@ -298,7 +306,7 @@ frontend normal
   default_backend normal
 frontend attack
   bind 127.0.0.1:${PORT_ATTACK[haproxy]}
-  default_backend attack
+  default_backend $ATTACK_POOL
 backend normal
   server app 127.0.0.1:$PORT_UP
 backend attack
@@ -349,7 +357,7 @@ http {
   server {
     listen 127.0.0.1:${PORT_ATTACK[nginx]};
     location / {
-      proxy_pass http://attack;
+      proxy_pass http://$ATTACK_POOL;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_request_buffering off;
@@ -450,7 +458,7 @@ run_window() {
   local dir="$TMP/$p-$label"
   mkdir -p "$dir"
   local port_attack=${PORT_ATTACK[$p]}
-  [[ $target == control ]] && port_attack=$PORT_UP_ATTACK
+  [[ $target == control ]] && port_attack=$ATTACK_UPSTREAM
   sample_sockets "$port_attack" "$dir/sockets" &
   local sampler=$!
   PIDS+=("$sampler")
@@ -642,6 +650,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "slow-client attacks, $started, $(uname -r), $(nproc) CPUs; proxy on CPU $PROXY_CPU, wrk + slowhttptest + upstream on CPU $CLIENT_CPU"
   echo "slowhttptest: $CONNS connections per wave at $RATE/s, waves back to back for ${WINDOW}s; normal: wrk -t1 -c$WRK_CONNS, ${PACE_MS} ms pause per request, ${WINDOW}s"
+  [[ $SHARED_UPSTREAM == 1 ]] && echo "SHARED_UPSTREAM=1: the attack and the normal traffic go to the same upstream service"
   echo "timeouts: header ${HEADER_TIMEOUT}s, body gap ${BODY_TIMEOUT}s, request ${REQUEST_TIMEOUT}s$([[ $LIMITS == 0 ]] && echo " (body and request timeouts NOT configured: LIMITS=0)"), idle ${IDLE_TIMEOUT}s; pass: closed by the proxy within timeout + ${TOLERANCE}s"
   echo "load average: $load_start at start, $load_end at end"
   echo
