@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace weir::runtime {
 
@@ -98,7 +99,7 @@ void ClientConnection::wait_idle() {
 
 void ClientConnection::read_client() {
   if (client_reading_ || closed_) return;
-  if (s_->in_pos == s_->in_len && !s_->request.in_head()) {
+  if (s_->in_pos == s_->in_len && !s_->request.in_head() && phase_ != Phase::buffering) {
     if (s_->in_len != 0) in_buffer_reset_ = true; // body bytes of this request are gone
     s_->in_pos = s_->in_len = 0;
   }
@@ -140,6 +141,15 @@ void ClientConnection::advance_request() {
   if (closed_ || upstream_writing_ || phase_ == Phase::connecting || phase_ == Phase::queued)
     return;
   if (request_done_) return;
+  if (phase_ == Phase::buffering) {
+    const http::Head& head = s_->request.head();
+    if (s_->in_len - body_offset_ < head.content_length && s_->in_len < s_->capacity)
+      return read_client();
+    // The body is in (or the buffer full): now the upstream, and head and body in one write.
+    upstream::Pool* pool = std::exchange(buffering_for_, nullptr);
+    if (!attach_upstream(pool, false)) return; // connecting or queued: they carry on
+    on_upstream_ready();
+  }
   uint64_t body_bytes = 0;
   s_->request_iov.clear();
   // Gather as much as the buffer holds: the head (once routed) and every body piece after it,
@@ -159,7 +169,9 @@ void ClientConnection::advance_request() {
       body_offset_ = s_->in_pos;
       in_buffer_reset_ = false;
       on_request_head();
-      // Connecting, or answered locally (then the exchange is over once the answer is out).
+      // Buffering the body, connecting, or answered locally (then the exchange is over once
+      // the answer is out).
+      if (phase_ == Phase::buffering) return advance_request(); // reads on, or the buffer is full
       if (phase_ != Phase::exchange || request_done_) return;
       continue;
     case http::Parser::Event::body:
@@ -299,6 +311,17 @@ void ClientConnection::on_request_head() {
   response_started_ = response_chunked_ = response_raw_ = false;
   continue_sent_ = retried_ = false;
   request_done_ = false;
+  if (request_has_body_ && head.framing == http::Framing::length && !head.expect_continue &&
+      !upgrade_ && s_->in_len - body_offset_ < head.content_length) {
+    // A body still arriving is read into the buffer before any upstream connection is taken
+    // (nginx's request buffering, up to the read buffer): a client that trickles its body ties
+    // up no upstream connection and costs one read per trickle, not a relay in both directions.
+    buffering_for_ = pool;
+    phase_ = Phase::buffering;
+    deadline_kind_ = Deadline::none; // client_body_timeout and request_timeout apply meanwhile
+    deadline_ = Clock::time_point::max();
+    return;
+  }
   if (attach_upstream(pool, false)) on_upstream_ready();
 }
 
@@ -841,6 +864,13 @@ void ClientConnection::check_deadline(Clock::time_point now) {
       return request_timed_out("request body not received in time\n");
   }
   if (now < deadline_) return;
+  if (client_writing_) {
+    // Timed out with a response still unsent: a reset, not a close, so the kernel drops what
+    // the client would not read instead of holding it (nginx's reset_timedout_connection). A
+    // thousand slow readers would otherwise pin hundreds of MB of socket memory.
+    error_code ignored;
+    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  }
   switch (deadline_kind_) {
   case Deadline::none:
     return;
@@ -906,7 +936,8 @@ void ClientConnection::request_timed_out(std::string_view why) {
   if (queued_in_) queued_in_->cancel_wait(this);
   queued_in_ = nullptr;
   drop_upstream();
-  if (request_head_queued_) unassign_backend(); // nothing reached the upstream
+  if (request_head_queued_ || phase_ == Phase::buffering || phase_ == Phase::queued)
+    unassign_backend(); // nothing reached the upstream
   send_local(408, why, true);
 }
 

@@ -396,6 +396,26 @@ TEST(HardeningLimits, SlowBodyIsCutOffByClientBodyTimeoutAndRequestTimeout) {
   EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
 }
 
+TEST(HardeningLimits, ATrickledBodyHoldsNoUpstreamConnectionUntilItIsIn) {
+  RecordingUpstream up([](int, const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Weir weir = Weir::start(one_route(up.address()));
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c->send("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"));
+  for (char b : std::string("defghij")) {
+    std::this_thread::sleep_for(50ms); // a client that trickles its body
+    EXPECT_EQ(up.connections(), 0) << "an upstream connection was taken before the body was in";
+    ASSERT_TRUE(c->send(std::string(1, b)));
+  }
+  auto r = c->read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(up.connections(), 1);
+  ASSERT_EQ(up.heads().size(), 1u);
+  EXPECT_TRUE(contains(up.heads()[0], "Content-Length: 10\r\n")) << up.heads()[0];
+}
+
 TEST(HardeningLimits, UpstreamConnectionsPerEndpointQueueThen503WithRetryAfter) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   Weir weir = Weir::start(one_route(v1.address(), "  max_upstream_connections: 1\n"

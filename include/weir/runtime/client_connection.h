@@ -48,7 +48,16 @@ public:
   ClientConnection* next = nullptr;
 
 private:
-  enum class Phase : uint8_t { idle, head, queued, connecting, exchange, tunnel, closing };
+  enum class Phase : uint8_t {
+    idle,
+    head,
+    buffering, // reading a request body into the buffer before the upstream is chosen
+    queued,
+    connecting,
+    exchange,
+    tunnel,
+    closing
+  };
   enum class Deadline : uint8_t { none, idle, header, queue, connect, upstream, tunnel };
 
   ~ClientConnection() = default;
@@ -113,7 +122,8 @@ private:
   // one for the pending body read.
   Clock::time_point request_deadline_ = Clock::time_point::max();
   Clock::time_point body_deadline_ = Clock::time_point::max();
-  upstream::Pool* queued_in_ = nullptr; // waiting for a connection of this pool
+  upstream::Pool* queued_in_ = nullptr;     // waiting for a connection of this pool
+  upstream::Pool* buffering_for_ = nullptr; // the body is buffered first, then this pool
   Clock::time_point started_;
   Deadline deadline_kind_ = Deadline::none;
   Phase phase_ = Phase::idle;
