@@ -416,6 +416,36 @@ TEST(HardeningLimits, ATrickledBodyHoldsNoUpstreamConnectionUntilItIsIn) {
   EXPECT_TRUE(contains(up.heads()[0], "Content-Length: 10\r\n")) << up.heads()[0];
 }
 
+TEST(HardeningLimits, ASlowReaderTimedOutIsResetSoTheKernelDropsWhatItLeft) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  std::string yaml = one_route(v1.address());
+  const std::string backends = "    backends: [{ service: v1/app, weight: 1 }]\n";
+  yaml.replace(yaml.find(backends), backends.size(),
+               backends + "    timeouts: { request: 500ms }\n");
+  Weir weir = Weir::start(yaml);
+  auto c = RawClient::connect(weir.port());
+  // A client with a small window that reads nothing: weir's write stalls until the deadline.
+  int small = 4096;
+  ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ASSERT_TRUE(c->send("GET /?bytes=50000000 HTTP/1.1\r\nHost: a\r\n\r\n"));
+  // weir gives up on it once the write has stalled past the 500 ms deadline.
+  const uint16_t admin = admin_port(weir);
+  ASSERT_TRUE(wait_until([&] { return metric(admin, "weir_client_connections") == 0; }, 10s, 50ms));
+  // Reading now finds the connection reset, not ended: the unsent rest was dropped.
+  char buf[65536];
+  int err = 0;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline) {
+    ssize_t n = ::recv(c->fd(), buf, sizeof buf, 0);
+    if (n > 0) continue;
+    err = n < 0 ? errno : 0;
+    break;
+  }
+  EXPECT_EQ(err, ECONNRESET) << (err == 0 ? "ended with a FIN: the kernel kept the unsent bytes"
+                                          : std::strerror(err));
+  EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
+}
+
 TEST(HardeningLimits, UpstreamConnectionsPerEndpointQueueThen503WithRetryAfter) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   Weir weir = Weir::start(one_route(v1.address(), "  max_upstream_connections: 1\n"
