@@ -15,16 +15,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string_view target_path(std::string_view target, std::string_view* authority) {
-  if (!target.empty() && target[0] == '/') return target;
-  size_t scheme = target.find("://");
-  if (scheme == std::string_view::npos) return "/";
-  std::string_view rest = target.substr(scheme + 3);
-  size_t slash = rest.find_first_of("/?");
-  if (authority) *authority = rest.substr(0, slash);
-  return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-}
-
 const Header* Head::find(std::string_view name) const {
   for (const Header& h : headers)
     if (iequals(h.name, name)) return &h;

@@ -159,9 +159,8 @@ bool sane_request_id(std::string_view v) {
 void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, std::string& out) {
   out.append(req.method_name).append(" ");
   // Origin-form always: an absolute-form target's authority is stated in Host below.
-  std::string_view path = req.path.empty() && !req.absolute_form ? req.target : req.path;
-  if (path.empty() || path.front() == '?') out.push_back('/');
-  out.append(path).append(" HTTP/1.1\r\n");
+  if (req.path.empty() || req.path.front() == '?') out.push_back('/');
+  out.append(req.path).append(" HTTP/1.1\r\n");
   bool has_request_id = false;
   bool several_connection = false;
   int connection_headers = 0;

@@ -9,11 +9,6 @@ namespace weir::http {
 // Case-insensitive ASCII comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b);
 
-// The path (with its query) of a request target: origin-form as is; absolute-form
-// ("http://host/p?q") without scheme and authority, which goes to `authority` when given;
-// "*" and anything else unusual → "/".
-std::string_view target_path(std::string_view target, std::string_view* authority = nullptr);
-
 struct Header {
   std::string_view name;
   std::string_view value; // optional whitespace trimmed
