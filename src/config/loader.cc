@@ -1719,6 +1719,24 @@ std::string format_errors(const std::vector<ConfigError>& errors) {
   return out;
 }
 
+const char* hook_type_name(RolloutHook::Type t) {
+  switch (t) {
+  case RolloutHook::Type::pre_rollout:
+    return "pre_rollout";
+  case RolloutHook::Type::rollout:
+    return "rollout";
+  case RolloutHook::Type::confirm_rollout:
+    return "confirm_rollout";
+  case RolloutHook::Type::confirm_promotion:
+    return "confirm_promotion";
+  case RolloutHook::Type::post_rollout:
+    return "post_rollout";
+  case RolloutHook::Type::rollback:
+    return "rollback";
+  }
+  return "pre_rollout";
+}
+
 LoadResult load_string(std::string_view yaml, const std::string& file_name) {
   return Loader(file_name).load(yaml, "");
 }

@@ -4,9 +4,7 @@
 #include "weir/base/json.h"
 #include "weir/base/log.h"
 #include "weir/control/controller.h"
-#include "weir/health/http_check.h"
-
-#include <boost/asio/ip/address.hpp>
+#include "weir/rollout/controller_host.h"
 
 namespace weir::rollout {
 
@@ -46,67 +44,6 @@ std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now)
   return std::chrono::duration_cast<std::chrono::milliseconds>(t - now);
 }
 
-// The controller as a rollout host.
-class ControllerHost final : public Host {
-public:
-  ControllerHost(asio::io_context& io, control::Controller& c) : io_(io), c_(c) {}
-
-  const config::Config& config() const override { return c_.config(); }
-  std::optional<size_t> available_endpoints(const std::string& service) const override {
-    const auto& snap = *c_.snapshot();
-    int i = snap.service_index(service);
-    if (i < 0) return std::nullopt;
-    return snap.services[static_cast<size_t>(i)].available.size();
-  }
-  bool ready(const std::string& service) const override { return c_.prober().ready(service); }
-  std::vector<health::ProbeStatus> probes(const std::string& service) const override {
-    return c_.prober().status(service);
-  }
-  std::optional<metrics::WindowStats> window(const metrics::BackendKey& key,
-                                             std::chrono::seconds length) const override {
-    return c_.aggregator().window(key, length);
-  }
-  void set_weights(const std::string& route,
-                   const std::vector<std::pair<std::string, uint32_t>>& weights) override {
-    c_.set_weights(route, weights, [route](Result<std::string> r) {
-      if (!r.ok()) log::error("rollout " + route + ": weight change failed: " + r.error().message);
-    });
-  }
-  std::string saved_state() const override {
-    auto it = c_.live().extra.find("rollouts");
-    return it == c_.live().extra.end() ? std::string() : it->second;
-  }
-  void save_state(std::string json) override { c_.set_extra("rollouts", std::move(json)); }
-
-  void post_webhook(const std::string& url, std::string body) override {
-    // http://HOST:PORT/PATH with a numeric host (validated by the loader). Fire and forget: an
-    // unreachable webhook never blocks or slows a rollout.
-    std::string rest = url.substr(url.find("://") + 3);
-    size_t slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-    size_t colon = authority.rfind(':');
-    std::string host = authority.substr(0, colon);
-    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(host, ec);
-    if (ec || colon == std::string::npos) return;
-    uint16_t port = static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
-    std::string request =
-        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nConnection: close\r\n\r\n" + body;
-    health::HttpCheck::run(io_, {address, port}, std::move(request), std::chrono::seconds(2),
-                           [url](health::CheckResult r) {
-                             if (!r.error.empty())
-                               log::warn("rollout webhook " + url + ": " + r.error);
-                           });
-  }
-
-private:
-  asio::io_context& io_;
-  control::Controller& c_;
-};
 } // namespace
 
 struct Manager::State {

@@ -118,6 +118,54 @@ struct RolloutStep {
   bool operator==(const RolloutStep&) const = default;
 };
 
+// An external metric judged in every analysis interval (Argo Rollouts' metric providers): a
+// Prometheus instant query whose scalar result must meet `success_condition`.
+struct AnalysisMetric {
+  std::string name;
+  std::string prometheus_address; // "http://host:port" (or https://), the Prometheus server
+  // PromQL; "{{route}}", "{{stable}}", "{{canary}}" (service ids) and "{{canary_service}}" /
+  // "{{stable_service}}" (names without namespace) are replaced before the query is sent.
+  std::string query;
+  std::string success_condition; // e.g. "result < 0.01"; `result` is the query's value
+  uint32_t failure_limit = 0;     // failed intervals in a row that abort; 0 = analysis.failure_limit
+  Duration timeout{5000};         // per query
+  bool operator==(const AnalysisMetric&) const = default;
+};
+
+// Synthetic traffic for thin services: while the canary got fewer than min_requests real requests
+// in an analysis interval, weir sends tagged requests to both versions at `rate` (requests per
+// second, split evenly), counted apart from user traffic and added to the analysis.
+struct TopUp {
+  bool enabled = false;
+  double rate = 20; // requests per second ("20/s" in YAML)
+  std::string method = "GET";
+  std::string path = "/";
+  std::string host; // Host header; "" = the route's match host, else the endpoint
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  Duration timeout{2000};
+  bool operator==(const TopUp&) const = default;
+};
+
+// A gate or notification of a rollout (Flagger's webhooks). weir POSTs a JSON payload to `url`
+// and treats a 2xx answer as "go".
+struct RolloutHook {
+  enum class Type {
+    pre_rollout,       // before the first weight step; a failure refuses the start with its reason
+    rollout,           // every analysis interval; a failure is a failed interval
+    confirm_rollout,   // before the first weight step; waits (re-asked each interval) until 2xx
+    confirm_promotion, // before promotion to 100 %; waits until 2xx
+    post_rollout,      // after promotion or abort; informational
+    rollback,          // every interval while progressing or waiting; a 2xx aborts the rollout
+  } type = Type::pre_rollout;
+  std::string name;
+  std::string url; // http:// or https://
+  Duration timeout{5000};
+  uint32_t retries = 0; // further attempts after a failed one
+  bool operator==(const RolloutHook&) const = default;
+};
+const char* hook_type_name(RolloutHook::Type t);
+
 // Automated canary analysis thresholds (see rollout::analyze).
 struct RolloutAnalysis {
   Duration interval{5000};
@@ -128,6 +176,8 @@ struct RolloutAnalysis {
   double max_p99_increase = 0.5;          // ratio of stable's p99 (50% in YAML); < 0 = none
   uint32_t failure_limit = 2;             // consecutive failed intervals → abort
   uint32_t inconclusive_limit = 6;        // consecutive inconclusive intervals → pause
+  std::vector<AnalysisMetric> metrics;    // external metrics, judged with the built-in ones
+  TopUp top_up;
   bool operator==(const RolloutAnalysis&) const = default;
 };
 
@@ -146,6 +196,7 @@ struct Rollout {
   std::string override_secret; // "" = only trusted proxies may force a version (plain values)
   std::string notify_webhook;  // "" = none; http://host:port/path (numeric host)
   uint32_t max_canary_share_of_capacity = 100; // percent; see capacity-aware weights
+  std::vector<RolloutHook> hooks;
   bool operator==(const Rollout&) const = default;
 };
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,6 +18,21 @@ namespace weir::rollout {
 // versions it judges, and the few ways it acts (live weights, the state file, the webhook). A
 // seam so the manager's step plans and verdicts are unit tests over a fake (house rule 5); in
 // weir it is control::Controller (rollout/manager.cc adapts it). Control thread only.
+// What a hook call came to.
+struct HookResult {
+  bool ok = false; // a 2xx answer
+  int status = 0;  // of the last attempt; 0 when no answer arrived
+  uint32_t attempts = 0;
+  std::string message; // the answer's body (trimmed, at most 256 bytes) or why there was none
+};
+
+// One external metric measurement.
+struct MetricValue {
+  bool ok = false;  // the query ran and returned one number
+  double value = 0; // the result (a scalar, or the single sample of an instant vector)
+  std::string error;
+};
+
 class Host {
 public:
   virtual ~Host() = default;
@@ -39,6 +55,26 @@ public:
   virtual void save_state(std::string json) = 0;
   // Fire and forget: posts `body` (JSON) to the webhook `url`; never blocks.
   virtual void post_webhook(const std::string& url, std::string body) = 0;
+
+  // --- gates, external metrics and synthetic traffic (asynchronous; `done` runs later on the
+  // control thread, never inside the call) ---
+
+  // Calls a rollout hook: POSTs `body` (JSON) to hook.url with hook.timeout per attempt and up to
+  // hook.retries further attempts after a failed one.
+  virtual void call_hook(const config::RolloutHook& hook, std::string body,
+                         std::function<void(HookResult)> done) = 0;
+  // Runs one external metric's query (already templated) and returns its scalar value.
+  virtual void query_metric(const config::AnalysisMetric& metric, std::string query,
+                            std::function<void(MetricValue)> done) = 0;
+  // Starts (`top_up` non-null) or stops synthetic requests for a route's two versions.
+  virtual void set_top_up(const std::string& route, const std::string& stable,
+                          const std::string& canary, const config::TopUp* top_up) = 0;
+  // The route × version's metrics over the last `length` counting user and synthetic requests
+  // together (exactly: histograms merged), and the synthetic share alone.
+  virtual std::optional<metrics::WindowStats>
+  analysis_window(const metrics::BackendKey& key, std::chrono::seconds length) const = 0;
+  virtual std::optional<metrics::WindowStats>
+  synthetic_window(const metrics::BackendKey& key, std::chrono::seconds length) const = 0;
 };
 
 } // namespace weir::rollout

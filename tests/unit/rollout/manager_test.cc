@@ -108,6 +108,56 @@ public:
     webhooks.emplace_back(url, std::move(body));
   }
 
+  // Asynchronous calls wait here until the test answers them.
+  struct HookCall {
+    config::RolloutHook hook;
+    std::string body;
+    std::function<void(HookResult)> done;
+  };
+  std::vector<HookCall> hook_calls;
+  struct Query {
+    config::AnalysisMetric metric;
+    std::string query;
+    std::function<void(MetricValue)> done;
+  };
+  std::vector<Query> queries;
+  std::map<std::string, const config::TopUp*> top_ups; // route → running top-up
+  std::map<std::string, metrics::WindowStats> synthetic;
+
+  void call_hook(const config::RolloutHook& hook, std::string body,
+                 std::function<void(HookResult)> done) override {
+    hook_calls.push_back({hook, std::move(body), std::move(done)});
+  }
+  void query_metric(const config::AnalysisMetric& metric, std::string query,
+                    std::function<void(MetricValue)> done) override {
+    queries.push_back({metric, std::move(query), std::move(done)});
+  }
+  void set_top_up(const std::string& route, const std::string&, const std::string&,
+                  const config::TopUp* top_up) override {
+    if (top_up)
+      top_ups[route] = top_up;
+    else
+      top_ups.erase(route);
+  }
+  std::optional<metrics::WindowStats> analysis_window(const metrics::BackendKey& key,
+                                                      std::chrono::seconds length) const override {
+    auto user = window(key, length);
+    auto it = synthetic.find(key.service);
+    if (it == synthetic.end()) return user;
+    metrics::WindowStats sum = user.value_or(metrics::WindowStats{});
+    sum.requests += it->second.requests;
+    sum.errors += it->second.errors;
+    sum.error_rate = sum.requests ? static_cast<double>(sum.errors) / sum.requests : 0;
+    sum.p99_ms = std::max(sum.p99_ms, it->second.p99_ms);
+    return sum;
+  }
+  std::optional<metrics::WindowStats> synthetic_window(const metrics::BackendKey& key,
+                                                       std::chrono::seconds) const override {
+    auto it = synthetic.find(key.service);
+    if (it == synthetic.end()) return std::nullopt;
+    return it->second;
+  }
+
   // The canary's live weight after the last change (-1 before any).
   int canary_weight() const {
     for (auto it = weight_changes.rbegin(); it != weight_changes.rend(); ++it)

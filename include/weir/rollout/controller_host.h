@@ -1,0 +1,48 @@
+#pragma once
+
+#include "weir/rollout/host.h"
+
+#include <boost/asio/io_context.hpp>
+
+namespace weir::control {
+class Controller;
+}
+
+namespace weir::rollout {
+
+// The controller as a rollout host: what weir's Manager runs on. Hook calls, metric queries and
+// synthetic traffic run on the control thread's io_context. Control thread only.
+class ControllerHost final : public Host {
+public:
+  ControllerHost(boost::asio::io_context& io, control::Controller& controller);
+  ~ControllerHost() override;
+
+  const config::Config& config() const override;
+  std::optional<size_t> available_endpoints(const std::string& service) const override;
+  bool ready(const std::string& service) const override;
+  std::vector<health::ProbeStatus> probes(const std::string& service) const override;
+  std::optional<metrics::WindowStats> window(const metrics::BackendKey& key,
+                                             std::chrono::seconds length) const override;
+  void set_weights(const std::string& route,
+                   const std::vector<std::pair<std::string, uint32_t>>& weights) override;
+  std::string saved_state() const override;
+  void save_state(std::string json) override;
+  void post_webhook(const std::string& url, std::string body) override;
+
+  void call_hook(const config::RolloutHook& hook, std::string body,
+                 std::function<void(HookResult)> done) override;
+  void query_metric(const config::AnalysisMetric& metric, std::string query,
+                    std::function<void(MetricValue)> done) override;
+  void set_top_up(const std::string& route, const std::string& stable, const std::string& canary,
+                  const config::TopUp* top_up) override;
+  std::optional<metrics::WindowStats> analysis_window(const metrics::BackendKey& key,
+                                                      std::chrono::seconds length) const override;
+  std::optional<metrics::WindowStats> synthetic_window(const metrics::BackendKey& key,
+                                                       std::chrono::seconds length) const override;
+
+private:
+  boost::asio::io_context& io_;
+  control::Controller& c_;
+};
+
+} // namespace weir::rollout

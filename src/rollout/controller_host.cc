@@ -1,0 +1,112 @@
+#include "weir/rollout/controller_host.h"
+
+#include "weir/base/log.h"
+#include "weir/control/controller.h"
+#include "weir/health/http_check.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+namespace weir::rollout {
+
+namespace asio = boost::asio;
+
+ControllerHost::ControllerHost(asio::io_context& io, control::Controller& c) : io_(io), c_(c) {}
+ControllerHost::~ControllerHost() = default;
+
+const config::Config& ControllerHost::config() const {
+  return c_.config();
+}
+
+std::optional<size_t> ControllerHost::available_endpoints(const std::string& service) const {
+  const auto& snap = *c_.snapshot();
+  int i = snap.service_index(service);
+  if (i < 0) return std::nullopt;
+  return snap.services[static_cast<size_t>(i)].available.size();
+}
+
+bool ControllerHost::ready(const std::string& service) const {
+  return c_.prober().ready(service);
+}
+
+std::vector<health::ProbeStatus> ControllerHost::probes(const std::string& service) const {
+  return c_.prober().status(service);
+}
+
+std::optional<metrics::WindowStats> ControllerHost::window(const metrics::BackendKey& key,
+                                                           std::chrono::seconds length) const {
+  return c_.aggregator().window(key, length);
+}
+
+void ControllerHost::set_weights(const std::string& route,
+                                 const std::vector<std::pair<std::string, uint32_t>>& weights) {
+  c_.set_weights(route, weights, [route](Result<std::string> r) {
+    if (!r.ok()) log::error("rollout " + route + ": weight change failed: " + r.error().message);
+  });
+}
+
+std::string ControllerHost::saved_state() const {
+  auto it = c_.live().extra.find("rollouts");
+  return it == c_.live().extra.end() ? std::string() : it->second;
+}
+
+void ControllerHost::save_state(std::string json) {
+  c_.set_extra("rollouts", std::move(json));
+}
+
+void ControllerHost::post_webhook(const std::string& url, std::string body) {
+  // http://HOST:PORT/PATH with a numeric host (validated by the loader). Fire and forget: an
+  // unreachable webhook never blocks or slows a rollout.
+  std::string rest = url.substr(url.find("://") + 3);
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  size_t colon = authority.rfind(':');
+  std::string host = authority.substr(0, colon);
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec || colon == std::string::npos) return;
+  uint16_t port = static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
+  std::string request =
+      "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
+  health::HttpCheck::run(io_, {address, port}, std::move(request), std::chrono::seconds(2),
+                         [url](health::CheckResult r) {
+                           if (!r.error.empty())
+                             log::warn("rollout webhook " + url + ": " + r.error);
+                         });
+}
+
+// NOTE(issue 10, in progress): hooks, external metrics and top-up are being built in
+// rollout/hook_call, rollout/metric_query and rollout/top_up; until they land these answer that
+// the feature is missing, so a plan that uses them cannot pass a gate by accident.
+void ControllerHost::call_hook(const config::RolloutHook& hook, std::string,
+                               std::function<void(HookResult)> done) {
+  asio::post(io_, [done = std::move(done), name = hook.name] {
+    done(HookResult{false, 0, 0, "hook " + name + ": hook calls are not built yet"});
+  });
+}
+
+void ControllerHost::query_metric(const config::AnalysisMetric& metric, std::string,
+                                  std::function<void(MetricValue)> done) {
+  asio::post(io_, [done = std::move(done), name = metric.name] {
+    done(MetricValue{false, 0, "metric " + name + ": external metrics are not built yet"});
+  });
+}
+
+void ControllerHost::set_top_up(const std::string&, const std::string&, const std::string&,
+                                const config::TopUp*) {}
+
+std::optional<metrics::WindowStats>
+ControllerHost::analysis_window(const metrics::BackendKey& key, std::chrono::seconds length) const {
+  return c_.aggregator().window(key, length);
+}
+
+std::optional<metrics::WindowStats> ControllerHost::synthetic_window(const metrics::BackendKey&,
+                                                                     std::chrono::seconds) const {
+  return std::nullopt;
+}
+
+} // namespace weir::rollout
