@@ -46,6 +46,8 @@ constexpr uint32_t kMaxFailureLimit = 100;
 constexpr uint32_t kMaxInconclusiveLimit = 1000;
 constexpr uint32_t kMaxFastAbortErrors = 100000;
 constexpr uint32_t kMaxP99IncreasePercent = 1000;
+constexpr uint32_t kMaxTopUpRate = 1000; // synthetic requests per second, both versions
+constexpr uint32_t kMaxTopUpBody = 64 * 1024;
 
 struct Pos {
   int line = 0; // 1-based; 0 unknown
@@ -1380,7 +1382,8 @@ private:
     if (!c_.expect_map(item)) return;
     Fields f(c_, item,
              {"interval", "min_requests", "max_error_rate", "max_error_rate_increase",
-              "max_p99_latency", "max_p99_increase", "failure_limit", "inconclusive_limit"});
+              "max_p99_latency", "max_p99_increase", "failure_limit", "inconclusive_limit",
+              "top_up"});
     if (auto i = f.get("interval")) {
       if (auto v = c_.duration(*i, true)) analysis.interval = *v;
     }
@@ -1404,6 +1407,103 @@ private:
     }
     if (auto l = f.get("inconclusive_limit")) {
       if (auto v = c_.integer(*l, 1, kMaxInconclusiveLimit)) analysis.inconclusive_limit = *v;
+    }
+    if (auto t = f.get("top_up")) read_top_up(*t, analysis.top_up);
+  }
+
+  // rollout.analysis.top_up: synthetic requests while real traffic is too thin to judge.
+  void read_top_up(const Item& item, TopUp& top_up) {
+    if (!c_.expect_map(item)) return;
+    top_up.enabled = true;
+    Fields f(c_, item, {"rate", "request", "timeout"});
+    if (auto r = f.get("rate")) {
+      // "20/s": the unit is required, so a bare number cannot be misread as per minute.
+      std::string_view text = r->node.IsScalar() ? std::string_view(r->node.Scalar()) : "";
+      const bool per_second = text.ends_with("/s");
+      if (per_second) text.remove_suffix(2);
+      const auto value = per_second ? parse_decimal(text, 0) : std::nullopt;
+      if (!value) {
+        c_.fail(*r, "expected requests per second like 20/s, got " + describe(r->node));
+      } else if (*value <= 0 || *value > kMaxTopUpRate) {
+        c_.fail(*r, "must be greater than 0/s and at most " + std::to_string(kMaxTopUpRate) +
+                        "/s, got " + quote(r->node.Scalar()));
+      } else {
+        top_up.rate = *value;
+      }
+    }
+    if (auto t = f.get("timeout")) {
+      if (auto v = c_.duration(*t, true)) top_up.timeout = *v;
+    }
+    auto request = f.get("request");
+    if (!request || !c_.expect_map(*request)) return;
+    Fields fr(c_, *request, {"method", "path", "host", "headers", "body"});
+    if (auto m = fr.get("method")) {
+      if (auto v = token(*m, "method")) top_up.method = *v;
+    }
+    if (auto p = fr.get("path")) {
+      if (auto v = c_.string(*p)) {
+        if (!v->starts_with('/') || std::any_of(v->begin(), v->end(), [](char ch) {
+              const auto u = static_cast<unsigned char>(ch);
+              return u <= 0x20 || u >= 0x7f || ch == '#';
+            })) {
+          c_.fail(*p, "expected a path starting with \"/\" without spaces, control characters "
+                      "or \"#\", got " +
+                          quote(*v));
+        } else {
+          top_up.path = *v;
+        }
+      }
+    }
+    if (auto h = fr.get("host")) {
+      if (auto v = c_.string(*h)) {
+        if (v->empty() || v->size() > 255 || std::any_of(v->begin(), v->end(), [](char ch) {
+              const auto u = static_cast<unsigned char>(ch);
+              return u <= 0x20 || u >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '@';
+            })) {
+          c_.fail(*h, "expected a host like shop.example or shop.example:8080, got " + quote(*v));
+        } else {
+          top_up.host = *v;
+        }
+      }
+    }
+    if (auto hs = fr.get("headers")) {
+      if (c_.expect_map(*hs)) {
+        for (const auto& entry : hs->node) {
+          const Pos key_pos = pos_of(entry.first, hs->pos);
+          const Item name{entry.first, key_pos, hs->path};
+          auto n = token(name, "header name");
+          if (!n) continue;
+          const Item value{entry.second,
+                           entry.second.IsNull() ? key_pos : pos_of(entry.second, key_pos),
+                           join(hs->path, *n)};
+          // weir writes these itself: the framing, the connection's end and the tag that keeps
+          // synthetic requests apart.
+          const std::string lower = ascii_lower(*n);
+          if (lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
+              lower == "connection" || lower == "x-weir-synthetic") {
+            c_.fail(value, "header " + quote(*n) + " is set by weir" +
+                               (lower == "host" ? " (use request.host)" : ""));
+            continue;
+          }
+          auto v = c_.string(value);
+          if (!v) continue;
+          if (std::any_of(v->begin(), v->end(),
+                          [](char ch) { return ch == '\r' || ch == '\n' || ch == '\0'; })) {
+            c_.fail(value, "a header value must not contain CR, LF or NUL");
+            continue;
+          }
+          top_up.headers.emplace_back(*n, *v);
+        }
+      }
+    }
+    if (auto b = fr.get("body")) {
+      if (auto v = c_.string(*b)) {
+        if (v->size() > kMaxTopUpBody)
+          c_.fail(*b, "must be at most " + format_size(kMaxTopUpBody) + ", got " +
+                          std::to_string(v->size()) + " bytes");
+        else
+          top_up.body = *v;
+      }
     }
   }
 

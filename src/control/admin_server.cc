@@ -58,6 +58,38 @@ void write_window(json::Writer& w, const metrics::WindowStats& s) {
   w.end_object();
 }
 
+// A backend's rollout top-up traffic, apart from its user figures: totals, windows, and the
+// synthetic share of what the canary analysis counts (user + synthetic) in each window.
+void write_synthetic(json::Writer& w, const metrics::Aggregator& synthetic,
+                     const metrics::Aggregator& user, const metrics::BackendKey& key) {
+  const metrics::BackendTotals* totals = synthetic.latest(key);
+  w.key("synthetic").begin_object();
+  w.key("total").begin_object();
+  w.key("requests").value(totals->requests);
+  w.key("errors").value(totals->upstream_errors);
+  w.key("client_errors").value(totals->client_errors);
+  w.end_object();
+  w.key("windows").begin_object();
+  for (const Window& window : kWindows) {
+    if (auto s = synthetic.window(key, window.length)) {
+      w.key(window.name);
+      write_window(w, *s);
+    }
+  }
+  w.end_object();
+  w.key("share").begin_object();
+  for (const Window& window : kWindows) {
+    auto s = synthetic.window(key, window.length);
+    if (!s) continue;
+    auto u = user.window(key, window.length);
+    uint64_t all = s->requests + (u ? u->requests : 0);
+    w.key(window.name)
+        .value(all ? static_cast<double>(s->requests) / static_cast<double>(all) : 0.0);
+  }
+  w.end_object();
+  w.end_object();
+}
+
 void optional_number(json::Writer& w, const std::optional<double>& v) {
   if (v)
     w.value(*v);
@@ -351,6 +383,7 @@ void AdminServer::write_metrics(std::string& out) const {
   metrics::Exposition e;
   for (const auto& w : controller_.workers().workers())
     e.add(w->metrics());
+  e.add_synthetic(controller_.synthetic_metrics());
   if (const auto& snap = controller_.snapshot()) {
     for (const auto& r : snap->routes)
       for (const auto& b : r.backends)
@@ -368,6 +401,7 @@ void AdminServer::write_metrics(std::string& out) const {
 void AdminServer::write_stats(std::string& out) const {
   const auto& snap = controller_.snapshot();
   const metrics::Aggregator& agg = controller_.aggregator();
+  const metrics::Aggregator& synthetic = controller_.synthetic_aggregator();
   json::Writer w;
   w.begin_object();
   w.key("time").value(utc_now());
@@ -400,7 +434,9 @@ void AdminServer::write_stats(std::string& out) const {
           w.key(kWindows[i].name);
           write_window(w, *stats);
         }
-        w.end_object().end_object();
+        w.end_object();
+        if (synthetic.latest(key)) write_synthetic(w, synthetic, agg, key);
+        w.end_object();
       }
       w.end_object();
       int base = metrics::baseline_index(per_window[0]);

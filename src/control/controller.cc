@@ -173,7 +173,9 @@ void Controller::sample_metrics() {
   std::vector<const metrics::Registry*> registries;
   for (const auto& w : workers_.workers())
     registries.push_back(&w->metrics());
-  aggregator_.sample(registries, clock_.now());
+  auto now = clock_.now();
+  aggregator_.sample(registries, now);
+  synthetic_aggregator_.sample({&synthetic_metrics_}, now);
   metrics_timer_.expires_after(std::chrono::seconds(1));
   metrics_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) sample_metrics();

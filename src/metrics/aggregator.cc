@@ -1,5 +1,7 @@
 #include "weir/metrics/aggregator.h"
 
+#include <algorithm>
+
 namespace weir::metrics {
 
 namespace {
@@ -75,6 +77,13 @@ void Aggregator::sample(const std::vector<const Registry*>& registries, Clock::t
 
 std::optional<WindowStats> Aggregator::window(const BackendKey& key,
                                               std::chrono::seconds window) const {
+  auto totals = window_totals(key, window);
+  if (!totals) return std::nullopt;
+  return totals->stats();
+}
+
+std::optional<WindowTotals> Aggregator::window_totals(const BackendKey& key,
+                                                      std::chrono::seconds window) const {
   auto it = history_.find(key);
   if (it == history_.end() || it->second.fine.empty()) return std::nullopt;
   const History& h = it->second;
@@ -94,18 +103,42 @@ std::optional<WindowStats> Aggregator::window(const BackendKey& key,
   if (!base)
     base = h.coarse.empty() || h.coarse.front().at > h.fine.front().at ? &h.fine.front()
                                                                        : &h.coarse.front();
-  WindowStats w;
-  HistogramData total;
-  newest.totals->add_to(total, +1);
-  uint64_t requests = newest.totals->requests, errors = newest.totals->upstream_errors,
-           client_errors = newest.totals->client_errors;
+  WindowTotals w;
+  newest.totals->add_to(w.total, +1);
+  w.requests = newest.totals->requests;
+  w.errors = newest.totals->upstream_errors;
+  w.client_errors = newest.totals->client_errors;
   if (base != &newest) {
-    base->totals->add_to(total, -1);
-    requests -= base->totals->requests;
-    errors -= base->totals->upstream_errors;
-    client_errors -= base->totals->client_errors;
+    base->totals->add_to(w.total, -1);
+    w.requests -= base->totals->requests;
+    w.errors -= base->totals->upstream_errors;
+    w.client_errors -= base->totals->client_errors;
   }
   w.seconds = std::chrono::duration<double>(newest.at - base->at).count();
+  return w;
+}
+
+std::optional<WindowStats> Aggregator::merged_window(const Aggregator& a, const Aggregator& b,
+                                                     const BackendKey& key,
+                                                     std::chrono::seconds window) {
+  auto sum = a.window_totals(key, window);
+  auto other = b.window_totals(key, window);
+  if (!sum) return other ? std::optional<WindowStats>(other->stats()) : std::nullopt;
+  if (other) sum->add(*other);
+  return sum->stats();
+}
+
+void WindowTotals::add(const WindowTotals& o) {
+  seconds = std::max(seconds, o.seconds);
+  requests += o.requests;
+  errors += o.errors;
+  client_errors += o.client_errors;
+  total.add(o.total);
+}
+
+WindowStats WindowTotals::stats() const {
+  WindowStats w;
+  w.seconds = seconds;
   w.requests = requests;
   w.errors = errors;
   w.client_errors = client_errors;

@@ -159,6 +159,11 @@ void Exposition::add(const Registry& registry) {
   access_log_dropped += registry.access_log_dropped.get();
 }
 
+void Exposition::add_synthetic(const Registry& registry) {
+  registry.visit([&](const BackendKey& key, const BackendCells& c) { synthetic[key].add(c); },
+                 nullptr);
+}
+
 void append_label_value(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
@@ -263,6 +268,21 @@ void write_prometheus(const Exposition& e, std::string& out) {
       backend_labels(labels, key.route, key.service);
       sample(out, c.name, labels, {}, t.*c.field);
     }
+  }
+
+  family(out, "weir_synthetic_requests_total", "counter",
+         "Synthetic requests weir sent to a backend itself (rollout top-up traffic while real "
+         "traffic is too thin to judge); in none of the backend figures above.");
+  for (const auto& [key, t] : e.synthetic) {
+    backend_labels(labels, key.route, key.service);
+    sample(out, "weir_synthetic_requests_total", labels, {}, t.requests);
+  }
+  family(out, "weir_synthetic_errors_total", "counter",
+         "Synthetic requests that failed because of the upstream (5xx, connect, reset, timeout, "
+         "bad response).");
+  for (const auto& [key, t] : e.synthetic) {
+    backend_labels(labels, key.route, key.service);
+    sample(out, "weir_synthetic_errors_total", labels, {}, t.upstream_errors);
   }
 
   family(out, "weir_request_duration_seconds", "histogram",

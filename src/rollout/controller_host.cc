@@ -3,6 +3,7 @@
 #include "weir/base/log.h"
 #include "weir/control/controller.h"
 #include "weir/health/http_check.h"
+#include "weir/rollout/top_up_traffic.h"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -11,7 +12,21 @@ namespace weir::rollout {
 
 namespace asio = boost::asio;
 
-ControllerHost::ControllerHost(asio::io_context& io, control::Controller& c) : io_(io), c_(c) {}
+ControllerHost::ControllerHost(asio::io_context& io, control::Controller& c)
+    : io_(io), c_(c), top_up_(std::make_unique<TopUpTraffic>(
+                          io, c.synthetic_metrics(), [&c](const std::string& id) {
+                            // The endpoints that take user traffic now: top-up goes where real
+                            // requests would.
+                            std::vector<TopUpTraffic::Target> out;
+                            const auto& snap = c.snapshot();
+                            if (!snap) return out;
+                            int i = snap->service_index(id);
+                            if (i < 0) return out;
+                            const auto& svc = snap->services[static_cast<size_t>(i)];
+                            for (uint32_t e : svc.available)
+                              out.push_back({svc.endpoints[e].key, svc.endpoints[e].address});
+                            return out;
+                          })) {}
 ControllerHost::~ControllerHost() = default;
 
 const config::Config& ControllerHost::config() const {
@@ -96,17 +111,26 @@ void ControllerHost::query_metric(const config::AnalysisMetric& metric, std::str
   });
 }
 
-void ControllerHost::set_top_up(const std::string&, const std::string&, const std::string&,
-                                const config::TopUp*) {}
+void ControllerHost::set_top_up(const std::string& route, const std::string& stable,
+                                const std::string& canary, const config::TopUp* top_up) {
+  if (!top_up || !top_up->enabled) return top_up_->stop(route);
+  // Without a configured Host, the route's own host when it matches exactly one.
+  std::string host;
+  for (const auto& r : c_.config().routes)
+    if (r.name == route && r.match.host.find('*') == std::string::npos) host = r.match.host;
+  top_up_->start(route, stable, canary, *top_up, host);
+}
 
 std::optional<metrics::WindowStats>
 ControllerHost::analysis_window(const metrics::BackendKey& key, std::chrono::seconds length) const {
-  return c_.aggregator().window(key, length);
+  return metrics::Aggregator::merged_window(c_.aggregator(), c_.synthetic_aggregator(), key,
+                                            length);
 }
 
-std::optional<metrics::WindowStats> ControllerHost::synthetic_window(const metrics::BackendKey&,
-                                                                     std::chrono::seconds) const {
-  return std::nullopt;
+std::optional<metrics::WindowStats>
+ControllerHost::synthetic_window(const metrics::BackendKey& key,
+                                 std::chrono::seconds length) const {
+  return c_.synthetic_aggregator().window(key, length);
 }
 
 } // namespace weir::rollout

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -52,10 +53,13 @@ A demo HTTP/1.1 upstream. Prints "listening on HOST:PORT" once it accepts connec
   --fail-rate F     share of requests (0..1) answered with --status, pseudo-random
   --seed N          seed of the failure sequence (default 1)
   --threads N       worker threads, each with its own SO_REUSEPORT listener (default 1)
+  --count-header H  count requests with and without header H (e.g. x-weir-synthetic); GET
+                    /counts answers "with N\nwithout M\n" (/healthz and /counts not counted)
   --help            this text
 
 Endpoints (any path unless named):
   GET /healthz          200 "ok\n"; never delayed, never failed
+  GET /counts           with --count-header: the counts; never delayed, never failed
   GET /echo-headers     body: the request headers, one "Name: value\n" each, in order
   POST, PUT             echo the request body as it arrives (Content-Length or chunked, as sent)
   GET + Upgrade: websocket   101, then echo every frame (ping -> pong, close -> close)
@@ -107,6 +111,7 @@ struct Options {
   bool fail_rate_set = false;
   unsigned threads = 1;
   uint64_t seed = 1;
+  std::string count_header;
 };
 
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -217,6 +222,10 @@ int parse_options(int argc, char** argv, Options& opt) {
     } else if (arg == "--threads") {
       if (!parse_u64(value, n) || n < 1 || n > 256) return fail("--threads: expected 1..256");
       opt.threads = static_cast<unsigned>(n);
+    } else if (arg == "--count-header") {
+      if (!valid_name(value) || value.find(':') != std::string::npos)
+        return fail("--count-header: expected a header name");
+      opt.count_header = value;
     } else if (arg == "--seed") {
       if (!parse_u64(value, n)) return fail("--seed: expected an unsigned integer");
       opt.seed = n;
@@ -238,8 +247,14 @@ struct Config {
   bool always_fail = false;
   uint64_t fail_threshold = 0; // fail when the next random value is below it
   uint64_t seed = 1;
-  std::string ok_response; // complete 200 keep-alive response to a plain GET
+  std::string ok_response;  // complete 200 keep-alive response to a plain GET
+  std::string count_header; // "" = nothing counted
 };
+
+// --count-header: requests with and without the header, over every worker thread. Only bumped
+// when the option is given (a test's tool, not on the benchmark path).
+std::atomic<uint64_t> g_with_header{0};
+std::atomic<uint64_t> g_without_header{0};
 
 Config make_config(const Options& opt) {
   Config c;
@@ -248,6 +263,7 @@ Config make_config(const Options& opt) {
   c.delay_ms = opt.delay_ms;
   c.fail_status = opt.status;
   c.seed = opt.seed;
+  c.count_header = opt.count_header;
   double rate = opt.fail_rate_set ? opt.fail_rate : (opt.status_set ? 1.0 : 0.0);
   c.always_fail = rate >= 1.0;
   c.fail_threshold = rate <= 0.0 ? 0 : static_cast<uint64_t>(rate * 18446744073709551616.0);
@@ -487,6 +503,7 @@ private:
   bool ws_close_ = false;
 
   std::string wbuf_;
+  std::string counts_body_; // GET /counts
   std::vector<Segment> segs_;
   std::vector<asio::const_buffer> bufs_;
   size_t bufs_pos_ = 0;
@@ -690,6 +707,18 @@ void Connection::plan_request() {
     plan_.text = "ok\n";
     phase_ = Phase::respond;
     return;
+  }
+  if (!cfg.count_header.empty()) {
+    if (path == "/counts") {
+      counts_body_ = "with " + std::to_string(g_with_header.load(std::memory_order_relaxed)) +
+                     "\nwithout " +
+                     std::to_string(g_without_header.load(std::memory_order_relaxed)) + "\n";
+      plan_.text = counts_body_;
+      phase_ = Phase::respond;
+      return;
+    }
+    (h.find(cfg.count_header) ? g_with_header : g_without_header)
+        .fetch_add(1, std::memory_order_relaxed);
   }
   Query q;
   if (!parse_query(query, q)) {

@@ -38,6 +38,12 @@ public:
 
   runtime::WorkerGroup& workers() { return workers_; }
   const metrics::Aggregator& aggregator() const { return aggregator_; }
+  // Rollout top-up traffic (rollout/top_up_traffic.h), kept apart from user traffic: its cells
+  // (written on the control thread, keyed like the workers') and their once-a-second windows,
+  // sampled at the same instants as aggregator() so the two merge exactly.
+  metrics::Registry& synthetic_metrics() { return synthetic_metrics_; }
+  const metrics::Registry& synthetic_metrics() const { return synthetic_metrics_; }
+  const metrics::Aggregator& synthetic_aggregator() const { return synthetic_aggregator_; }
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
   const LiveState& live() const { return live_; }
@@ -101,6 +107,8 @@ private:
   uint64_t generation_ = 0;
   runtime::WorkerGroup workers_;
   metrics::Aggregator aggregator_;
+  metrics::Registry synthetic_metrics_;
+  metrics::Aggregator synthetic_aggregator_;
   boost::asio::steady_timer metrics_timer_;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;

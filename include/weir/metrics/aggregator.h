@@ -39,6 +39,21 @@ struct WindowStats {
   double mean_ms = 0;
 };
 
+// The raw figures of a window, before they become rates and quantiles. Two of them over the same
+// time (the user and the synthetic aggregator, sampled at the same instants) add exactly:
+// counters summed, histograms merged bucket by bucket, so the p99 of the sum is the p99 of all
+// requests together, not the larger of two p99s.
+struct WindowTotals {
+  double seconds = 0;
+  uint64_t requests = 0;
+  uint64_t errors = 0; // upstream-caused only
+  uint64_t client_errors = 0;
+  HistogramData total; // request duration
+  // Adds `o`'s counts and buckets; the span is the longer of the two.
+  void add(const WindowTotals& o);
+  WindowStats stats() const;
+};
+
 // Merges every worker's cells once a second into sliding windows (1 s, 10 s, 1 min, 5 min).
 // Control thread only.
 class Aggregator {
@@ -49,6 +64,14 @@ public:
   void sample(const std::vector<const Registry*>& registries, Clock::time_point now);
   // Stats over the last `window` (clamped to the history kept); nullopt for an unknown key.
   std::optional<WindowStats> window(const BackendKey& key, std::chrono::seconds window) const;
+  // The same window as counts and a histogram, for merging with another aggregator's.
+  std::optional<WindowTotals> window_totals(const BackendKey& key,
+                                            std::chrono::seconds window) const;
+  // `a` and `b` over the same window merged exactly (WindowTotals::add); nullopt when neither
+  // has the key, the one that has it when only one does.
+  static std::optional<WindowStats> merged_window(const Aggregator& a, const Aggregator& b,
+                                                  const BackendKey& key,
+                                                  std::chrono::seconds window);
   // Cumulative totals at the newest sample (for counters that never go backwards).
   const BackendTotals* latest(const BackendKey& key) const;
   std::vector<BackendKey> keys() const;

@@ -82,6 +82,8 @@ struct Exposition {
   };
 
   std::map<BackendKey, BackendSums> backends;
+  // Rollout top-up traffic (weir's own synthetic requests), never in `backends`.
+  std::map<BackendKey, BackendSums> synthetic;
   std::map<EndpointKey, EndpointTotals> endpoints;
   uint64_t client_connections = 0;
   uint64_t accept_errors = 0;
@@ -94,6 +96,8 @@ struct Exposition {
 
   // Sums one worker's cells into this (takes the registry's lock while it reads).
   void add(const Registry& registry);
+  // Sums the control thread's synthetic-traffic cells into `synthetic`.
+  void add_synthetic(const Registry& registry);
 };
 
 // Appends the whole exposition of `e` to `out` (no iostreams; `out` is meant to be reused).

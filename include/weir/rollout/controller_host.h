@@ -3,12 +3,15 @@
 #include "weir/rollout/host.h"
 
 #include <boost/asio/io_context.hpp>
+#include <memory>
 
 namespace weir::control {
 class Controller;
 }
 
 namespace weir::rollout {
+
+class TopUpTraffic;
 
 // The controller as a rollout host: what weir's Manager runs on. Hook calls, metric queries and
 // synthetic traffic run on the control thread's io_context. Control thread only.
@@ -43,6 +46,7 @@ public:
 private:
   boost::asio::io_context& io_;
   control::Controller& c_;
+  std::unique_ptr<TopUpTraffic> top_up_; // synthetic requests, into c_.synthetic_metrics()
 };
 
 } // namespace weir::rollout

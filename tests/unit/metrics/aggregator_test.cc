@@ -185,5 +185,88 @@ TEST_F(AggregatorTest, CoarseSamplesAreTenSecondsApartEvenWhenSamplesDrift) {
   EXPECT_EQ(w->requests, static_cast<uint64_t>(std::llround(w->seconds / 1.3)));
 }
 
+
+// User and synthetic traffic of one backend, each in its own aggregator sampled at the same
+// instants, merge exactly: counters add, and the p99 comes from the merged histogram. The numbers
+// are chosen so that the larger of the two p99s (500 ms) is wrong: 200 requests, of which 98 take
+// 1 ms, 100 take 10 ms and 2 take 500 ms, have their 198th fastest (the p99) at 10 ms.
+TEST(AggregatorMerge, MergedWindowAddsCountsAndTakesP99FromTheMergedHistogram) {
+  const BackendKey key{"app", "app-v2/app"};
+  Registry user_cells, synthetic_cells;
+  BackendCells* user = user_cells.backend(key);
+  BackendCells* synthetic = synthetic_cells.backend(key);
+  Aggregator users, synthetics;
+  const auto t0 = Clock::time_point{} + 1000h;
+  users.sample({&user_cells}, t0);
+  synthetics.sample({&synthetic_cells}, t0);
+  for (int i = 0; i < 100; ++i) {
+    user->requests.add();
+    user->total.record(10'000'000);
+  }
+  user->upstream_errors.add();
+  for (int i = 0; i < 100; ++i) {
+    synthetic->requests.add();
+    synthetic->total.record(i < 98 ? 1'000'000 : 500'000'000);
+  }
+  synthetic->upstream_errors.add(3);
+  synthetic->client_errors.add();
+  users.sample({&user_cells}, t0 + 1s);
+  synthetics.sample({&synthetic_cells}, t0 + 1s);
+
+  auto u = users.window(key, 1s);
+  auto s = synthetics.window(key, 1s);
+  auto m = Aggregator::merged_window(users, synthetics, key, 1s);
+  ASSERT_TRUE(u && s && m);
+  EXPECT_NEAR(u->p99_ms, 10.0, 0.1);
+  EXPECT_NEAR(s->p99_ms, 500.0, 4.0);
+  EXPECT_EQ(m->requests, 200u);
+  EXPECT_EQ(m->errors, 4u);
+  EXPECT_EQ(m->client_errors, 1u);
+  EXPECT_DOUBLE_EQ(m->error_rate, 4.0 / 200);
+  EXPECT_DOUBLE_EQ(m->seconds, 1.0);
+  EXPECT_DOUBLE_EQ(m->rps, 200.0);
+  EXPECT_NEAR(m->p99_ms, 10.0, 0.1);
+  EXPECT_NEAR(m->p50_ms, 10.0, 0.1); // the 100th of 200: after the 98 at 1 ms
+  EXPECT_NEAR(m->mean_ms, (98 * 1.0 + 100 * 10.0 + 2 * 500.0) / 200, 1e-9);
+  // Exactly what one aggregator fed with all 200 requests says.
+  Registry both_cells;
+  BackendCells* both = both_cells.backend(key);
+  Aggregator all;
+  all.sample({&both_cells}, t0);
+  for (int i = 0; i < 100; ++i)
+    both->total.record(10'000'000);
+  for (int i = 0; i < 100; ++i)
+    both->total.record(i < 98 ? 1'000'000 : 500'000'000);
+  both->requests.add(200);
+  both->upstream_errors.add(4);
+  both->client_errors.add();
+  all.sample({&both_cells}, t0 + 1s);
+  auto a = all.window(key, 1s);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(m->p50_ms, a->p50_ms);
+  EXPECT_EQ(m->p90_ms, a->p90_ms);
+  EXPECT_EQ(m->p99_ms, a->p99_ms);
+  EXPECT_EQ(m->p999_ms, a->p999_ms);
+}
+
+TEST(AggregatorMerge, OneSidedAndUnknownKeys) {
+  const BackendKey key{"app", "app-v2/app"};
+  Registry cells;
+  Aggregator users, synthetics;
+  const auto t0 = Clock::time_point{} + 1000h;
+  users.sample({&cells}, t0);
+  cells.backend(key)->requests.add(7);
+  users.sample({&cells}, t0 + 1s);
+  synthetics.sample({}, t0 + 1s);
+  // The synthetic side never saw the key: the user side alone, and the other way round.
+  auto m = Aggregator::merged_window(users, synthetics, key, 10s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->requests, 7u);
+  auto r = Aggregator::merged_window(synthetics, users, key, 10s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->requests, m->requests);
+  EXPECT_FALSE(Aggregator::merged_window(users, synthetics, {"app", "nope/x"}, 10s));
+}
+
 } // namespace
 } // namespace weir::metrics
