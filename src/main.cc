@@ -2,6 +2,7 @@
 #include "weir/base/log.h"
 #include "weir/config/loader.h"
 #include "weir/control/admin_server.h"
+#include "weir/control/command_line.h"
 #include "weir/control/command_table.h"
 #include "weir/control/controller.h"
 #include "weir/control/server.h"
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -116,44 +118,27 @@ int run(const std::string& path) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  bool check = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (arg == "--version") {
-      std::printf("weir %s\n", WEIR_VERSION);
-      return 0;
-    }
-    if ((arg == "--config" || arg == "--check-config" || arg == "-c") && i + 1 < argc) {
-      check = arg == "--check-config";
-      config_path = argv[++i];
-      continue;
-    }
-    if (arg.rfind("--config=", 0) == 0) {
-      config_path = arg.substr(9);
-      continue;
-    }
-    if (arg.rfind("--check-config=", 0) == 0) {
-      check = true;
-      config_path = arg.substr(15);
-      continue;
-    }
-    std::fprintf(stderr, "weir: unknown argument '%s'\n\n%s", arg.c_str(), kUsage);
+  using Action = weir::control::WeirArgs::Action;
+  weir::control::WeirArgs args =
+      weir::control::parse_weir_args(std::vector<std::string>(argv + 1, argv + argc));
+  switch (args.action) {
+  case Action::help:
+    std::fputs(kUsage, stdout);
+    return 0;
+  case Action::version:
+    std::printf("weir %s\n", WEIR_VERSION);
+    return 0;
+  case Action::usage_error:
+    std::fprintf(stderr, "weir: %s\n\n%s", args.error.c_str(), kUsage);
     return 2;
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "weir: --config FILE is required\n\n%s", kUsage);
-    return 2;
-  }
-  if (check) {
-    auto config = load_or_print(config_path);
+  case Action::check: {
+    auto config = load_or_print(args.config_path);
     if (!config) return 1;
-    std::printf("%s: ok\n", config_path.c_str());
+    std::printf("%s: ok\n", args.config_path.c_str());
     return 0;
   }
-  return run(config_path);
+  case Action::run:
+    break;
+  }
+  return run(args.config_path);
 }

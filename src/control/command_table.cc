@@ -50,6 +50,9 @@ void CommandTable::dispatch(std::string_view line, std::shared_ptr<Responder> re
         error_reply("unknown command \"" + words[0].substr(0, 80) + "\"; try \"help\""));
   }
   Args args(words.begin() + static_cast<std::ptrdiff_t>(used), words.end());
+  if (std::string problem = check_arguments(found->name, found->usage, args, checks_);
+      !problem.empty())
+    return responder->reply(error_reply(problem));
   found->handler(args, std::move(responder));
 }
 

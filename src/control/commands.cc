@@ -1,6 +1,7 @@
 // The control socket's command table: every command weirctl and operators can send.
 #include "weir/base/clock.h"
 #include "weir/config/duration.h"
+#include "weir/control/arguments.h"
 #include "weir/control/controller.h"
 
 #include <boost/asio/steady_timer.hpp>
@@ -140,6 +141,18 @@ private:
 };
 
 void Controller::register_commands(CommandTable& table) {
+  // Every command that takes a route or a service refuses an unknown one the same way, before
+  // its handler runs (the rollout commands too).
+  table.set_name_check("ROUTE", {[this](std::string_view route) {
+                                   return snapshot_ && snapshot_->route_index(route) >= 0;
+                                 },
+                                 [](std::string_view route) { return unknown_route(route); }});
+  table.set_name_check("NS/SVC", {[this](std::string_view service) {
+                                    return snapshot_ && snapshot_->service_index(service) >= 0;
+                                  },
+                                  [](std::string_view service) {
+                                    return unknown_service(service);
+                                  }});
   table.add({"help", "", "list every command with its usage",
              [&table](const Args&, std::shared_ptr<Responder> r) {
                r->reply(ok_reply([&](json::Writer& w) {
@@ -399,19 +412,14 @@ void Controller::register_commands(CommandTable& table) {
                if (args.empty() || args.size() > 2)
                  return r->reply(error_reply("usage: watch ROUTE [INTERVAL]"));
                if (snapshot_->route_index(args[0]) < 0)
-                 return r->reply(error_reply("unknown route \"" + args[0] + "\""));
+                 return r->reply(error_reply(unknown_route(args[0])));
                std::chrono::milliseconds interval(1000);
                if (args.size() == 2) {
-                 auto d = config::parse_duration(args[1]);
-                 if (!d) {
-                   uint32_t secs = 0;
-                   if (!parse_weight(args[1], secs) || secs == 0)
-                     return r->reply(error_reply("bad interval \"" + args[1].substr(0, 80) +
-                                                 "\": expected e.g. 1s, 500ms or 2"));
-                   d = std::chrono::seconds(secs);
-                 }
+                 auto d = parse_duration_argument("watch INTERVAL", args[1]);
+                 if (!d) return r->reply(error_reply(d.error().message));
                  if (*d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1))
-                   return r->reply(error_reply("interval must be between 100ms and 1h"));
+                   return r->reply(error_reply("watch INTERVAL: must be between 100ms and 1h, "
+                                               "got " + config::format_duration(*d)));
                  interval = *d;
                }
                std::make_shared<Watch>(*this, r, args[0], interval)->tick();

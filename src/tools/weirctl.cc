@@ -2,13 +2,12 @@
 // control socket and prints the reply as a table (or the raw JSON with --json); `watch` shows a
 // live view on a terminal and one line per update elsewhere.
 #include "weir/base/json.h"
-#include "weir/config/duration.h"
 #include "weir/control/client.h"
+#include "weir/control/command_line.h"
 #include "weir/control/render.h"
 #include "weir/control/server.h"
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -28,25 +27,26 @@ using namespace weir;
 using control::Client;
 
 constexpr const char* kDefaultSocket = "/run/weir/weir.sock";
-constexpr std::chrono::milliseconds kDefaultTimeout{10000};
 
 constexpr const char* kUsage =
-    R"(usage: weirctl [--socket PATH] [--json] [--timeout DURATION] COMMAND [ARG...]
+    R"(usage: weirctl [OPTIONS] COMMAND [ARG...] [OPTIONS]
 
-Sends COMMAND (the words after the options, joined with spaces) to a running weir over its
-control socket and prints the reply.
+Sends COMMAND (the words other than the options, joined with spaces) to a running weir over
+its control socket and prints the reply. Options may stand before or after the command and its
+arguments; "--" ends them. A command's own flags (such as --force) go anywhere too.
 
 Options:
   -s, --socket PATH   the control socket (default: $WEIR_SOCKET, else /run/weir/weir.sock)
   --json              print the reply line(s) exactly as weir sent them (JSON)
-  --timeout DURATION  how long to wait for weir to answer, e.g. 5s or 500ms (default 10s)
+  --timeout DURATION  how long to wait for weir to answer, with a unit: 5s, 500ms, 2m
+                      (default 10s)
   -h, --help          show this text
   --version           show weirctl's version
 
 "weirctl help" lists the commands the server understands, for example:
   weirctl show routes
   weirctl set weight ROUTE NS/SVC=W [NS/SVC=W ...]
-  weirctl watch ROUTE [INTERVAL]     live view; Ctrl-C ends it
+  weirctl watch ROUTE [INTERVAL]     live view, e.g. every 2s (default 1s); Ctrl-C ends it
   weirctl rollout watch ROUTE        live view of a rollout: steps, time left, weights, analysis
 
 Exit status: 0 done; 1 weir refused the command (its message goes to stderr) or answered
@@ -57,12 +57,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitRefused = 1;
 constexpr int kExitUsage = 2;
 
-struct Options {
-  std::string socket;
-  bool json = false;
-  std::chrono::milliseconds timeout = kDefaultTimeout;
-  std::vector<std::string> words;
-};
+using Options = control::WeirctlArgs;
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr,
@@ -72,70 +67,23 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-// "5s", "500ms", "2m", or a bare number of seconds.
-std::optional<std::chrono::milliseconds> parse_timeout(std::string_view text) {
-  if (auto d = config::parse_duration(text)) return *d;
-  unsigned secs = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), secs);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || secs > 86400)
-    return std::nullopt;
-  return std::chrono::seconds(secs);
-}
-
 // Parses the command line; returns an exit status when weirctl should stop right away.
 std::optional<int> parse_args(int argc, char** argv, Options& opt) {
   const char* env = std::getenv("WEIR_SOCKET");
-  opt.socket = env && *env ? env : kDefaultSocket;
-  int i = 1;
-  for (; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    if (arg.empty() || arg[0] != '-') break;
-    std::string_view name = arg, value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    auto take_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    if (name == "-h" || name == "--help") {
-      std::fputs(kUsage, stdout);
-      return kExitOk;
-    } else if (name == "--version") {
-      std::printf("weirctl %s\n", WEIR_VERSION);
-      return kExitOk;
-    } else if (name == "--json" && !has_value) {
-      opt.json = true;
-    } else if (name == "--socket" || name == "-s") {
-      if (!take_value()) return usage_error("--socket needs a PATH");
-      if (value.empty()) return usage_error("--socket: the path is empty");
-      opt.socket = value;
-    } else if (name == "--timeout") {
-      if (!take_value()) return usage_error("--timeout needs a DURATION");
-      auto t = parse_timeout(value);
-      if (!t || *t <= std::chrono::milliseconds(0))
-        return usage_error("--timeout: expected a duration such as 5s or 500ms, got \"" +
-                           std::string(value) + "\"");
-      opt.timeout = *t;
-    } else {
-      return usage_error("unknown option " + std::string(arg));
-    }
+  opt = control::parse_weirctl_args(std::vector<std::string>(argv + 1, argv + argc),
+                                    env && *env ? env : kDefaultSocket);
+  switch (opt.action) {
+  case Options::Action::help:
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  case Options::Action::version:
+    std::printf("weirctl %s\n", WEIR_VERSION);
+    return kExitOk;
+  case Options::Action::usage_error:
+    return usage_error(opt.error);
+  case Options::Action::run:
+    break;
   }
-  for (; i < argc; ++i)
-    opt.words.emplace_back(argv[i]);
-  if (opt.words.empty()) return usage_error("no command given (\"weirctl help\" lists them)");
-  for (const auto& w : opt.words)
-    if (w.find_first_of("\r\n") != std::string::npos)
-      return usage_error("arguments cannot contain line breaks");
   return std::nullopt;
 }
 

@@ -136,6 +136,22 @@ TEST(CliTest, ConfigFlagMissingItsValueExits2) {
   EXPECT_NE(r.err.find("usage: weir"), std::string::npos) << r.err;
 }
 
+TEST(CliTest, ConfigFlagWithoutAFileSaysTheFileIsMissing) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--config"}, {"--config="}, {"--config", "--version"}}) {
+    RunResult r = run_weir(args);
+    ASSERT_TRUE(r.exited);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(lines_of(r.err).at(0), "weir: --config needs a file path") << r.err;
+  }
+  RunResult r = run_weir({"--check-config"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines_of(r.err).at(0), "weir: --check-config needs a file path") << r.err;
+  r = run_weir({"--frobnicate"});
+  EXPECT_EQ(lines_of(r.err).at(0), "weir: unknown flag '--frobnicate'") << r.err;
+}
+
 TEST(CliTest, RunWithInvalidConfigExits1WithoutListening) {
   std::string path = write_temp("cli-invalid-run.yaml", kInvalidConfig);
   RunResult r = run_weir({"--config", path}, 5s);

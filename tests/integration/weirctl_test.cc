@@ -310,7 +310,7 @@ TEST_F(Weirctl, SetWeightIsFollowedByTheNextRequests) {
   // The reply shows the route as it now is, the override marked.
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(app-v1/app +0\* +90 +0%)"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(app-v2/app +5\* +10 +100%)"))) << r.out;
-  EXPECT_NE(r.out.find("live override"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("set by an operator"), std::string::npos) << r.out;
   // weir replies only once every worker uses the new weights.
   auto counts = served_by(weir_.port(), 40);
   EXPECT_EQ(counts["v2"], 40) << "v1: " << counts["v1"];
@@ -323,7 +323,7 @@ TEST_F(Weirctl, SetWeightIsFollowedByTheNextRequests) {
   r = ctl({"clear", "weight", "web"});
   ASSERT_EQ(r.code, 0) << describe(r);
   EXPECT_FALSE(std::regex_search(r.out, std::regex(R"(\d\*)"))) << r.out;
-  EXPECT_EQ(r.out.find("live override"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("set by an operator"), std::string::npos) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(app-v1/app +90 +90 +90%)"))) << r.out;
 }
 
@@ -457,6 +457,90 @@ TEST_F(Weirctl, WatchOnATerminalRedrawsInPlace) {
   EXPECT_NE(watch->output().rfind("\x1b[?25h"), std::string::npos) << "cursor shown again";
 }
 
+// --- one way for every flag, duration and name (issue #10) ------------------------------------
+
+TEST_F(Weirctl, FlagsWorkAfterTheCommandAndItsArguments) {
+  // --json after the command (it used to go to weir as an argument of `show routes`).
+  RunResult r = run_weirctl({"show", "routes", "--json", "--socket", socket_});
+  ASSERT_EQ(r.code, 0) << describe(r);
+  auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  auto parsed = json::parse(lines[0]);
+  ASSERT_TRUE(parsed.value) << parsed.error << ": " << lines[0];
+  EXPECT_TRUE(parsed.value->get_bool("ok"));
+  // Between the command's arguments, with the timeout's unit.
+  r = run_weirctl({"set", "weight", "--socket", socket_, "web", "--timeout", "5s", "app-v1/app=1",
+                   "app-v2/app=0"});
+  ASSERT_EQ(r.code, 0) << describe(r);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(app-v1/app +1\* +90 +100%)"))) << r.out;
+  // "--" ends weirctl's flags: what follows goes to weir as it is.
+  r = ctl({"--", "show", "routes", "--json"});
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_EQ(r.err, "weirctl: show routes: unknown flag \"--json\" (usage: show routes)\n");
+}
+
+TEST_F(Weirctl, DurationsNeedTheirUnit) {
+  RunResult r = ctl({"--timeout", "5", "show", "routes"});
+  EXPECT_EQ(r.code, 2) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(lines_of(r.err).at(0), "weirctl: --timeout: \"5\" needs a unit, e.g. 5s") << r.err;
+  r = ctl({"--timeout", "5s", "show", "routes"});
+  EXPECT_EQ(r.code, 0) << describe(r);
+  r = ctl({"show", "routes", "--timeout=500ms"});
+  EXPECT_EQ(r.code, 0) << describe(r);
+  // The watch interval too (a bare number used to be read as seconds).
+  RunOptions opt;
+  opt.timeout = 10s;
+  r = ctl({"watch", "web", "5"}, opt);
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_EQ(r.err, "weirctl: watch INTERVAL: \"5\" needs a unit, e.g. 5s\n");
+}
+
+TEST_F(Weirctl, AnUnknownRouteIsNamedByEveryCommandThatTakesOne) {
+  for (std::vector<std::string> command : std::vector<std::vector<std::string>>{
+           {"set", "weight", "nosuch", "app-v1/app=1"},
+           {"clear", "weight", "nosuch"},
+           {"watch", "nosuch", "1s"},
+           {"rollout", "status", "nosuch"},
+           {"rollout", "history", "nosuch"},
+           {"rollout", "start", "nosuch"},
+           {"rollout", "pause", "nosuch"},
+           {"rollout", "resume", "nosuch"},
+           {"rollout", "promote", "nosuch"},
+           {"rollout", "abort", "nosuch"},
+       }) {
+    RunResult r = ctl(command);
+    EXPECT_EQ(r.code, 1) << describe(r);
+    EXPECT_EQ(r.err, "weirctl: unknown route \"nosuch\"\n") << command[0] << " " << command[1];
+  }
+  // A route without a plan still says so.
+  RunResult r = ctl({"rollout", "status", "web"});
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_NE(r.err.find("has no rollout plan"), std::string::npos) << r.err;
+}
+
+TEST_F(Weirctl, AMissingArgumentOrAnUnknownFlagIsNamed) {
+  RunResult r = ctl({"set", "weight"});
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_EQ(lines_of(r.err).at(0).rfind("weirctl: set weight: missing ROUTE (usage: set weight "
+                                        "ROUTE NS/SVC=W",
+                                        0),
+            0u)
+      << r.err;
+  r = ctl({"set", "weight", "web"});
+  EXPECT_EQ(lines_of(r.err).at(0).rfind("weirctl: set weight: missing NS/SVC=W (usage: ", 0), 0u)
+      << r.err;
+  r = ctl({"drain", "app-v1/app"});
+  EXPECT_EQ(r.err, "weirctl: drain: missing ENDPOINT (usage: drain NS/SVC ENDPOINT)\n");
+  r = ctl({"rollout", "status"});
+  EXPECT_EQ(r.err, "weirctl: rollout status: missing ROUTE (usage: rollout status ROUTE)\n");
+  r = ctl({"show", "routes", "--bogus"});
+  EXPECT_EQ(r.code, 1) << describe(r);
+  EXPECT_EQ(r.err, "weirctl: show routes: unknown flag \"--bogus\" (usage: show routes)\n");
+  r = ctl({"show", "probes", "nosuch/svc"});
+  EXPECT_EQ(r.err, "weirctl: unknown service \"nosuch/svc\"\n");
+}
+
 // --- without a weir ---------------------------------------------------------------------------
 
 TEST(WeirctlAlone, NoSocketExitsTwoWithAHint) {
@@ -479,7 +563,7 @@ TEST(WeirctlAlone, NoSocketExitsTwoWithAHint) {
 
 TEST(WeirctlAlone, UsageErrorsExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {}, {"--bogus", "show", "routes"}, {"--socket"}, {"--timeout", "soon", "help"}}) {
+           {}, {"-x", "show", "routes"}, {"--socket"}, {"--timeout", "soon", "help"}}) {
     RunResult r = run_weirctl(args);
     EXPECT_EQ(r.code, 2) << describe(r);
     EXPECT_EQ(r.out, "");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weir/base/json.h"
+#include "weir/control/arguments.h"
 
 #include <functional>
 #include <memory>
@@ -36,13 +37,21 @@ struct Command {
 class CommandTable {
 public:
   void add(Command command);
-  // Splits the line into words, finds the command (two-word names first) and runs it; unknown
-  // commands and empty lines get an error reply that points at `help`.
+  // What a placeholder of the usage texts stands for ("ROUTE": a route of the running config):
+  // a command given a name that is not known is refused before its handler runs.
+  void set_name_check(std::string placeholder, NameCheck check) {
+    checks_[std::move(placeholder)] = std::move(check);
+  }
+  // Splits the line into words, finds the command (two-word names first), checks the arguments
+  // against its usage (control/arguments.h: missing or extra arguments, unknown flags, unknown
+  // names) and runs it; unknown commands and empty lines get an error reply that points at
+  // `help`.
   void dispatch(std::string_view line, std::shared_ptr<Responder> responder) const;
   const std::vector<Command>& commands() const { return commands_; }
 
 private:
   std::vector<Command> commands_;
+  NameChecks checks_;
 };
 
 // Reply helpers: {"ok":true,...} with fields written by `fill`, and {"ok":false,"error":...}.

@@ -36,7 +36,7 @@ protected:
   void SetUp() override {
     // "show" alone exists too, so two-word names must be tried first.
     for (const char* name : {"help", "show", "show routes", "show services", "set weight"})
-      table_.add({name, "", std::string("the ") + name + " command",
+      table_.add({name, "[ARG ...]", std::string("the ") + name + " command",
                   [this, name](const Args& args, std::shared_ptr<Responder> r) {
                     calls_.push_back({name, args});
                     r->reply(ok_reply());
