@@ -65,7 +65,7 @@ Controller::Controller(asio::io_context& io, std::string config_path,
 
 runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
                                                    const LiveState& live) const {
-  runtime::Snapshot::Overrides o{live.weight_overrides, live.drained, {}};
+  runtime::Snapshot::Overrides o{live.weight_overrides, live.drained, {}, fast_abort_.epochs()};
   for (const auto& svc : config.services)
     for (const auto& ep : svc.endpoints) {
       if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
@@ -93,6 +93,22 @@ void Controller::on_outlier(const std::string& service, const std::string& endpo
             std::to_string(out.duration.count()) + "ms (ejection " +
             std::to_string(ejections_.find(service, endpoint)->count) + ")");
   schedule_ejection_end();
+  republish();
+}
+
+void Controller::on_fast_abort_report(const runtime::FastAbortReport& report) {
+  if (!report.error)
+    return fast_abort_.success(report.route, report.service, report.worker, report.epoch);
+  // The threshold in force now: a reload that changed it applies to the next error.
+  int i = snapshot_->route_index(report.route);
+  uint32_t threshold = i < 0 ? 0 : snapshot_->routes[static_cast<size_t>(i)].fast_abort_errors;
+  auto trip = fast_abort_.error(report.route, report.service, report.worker, report.epoch,
+                                threshold, clock_.now());
+  if (trip && fast_abort_handler_) fast_abort_handler_(*trip);
+}
+
+void Controller::reset_fast_abort(const std::string& route) {
+  fast_abort_.reset(route);
   republish();
 }
 
@@ -153,10 +169,8 @@ Result<bool> Controller::start() {
       [this](const std::string& svc, const std::string& ep) {
         asio::post(io_, [this, svc, ep] { on_outlier(svc, ep); });
       },
-      [this](const std::string& route, const std::string& svc) {
-        asio::post(io_, [this, route, svc] {
-          if (fast_abort_handler_) fast_abort_handler_(route, svc);
-        });
+      [this](runtime::FastAbortReport report) {
+        asio::post(io_, [this, report = std::move(report)] { on_fast_abort_report(report); });
       });
   if (!started.ok()) return started;
   started_ = true;

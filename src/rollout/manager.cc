@@ -75,9 +75,7 @@ Manager::Manager(asio::io_context& io, control::Controller& controller)
       clock_(Clock::system()) {
   controller.set_rollout_feed(
       [this](const std::string& route, uint64_t& cursor) { return feed(route, cursor); });
-  controller.set_fast_abort_handler([this](const std::string& route, const std::string& service) {
-    on_fast_abort(route, service);
-  });
+  controller.set_fast_abort_handler([this](const FastAbort::Trip& trip) { on_fast_abort(trip); });
 }
 
 Manager::Manager(asio::io_context& io, Host& host, Clock& clock)
@@ -521,13 +519,13 @@ std::string Manager::abort(const std::string& route, const std::string& reason) 
   return "";
 }
 
-void Manager::on_fast_abort(const std::string& route, const std::string& service) {
-  State* s = find(route);
-  if (!s || s->canary != service || (s->phase != Phase::progressing && s->phase != Phase::paused))
+void Manager::on_fast_abort(const FastAbort::Trip& trip) {
+  State* s = find(trip.route);
+  if (!s || s->canary != trip.service ||
+      (s->phase != Phase::progressing && s->phase != Phase::paused))
     return;
-  const config::Rollout* p = plan(route);
-  abort(route, "fast abort: " + std::to_string(p ? p->fast_abort_consecutive_errors : 0) +
-                   " consecutive errors from " + service);
+  abort(trip.route, "fast abort: " + std::to_string(trip.errors) + " consecutive errors from " +
+                        trip.service + " in " + std::to_string(trip.window.count()) + " ms");
 }
 
 std::string Manager::status_json(const std::string& route) const {

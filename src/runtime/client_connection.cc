@@ -1026,16 +1026,26 @@ void ClientConnection::record_attempt(int status, bool local) {
   else if ((status >= 400 && status < 500) || status == 0)
     cells_->client_errors.add();
   if (snap_ && route_ >= 0 && backend_ >= 0) {
-    // Rollout fast abort: a run of canary errors trips at once, without waiting for analysis.
+    // Rollout fast abort: every error of a rollout's version, and the success that ends this
+    // worker's run of them, goes to the control thread, which adds up the workers' runs
+    // (rollout/fast_abort.h). Errors are the exception, so this posts rarely. A request that ran
+    // on a snapshot of an older rollout epoch counts for nothing.
     const Snapshot::Route& r = snap_->routes[static_cast<size_t>(route_)];
-    if (upstream_error && r.fast_abort_errors > 0) {
-      if (++cells_->consecutive_errors >= r.fast_abort_errors) {
-        cells_->consecutive_errors = 0;
-        worker_.report_fast_abort(
-            r.name, snap_->services[r.backends[static_cast<size_t>(backend_)].service].id);
+    if (r.fast_abort_errors > 0 && (backend_ == r.sticky_canary || backend_ == r.sticky_stable) &&
+        r.rollout_epoch >= cells_->fast_abort_epoch) {
+      if (r.rollout_epoch != cells_->fast_abort_epoch) {
+        cells_->fast_abort_epoch = r.rollout_epoch;
+        cells_->fast_abort_run = 0;
       }
-    } else if (!upstream_error && status != 0) {
-      cells_->consecutive_errors = 0;
+      const std::string& service =
+          snap_->services[r.backends[static_cast<size_t>(backend_)].service].id;
+      if (upstream_error) {
+        ++cells_->fast_abort_run;
+        worker_.report_fast_abort(r.name, service, r.rollout_epoch, true);
+      } else if (status != 0 && cells_->fast_abort_run > 0) {
+        cells_->fast_abort_run = 0;
+        worker_.report_fast_abort(r.name, service, r.rollout_epoch, false);
+      }
     }
   }
   cells_->bytes_in.add(bytes_in_);

@@ -42,12 +42,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.timeouts = r.timeouts;
     out.retries = r.retries;
     if (r.rollout.enabled) {
-      // Each worker counts its own run of errors; splitting the threshold between them keeps
-      // the errors let through before the abort at or under the configured number.
-      uint32_t workers = std::max(1u, config->workers);
-      out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors == 0
-                                  ? 0
-                                  : std::max(1u, r.rollout.fast_abort_consecutive_errors / workers);
+      // The whole threshold: the control thread adds up every worker's run against it.
+      out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
+      if (auto e = overrides.rollout_epochs.find(r.name); e != overrides.rollout_epochs.end())
+        out.rollout_epoch = e->second;
       out.override_header = r.rollout.override_header;
       out.override_secret = r.rollout.override_secret;
       if (!r.rollout.affinity_cookie.empty()) {

@@ -9,6 +9,7 @@
 #include "weir/health/checker.h"
 #include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
+#include "weir/rollout/fast_abort.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/worker_group.h"
 
@@ -62,10 +63,16 @@ public:
   void reload(Done done);
   // A named section of the state file owned by another module (e.g. "rollouts"): saved now.
   void set_extra(const std::string& key, std::string json);
-  // Where workers' fast-abort reports go, on the control thread. Set before start().
-  void set_fast_abort_handler(std::function<void(const std::string&, const std::string&)> h) {
-    fast_abort_handler_ = std::move(h);
-  }
+  // Called on the control thread when the workers' runs of errors from one of a rollout's
+  // versions add up to the route's fast-abort threshold (rollout/fast_abort.h). Set before
+  // start().
+  using FastAbortHandler = std::function<void(const rollout::FastAbort::Trip& trip)>;
+  void set_fast_abort_handler(FastAbortHandler h) { fast_abort_handler_ = std::move(h); }
+  // A rollout of `route` starts: a new fast-abort epoch, the runs counted so far dropped, and
+  // a snapshot published so every worker starts its run anew (errors from before the start, or
+  // from requests still on the old snapshot, never count toward this rollout's abort).
+  void reset_fast_abort(const std::string& route);
+  const rollout::FastAbort& fast_abort() const { return fast_abort_; }
   // What `watch` adds for a route with a rollout: a JSON object with its status and the events
   // after `cursor` (which it advances); "" when the route has none.
   using RolloutFeed = std::function<std::string(const std::string& route, uint64_t& cursor)>;
@@ -97,6 +104,7 @@ private:
   // Points ejection_timer_ at the next ejection's end; end_ejections() runs what is over.
   void schedule_ejection_end();
   void end_ejections();
+  void on_fast_abort_report(const runtime::FastAbortReport& report);
 
   boost::asio::io_context& io_;
   Clock& clock_;
@@ -117,7 +125,8 @@ private:
   Ejections ejections_;
   boost::asio::steady_timer ejection_timer_;
   bool started_ = false;
-  std::function<void(const std::string&, const std::string&)> fast_abort_handler_;
+  rollout::FastAbort fast_abort_;
+  FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
   RolloutFeed rollout_feed_;
 };

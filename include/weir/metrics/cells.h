@@ -53,8 +53,10 @@ struct alignas(64) BackendCells {
   Counter forced_requests; // forced by the rollout override: in none of the counters above
   Counter bytes_in;
   Counter bytes_out;
-  // Rollout fast abort: this worker's run of consecutive upstream errors. Worker thread only.
-  uint32_t consecutive_errors = 0;
+  // Rollout fast abort: this worker's run of upstream errors (no success in between) and the
+  // rollout epoch it belongs to; the control thread adds up the workers' runs. Worker thread only.
+  uint32_t fast_abort_run = 0;
+  uint64_t fast_abort_epoch = 0;
   Histogram ttfb;  // request start → first upstream response byte
   Histogram total; // request start → response complete
 };

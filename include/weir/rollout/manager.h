@@ -4,6 +4,7 @@
 #include "weir/config/config.h"
 #include "weir/control/command_table.h"
 #include "weir/rollout/analysis.h"
+#include "weir/rollout/fast_abort.h"
 #include "weir/rollout/host.h"
 
 #include <boost/asio/io_context.hpp>
@@ -63,7 +64,9 @@ public:
   std::string resume(const std::string& route);
   std::string promote(const std::string& route, bool full);
   std::string abort(const std::string& route, const std::string& reason);
-  void on_fast_abort(const std::string& route, const std::string& service);
+  // The workers' runs of errors from a version added up to the fast-abort threshold
+  // (rollout/fast_abort.h): aborts when that version is the canary of a running rollout.
+  void on_fast_abort(const FastAbort::Trip& trip);
 
   std::string status_json(const std::string& route) const;
   std::string history_json(const std::string& route) const;

@@ -44,7 +44,12 @@ struct Snapshot {
     std::vector<uint32_t> weights; // effective weights, same order as backends, for route::Split
     config::Timeouts timeouts;
     config::Retries retries;
-    uint32_t fast_abort_errors = 0; // rollout fast abort threshold, 0 = off
+    // Rollout fast abort: workers report the errors of the rollout's two versions while this is
+    // not 0 (the threshold, counted on the control thread across workers, rollout/fast_abort.h).
+    uint32_t fast_abort_errors = 0;
+    // Bumped by the control plane when a rollout starts: a worker whose cell holds another
+    // epoch starts its run of errors anew, and reports carry it so older ones are dropped.
+    uint64_t rollout_epoch = 0;
     // Sticky versions (rollout affinity): clients hold a bucket 0..9999 in a cookie; buckets
     // below the canary's share go to the canary, so raising its weight only moves clients
     // from stable to canary. -1 when the route has no rollout plan.
@@ -77,6 +82,8 @@ struct Snapshot {
     std::map<std::string, std::set<std::string>> drained;
     // service id → endpoint keys that are down (health checks) or ejected (outliers)
     std::map<std::string, std::set<std::string>> down;
+    // route → rollout epoch (rollout::FastAbort); routes not named have epoch 0
+    std::map<std::string, uint64_t> rollout_epochs;
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that

@@ -47,6 +47,15 @@ struct ListenerSlot {
   bool accepting = false; // an async_accept is pending
 };
 
+// What a worker tells the control thread for rollout fast abort (rollout::FastAbort counts it).
+struct FastAbortReport {
+  std::string route;
+  std::string service;
+  uint64_t epoch = 0; // the route's rollout epoch in the snapshot the request ran on
+  unsigned worker = 0;
+  bool error = true; // false: a success that ended this worker's run of errors
+};
+
 // One event loop on one thread: accepts on its own SO_REUSEPORT sockets, proxies, and owns its
 // upstream pools, split cursors and buffers. Other threads talk to it only through post().
 class Worker {
@@ -75,16 +84,19 @@ public:
   // Before start(): where outlier reports go (the sink posts to the control thread).
   using OutlierSink = std::function<void(const std::string& service, const std::string& endpoint)>;
   void set_outlier_sink(OutlierSink sink) { outlier_sink_ = std::move(sink); }
-  // Before start(): where rollout fast-abort reports go (route, backend service).
-  using FastAbortSink = std::function<void(const std::string& route, const std::string& service)>;
+  // Before start(): where rollout fast-abort reports go (the sink posts to the control thread).
+  using FastAbortSink = std::function<void(FastAbortReport report)>;
   void set_fast_abort_sink(FastAbortSink sink) { fast_abort_sink_ = std::move(sink); }
 
   // --- worker thread only (used by ClientConnection) ---
   void report_outlier(const std::string& service, const std::string& endpoint) {
     if (outlier_sink_) outlier_sink_(service, endpoint);
   }
-  void report_fast_abort(const std::string& route, const std::string& service) {
-    if (fast_abort_sink_) fast_abort_sink_(route, service);
+  // An upstream error of a rollout's version (error), or the success that ends this worker's
+  // run of them; `epoch` is the route's rollout epoch in the request's snapshot.
+  void report_fast_abort(const std::string& route, const std::string& service, uint64_t epoch,
+                         bool error) {
+    if (fast_abort_sink_) fast_abort_sink_({route, service, epoch, index_, error});
   }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   // Weighted pick of a backend of `route`, -1 when every weight is 0.

@@ -520,12 +520,15 @@ TEST_F(RolloutManagerTest, FastAbortRollsBackOnlyForTheCanary) {
   plan().steps = {set_weight(10), gate(), set_weight(100)};
   plan().fast_abort_consecutive_errors = 20;
   ASSERT_EQ(manager->begin("r", ""), "");
-  manager->on_fast_abort("r", kStable);
+  manager->on_fast_abort({"r", kStable, 20, 300ms, {12, 8}});
   EXPECT_EQ(phase(), "Paused");
-  manager->on_fast_abort("r", kCanary);
+  // The message tells what the control thread counted: the real errors and their window.
+  manager->on_fast_abort({"r", kCanary, 21, 340ms, {12, 9}});
   EXPECT_EQ(phase(), "Degraded");
-  EXPECT_NE(status().get_string("message").find("fast abort: 20 consecutive errors"),
-            std::string::npos);
+  EXPECT_NE(status().get_string("message").find(
+                "fast abort: 21 consecutive errors from " + kCanary + " in 340 ms"),
+            std::string::npos)
+      << status().get_string("message");
   EXPECT_EQ(host.canary_weight(), 0);
 }
 
