@@ -396,6 +396,7 @@ void AdminServer::write_metrics(std::string& out) const {
   e.reloads_failed = controller_.reloads_failed();
   e.version = WEIR_VERSION;
   metrics::write_prometheus(e, out);
+  controller_.write_rollout_metrics(out);
 }
 
 void AdminServer::write_stats(std::string& out) const {
@@ -467,6 +468,8 @@ void AdminServer::write_stats(std::string& out) const {
         w.end_object();
       }
       w.end_object();
+      if (std::string rollout = controller_.rollout_status(r.name); !rollout.empty())
+        w.key("rollout").raw(rollout);
       w.end_object();
     }
   }

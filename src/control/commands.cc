@@ -20,7 +20,7 @@ bool parse_weight(std::string_view text, uint32_t& out) {
 }
 
 void write_route(json::Writer& w, const runtime::Snapshot& snap, const config::Route& route,
-                 size_t index) {
+                 size_t index, const char* weights_from) {
   const runtime::Snapshot::Route& r = snap.routes[index];
   uint64_t sum = 0;
   for (const auto& b : r.backends)
@@ -30,6 +30,7 @@ void write_route(json::Writer& w, const runtime::Snapshot& snap, const config::R
   w.key("match").begin_object();
   w.key("host").value(route.match.host.empty() ? "*" : route.match.host);
   w.key("path_prefix").value(route.match.path_prefix).end_object();
+  w.key("weights_from").value(weights_from);
   w.key("backends").begin_array();
   for (const auto& b : r.backends) {
     w.begin_object();
@@ -147,12 +148,11 @@ void Controller::register_commands(CommandTable& table) {
                                    return snapshot_ && snapshot_->route_index(route) >= 0;
                                  },
                                  [](std::string_view route) { return unknown_route(route); }});
-  table.set_name_check("NS/SVC", {[this](std::string_view service) {
-                                    return snapshot_ && snapshot_->service_index(service) >= 0;
-                                  },
-                                  [](std::string_view service) {
-                                    return unknown_service(service);
-                                  }});
+  table.set_name_check("NS/SVC",
+                       {[this](std::string_view service) {
+                          return snapshot_ && snapshot_->service_index(service) >= 0;
+                        },
+                        [](std::string_view service) { return unknown_service(service); }});
   table.add({"help", "", "list every command with its usage",
              [&table](const Args&, std::shared_ptr<Responder> r) {
                r->reply(ok_reply([&](json::Writer& w) {
@@ -176,7 +176,8 @@ void Controller::register_commands(CommandTable& table) {
                r->reply(ok_reply([&](json::Writer& w) {
                  w.key("routes").begin_array();
                  for (size_t i = 0; i < config_->routes.size(); ++i)
-                   write_route(w, *snapshot_, config_->routes[i], i);
+                   write_route(w, *snapshot_, config_->routes[i], i,
+                               weights_owner(config_->routes[i].name));
                  w.end_array();
                }));
              }});
@@ -266,25 +267,48 @@ void Controller::register_commands(CommandTable& table) {
                  }
                }
                std::string route = args[0];
+               if (weight_guard_) {
+                 std::string command = "set weight";
+                 for (const auto& a : raw_args)
+                   command += " " + a;
+                 if (std::string refused = weight_guard_(route, force, command); !refused.empty())
+                   return r->reply(error_reply(refused));
+               }
                set_weights(route, weights, reply_with(r, [this, route](json::Writer& w) {
                              int i = snapshot_->route_index(route);
                              if (i < 0) return;
                              w.key("route");
                              write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
-                                         static_cast<size_t>(i));
+                                         static_cast<size_t>(i), weights_owner(route));
                            }));
              }});
 
-  table.add({"clear weight", "ROUTE", "return a route to the weights of the config file",
-             [this](const Args& args, std::shared_ptr<Responder> r) {
-               if (args.size() != 1) return r->reply(error_reply("usage: clear weight ROUTE"));
+  table.add({"clear weight", "ROUTE [--force]",
+             "drop the operator's weights of a route: back to its rollout's weights, else the "
+             "config file's (--force during a rollout: pauses it)",
+             [this](const Args& raw_args, std::shared_ptr<Responder> r) {
+               Args args;
+               bool force = false;
+               for (const auto& a : raw_args) {
+                 if (a == "--force")
+                   force = true;
+                 else
+                   args.push_back(a);
+               }
+               if (args.size() != 1)
+                 return r->reply(error_reply("usage: clear weight ROUTE [--force]"));
                std::string route = args[0];
+               if (weight_guard_) {
+                 std::string command = "clear weight " + route + (force ? " --force" : "");
+                 if (std::string refused = weight_guard_(route, force, command); !refused.empty())
+                   return r->reply(error_reply(refused));
+               }
                clear_weights(route, reply_with(r, [this, route](json::Writer& w) {
                                int i = snapshot_->route_index(route);
                                if (i < 0) return;
                                w.key("route");
                                write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
-                                           static_cast<size_t>(i));
+                                           static_cast<size_t>(i), weights_owner(route));
                              }));
              }});
 
@@ -419,7 +443,8 @@ void Controller::register_commands(CommandTable& table) {
                  if (!d) return r->reply(error_reply(d.error().message));
                  if (*d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1))
                    return r->reply(error_reply("watch INTERVAL: must be between 100ms and 1h, "
-                                               "got " + config::format_duration(*d)));
+                                               "got " +
+                                               config::format_duration(*d)));
                  interval = *d;
                }
                std::make_shared<Watch>(*this, r, args[0], interval)->tick();

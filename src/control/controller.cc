@@ -37,13 +37,15 @@ bool same_backends(const config::Route& a, const config::Route& b) {
 LiveState prune(const LiveState& live, const config::Config& config) {
   LiveState out;
   out.extra = live.extra;
-  for (const auto& [route, weights] : live.weight_overrides) {
-    const config::Route* r = find_route(config, route);
-    if (!r) continue;
-    for (const auto& [service, weight] : weights)
-      for (const auto& b : r->backends)
-        if (b.service == service) out.weight_overrides[route][service] = weight;
-  }
+  for (auto [from, to] : {std::pair{&live.weight_overrides, &out.weight_overrides},
+                          {&live.rollout_weights, &out.rollout_weights}})
+    for (const auto& [route, weights] : *from) {
+      const config::Route* r = find_route(config, route);
+      if (!r) continue;
+      for (const auto& [service, weight] : weights)
+        for (const auto& b : r->backends)
+          if (b.service == service) (*to)[route][service] = weight;
+    }
   for (const auto& [service, endpoints] : live.drained) {
     const config::Service* s = find_service(config, service);
     if (!s) continue;
@@ -65,7 +67,12 @@ Controller::Controller(asio::io_context& io, std::string config_path,
 
 runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
                                                    const LiveState& live) const {
-  runtime::Snapshot::Overrides o{live.weight_overrides, live.drained, {}, fast_abort_.epochs()};
+  // A route's rollout weights, with the operator's overrides on top (they win while present).
+  auto weights = live.rollout_weights;
+  for (const auto& [route, backends] : live.weight_overrides)
+    for (const auto& [service, weight] : backends)
+      weights[route][service] = weight;
+  runtime::Snapshot::Overrides o{std::move(weights), live.drained, {}, fast_abort_.epochs()};
   for (const auto& svc : config.services)
     for (const auto& ep : svc.endpoints) {
       if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
@@ -240,6 +247,35 @@ void Controller::set_weights(const std::string& route,
   if (!published.ok()) done(published.error());
 }
 
+void Controller::set_rollout_weights(const std::string& route,
+                                     const std::vector<std::pair<std::string, uint32_t>>& weights,
+                                     Done done) {
+  const config::Route* r = find_route(*config_, route);
+  if (!r) return done(Error{ErrorSource::config, "unknown route \"" + route + "\""});
+  LiveState next = live_;
+  for (const auto& [service, weight] : weights) {
+    bool found = false;
+    for (const auto& b : r->backends)
+      found = found || b.service == service;
+    if (!found)
+      return done(
+          Error{ErrorSource::config, "route \"" + route + "\" has no backend \"" + service + "\""});
+    next.rollout_weights[route][service] = weight;
+  }
+  auto published = publish(config_, std::move(next), [done] { done(std::string()); });
+  if (!published.ok()) done(published.error());
+}
+
+const char* Controller::weights_owner(const std::string& route) const {
+  if (auto it = live_.weight_overrides.find(route);
+      it != live_.weight_overrides.end() && !it->second.empty())
+    return "operator";
+  if (auto it = live_.rollout_weights.find(route);
+      it != live_.rollout_weights.end() && !it->second.empty())
+    return "rollout";
+  return "config";
+}
+
 void Controller::clear_weights(const std::string& route, Done done) {
   if (!find_route(*config_, route))
     return done(Error{ErrorSource::config, "unknown route \"" + route + "\""});
@@ -316,6 +352,14 @@ void Controller::reload(Done done) {
       dropped_overrides.push_back(it->first);
       it = live.weight_overrides.erase(it);
     }
+  }
+  for (auto it = live.rollout_weights.begin(); it != live.rollout_weights.end();) {
+    const config::Route* before = find_route(old, it->first);
+    const config::Route* after = find_route(*next, it->first);
+    if (before && after && same_backends(*before, *after))
+      ++it;
+    else
+      it = live.rollout_weights.erase(it);
   }
   live = prune(live, *next);
   std::vector<std::string> services_added, services_removed, listeners_added, listeners_removed;

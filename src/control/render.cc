@@ -194,17 +194,19 @@ std::string routes(const json::Value& list) {
   TextTable t;
   t.header = {"ROUTE", "MATCH", "BACKEND", "WEIGHT ", "CONFIGURED", "SHARE"};
   t.right_aligned = {false, false, false, true, true, true};
-  bool any_override = false, any_note = false;
+  bool any_operator = false, any_rollout = false, any_note = false;
   for (const json::Value& route : array_or_empty(list)) {
     std::string name = text_or_dash(route, "name");
     std::string match = match_text(route);
+    // Who set the live weights: "*" an operator's `set weight`, "+" the route's rollout.
+    bool by_rollout = route.get_string("weights_from") == "rollout";
     const auto& backends = array_or_empty(route["backends"]);
     if (backends.empty()) t.rows.push_back({name, match, "-", "-", "-", "-"});
     for (const json::Value& b : backends) {
       bool overridden = b.get_bool("override");
-      any_override = any_override || overridden;
-      // The "*" hangs past the digits so the weights stay aligned on their last one.
-      std::string weight = number(b["weight"]) + (overridden ? "*" : " ");
+      (by_rollout ? any_rollout : any_operator) |= overridden;
+      // The mark hangs past the digits so the weights stay aligned on their last one.
+      std::string weight = number(b["weight"]) + (!overridden ? " " : by_rollout ? "+" : "*");
       std::vector<std::string> row = {name,
                                       match,
                                       text_or_dash(b, "service"),
@@ -222,8 +224,8 @@ std::string routes(const json::Value& list) {
   if (t.rows.empty()) return "no routes\n";
   if (any_note) t.header.push_back("NOTE");
   std::string out = t.str();
-  if (any_override)
-    out += "* live override of the config weight (\"weirctl clear weight ROUTE\" restores it)\n";
+  if (any_operator) out += "* set by an operator (\"weirctl clear weight ROUTE\" drops it)\n";
+  if (any_rollout) out += "+ set by the route's rollout\n";
   return out;
 }
 
@@ -359,7 +361,19 @@ std::string watch_line(const json::Value& update) {
 std::string rollout(const json::Value& r) {
   std::string out = "route " + r.get_string("route") + "   phase " + r.get_string("phase") +
                     "   stable " + r.get_string("stable") + "   canary " + r.get_string("canary") +
-                    "   canary weight " + number(r["canary_weight"]) + "%\n";
+                    "   canary weight " + number(r["canary_weight"]) + "%";
+  // The weight is what traffic gets; say so when it is not the plan's.
+  std::string from = r.get_string("weights_from");
+  if (from == "operator")
+    out += " (set by an operator; the plan's: " + number(r["plan_weight"]) + "%)";
+  else if (from == "config")
+    out += " (from the config file)";
+  out += "\n";
+  if (const json::Value* t = r.find("top_up"); t && t->is_object() && t->get_bool("running")) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%g", t->get_number("rate"));
+    out += "top-up: " + std::string(rate) + " synthetic requests/s to both versions\n";
+  }
   double remaining_ms = r.get_number("step_remaining_ms", -1);
   size_t i = 0;
   for (const json::Value& s : array_or_empty(r["steps"])) {
@@ -383,15 +397,31 @@ std::string rollout(const json::Value& r) {
         "last analysis: " + a->get_string("outcome") + " \u2014 " + a->get_string("reason") + "\n";
     TextTable t;
     t.header = {"", "REQUESTS", "ERR %", "P99", "REQ/S"};
-    t.right_aligned = {false, true, true, true, true};
+    t.right_aligned = {false, true, true, true, true, true};
+    // Top-up requests are counted in the verdict and shown apart.
+    const json::Value& synthetic = (*a)["synthetic"];
+    bool any_synthetic = false;
+    for (const char* side : {"stable", "canary"})
+      any_synthetic = any_synthetic || synthetic[side].get_number("requests") > 0;
+    if (any_synthetic) t.header.push_back("SYNTHETIC");
     for (const char* side : {"stable", "canary"}) {
       const json::Value& w = (*a)[side];
       char rps[32];
       std::snprintf(rps, sizeof rps, "%.1f", w.get_number("rps"));
       t.rows.push_back({side, number(w["requests"]), percent(w.get_number("error_rate")),
                         millis(w.get_number("p99_ms")), rps});
+      if (any_synthetic) t.rows.back().push_back(number(synthetic[side]["requests"]));
     }
     out += t.str();
+    for (const json::Value& m : array_or_empty((*a)["metrics"])) {
+      std::string value = m.find("value") ? number(m["value"]) : "error: " + m.get_string("error");
+      out += "metric " + m.get_string("name") + " = " + value + "   (" + m.get_string("condition") +
+             ": " + m.get_string("outcome") + ")\n";
+    }
+    for (const json::Value& h : array_or_empty((*a)["hooks"]))
+      out += h.get_string("type") + " hook " + h.get_string("name") + ": " +
+             (h.get_number("status") ? "HTTP " + number(h["status"]) : std::string("no answer")) +
+             "\n";
   }
   std::string message = r.get_string("message");
   if (!message.empty()) out += message + "\n";

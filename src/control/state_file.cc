@@ -31,15 +31,16 @@ bool set_error(std::string* error, std::string message) {
   return false;
 }
 
-bool read_weights(const json::Value& v, LiveState& out, std::string* error) {
-  if (!v.is_object()) return set_error(error, "weights: expected an object");
+bool read_weights(const json::Value& v, const std::string& name,
+                  std::map<std::string, std::map<std::string, uint32_t>>& out, std::string* error) {
+  if (!v.is_object()) return set_error(error, name + ": expected an object");
   for (const auto& [route, backends] : v.as_object()) {
-    if (!backends.is_object()) return set_error(error, "weights." + route + ": expected an object");
-    auto& dst = out.weight_overrides[route];
+    if (!backends.is_object()) return set_error(error, name + "." + route + ": expected an object");
+    auto& dst = out[route];
     for (const auto& [service, weight] : backends.as_object()) {
       const double w = weight.as_number();
       if (!weight.is_number() || w < 0 || w > UINT32_MAX || std::floor(w) != w)
-        return set_error(error, "weights." + route + "." + service +
+        return set_error(error, name + "." + route + "." + service +
                                     ": expected an integer from 0 to 4294967295");
       dst[service] = static_cast<uint32_t>(w);
     }
@@ -133,14 +134,17 @@ std::string to_json(const LiveState& state) {
   json::Writer w;
   w.begin_object();
   w.key("version").value(kVersion);
-  w.key("weights").begin_object();
-  for (const auto& [route, backends] : state.weight_overrides) {
-    w.key(route).begin_object();
-    for (const auto& [service, weight] : backends)
-      w.key(service).value(weight);
+  for (const auto& [name, weights] : {std::pair{"weights", &state.weight_overrides},
+                                      {"rollout_weights", &state.rollout_weights}}) {
+    w.key(name).begin_object();
+    for (const auto& [route, backends] : *weights) {
+      w.key(route).begin_object();
+      for (const auto& [service, weight] : backends)
+        w.key(service).value(weight);
+      w.end_object();
+    }
     w.end_object();
   }
-  w.end_object();
   w.key("drained").begin_object();
   for (const auto& [service, endpoints] : state.drained) {
     w.key(service).begin_array();
@@ -186,7 +190,11 @@ std::optional<LiveState> from_json(std::string_view text, std::string* error) {
     return std::nullopt;
   }
   LiveState state;
-  if (const json::Value* v = root.find("weights"); v && !read_weights(*v, state, error))
+  if (const json::Value* v = root.find("weights");
+      v && !read_weights(*v, "weights", state.weight_overrides, error))
+    return std::nullopt;
+  if (const json::Value* v = root.find("rollout_weights");
+      v && !read_weights(*v, "rollout_weights", state.rollout_weights, error))
     return std::nullopt;
   if (const json::Value* v = root.find("drained"); v && !read_drained(*v, state, error))
     return std::nullopt;

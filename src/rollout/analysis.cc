@@ -37,7 +37,7 @@ Verdict analyze(const metrics::WindowStats& canary, const metrics::WindowStats& 
   if (canary.requests < t.min_requests) {
     v.outcome = Outcome::inconclusive;
     v.reason = "inconclusive: " + std::to_string(t.min_requests - canary.requests) +
-               " more requests needed (" + std::to_string(canary.requests) + " of " +
+               " more canary requests needed (" + std::to_string(canary.requests) + " of " +
                std::to_string(t.min_requests) + ")";
     return v;
   }

@@ -55,9 +55,36 @@ std::optional<metrics::WindowStats> ControllerHost::window(const metrics::Backen
 
 void ControllerHost::set_weights(const std::string& route,
                                  const std::vector<std::pair<std::string, uint32_t>>& weights) {
-  c_.set_weights(route, weights, [route](Result<std::string> r) {
+  c_.set_rollout_weights(route, weights, [route](Result<std::string> r) {
     if (!r.ok()) log::error("rollout " + route + ": weight change failed: " + r.error().message);
   });
+}
+
+Split ControllerHost::split(const std::string& route) const {
+  Split out;
+  out.weights_from = c_.weights_owner(route);
+  const auto& snap = *c_.snapshot();
+  int i = snap.route_index(route);
+  if (i < 0) return out;
+  const auto& r = snap.routes[static_cast<size_t>(i)];
+  uint64_t sum = 0;
+  for (const auto& b : r.backends)
+    sum += b.effective_weight;
+  for (const auto& b : r.backends)
+    out.backends.push_back(
+        {snap.services[b.service].id, b.weight,
+         sum ? static_cast<double>(b.effective_weight) / static_cast<double>(sum) : 0.0});
+  return out;
+}
+
+void ControllerHost::clear_operator_weights(const std::string& route) {
+  c_.clear_weights(route, [route](Result<std::string> r) {
+    if (!r.ok()) log::error("rollout " + route + ": clearing weights failed: " + r.error().message);
+  });
+}
+
+void ControllerHost::reset_fast_abort(const std::string& route) {
+  c_.reset_fast_abort(route);
 }
 
 std::string ControllerHost::saved_state() const {

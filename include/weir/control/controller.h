@@ -55,7 +55,32 @@ public:
   // Operations. `done` runs on the control thread after every worker applied the change.
   void set_weights(const std::string& route,
                    const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  // The weights a route's rollout gives it (live_.rollout_weights); an operator's set weight
+  // stays on top of them until cleared.
+  void set_rollout_weights(const std::string& route,
+                           const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  // Who decides the route's weights now: "operator" (a `set weight` override), "rollout" or
+  // "config".
+  const char* weights_owner(const std::string& route) const;
   void clear_weights(const std::string& route, Done done);
+  // Asked before an operator's `set weight` / `clear weight` on `route` ("" = go on, else the
+  // refusal). `force` is the operator's --force; `command` the command line, for the record.
+  using WeightGuard =
+      std::function<std::string(const std::string& route, bool force, const std::string& command)>;
+  void set_weight_guard(WeightGuard guard) { weight_guard_ = std::move(guard); }
+  // What /metrics and /stats.json add for rollouts: Prometheus text, and a route's status JSON
+  // ("" when the route has no rollout plan).
+  void set_rollout_reporters(std::function<void(std::string&)> metrics,
+                             std::function<std::string(const std::string&)> status) {
+    rollout_metrics_ = std::move(metrics);
+    rollout_status_ = std::move(status);
+  }
+  void write_rollout_metrics(std::string& out) const {
+    if (rollout_metrics_) rollout_metrics_(out);
+  }
+  std::string rollout_status(const std::string& route) const {
+    return rollout_status_ ? rollout_status_(route) : std::string();
+  }
   void set_drained(const std::string& service, const std::string& endpoint, bool drained,
                    Done done);
   void set_health(const std::string& service, const std::string& endpoint,
@@ -129,6 +154,9 @@ private:
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
   RolloutFeed rollout_feed_;
+  WeightGuard weight_guard_;
+  std::function<void(std::string&)> rollout_metrics_;
+  std::function<std::string(const std::string&)> rollout_status_;
 };
 
 } // namespace weir::control

@@ -12,8 +12,12 @@
 namespace weir::control {
 
 struct LiveState {
-  // route name -> (backend service "ns/name" -> weight) overrides set with `set weight`
+  // route name -> (backend service "ns/name" -> weight) overrides set with `set weight`: the
+  // operator's. They win over rollout_weights while present.
   std::map<std::string, std::map<std::string, uint32_t>> weight_overrides;
+  // The same, set by a route's rollout (its steps, abort, promotion): what the route serves
+  // when no operator override is in force, so `clear weight` after an abort keeps the canary at 0.
+  std::map<std::string, std::map<std::string, uint32_t>> rollout_weights;
   // drained endpoints: service "ns/name" -> set of endpoint "host:port"
   std::map<std::string, std::set<std::string>> drained;
   // opaque per-feature sections other modules add (e.g. "rollouts"): name -> JSON text of the
@@ -26,8 +30,9 @@ struct LiveState {
 inline constexpr const char* kStateFileName = "weir.state";
 inline constexpr const char* kCorruptStateFileName = "weir.state.corrupt";
 
-// {"version":1,"weights":{route:{service:weight}},"drained":{service:[endpoint]},
-//  "extra":{name:value}} on one line. An extra value that is not valid JSON is written as null.
+// {"version":1,"weights":{route:{service:weight}},"rollout_weights":{route:{service:weight}},
+//  "drained":{service:[endpoint]},"extra":{name:value}} on one line. An extra value that is not
+//  valid JSON is written as null.
 std::string to_json(const LiveState& state);
 
 // Parses to_json() output. Unknown top-level keys are ignored (a newer minor addition); a

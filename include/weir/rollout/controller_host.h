@@ -28,6 +28,9 @@ public:
                                              std::chrono::seconds length) const override;
   void set_weights(const std::string& route,
                    const std::vector<std::pair<std::string, uint32_t>>& weights) override;
+  Split split(const std::string& route) const override;
+  void clear_operator_weights(const std::string& route) override;
+  void reset_fast_abort(const std::string& route) override;
   std::string saved_state() const override;
   void save_state(std::string json) override;
   void post_webhook(const std::string& url, std::string body) override;

@@ -33,6 +33,17 @@ struct MetricValue {
   std::string error;
 };
 
+// The weights a route's traffic gets now.
+struct Split {
+  std::string weights_from; // "operator" (set weight), "rollout" or "config"
+  struct Backend {
+    std::string service;
+    uint32_t weight = 0; // live weight, after overrides
+    double share = 0;    // of the route's requests, 0..1 (0 for a version with nothing available)
+  };
+  std::vector<Backend> backends;
+};
+
 class Host {
 public:
   virtual ~Host() = default;
@@ -47,9 +58,16 @@ public:
   virtual std::optional<metrics::WindowStats> window(const metrics::BackendKey& key,
                                                      std::chrono::seconds length) const = 0;
 
-  // Live weights of a route, applied on every worker (errors are logged by the host).
+  // The rollout's weights of a route, applied on every worker (errors are logged by the host).
+  // An operator's override (`set weight`) stays on top of them until cleared.
   virtual void set_weights(const std::string& route,
                            const std::vector<std::pair<std::string, uint32_t>>& weights) = 0;
+  // What traffic gets now: who set the weights and each backend's live weight and share.
+  virtual Split split(const std::string& route) const = 0;
+  // Drops the operator's override of the route's weights (the rollout's own apply again).
+  virtual void clear_operator_weights(const std::string& route) = 0;
+  // A rollout of `route` starts: the workers' fast-abort runs of the route start from zero.
+  virtual void reset_fast_abort(const std::string& route) = 0;
   // The "rollouts" section of the state file: what was saved ("" when nothing), and saving it.
   virtual std::string saved_state() const = 0;
   virtual void save_state(std::string json) = 0;

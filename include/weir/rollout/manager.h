@@ -8,9 +8,8 @@
 #include "weir/rollout/host.h"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,28 +25,38 @@ namespace weir::rollout {
 enum class Phase { idle, progressing, paused, degraded, healthy };
 const char* phase_name(Phase p);
 
-// One thing that happened: a transition or an analysis verdict. Kept in a bounded history (the
-// flight recorder), logged, and posted to the webhook.
+// One thing that happened: a transition, an analysis verdict, a hook's answer. Kept in a bounded
+// history (the flight recorder), logged, and posted to the webhook.
 struct Event {
   std::string time;
-  std::string type; // started, step, paused, resumed, analysis, aborted, promoted, waiting
+  std::string type; // started, step, paused, resumed, analysis, aborted, promoted, waiting, hook…
   std::string message;
   std::string details; // JSON object text ("" when none)
 };
 
-// Runs the rollout plans of every route on the control thread: steps on timers, analysis of
-// the built-in metric windows, fast abort, promotion and rollback through the controller's live
-// weights (so every change is atomic on all workers), and the state file section "rollouts".
+// Runs the rollout plans of every route on the control thread: steps on timers, analysis
+// intervals (built-in metric windows, external metrics, `rollout` and `rollback` hooks) judged
+// as one verdict, gates (pre_rollout, confirm_rollout, confirm_promotion), fast abort, promotion
+// and rollback through the host's rollout weights (atomic on all workers), top-up traffic for
+// thin services, and the state file section "rollouts".
+//
+// Weights have one owner at a time: the plan while a rollout is Progressing or Paused (an
+// operator's `set weight` / `clear weight` is refused then, unless --force, which pauses the
+// rollout), the operator otherwise. Status always reports the split traffic really gets.
 //
 // Time: every decision reads `clock` and keeps what it waits for as due times (the end of a
 // timed step, the next analysis interval); one asio timer per route only wakes the manager at
 // the earliest of them to run_due(). Tests step a ManualClock and call run_due() themselves.
+// Hook calls and metric queries answer later through the host; an answer that arrives after
+// the rollout moved on (another start, an abort) is dropped by its epoch.
 class Manager {
 public:
   static constexpr size_t kHistory = 256;
   using TimePoint = Clock::Steady::time_point;
+  // "" when the operation went through, else why not.
+  using Done = std::function<void(std::string error)>;
 
-  // weir's: the controller is the host (fast abort and `watch` hooked), real time.
+  // weir's: the controller is the host (fast abort, weights guard and `watch` hooked), real time.
   Manager(boost::asio::io_context& io, control::Controller& controller);
   // `io` only carries the wake-up timers; `host` and `clock` outlive the manager.
   Manager(boost::asio::io_context& io, Host& host, Clock& clock);
@@ -58,20 +67,30 @@ public:
   void stop();
   void register_commands(control::CommandTable& table);
 
-  // Operations; each returns "" or an error message.
-  std::string begin(const std::string& route, const std::string& canary);
+  // Operations; each returns "" or an error message. begin() and restart() return an error at
+  // once when the start cannot be tried; otherwise `done` (if any) runs exactly once, after the
+  // pre_rollout hooks answered (at once when there are none), with "" or their refusal.
+  std::string begin(const std::string& route, const std::string& canary, Done done = nullptr);
+  std::string restart(const std::string& route, Done done = nullptr);
   std::string pause(const std::string& route);
   std::string resume(const std::string& route);
   std::string promote(const std::string& route, bool full);
   std::string abort(const std::string& route, const std::string& reason);
+  // After a promotion: the previous stable version takes the whole route again at once.
+  std::string undo(const std::string& route);
   // The workers' runs of errors from a version added up to the fast-abort threshold
   // (rollout/fast_abort.h): aborts when that version is the canary of a running rollout.
   void on_fast_abort(const FastAbort::Trip& trip);
+  // An operator's weight command on `route`: "" to let it through, else the refusal.
+  std::string guard_weights(const std::string& route, bool force, const std::string& command);
 
+  // "" for a route that has no plan.
   std::string status_json(const std::string& route) const;
   std::string history_json(const std::string& route) const;
   // For `watch ROUTE`: {"status":{...},"events":[events after cursor]}; advances cursor.
   std::string feed(const std::string& route, uint64_t& cursor) const;
+  // weir_rollout_* families in the Prometheus text format.
+  void write_metrics(std::string& out) const;
 
   // The earliest time something is due on any route (nullopt: nothing waits on time).
   std::optional<TimePoint> next_due() const;
@@ -80,20 +99,48 @@ public:
 
 private:
   struct State;
+  struct Interval;
   State* find(const std::string& route);
   const State* find(const std::string& route) const;
   State& state_for(const std::string& route);
   const config::Rollout* plan(const std::string& route) const;
+  bool route_exists(const std::string& route) const;
+  // The refusal for a command on a route without a plan: unknown route, or no plan.
+  std::string no_plan(const std::string& route) const;
+
+  // manager.cc: the state machine.
+  std::string check_start(const std::string& route, const std::string& canary_arg,
+                          std::string& stable, std::string& canary);
+  void start_now(State& s, const std::string& stable, const std::string& canary);
   void run_steps(State& s);
   void run_due(State& s);
+  void promote_now(State& s);
   void set_canary_weight(State& s, uint32_t percent);
   void step_due_at(State& s, TimePoint at);
   void arm_analysis(State& s);
   void stop_timers(State& s);
-  // Points the route's wake-up timer at its earliest due time (or cancels it).
+  void enter_paused(State& s, std::string message);
+  // The plan takes the weights back from an operator's override (resume, promote).
+  void reclaim_weights(State& s);
   void schedule(State& s);
-  void analyze_now(State& s);
   void record(State& s, std::string type, std::string message, std::string details = "");
+
+  // manager_interval.cc: one analysis interval, judged as one verdict.
+  void begin_interval(State& s);
+  void finish_interval(State& s, Interval& in);
+  void update_top_up(State& s, const metrics::WindowStats& user_canary);
+  void stop_top_up(State& s);
+
+  // manager_gates.cc: hooks.
+  std::string hook_body(const State& s, const config::RolloutHook& hook) const;
+  // Calls every hook of `type` and runs `then(ok, why)` once all answered (ok: all 2xx).
+  void call_hooks(State& s, config::RolloutHook::Type type,
+                  std::function<void(bool ok, std::string why)> then);
+  // Holds the rollout at a confirm gate until its hooks answer 2xx: true when it may go on.
+  bool confirmed(State& s, config::RolloutHook::Type type);
+  void notify_hooks(State& s, config::RolloutHook::Type type);
+
+  // manager_report.cc: status, history, state file.
   void save();
   void restore();
 
@@ -102,6 +149,8 @@ private:
   Host& host_;
   Clock& clock_;
   std::map<std::string, std::unique_ptr<State>> states_;
+  // Async answers check it: none runs into a destroyed manager.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 } // namespace weir::rollout

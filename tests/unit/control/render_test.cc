@@ -121,8 +121,7 @@ TEST(Routes, OneRowPerBackendWithLiveAndConfiguredWeights) {
   EXPECT_EQ(
       lines[4],
       "api    api.example.com/v1  api-v2/api       5*           0     0%  no endpoint available");
-  EXPECT_EQ(lines[5],
-            "* live override of the config weight (\"weirctl clear weight ROUTE\" restores it)");
+  EXPECT_EQ(lines[5], "* set by an operator (\"weirctl clear weight ROUTE\" drops it)");
 }
 
 TEST(Routes, WithoutOverridesThereIsNoFootnote) {

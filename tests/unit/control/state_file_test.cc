@@ -54,6 +54,7 @@ LiveState sample() {
   s.weight_overrides["web"]["default/web-v2"] = 10;
   s.weight_overrides["api \"quoted\""]["prod/api"] = 4294967295u;
   s.weight_overrides["empty-route"]; // a route whose overrides were all cleared
+  s.rollout_weights["web"]["default/web-v2"] = 0;
   s.drained["default/web-v1"] = {"10.0.0.1:8080", "10.0.0.2:8080"};
   s.drained["prod/api"] = {"[::1]:9000"};
   s.extra["rollouts"] = R"({"web":{"step":2,"paused":false,"history":[10,25]}})";
@@ -103,7 +104,7 @@ std::string parse_error(std::string_view text) {
 // ---- to_json / from_json ----
 
 TEST(StateFileJson, EmptyState) {
-  EXPECT_EQ(to_json(LiveState{}), R"({"version":1,"weights":{},"drained":{},"extra":{}})");
+  EXPECT_EQ(to_json(LiveState{}), R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{}})");
   EXPECT_EQ(parse(to_json(LiveState{})), LiveState{});
 }
 
@@ -111,10 +112,12 @@ TEST(StateFileJson, Format) {
   LiveState s;
   s.weight_overrides["web"]["default/web-v2"] = 10;
   s.weight_overrides["web"]["default/web-v1"] = 90;
+  s.rollout_weights["web"]["default/web-v2"] = 0;
   s.drained["default/web-v1"] = {"10.0.0.2:80", "10.0.0.1:80"};
   s.extra["rollouts"] = R"({ "web" : { "step" : 2 } })";
   EXPECT_EQ(to_json(s),
             R"({"version":1,"weights":{"web":{"default/web-v1":90,"default/web-v2":10}},)"
+            R"("rollout_weights":{"web":{"default/web-v2":0}},)"
             R"("drained":{"default/web-v1":["10.0.0.1:80","10.0.0.2:80"]},)"
             R"("extra":{"rollouts":{"web":{"step":2}}}})");
 }
@@ -137,7 +140,7 @@ TEST(StateFileJson, ExtraIsStoredCompact) {
 TEST(StateFileJson, InvalidExtraIsWrittenAsNull) {
   LiveState s;
   s.extra["broken"] = "{not json";
-  EXPECT_EQ(to_json(s), R"({"version":1,"weights":{},"drained":{},"extra":{"broken":null}})");
+  EXPECT_EQ(to_json(s), R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{"broken":null}})");
 }
 
 TEST(StateFileJson, MissingSectionsAndUnknownKeys) {
@@ -158,6 +161,8 @@ TEST(StateFileJson, RejectsBadShapes) {
   EXPECT_EQ(parse_error(R"({"version":2})"), "version: unsupported version 2");
   EXPECT_EQ(parse_error(R"({"version":1,"weights":[]})"), "weights: expected an object");
   EXPECT_EQ(parse_error(R"({"version":1,"weights":{"web":5}})"), "weights.web: expected an object");
+  EXPECT_EQ(parse_error(R"({"version":1,"rollout_weights":{"web":5}})"),
+            "rollout_weights.web: expected an object");
   for (const char* w : {"-1", "1.5", "4294967296", "\"10\"", "null", "true", "1e300"})
     EXPECT_EQ(parse_error(std::string(R"({"version":1,"weights":{"web":{"ns/a":)") + w + "}}}"),
               "weights.web.ns/a: expected an integer from 0 to 4294967295")

@@ -28,9 +28,9 @@ TEST(RolloutAnalysis, TableOfVerdicts) {
   Thresholds t; // min 200, error 1 %, +0.5 %, p99 500 ms, +50 %
   const Case cases[] = {
       {"too little traffic", window(120, 0, 10), window(5000, 0, 10), Outcome::inconclusive,
-       "inconclusive: 80 more requests needed (120 of 200)"},
+       "inconclusive: 80 more canary requests needed (120 of 200)"},
       {"no traffic at all", window(0, 0, 0), window(0, 0, 0), Outcome::inconclusive,
-       "200 more requests needed"},
+       "200 more canary requests needed"},
       {"exactly min_requests passes", window(200, 0, 10), window(5000, 0, 10), Outcome::pass,
        "pass: 200 requests"},
       {"healthy", window(1000, 5, 100), window(9000, 40, 90), Outcome::pass, "pass"},

@@ -1,0 +1,102 @@
+// The `rollout …` control commands (kubectl argo rollouts' verbs where they fit).
+#include "manager_state.h"
+#include "weir/base/json.h"
+
+namespace weir::rollout {
+
+void Manager::register_commands(control::CommandTable& table) {
+  using control::Args;
+  using control::Responder;
+  auto reply_status = [this](const std::shared_ptr<Responder>& r, const std::string& route) {
+    r->reply(control::ok_reply([&](json::Writer& w) { w.key("rollout").raw(status_json(route)); }));
+  };
+  auto simple = [this, reply_status](std::string name, std::string help,
+                                     std::function<std::string(const std::string&)> op) {
+    return control::Command{
+        "rollout " + name, "ROUTE", std::move(help),
+        [name, op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+          if (args.size() != 1)
+            return r->reply(control::error_reply(args.empty()
+                                                     ? "rollout " + name + ": missing ROUTE"
+                                                     : "usage: rollout " + name + " ROUTE"));
+          std::string err = op(args[0]);
+          if (!err.empty()) return r->reply(control::error_reply(err));
+          reply_status(r, args[0]);
+        }};
+  };
+  // start and restart answer once the pre_rollout hooks have (at once without any).
+  auto reply_when_done = [reply_status](std::shared_ptr<Responder> r, std::string route) {
+    return [r, route, reply_status](std::string err) {
+      if (!err.empty()) return r->reply(control::error_reply(err));
+      reply_status(r, route);
+    };
+  };
+  table.add({"rollout start", "ROUTE [CANARY]",
+             "start the route's rollout plan (after a promotion from the promoted version, after "
+             "an abort or undo with the same versions); waits for pre_rollout hooks",
+             [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.empty())
+                 return r->reply(control::error_reply("rollout start: missing ROUTE"));
+               if (args.size() > 2)
+                 return r->reply(control::error_reply("usage: rollout start ROUTE [CANARY]"));
+               std::string err =
+                   begin(args[0], args.size() == 2 ? args[1] : "", reply_when_done(r, args[0]));
+               if (!err.empty()) r->reply(control::error_reply(err));
+             }});
+  table.add({"rollout restart", "ROUTE",
+             "run a progressing, paused or aborted rollout again from its first step, with the "
+             "same stable and canary",
+             [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() != 1)
+                 return r->reply(control::error_reply(args.empty()
+                                                          ? "rollout restart: missing ROUTE"
+                                                          : "usage: rollout restart ROUTE"));
+               std::string err = restart(args[0], reply_when_done(r, args[0]));
+               if (!err.empty()) r->reply(control::error_reply(err));
+             }});
+  table.add(simple("pause", "pause a progressing rollout (timers stop, weights stay)",
+                   [this](const std::string& route) { return pause(route); }));
+  table.add(simple("resume", "resume a paused rollout (the plan takes the weights back)",
+                   [this](const std::string& route) { return resume(route); }));
+  table.add({"rollout promote", "ROUTE [--full]",
+             "pass a manual gate or skip the current timed step; --full promotes to 100 % now "
+             "(passing a confirm_promotion gate)",
+             [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+               bool full = args.size() == 2 && args[1] == "--full";
+               if (args.empty())
+                 return r->reply(control::error_reply("rollout promote: missing ROUTE"));
+               if (args.size() > 2 || (args.size() == 2 && !full))
+                 return r->reply(control::error_reply("usage: rollout promote ROUTE [--full]"));
+               std::string err = promote(args[0], full);
+               if (!err.empty()) return r->reply(control::error_reply(err));
+               reply_status(r, args[0]);
+             }});
+  table.add(
+      simple("abort", "roll back now: canary weight 0 on every worker",
+             [this](const std::string& route) { return abort(route, "aborted by operator"); }));
+  table.add(simple("undo",
+                   "after a promotion, give the route back to the version it replaced, at once",
+                   [this](const std::string& route) { return undo(route); }));
+  table.add({"rollout status", "ROUTE",
+             "state, the split traffic gets, steps with the current one marked, last analysis",
+             [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() != 1)
+                 return r->reply(control::error_reply(args.empty()
+                                                          ? "rollout status: missing ROUTE"
+                                                          : "usage: rollout status ROUTE"));
+               if (!plan(args[0])) return r->reply(control::error_reply(no_plan(args[0])));
+               reply_status(r, args[0]);
+             }});
+  table.add({"rollout history", "ROUTE", "every transition and analysis verdict, oldest first",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               if (args.size() != 1)
+                 return r->reply(control::error_reply(args.empty()
+                                                          ? "rollout history: missing ROUTE"
+                                                          : "usage: rollout history ROUTE"));
+               if (!plan(args[0])) return r->reply(control::error_reply(no_plan(args[0])));
+               r->reply(control::ok_reply(
+                   [&](json::Writer& w) { w.key("events").raw(history_json(args[0])); }));
+             }});
+}
+
+} // namespace weir::rollout

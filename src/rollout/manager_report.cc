@@ -1,0 +1,286 @@
+// What the rollout manager tells: status (the split traffic really gets), history, the `watch`
+// feed, the weir_rollout_* metrics, and the state file section that survives a restart.
+#include "manager_state.h"
+#include "weir/base/json.h"
+#include "weir/base/log.h"
+#include "weir/metrics/prometheus.h"
+
+#include <cmath>
+
+namespace weir::rollout {
+
+namespace {
+Phase phase_of(std::string_view name) {
+  for (Phase p : {Phase::idle, Phase::progressing, Phase::paused, Phase::degraded, Phase::healthy})
+    if (name == phase_name(p)) return p;
+  return Phase::idle;
+}
+
+std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t - now);
+}
+
+// The canary's share of the route's traffic, in whole percent as the plan writes weights.
+uint32_t percent_of(const Split& split, const std::string& service) {
+  for (const auto& b : split.backends)
+    if (b.service == service) return static_cast<uint32_t>(std::lround(b.share * 100));
+  return 0;
+}
+} // namespace
+
+std::string Manager::status_json(const std::string& route) const {
+  const config::Rollout* p = plan(route);
+  if (!p) return "";
+  const State* s = find(route);
+  bool active = s && (s->phase == Phase::progressing || s->phase == Phase::paused);
+  std::string stable = s && !s->stable.empty() ? s->stable : p->stable;
+  std::string canary = s && !s->canary.empty() ? s->canary : p->canary;
+  Split split = host_.split(route);
+  json::Writer w;
+  w.begin_object().key("route").value(route);
+  w.key("phase").value(phase_name(s ? s->phase : Phase::idle));
+  w.key("stable").value(stable).key("canary").value(canary);
+  // What traffic gets now (operator override, the rollout's weights or the config's), not what
+  // the plan last asked for: that is plan_weight.
+  w.key("canary_weight").value(percent_of(split, canary));
+  if (s && s->phase != Phase::idle) w.key("plan_weight").value(s->canary_weight);
+  w.key("weights_from").value(split.weights_from);
+  w.key("split").begin_array();
+  for (const auto& b : split.backends)
+    w.begin_object()
+        .key("service")
+        .value(b.service)
+        .key("weight")
+        .value(b.weight)
+        .key("share")
+        .value(b.share)
+        .end_object();
+  w.end_array();
+  if (!p->affinity_cookie.empty()) w.key("affinity_cookie").value(p->affinity_cookie);
+  if (!p->override_header.empty()) w.key("override_header").value(p->override_header);
+  w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));
+  w.key("message").value(s ? s->message : "no rollout started");
+  if (s && s->step_deadline && s->phase == Phase::progressing) {
+    auto left = ms_until(*s->step_deadline, clock_.now());
+    w.key("step_remaining_ms").value(static_cast<int64_t>(std::max<int64_t>(0, left.count())));
+  } else if (s && s->remaining) {
+    w.key("step_remaining_ms").value(static_cast<int64_t>(s->remaining->count()));
+  }
+  if (s && !s->waiting_for.empty() && active) w.key("waiting_for").value(s->waiting_for);
+  if (s && s->starting) w.key("starting").value(true);
+  w.key("failures").value(s ? s->failures : 0u).key("inconclusive").value(s ? s->inconclusive : 0u);
+  if (p->analysis.top_up.enabled) {
+    w.key("top_up").begin_object().key("running").value(s && s->top_up);
+    w.key("rate").value(p->analysis.top_up.rate).end_object();
+  }
+  w.key("steps").begin_array();
+  for (size_t i = 0; i < p->steps.size(); ++i) {
+    const auto& st = p->steps[i];
+    w.begin_object();
+    switch (st.kind) {
+    case config::RolloutStep::Kind::set_weight:
+      w.key("set_weight").value(st.weight);
+      break;
+    case config::RolloutStep::Kind::pause:
+      w.key("pause_ms").value(static_cast<int64_t>(st.duration.count()));
+      break;
+    case config::RolloutStep::Kind::analysis:
+      w.key("analysis_ms").value(static_cast<int64_t>(st.duration.count()));
+      break;
+    }
+    w.key("current").value(s && s->step == i && active);
+    w.key("done").value(s && (s->step > i || s->phase == Phase::healthy));
+    w.end_object();
+  }
+  w.end_array();
+  if (s && !s->last_details.empty()) w.key("last_analysis").raw(s->last_details);
+  w.end_object();
+  return w.take();
+}
+
+std::string Manager::history_json(const std::string& route) const {
+  const State* s = find(route);
+  json::Writer w;
+  w.begin_array();
+  if (s)
+    for (const auto& e : s->history) {
+      w.begin_object().key("time").value(e.time).key("type").value(e.type);
+      w.key("message").value(e.message);
+      if (!e.details.empty()) w.key("details").raw(e.details);
+      w.end_object();
+    }
+  w.end_array();
+  return w.take();
+}
+
+std::string Manager::feed(const std::string& route, uint64_t& cursor) const {
+  if (!plan(route)) return "";
+  const State* s = find(route);
+  json::Writer w;
+  w.begin_object().key("status").raw(status_json(route));
+  w.key("events").begin_array();
+  if (s) {
+    uint64_t first = s->events_total - s->history.size(); // sequence of history.front()
+    if (cursor < first) cursor = first;
+    for (uint64_t i = cursor; i < s->events_total; ++i) {
+      const Event& e = s->history[static_cast<size_t>(i - first)];
+      w.begin_object().key("time").value(e.time).key("type").value(e.type);
+      w.key("message").value(e.message);
+      if (!e.details.empty()) w.key("details").raw(e.details);
+      w.end_object();
+    }
+    cursor = s->events_total;
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
+void Manager::write_metrics(std::string& out) const {
+  std::vector<std::pair<std::string, const config::Rollout*>> plans;
+  for (const auto& r : host_.config().routes)
+    if (r.rollout.enabled) plans.emplace_back(r.name, &r.rollout);
+  if (plans.empty()) return;
+  auto labels = [&](const std::string& route) {
+    std::string l = "route=\"";
+    metrics::append_label_value(l, route);
+    return l + "\"";
+  };
+  auto line = [&](const char* name, const std::string& l, uint64_t v) {
+    out += name;
+    out += "{" + l + "} " + std::to_string(v) + "\n";
+  };
+  out += "# HELP weir_rollout_phase Phase of a route's rollout: 1 for the phase it is in, 0 for "
+         "the others.\n# TYPE weir_rollout_phase gauge\n";
+  for (const auto& [route, p] : plans) {
+    const State* s = find(route);
+    for (Phase ph :
+         {Phase::idle, Phase::progressing, Phase::paused, Phase::degraded, Phase::healthy})
+      line("weir_rollout_phase", labels(route) + ",phase=\"" + phase_name(ph) + "\"",
+           (s ? s->phase : Phase::idle) == ph ? 1 : 0);
+  }
+  out += "# HELP weir_rollout_canary_weight The canary's share of the route's traffic now, in "
+         "percent (operator overrides included).\n# TYPE weir_rollout_canary_weight gauge\n";
+  for (const auto& [route, p] : plans) {
+    const State* s = find(route);
+    std::string canary = s && !s->canary.empty() ? s->canary : p->canary;
+    line("weir_rollout_canary_weight", labels(route), percent_of(host_.split(route), canary));
+  }
+  out += "# HELP weir_rollout_step The rollout's current step, from 1 (0: never started).\n"
+         "# TYPE weir_rollout_step gauge\n";
+  for (const auto& [route, p] : plans) {
+    const State* s = find(route);
+    uint64_t step = !s || s->phase == Phase::idle ? 0 : std::min(s->step + 1, p->steps.size());
+    line("weir_rollout_step", labels(route), step);
+  }
+  out += "# HELP weir_rollout_analysis_total Analysis verdicts reached, by outcome.\n"
+         "# TYPE weir_rollout_analysis_total counter\n";
+  for (const auto& [route, p] : plans) {
+    const State* s = find(route);
+    const char* names[] = {"pass", "fail", "inconclusive"};
+    for (size_t i = 0; i < 3; ++i)
+      line("weir_rollout_analysis_total", labels(route) + ",outcome=\"" + names[i] + "\"",
+           s ? s->verdicts[i] : 0);
+  }
+}
+
+void Manager::save() {
+  json::Writer w;
+  w.begin_object();
+  for (const auto& [route, s] : states_) {
+    w.key(route).begin_object();
+    w.key("phase").value(phase_name(s->phase)).key("stable").value(s->stable);
+    w.key("canary").value(s->canary).key("step").value(static_cast<uint64_t>(s->step));
+    w.key("canary_weight").value(s->canary_weight).key("gate").value(s->gate);
+    w.key("user_paused").value(s->user_paused).key("message").value(s->message);
+    w.key("failures").value(s->failures).key("inconclusive").value(s->inconclusive);
+    w.key("awaiting_pass").value(s->awaiting_pass);
+    w.key("rollout_confirmed").value(s->rollout_confirmed);
+    w.key("promotion_confirmed").value(s->promotion_confirmed);
+    w.key("verdicts").begin_array();
+    for (uint64_t v : s->verdicts)
+      w.value(v);
+    w.end_array();
+    // A running step's end is saved as wall-clock time: after a crash the step resumes with
+    // the time really left, not with what was left at the last save.
+    int64_t remaining = -1;
+    if (s->remaining) {
+      remaining = s->remaining->count();
+    } else if (s->step_deadline) {
+      auto wall = clock_.wall_now() + ms_until(*s->step_deadline, clock_.now());
+      w.key("step_deadline_unix_ms")
+          .value(static_cast<int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch())
+                  .count()));
+    }
+    w.key("step_remaining_ms").value(remaining);
+    w.key("history").begin_array();
+    size_t skip = s->history.size() > 64 ? s->history.size() - 64 : 0;
+    for (size_t i = skip; i < s->history.size(); ++i) {
+      const Event& e = s->history[i];
+      w.begin_object().key("time").value(e.time).key("type").value(e.type);
+      w.key("message").value(e.message).end_object();
+    }
+    w.end_array().end_object();
+  }
+  w.end_object();
+  host_.save_state(w.take());
+}
+
+void Manager::restore() {
+  std::string saved = host_.saved_state();
+  if (saved.empty()) return;
+  auto parsed = json::parse(saved);
+  if (!parsed.value || !parsed.value->is_object()) {
+    log::error("rollout state unreadable: " + parsed.error);
+    return;
+  }
+  for (const auto& [route, v] : parsed.value->as_object()) {
+    if (!plan(route)) continue;
+    State& s = state_for(route);
+    s.phase = phase_of(v.get_string("phase"));
+    s.stable = v.get_string("stable");
+    s.canary = v.get_string("canary");
+    s.step = static_cast<size_t>(v.get_number("step"));
+    s.canary_weight = static_cast<uint32_t>(v.get_number("canary_weight"));
+    s.gate = v.get_bool("gate");
+    s.user_paused = v.get_bool("user_paused");
+    s.message = v.get_string("message");
+    s.failures = static_cast<uint32_t>(v.get_number("failures"));
+    s.inconclusive = static_cast<uint32_t>(v.get_number("inconclusive"));
+    s.awaiting_pass = v.get_bool("awaiting_pass");
+    s.rollout_confirmed = v.get_bool("rollout_confirmed");
+    s.promotion_confirmed = v.get_bool("promotion_confirmed");
+    if (const json::Value* a = v.find("verdicts"); a && a->is_array())
+      for (size_t i = 0; i < 3 && i < a->as_array().size(); ++i)
+        if (a->as_array()[i].is_number())
+          s.verdicts[i] = static_cast<uint64_t>(a->as_array()[i].as_number());
+    int64_t remaining = static_cast<int64_t>(v.get_number("step_remaining_ms", -1));
+    if (const json::Value* d = v.find("step_deadline_unix_ms"); d && d->is_number()) {
+      int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           clock_.wall_now().time_since_epoch())
+                           .count();
+      remaining = std::max<int64_t>(0, static_cast<int64_t>(d->as_number()) - now_ms);
+    }
+    if (const json::Value* h = v.find("history"); h && h->is_array())
+      for (const auto& e : h->as_array())
+        s.history.push_back(
+            {e.get_string("time"), e.get_string("type"), e.get_string("message"), ""});
+    s.events_total = s.history.size();
+    if (remaining >= 0) {
+      if (s.phase == Phase::paused)
+        s.remaining = std::chrono::milliseconds(remaining);
+      else
+        s.step_deadline = clock_.now() + std::chrono::milliseconds(remaining);
+    }
+    if (s.phase == Phase::progressing) {
+      s.started_at = clock_.now();
+      record(s, "restored",
+             "restarted at step " + std::to_string(s.step + 1) +
+                 (remaining >= 0 ? " with " + std::to_string(remaining) + "ms left" : ""));
+      arm_analysis(s);
+      run_steps(s);
+    }
+  }
+}
+
+} // namespace weir::rollout

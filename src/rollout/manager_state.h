@@ -1,0 +1,58 @@
+#pragma once
+// Private to the rollout manager's implementation files: one route's rollout state.
+
+#include "weir/rollout/manager.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+
+namespace weir::rollout {
+
+struct Manager::State {
+  explicit State(boost::asio::io_context& io) : timer(io) {}
+  std::string route;
+  Phase phase = Phase::idle;
+  std::string stable;
+  std::string canary;
+  size_t step = 0;
+  uint32_t canary_weight = 0;             // what the plan set; status reports the live split
+  bool gate = false;                      // paused at a manual gate: `rollout promote` continues
+  bool user_paused = false;               // `rollout pause` (or too many inconclusive intervals)
+  std::optional<TimePoint> step_deadline; // end of the current pause/analysis step
+  std::optional<std::chrono::milliseconds> remaining; // of a step deadline while paused
+  // An analysis step's time is over: the next passing verdict moves the rollout on.
+  bool awaiting_pass = false;
+  uint32_t failures = 0; // built-in analysis and `rollout` hooks: failed intervals in a row
+  uint32_t inconclusive = 0;
+  std::map<std::string, uint32_t> metric_failures; // external metric → failed intervals in a row
+  std::optional<Verdict> last;                     // the built-in part of the last verdict
+  std::string last_outcome;                        // the whole last verdict ("" before any)
+  std::string last_reason;
+  std::string last_details; // its JSON, for status
+  std::string message;      // why it stands where it stands
+  std::deque<Event> history;
+  uint64_t events_total = 0; // events ever recorded; history holds the last kHistory
+  // Due times; `timer` wakes the manager at the earliest.
+  std::optional<TimePoint> step_due;     // run_steps again (a step's end, a gate's next ask)
+  std::optional<TimePoint> analysis_due; // the next analysis interval
+  boost::asio::steady_timer timer;
+
+  // Changes whenever the rollout starts over or ends: a hook answer or metric of another epoch
+  // is about a rollout that is gone.
+  uint64_t epoch = 0;
+  bool starting = false;    // pre_rollout hooks asked, no answer yet
+  bool measuring = false;   // an interval's metrics or hooks asked, no answer yet
+  bool asking_gate = false; // confirm hooks asked, no answer yet
+  std::string waiting_for;  // the confirm gate that holds the rollout ("" when none)
+  std::string gate_refusal; // its last refusal, recorded once per change
+  bool rollout_confirmed = false;
+  bool promotion_confirmed = false;
+  std::optional<TimePoint> started_at;
+  bool top_up = false; // synthetic requests running
+  // Verdicts ever reached, by outcome (weir_rollout_analysis_total).
+  uint64_t verdicts[3] = {0, 0, 0};
+  // The version that served before the last promotion (`rollout undo` brings it back).
+  std::string previous_stable;
+};
+
+} // namespace weir::rollout

@@ -1,0 +1,208 @@
+// Rollouts v2 (issue 10), the manager's side of "what the status says is what traffic gets":
+// one owner of a route's weights at a time, status from the live split, one event per verdict,
+// fast-abort runs reset at a start, restart and undo, the roles after an abort, unknown routes,
+// and the weir_rollout_* metrics. Each test failed on the manager before the change.
+#include "manager_fixture.h"
+
+namespace weir::rollout {
+namespace {
+
+using namespace fake;
+
+TEST_F(RolloutManagerTest, IdleStatusReportsTheSplitTrafficGetsFromTheConfig) {
+  host.cfg.routes[0].backends = {{kStable, 90}, {kCanary, 10}};
+  json::Value s = status();
+  EXPECT_EQ(s.get_string("phase"), "Idle");
+  EXPECT_EQ(s.get_number("canary_weight"), 10) << "the config gives the canary 10 %";
+  EXPECT_EQ(s.get_string("weights_from"), "config");
+  ASSERT_EQ(s["split"].as_array().size(), 2u);
+  EXPECT_DOUBLE_EQ(s["split"].as_array()[1].get_number("share"), 0.1);
+}
+
+TEST_F(RolloutManagerTest, OperatorWeightsAreRefusedDuringARolloutUnlessForcedWhichPauses) {
+  plan().steps = {set_weight(10), pause(10s), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  std::string refused = manager->guard_weights("r", false, "set weight r app-v2/app=50");
+  EXPECT_NE(refused.find("belong to the plan"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("--force"), std::string::npos) << refused;
+  EXPECT_EQ(phase(), "Progressing");
+
+  EXPECT_EQ(manager->guard_weights("r", true, "set weight r app-v1/app=50 app-v2/app=50 --force"),
+            "");
+  host.operator_weights["r"] = {{kStable, 50}, {kCanary, 50}}; // what the controller then does
+  EXPECT_EQ(phase(), "Paused");
+  EXPECT_EQ(count("override"), 1u);
+  EXPECT_NE(history().back().get_string("message").find("app-v2/app=50"), std::string::npos);
+  // The status says what traffic gets, and where the plan stood.
+  json::Value s = status();
+  EXPECT_EQ(s.get_number("canary_weight"), 50);
+  EXPECT_EQ(s.get_number("plan_weight"), 10);
+  EXPECT_EQ(s.get_string("weights_from"), "operator");
+  // A paused timed step keeps its time while the operator holds the weights.
+  advance(1h);
+  EXPECT_EQ(step(), 1);
+
+  // Resume: the plan takes its weights back, and says so.
+  ASSERT_EQ(manager->resume("r"), "");
+  EXPECT_TRUE(host.operator_weights.empty());
+  EXPECT_EQ(count("weights"), 1u);
+  EXPECT_EQ(status().get_number("canary_weight"), 10);
+
+  // Outside a rollout the operator owns the weights: nothing to refuse.
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  EXPECT_EQ(manager->guard_weights("r", false, "clear weight r"), "");
+}
+
+TEST_F(RolloutManagerTest, AfterAnAbortTheRolloutsWeightsKeepTheCanaryAtZero) {
+  host.cfg.routes[0].backends = {{kStable, 90}, {kCanary, 10}};
+  plan().steps = {set_weight(20), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  // No operator override: the route's split is the rollout's, canary 0 (not the config's 10).
+  json::Value s = status();
+  EXPECT_EQ(s.get_string("phase"), "Degraded");
+  EXPECT_EQ(s.get_number("canary_weight"), 0);
+  EXPECT_EQ(s.get_string("weights_from"), "rollout");
+}
+
+TEST_F(RolloutManagerTest, AnAnalysisStepsEndRecordsOneVerdictPerInterval) {
+  plan().steps = {set_weight(10), analysis(2s), set_weight(100)};
+  host.windows[kCanary] = kStarved;
+  ASSERT_EQ(manager->begin("r", ""), "");
+  // Intervals at 1 s and 2 s; at 2 s the step's time is over too: still one verdict.
+  advance(2s);
+  EXPECT_EQ(count("analysis"), 2u);
+  EXPECT_EQ(phase(), "Progressing") << "inconclusive_limit 3 is not reached after 2 intervals";
+  EXPECT_EQ(status().get_number("inconclusive"), 2);
+  advance(1s);
+  EXPECT_EQ(count("analysis"), 3u);
+  EXPECT_EQ(phase(), "Paused");
+  // Every verdict has its own time.
+  std::vector<std::string> times;
+  for (const auto& e : history())
+    if (e.get_string("type") == "analysis") times.push_back(e.get_string("time"));
+  EXPECT_NE(times[0], times[1]);
+  EXPECT_NE(times[1], times[2]);
+}
+
+TEST_F(RolloutManagerTest, AnAnalysisStepGoesOnAtTheFirstPassingIntervalAfterItsEnd) {
+  plan().steps = {set_weight(10), analysis(2s), set_weight(100)};
+  host.windows[kCanary] = kStarved;
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(2s);
+  EXPECT_EQ(step(), 1);
+  EXPECT_NE(status().get_string("message").find("waiting for a passing interval"),
+            std::string::npos);
+  host.windows[kCanary] = kHealthy;
+  advance(1s);
+  EXPECT_EQ(phase(), "Healthy");
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{"inconclusive", "inconclusive", "pass"}));
+}
+
+TEST_F(RolloutManagerTest, EveryStartResetsTheWorkersFastAbortRuns) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(host.fast_abort_resets, 1);
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(host.fast_abort_resets, 2);
+  ASSERT_EQ(manager->restart("r"), "");
+  EXPECT_EQ(host.fast_abort_resets, 3);
+}
+
+TEST_F(RolloutManagerTest, AStartAfterAnAbortKeepsTheVersionThatServesAsStable) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->promote("r", true), "");
+  ASSERT_EQ(phase(), "Healthy"); // app-v2 serves
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(status().get_string("stable"), kCanary) << "the reverse start";
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  EXPECT_EQ(host.weight_changes.back().second, (Weights{{kCanary, 100}, {kStable, 0}}));
+  // app-v2 still serves: it stays stable, and app-v1 is tried again as canary, from 0.
+  size_t before = host.weight_changes.size();
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(status().get_string("stable"), kCanary);
+  EXPECT_EQ(status().get_string("canary"), kStable);
+  ASSERT_GT(host.weight_changes.size(), before);
+  EXPECT_EQ(host.weight_changes[before].second, (Weights{{kCanary, 100}, {kStable, 0}}));
+}
+
+TEST_F(RolloutManagerTest, RestartRunsTheSameRolloutFromItsFirstStep) {
+  plan().steps = {set_weight(10), pause(5s), set_weight(50), gate(), set_weight(100)};
+  EXPECT_NE(manager->restart("r"), "") << "nothing to restart before a start";
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(5s);
+  ASSERT_EQ(step(), 3);
+  ASSERT_EQ(host.canary_weight(), 50);
+  ASSERT_EQ(manager->restart("r"), "");
+  EXPECT_EQ(phase(), "Progressing");
+  EXPECT_EQ(step(), 1);
+  EXPECT_EQ(host.canary_weight(), 10);
+  EXPECT_EQ(remaining_ms(), 5000);
+  EXPECT_EQ(count("restarted"), 1u);
+  // After an abort too, with the same versions.
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  ASSERT_EQ(manager->restart("r"), "");
+  EXPECT_EQ(status().get_string("canary"), kCanary);
+  EXPECT_EQ(host.canary_weight(), 10);
+}
+
+TEST_F(RolloutManagerTest, UndoGivesThePromotedRouteBackToThePreviousStable) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  EXPECT_NE(manager->undo("r").find("nothing to undo"), std::string::npos);
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_NE(manager->undo("r").find("rollout abort"), std::string::npos)
+      << "a running rollout is rolled back with abort";
+  ASSERT_EQ(manager->promote("r", true), "");
+  ASSERT_EQ(host.canary_weight(), 100);
+  ASSERT_EQ(manager->undo("r"), "");
+  EXPECT_EQ(host.weight_changes.back().second, (Weights{{kStable, 100}, {kCanary, 0}}));
+  EXPECT_EQ(phase(), "Degraded");
+  EXPECT_EQ(count("undone"), 1u);
+  EXPECT_NE(manager->undo("r"), "");
+  // The next start tries the undone version again.
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(status().get_string("stable"), kStable);
+  EXPECT_EQ(status().get_string("canary"), kCanary);
+}
+
+TEST_F(RolloutManagerTest, UnknownRoutesAreNamedAsUnknown) {
+  for (const std::string& err :
+       {manager->begin("nosuch", ""), manager->pause("nosuch"), manager->resume("nosuch"),
+        manager->promote("nosuch", false), manager->abort("nosuch", "x"), manager->undo("nosuch"),
+        manager->restart("nosuch")})
+    EXPECT_EQ(err, "unknown route \"nosuch\"");
+  config::Route plain;
+  plain.name = "plain";
+  host.cfg.routes.push_back(plain);
+  EXPECT_EQ(manager->pause("plain"), "route \"plain\" has no rollout plan");
+  EXPECT_EQ(manager->status_json("nosuch"), "");
+}
+
+TEST_F(RolloutManagerTest, RolloutStateIsInTheMetrics) {
+  plan().steps = {set_weight(10), pause(5s), set_weight(100)};
+  std::string idle;
+  manager->write_metrics(idle);
+  EXPECT_NE(idle.find("weir_rollout_phase{route=\"r\",phase=\"Idle\"} 1\n"), std::string::npos)
+      << idle;
+  EXPECT_NE(idle.find("weir_rollout_step{route=\"r\"} 0\n"), std::string::npos);
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(2s);
+  std::string out;
+  manager->write_metrics(out);
+  EXPECT_NE(out.find("# TYPE weir_rollout_phase gauge\n"), std::string::npos);
+  EXPECT_NE(out.find("weir_rollout_phase{route=\"r\",phase=\"Progressing\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("weir_rollout_phase{route=\"r\",phase=\"Idle\"} 0\n"), std::string::npos);
+  EXPECT_NE(out.find("weir_rollout_canary_weight{route=\"r\"} 10\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("weir_rollout_step{route=\"r\"} 2\n"), std::string::npos);
+  EXPECT_NE(out.find("weir_rollout_analysis_total{route=\"r\",outcome=\"pass\"} 2\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("weir_rollout_analysis_total{route=\"r\",outcome=\"fail\"} 0\n"),
+            std::string::npos);
+}
+
+} // namespace
+} // namespace weir::rollout
