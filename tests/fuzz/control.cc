@@ -1,7 +1,8 @@
 // Fuzz target `control`: control-socket lines (the input split at LF, a trailing CR dropped, as
 // the server does) through split_words and CommandTable::dispatch with every command name weir
 // registers. A line either reaches exactly one handler with its words after the command name,
-// or gets an error reply; every reply must be a JSON object that json::parse reads back, since
+// or gets an error reply (an unknown command, or arguments its usage refuses: a "--flag" it does
+// not list); every reply must be a JSON object that json::parse reads back, since
 // weirctl and scripts parse it.
 
 #include "fuzz_target.h"
@@ -23,6 +24,9 @@ constexpr std::string_view kNames[] = {
     "show config",   "watch",           "rollout start",  "rollout pause",   "rollout resume",
     "rollout abort", "rollout promote", "rollout status", "rollout history",
 };
+
+// Any number of arguments, no flags: what check_arguments lets through.
+constexpr std::string_view kUsage = "[ARG ...]";
 
 struct Capture : control::Responder {
   std::string line;
@@ -66,11 +70,18 @@ void run_line(const control::CommandTable& table, std::string_view line, std::st
   if (called.empty()) {
     WEIR_FUZZ_CHECK(!reply["ok"].as_bool() && reply["error"].is_string());
     // An unknown command, or an empty line.
-    bool known = false;
+    std::string_view known;
     for (std::string_view name : kNames)
-      known = known || (!words.empty() && words[0] == name) ||
-              (words.size() >= 2 && words[0] + " " + words[1] == name);
-    WEIR_FUZZ_CHECK(!known);
+      if ((!words.empty() && words[0] == name) ||
+          (words.size() >= 2 && words[0] + " " + words[1] == name))
+        known = name;
+    if (known.empty()) return;
+    // A known command refused: only by the argument check, with its message.
+    size_t used = known.find(' ') == std::string_view::npos ? 1 : 2;
+    std::string problem = control::check_arguments(
+        known, kUsage,
+        control::Args(words.begin() + static_cast<std::ptrdiff_t>(used), words.end()));
+    WEIR_FUZZ_CHECK(!problem.empty() && reply["error"].as_string() == problem);
     return;
   }
   WEIR_FUZZ_CHECK(reply["ok"].as_bool());
@@ -93,7 +104,7 @@ WEIR_FUZZ_TARGET(control) {
   control::CommandTable table;
   for (std::string_view name : kNames)
     table.add(
-        {std::string(name), "ARGS", "fuzz",
+        {std::string(name), std::string(kUsage), "fuzz",
          [&called, &got, name](const control::Args& args, std::shared_ptr<control::Responder> r) {
            WEIR_FUZZ_CHECK(called.empty());
            called = std::string(name);
