@@ -271,6 +271,7 @@ void Controller::register_commands(CommandTable& table) {
                  std::string command = "set weight";
                  for (const auto& a : raw_args)
                    command += " " + a;
+                 if (std::string who = r->peer(); !who.empty()) command += " (by " + who + ")";
                  if (std::string refused = weight_guard_(route, force, command); !refused.empty())
                    return r->reply(error_reply(refused));
                }
@@ -300,6 +301,7 @@ void Controller::register_commands(CommandTable& table) {
                std::string route = args[0];
                if (weight_guard_) {
                  std::string command = "clear weight " + route + (force ? " --force" : "");
+                 if (std::string who = r->peer(); !who.empty()) command += " (by " + who + ")";
                  if (std::string refused = weight_guard_(route, force, command); !refused.empty())
                    return r->reply(error_reply(refused));
                }

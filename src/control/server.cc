@@ -50,6 +50,10 @@ public:
         timer_(socket_.get_executor()) {}
 
   void start() {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+      peer_ = "uid " + std::to_string(cred.uid) + ", pid " + std::to_string(cred.pid);
     arm_idle();
     read();
   }
@@ -74,6 +78,11 @@ public:
   }
 
   bool open() const override { return !closed_; }
+
+  std::string peer() const override {
+    // The kernel's word for who connected (SO_PEERCRED), read once at accept.
+    return peer_;
+  }
 
 private:
   void send(std::string line) {
@@ -168,6 +177,7 @@ private:
   std::chrono::milliseconds idle_;
   asio::steady_timer timer_;
   std::string buffer_;
+  std::string peer_; // "uid U, pid P" of the client
   std::deque<std::string> queue_;
   bool reading_ = false;
   bool writing_ = false;

@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 namespace weir::test {
 namespace {
@@ -118,6 +119,11 @@ TEST_F(RolloutTruth, StatusShowRoutesMetricsAndTrafficAgreeBeforeDuringAndAfterA
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().get_string("type"), "override");
   EXPECT_NE(events.back().get_string("message").find("app-v2/app=50"), std::string::npos);
+  // Who: the kernel's credentials of the control client (this test process).
+  EXPECT_NE(events.back().get_string("message").find("(by uid " + std::to_string(::getuid()) +
+                                                     ", pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << events.back().get_string("message");
   // /stats.json carries the same status.
   HttpResponse stats = http_request(admin_, "GET", "/stats.json");
   auto parsed = json::parse(stats.body);

@@ -20,6 +20,8 @@ public:
   // One line of a stream (`watch`): the client stays attached until it disconnects.
   virtual void stream(std::string json_line) = 0;
   virtual bool open() const = 0;
+  // Who sent the command, for the record ("uid 1000, pid 4242" on the Unix socket; "" unknown).
+  virtual std::string peer() const { return ""; }
 };
 
 using Args = std::vector<std::string>;
