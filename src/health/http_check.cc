@@ -51,6 +51,10 @@ void HttpCheck::read() {
         self->buffer_.resize(old + n);
         // Parse what we have from the start: responses are small and this runs rarely.
         http::Parser parser(http::Parser::Kind::response, {65536, 65536, 200});
+        // A response to HEAD has no body whatever its Content-Length says (rollout top-up
+        // traffic may be configured to send HEAD).
+        const bool head = self->request_.starts_with("HEAD ");
+        if (head) parser.reset(true);
         std::string body;
         bool done = false;
         size_t pos = 0;
@@ -70,7 +74,7 @@ void HttpCheck::read() {
           }
           if (event == http::Parser::Event::done) {
             if (parser.head().status < 200) {
-              parser.reset();
+              parser.reset(head);
               continue;
             }
             done = true;
