@@ -38,6 +38,7 @@ constexpr size_t kMaxLabelLength = 63;
 constexpr uint32_t kMaxThreshold = 100;
 constexpr uint32_t kMaxConsecutiveFailures = 1000;
 constexpr uint32_t kMaxRetryAttempts = 10;
+constexpr uint32_t kMaxRetryMinConcurrency = 10000;
 constexpr uint32_t kKiB = 1024;
 constexpr uint32_t kMiB = 1024 * 1024;
 constexpr uint32_t kMaxRetryBody = 16 * kMiB;
@@ -992,12 +993,17 @@ private:
   void read_outlier_detection(const Item& item, OutlierDetection& outlier) {
     if (!c_.expect_map(item)) return;
     Fields f(c_, item,
-             {"enabled", "consecutive_failures", "base_ejection_time", "max_ejection_percent"});
+             {"enabled", "consecutive_failures", "consecutive_gateway_failures",
+              "base_ejection_time", "max_ejection_percent"});
     if (auto e = f.get("enabled")) {
       if (auto v = c_.boolean(*e)) outlier.enabled = *v;
     }
     if (auto c = f.get("consecutive_failures")) {
       if (auto v = c_.integer(*c, 1, kMaxConsecutiveFailures)) outlier.consecutive_failures = *v;
+    }
+    if (auto g = f.get("consecutive_gateway_failures")) {
+      if (auto v = c_.integer(*g, 0, kMaxConsecutiveFailures))
+        outlier.consecutive_gateway_failures = *v;
     }
     if (auto b = f.get("base_ejection_time")) {
       if (auto v = c_.duration(*b, true)) outlier.base_ejection_time = *v;
@@ -1009,7 +1015,9 @@ private:
 
   void read_retries(const Item& item, Retries& retries) {
     if (!c_.expect_map(item)) return;
-    Fields f(c_, item, {"attempts", "on", "budget", "max_body", "retry_other_backend"});
+    Fields f(c_, item,
+             {"attempts", "on", "budget", "max_body", "retry_other_backend", "per_try_timeout",
+              "min_concurrency"});
     if (auto a = f.get("attempts")) {
       if (auto v = c_.integer(*a, 0, kMaxRetryAttempts)) retries.attempts = *v;
     }
@@ -1022,6 +1030,12 @@ private:
     }
     if (auto r = f.get("retry_other_backend")) {
       if (auto v = c_.boolean(*r)) retries.retry_other_backend = *v;
+    }
+    if (auto t = f.get("per_try_timeout")) {
+      if (auto v = c_.duration(*t, false)) retries.per_try_timeout = *v;
+    }
+    if (auto m = f.get("min_concurrency")) {
+      if (auto v = c_.integer(*m, 0, kMaxRetryMinConcurrency)) retries.min_concurrency = *v;
     }
   }
 

@@ -37,7 +37,7 @@ size_t format_chunk_size(char* out, uint64_t n) {
 
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    const ListenerSlot* listener)
-    : worker_(worker), socket_(std::move(socket)), listener_(listener) {}
+    : worker_(worker), socket_(std::move(socket)), listener_(listener), try_timer_(worker.io()) {}
 
 void ClientConnection::start() {
   error_code ec;
@@ -396,6 +396,7 @@ bool ClientConnection::retry_on_fresh_connection() {
 void ClientConnection::on_upstream_ready() {
   phase_ = Phase::exchange;
   set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.request);
+  arm_try_timer();
   request_head_queued_ = true;
   up_->wait_readable();
   if (s_->request.head().expect_continue && request_has_body_ && client_version_minor_ == 1 &&
@@ -589,6 +590,7 @@ int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Hea
 
 bool ClientConnection::on_response_head(std::string& out) {
   const http::Head& head = s_->response.head();
+  if (head.status >= 200 || head.status == 101) disarm_try_timer();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
     if (head.status == 100) return true; // the proxy answered Expect itself
     http::ClientResponseContext ctx;
@@ -687,6 +689,7 @@ void ClientConnection::on_client_written(const error_code&, size_t) {
 
 void ClientConnection::finish_exchange() {
   if (closed_) return;
+  disarm_try_timer();
   if (up_) {
     if (!request_done_ || upstream_writing_) {
       // The upstream answered before the request was fully sent; that connection is out of
@@ -954,6 +957,7 @@ void ClientConnection::drain() {
 
 void ClientConnection::unassign_backend() {
   // The request was refused before any byte of it left weir: it is no backend's request.
+  end_retry_in_flight();
   if (ep_cells_) ep_cells_->active.sub();
   cells_ = nullptr;
   ep_cells_ = nullptr;
@@ -965,6 +969,10 @@ void ClientConnection::drop_upstream() {
   if (!up_) return;
   upstream::Connection* c = up_;
   up_ = nullptr;
+  // A write still pending belongs to the closed connection: its completion is never delivered,
+  // and a flag left set would refuse every retry and stall the next request on this client.
+  upstream_writing_ = false;
+  disarm_try_timer();
   c->close_and_release();
 }
 
@@ -983,6 +991,8 @@ void ClientConnection::close() {
   if (queued_in_) queued_in_->cancel_wait(this);
   queued_in_ = nullptr;
   drop_upstream();
+  disarm_try_timer();
+  end_retry_in_flight();
   snap_.reset();
   error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_send, ignored);
@@ -1001,6 +1011,7 @@ void ClientConnection::finish_op() {
 }
 
 void ClientConnection::record_attempt(int status, bool local) {
+  end_retry_in_flight();
   if (!cells_) return;
   bool upstream_error = failure_.has_value() || (status >= 500 && !local);
   if (forced_) {
@@ -1059,15 +1070,33 @@ void ClientConnection::record_attempt(int status, bool local) {
     const auto& svc = snap_->services[snap_->routes[static_cast<size_t>(route_)]
                                           .backends[static_cast<size_t>(backend_)]
                                           .service];
+    // Two runs: consecutive_failures counts every upstream error (any 5xx from the endpoint,
+    // every failure); consecutive_gateway_failures only what says the endpoint is unreachable or
+    // stuck (502/503/504 from it, every failure, a per-try timeout among them), so an
+    // application's 500s do not eject with it. A run is ended by an answer of the endpoint that
+    // is not in it; weir's own answers (local, no failure) leave both runs as they are.
+    bool gateway_failure =
+        failure_.has_value() || (!local && (status == 502 || status == 503 || status == 504));
+    bool eject = false;
     if (upstream_error) {
-      if (svc.outlier.enabled &&
-          ++ep_cells_->consecutive_failures >= svc.outlier.consecutive_failures) {
-        ep_cells_->consecutive_failures = 0;
-        if (endpoint_ < svc.endpoints.size())
-          worker_.report_outlier(svc.id, svc.endpoints[endpoint_].key);
-      }
+      eject = svc.outlier.enabled &&
+              ++ep_cells_->consecutive_failures >= svc.outlier.consecutive_failures;
     } else if (status != 0) {
       ep_cells_->consecutive_failures = 0;
+    }
+    if (gateway_failure) {
+      eject =
+          (svc.outlier.enabled && svc.outlier.consecutive_gateway_failures > 0 &&
+           ++ep_cells_->consecutive_gateway_failures >= svc.outlier.consecutive_gateway_failures) ||
+          eject;
+    } else if (status != 0 && !local) {
+      ep_cells_->consecutive_gateway_failures = 0;
+    }
+    if (eject) {
+      ep_cells_->consecutive_failures = 0;
+      ep_cells_->consecutive_gateway_failures = 0;
+      if (endpoint_ < svc.endpoints.size())
+        worker_.report_outlier(svc.id, svc.endpoints[endpoint_].key);
     }
   }
   if (ep_cells_) {
@@ -1104,7 +1133,7 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   const config::Retries rr = snap_->routes[static_cast<size_t>(route_)].retries;
   if (rr.attempts == 0 || attempts_ >= rr.attempts) return false;
   // Never once a byte of the response reached the client.
-  if (response_started_ || client_writing_ || upstream_writing_) return false;
+  if (response_started_ || client_writing_) return false;
   bool wanted = false;
   switch (cause) {
   case metrics::UpstreamFailure::connect_refused:
@@ -1137,7 +1166,13 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
                               head.content_length > rr.max_body_bytes || in_buffer_reset_))
       return false;
   }
-  if (!worker_.take_retry_token(rr.budget_percent)) return false;
+  // The failed attempt is over whatever happens next. Below min_concurrency retries in flight
+  // on this worker for the route, a retry needs no token (Envoy's min_retry_concurrency): a
+  // handful of retries at a time cannot amplify an outage, and a drained budget must not turn
+  // the few requests caught by a dying endpoint into errors.
+  end_retry_in_flight();
+  uint32_t& in_flight = worker_.retries_in_flight(snap_->routes[static_cast<size_t>(route_)].name);
+  if (in_flight >= rr.min_concurrency && !worker_.take_retry_token(rr.budget_percent)) return false;
   ++attempts_;
   // The failed attempt counts against its version and endpoint, even if the client never
   // sees it: a canary masked by retries must still show its errors.
@@ -1198,6 +1233,8 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
                                      endpoint_);
   ep_cells_->active.add();
   cells_->retries.add();
+  retry_in_flight_ = &in_flight;
+  ++in_flight;
   attempt_started_ = Clock::now();
   resend_ = !nothing_sent;
   request_sent_ = false;
@@ -1220,6 +1257,46 @@ void ClientConnection::resend_request() {
   request_sent_ = true;
   upstream_writing_ = true;
   up_->write(BufferView(iov));
+}
+
+void ClientConnection::arm_try_timer() {
+  disarm_try_timer();
+  const config::Duration per_try =
+      snap_->routes[static_cast<size_t>(route_)].retries.per_try_timeout;
+  if (per_try.count() <= 0) return;
+  try_armed_ = true;
+  ++pending_;
+  try_timer_.expires_after(per_try);
+  try_timer_.async_wait([this, seq = try_seq_](const error_code& ec) {
+    bool closed = closed_;
+    finish_op();
+    if (closed || ec || seq != try_seq_ || !try_armed_) return;
+    on_try_timeout();
+  });
+}
+
+void ClientConnection::disarm_try_timer() {
+  if (!try_armed_) return;
+  try_armed_ = false;
+  ++try_seq_; // an expiry already queued finds another number and does nothing
+  try_timer_.cancel();
+}
+
+void ClientConnection::on_try_timeout() {
+  try_armed_ = false;
+  ++try_seq_;
+  if (!up_ || phase_ != Phase::exchange || response_started_) return;
+  // The attempt is abandoned: its connection closes (it may still answer, out of step) and the
+  // endpoint is charged with a response timeout. retry() decides whether another attempt is
+  // safe; otherwise the client gets 504.
+  fail_upstream(504, "upstream attempt timed out (retries.per_try_timeout)",
+                metrics::UpstreamFailure::response_timeout);
+}
+
+void ClientConnection::end_retry_in_flight() {
+  if (!retry_in_flight_) return;
+  --*retry_in_flight_;
+  retry_in_flight_ = nullptr;
 }
 
 void ClientConnection::log_access() {

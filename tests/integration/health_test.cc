@@ -916,7 +916,8 @@ TEST(HealthRetries, BudgetLimitsRetriesDuringATotalOutage) {
       service("down/app", {a.address(), b.address()},
               "    outlier_detection: { enabled: false }\n") +
       "routes:\n  - name: r\n    listener: public\n    backends: [{ service: down/app }]\n"
-      "    retries: { attempts: 2, budget: 20% }\n");
+      // min_concurrency 0: one request at a time would always be under the floor.
+      "    retries: { attempts: 2, budget: 20%, min_concurrency: 0 }\n");
   constexpr int kRequests = 500;
   Getter client(weir.port());
   for (int i = 0; i < kRequests; ++i) {
@@ -945,7 +946,7 @@ TEST(HealthRetries, BudgetLimitsRetriesWhenConnectionsAreRefused) {
       service("down/app", {address_of(dead1), address_of(dead2)},
               "    outlier_detection: { enabled: false }\n") +
       "routes:\n  - name: r\n    listener: public\n    backends: [{ service: down/app }]\n"
-      "    retries: { attempts: 2 }\n");
+      "    retries: { attempts: 2, min_concurrency: 0 }\n");
   uint16_t admin = admin_port(weir);
   if (admin == 0) GTEST_SKIP() << "this build has no admin listener to count retries with";
   constexpr int kRequests = 500;

@@ -64,7 +64,13 @@ struct Probe {
 // Passive outlier detection on the workers' own results.
 struct OutlierDetection {
   bool enabled = true;
+  // Upstream errors in a row that eject: any 5xx from the endpoint and every failure (connect,
+  // reset, timeout, bad response). Envoy's consecutive_5xx.
   uint32_t consecutive_failures = 5;
+  // Gateway failures in a row that eject, 0 = off: 502, 503, 504 from the endpoint and every
+  // failure (connect, reset, timeout incl. retries.per_try_timeout, bad response), but not
+  // other 5xx. Envoy's consecutive_gateway_failure.
+  uint32_t consecutive_gateway_failures = 0;
   Duration base_ejection_time{30000};
   uint32_t max_ejection_percent = 50;
   bool operator==(const OutlierDetection&) const = default;
@@ -107,6 +113,12 @@ struct Retries {
   uint32_t budget_percent = 20;    // retries in flight as a share of active requests
   uint32_t max_body_bytes = 65536; // larger request bodies are never replayed
   bool retry_other_backend = false;
+  // An attempt whose response head has not come within this is abandoned (and retried when
+  // safe); 0 = off, only timeouts.request applies. Envoy's per_try_timeout.
+  Duration per_try_timeout{0};
+  // Retries always allowed while fewer are in flight on the worker for the route, whatever the
+  // budget holds. Envoy's min_retry_concurrency.
+  uint32_t min_concurrency = 3;
   bool operator==(const Retries&) const = default;
 };
 

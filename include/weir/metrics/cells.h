@@ -40,8 +40,10 @@ struct EndpointCells {
   Counter status[5]; // 1xx..5xx answered to the client for requests sent to this endpoint
   Counter failures[static_cast<size_t>(UpstreamFailure::kCount)];
   Counter active; // upstream requests in flight (gauge)
-  // Outlier detection: consecutive upstream failures seen by this worker. Worker thread only.
+  // Outlier detection: this worker's runs of upstream errors and of gateway failures (see
+  // config::OutlierDetection). Worker thread only.
   uint32_t consecutive_failures = 0;
+  uint32_t consecutive_gateway_failures = 0;
 };
 
 // Per worker, per route × backend: what the canary analysis reads.

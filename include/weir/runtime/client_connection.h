@@ -6,6 +6,7 @@
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -95,6 +96,13 @@ private:
   // Tries the request again elsewhere if the route allows it and it is safe; true if started.
   bool retry(metrics::UpstreamFailure cause, int upstream_status);
   void resend_request();
+  // retries.per_try_timeout: armed when an attempt's request starts going upstream, disarmed
+  // by its final response head or its end. Expiry abandons the attempt (retried when safe).
+  void arm_try_timer();
+  void disarm_try_timer();
+  void on_try_timeout();
+  // The current attempt, if it was a retry, stops counting against min_concurrency.
+  void end_retry_in_flight();
   void close();
   void drop_upstream();
   void unassign_backend();
@@ -167,8 +175,11 @@ private:
   size_t body_offset_ = 0;       // where the current request's body starts in the read buffer
   bool in_buffer_reset_ = false; // the read buffer was reused since the head: no replay
   bool resend_ = false;
-  bool request_sent_ = false; // some byte of the current attempt's request went upstream       //
-                              // the upstream connection being set up carries a replay
+  bool request_sent_ = false;           // some byte of the current attempt's request went upstream
+  boost::asio::steady_timer try_timer_; // retries.per_try_timeout of the current attempt
+  uint32_t try_seq_ = 0;                // bumped on disarm: a stale expiry is ignored
+  bool try_armed_ = false;              // try_timer_ runs for the current attempt
+  uint32_t* retry_in_flight_ = nullptr; // the worker's count this retry attempt added to
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   char client_ip_[46] = {};

@@ -115,6 +115,10 @@ public:
     retry_tokens_ -= 100;
     return true;
   }
+  // Retries of a route in flight on this worker, by route name: stable across reloads, so a
+  // request that started on an older snapshot gives back what it took. Below the route's
+  // retries.min_concurrency the budget does not apply (Envoy's min_retry_concurrency).
+  uint32_t& retries_in_flight(const std::string& route) { return retries_in_flight_[route]; }
   StreamPool& streams() { return *streams_; }
   metrics::BackendCells* backend_cells(uint32_t route, uint32_t backend) {
     return backend_cells_[route][backend];
@@ -173,6 +177,7 @@ private:
   FastAbortSink fast_abort_sink_;
   static constexpr uint64_t kMaxRetryTokens = 100 * 100; // in hundredths: 100 retries banked
   uint64_t retry_tokens_ = 10 * 100;                     // a few retries are allowed from start
+  std::unordered_map<std::string, uint32_t> retries_in_flight_; // nodes never erased
   std::thread thread_;
 };
 
