@@ -24,6 +24,9 @@ constexpr const char* kCanary = "app-v2/app";
 
 class TopUpTrafficTest : public ::testing::Test {
 protected:
+  // Carries the wake-up timers; never run. First, so it goes last: the calls kept below hold
+  // routes whose timers belong to it.
+  asio::io_context io;
   struct Call {
     Clock::Steady::time_point at;
     uint16_t port = 0;
@@ -36,7 +39,6 @@ protected:
   std::map<std::string, std::vector<uint16_t>> endpoints{{kStable, {9001, 9002}},
                                                          {kCanary, {9101}}};
 
-  asio::io_context io; // carries the wake-up timers; never run
   ManualClock clock;
   metrics::Registry cells;
   TopUpTraffic traffic{
