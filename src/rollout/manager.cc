@@ -176,9 +176,9 @@ std::string Manager::guard_weights(const std::string& route, bool force,
     return "route \"" + route + "\" is under a rollout (" + phase_name(s->phase) + " at step " +
            std::to_string(s->step + 1) + ", canary " + s->canary + " at " +
            std::to_string(s->canary_weight) +
-           "%): its weights belong to the plan. `weirctl rollout pause " + route +
-           "` or `rollout abort " + route + "` first, or add --force to take them over (that " +
-           "pauses the rollout)";
+           "%): its weights belong to the plan until it ends (`weirctl rollout abort " + route +
+           "`); add --force to take them over now (that pauses the rollout; resume or promote "
+           "gives them back)";
   if (s->phase == Phase::progressing) {
     enter_paused(*s, "paused: the operator took the weights over (" + command + ")");
     record(*s, "paused", s->message);
