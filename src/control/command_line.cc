@@ -78,7 +78,9 @@ WeirctlArgs parse_weirctl_args(const std::vector<std::string>& args, std::string
     out.error = std::move(message);
     return out;
   };
-  std::vector<std::string> command_flags; // "--force" and the like: the command's, sent last
+  // "--force" and the like before the command's name: the command's, sent after its words. One
+  // after the name stays where it is, so a flag that takes a value keeps it next to it.
+  std::vector<std::string> command_flags;
   bool flags_ended = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -123,7 +125,7 @@ WeirctlArgs parse_weirctl_args(const std::vector<std::string>& args, std::string
                     "\"");
       out.timeout = *d;
     } else if (arg.starts_with("--")) {
-      command_flags.push_back(arg);
+      (out.words.empty() ? command_flags : out.words).push_back(arg);
     } else {
       return fail("unknown option " + arg.substr(0, 80));
     }

@@ -22,8 +22,9 @@ WeirArgs parse_weir_args(const std::vector<std::string>& args);
 // weirctl [FLAGS] COMMAND [ARG...] [FLAGS]: weirctl's own flags (--socket, --json, --timeout,
 // --help, --version) may stand anywhere, before or after the command and its arguments; "--"
 // ends them (every later word belongs to the command). Any other "--flag" belongs to the command
-// and is passed on after its words, so weir names it if the command has no such flag. An unknown
-// one-dash option is weirctl's own usage error.
+// and is passed on (where it stands, or after the command's words when it came before them), so
+// weir names it if the command has no such flag. An unknown one-dash option is weirctl's own
+// usage error.
 struct WeirctlArgs {
   enum class Action { run, help, version, usage_error };
   Action action = Action::run;

@@ -47,6 +47,10 @@ TEST(WeirctlArgs, TheCommandsOwnFlagsGoToWeirAfterItsWords) {
   ASSERT_EQ(a.action, CtlAction::run) << a.error;
   EXPECT_TRUE(a.json);
   EXPECT_EQ(a.words, Words({"set", "weight", "web", "a/b=1", "--force"}));
+  // After the command's name a flag stays in place, next to a value it may take.
+  a = ctl({"rollout", "abort", "web", "--reason", "slow", "--json"});
+  ASSERT_EQ(a.action, CtlAction::run) << a.error;
+  EXPECT_EQ(a.words, Words({"rollout", "abort", "web", "--reason", "slow"}));
   // weir names a flag the command does not have; weirctl does not guess.
   a = ctl({"show", "routes", "--bogus"});
   ASSERT_EQ(a.action, CtlAction::run) << a.error;
