@@ -172,9 +172,18 @@ int Worker::pick_backend(uint32_t route) {
 upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index, int skip) {
   const auto& available = snapshot_->services[service].available;
   if (available.empty()) return nullptr;
-  uint32_t i = available[endpoint_cursor_[service]++ % available.size()];
+  uint32_t& cursor = endpoint_cursor_[service];
+  if (skip < 0) {
+    uint32_t i = available[cursor++ % available.size()];
+    endpoint_index = i;
+    return pools_by_service_[service][i];
+  }
+  // A retry takes the next endpoint but leaves the round robin where it is: if it moved it, the
+  // next request would start on the endpoint that just failed, and a dead or frozen endpoint
+  // would get every first attempt instead of its share.
+  uint32_t i = available[cursor % available.size()];
   if (static_cast<int>(i) == skip && available.size() > 1)
-    i = available[endpoint_cursor_[service]++ % available.size()];
+    i = available[(cursor + 1) % available.size()];
   endpoint_index = i;
   return pools_by_service_[service][i];
 }

@@ -102,7 +102,8 @@ public:
   // Weighted pick of a backend of `route`, -1 when every weight is 0.
   int pick_backend(uint32_t route);
   // Round-robin pick of an endpoint of `service`; its pool.
-  // `skip`: an endpoint index to avoid when another is available (a retry), -1 for none.
+  // `skip`: an endpoint index to avoid when another is available (a retry, which does not move
+  // the round robin), -1 for none.
   upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index, int skip = -1);
   // Retry budget (a token bucket, as Finagle's RetryBudget): every request deposits
   // budget_percent/100 of a token, every retry takes one; the balance is capped, so retries stay
