@@ -3,3 +3,5 @@
 // every file that includes Asio saves that work, and every binary that uses Asio links this one
 // through weir_core.
 #include <boost/asio/impl/src.hpp>
+// The TLS half (weir's HTTP client: rollout hooks and external metrics over https).
+#include <boost/asio/ssl/impl/src.hpp>
