@@ -3,6 +3,8 @@
 #include "weir/base/log.h"
 #include "weir/control/controller.h"
 #include "weir/health/http_check.h"
+#include "weir/rollout/hook_call.h"
+#include "weir/rollout/metric_query.h"
 #include "weir/rollout/top_up_traffic.h"
 
 #include <boost/asio/ip/address.hpp>
@@ -121,21 +123,14 @@ void ControllerHost::post_webhook(const std::string& url, std::string body) {
                          });
 }
 
-// NOTE(issue 10, in progress): hooks, external metrics and top-up are being built in
-// rollout/hook_call, rollout/metric_query and rollout/top_up; until they land these answer that
-// the feature is missing, so a plan that uses them cannot pass a gate by accident.
-void ControllerHost::call_hook(const config::RolloutHook& hook, std::string,
+void ControllerHost::call_hook(const config::RolloutHook& hook, std::string body,
                                std::function<void(HookResult)> done) {
-  asio::post(io_, [done = std::move(done), name = hook.name] {
-    done(HookResult{false, 0, 0, "hook " + name + ": hook calls are not built yet"});
-  });
+  rollout::call_hook(io_, hook, std::move(body), std::move(done));
 }
 
-void ControllerHost::query_metric(const config::AnalysisMetric& metric, std::string,
+void ControllerHost::query_metric(const config::AnalysisMetric& metric, std::string query,
                                   std::function<void(MetricValue)> done) {
-  asio::post(io_, [done = std::move(done), name = metric.name] {
-    done(MetricValue{false, 0, "metric " + name + ": external metrics are not built yet"});
-  });
+  query_prometheus(io_, metric, query, std::move(done));
 }
 
 void ControllerHost::set_top_up(const std::string& route, const std::string& stable,
