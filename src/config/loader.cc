@@ -2,6 +2,9 @@
 
 #include "weir/config/address.h"
 #include "weir/config/duration.h"
+#include "weir/net/url.h"
+#include "weir/rollout/condition.h"
+#include "weir/rollout/query_template.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -47,6 +50,7 @@ constexpr uint32_t kMaxFailureLimit = 100;
 constexpr uint32_t kMaxInconclusiveLimit = 1000;
 constexpr uint32_t kMaxFastAbortErrors = 100000;
 constexpr uint32_t kMaxP99IncreasePercent = 1000;
+constexpr uint32_t kMaxHookRetries = 10;
 constexpr uint32_t kMaxTopUpRate = 1000; // synthetic requests per second, both versions
 constexpr uint32_t kMaxTopUpBody = 64 * 1024;
 
@@ -1219,7 +1223,7 @@ private:
     rollout.enabled = true;
     Fields f(c_, item,
              {"stable", "canary", "steps", "analysis", "fast_abort", "require_ready", "affinity",
-              "override", "notify", "max_canary_share_of_capacity"});
+              "override", "notify", "max_canary_share_of_capacity", "hooks"});
     if (auto s = f.require("stable")) {
       if (auto v = service_id(*s)) {
         rollout.stable = *v;
@@ -1308,6 +1312,202 @@ private:
         }
       }
     }
+    if (auto h = f.get("hooks")) read_rollout_hooks(*h, rollout.hooks);
+  }
+
+  // rollout.hooks: [{ name, type, url, timeout, retries, ca_file }]
+  void read_rollout_hooks(const Item& item, std::vector<RolloutHook>& hooks) {
+    if (!c_.expect_list(item)) return;
+    std::map<std::string, int> names; // name → line of its first definition
+    for (const Item& element : c_.elements(item)) {
+      if (!c_.expect_map(element)) continue;
+      Fields f(c_, element, {"name", "type", "url", "timeout", "retries", "ca_file"});
+      RolloutHook hook;
+      bool ok = true;
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          if (auto [it, inserted] = names.emplace(*v, n->pos.line); !inserted) {
+            c_.fail(*n, "duplicate hook name " + quote(*v) + " (first defined at line " +
+                            std::to_string(it->second) + ")");
+          }
+          hook.name = *v;
+        }
+      } else {
+        ok = false;
+      }
+      if (auto t = f.require("type")) {
+        if (auto v = hook_type(*t)) {
+          hook.type = *v;
+        } else {
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (auto u = f.require("url")) {
+        if (auto v = client_url(*u, false)) {
+          hook.url = *v;
+        } else {
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (auto t = f.get("timeout")) {
+        if (auto v = c_.duration(*t, true)) hook.timeout = *v;
+      }
+      if (auto r = f.get("retries")) {
+        if (auto v = c_.integer(*r, 0, kMaxHookRetries)) hook.retries = *v;
+      }
+      if (auto a = f.get("ca_file")) {
+        if (auto v = ca_file(*a)) hook.ca_file = *v;
+      }
+      if (ok) hooks.push_back(std::move(hook));
+    }
+  }
+
+  std::optional<RolloutHook::Type> hook_type(const Item& item) {
+    static constexpr RolloutHook::Type kTypes[] = {
+        RolloutHook::Type::pre_rollout,     RolloutHook::Type::rollout,
+        RolloutHook::Type::confirm_rollout, RolloutHook::Type::confirm_promotion,
+        RolloutHook::Type::post_rollout,    RolloutHook::Type::rollback};
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    for (auto type : kTypes)
+      if (*v == hook_type_name(type)) return type;
+    std::string hint = did_you_mean(*v, {"pre_rollout", "rollout", "confirm_rollout",
+                                         "confirm_promotion", "post_rollout", "rollback"});
+    c_.fail(item, "unknown hook type " + quote(*v) + hint +
+                      " (expected pre_rollout, rollout, confirm_rollout, confirm_promotion, "
+                      "post_rollout or rollback)");
+    return std::nullopt;
+  }
+
+  // An http:// or https:// URL for weir's HTTP client (hooks, Prometheus). A base address (of
+  // Prometheus) takes no query: weir appends the API's path and query to it.
+  std::optional<std::string> client_url(const Item& item, bool base_address) {
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    auto url = net::parse_url(*v);
+    if (!url) {
+      c_.fail(item, url.error().message);
+      return std::nullopt;
+    }
+    if (base_address && url->target.find('?') != std::string::npos) {
+      c_.fail(item, "expected an address like http://127.0.0.1:9090 without a query, got " +
+                        quote(*v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<std::string> ca_file(const Item& item) {
+    auto v = c_.string(item);
+    if (!v) return std::nullopt;
+    if (v->empty() || (*v)[0] != '/') {
+      c_.fail(item, "expected the absolute path of a PEM file, got " + quote(*v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // analysis.metrics: [{ name, prometheus: { address, query, ca_file }, success_condition,
+  // failure_limit, timeout }]
+  void read_analysis_metrics(const Item& item, const RolloutAnalysis& analysis, bool interval_ok,
+                             std::vector<AnalysisMetric>& metrics) {
+    if (!c_.expect_list(item)) return;
+    std::map<std::string, int> names; // name → line of its first definition
+    for (const Item& element : c_.elements(item)) {
+      if (!c_.expect_map(element)) continue;
+      Fields f(c_, element,
+               {"name", "prometheus", "success_condition", "failure_limit", "timeout"});
+      AnalysisMetric metric;
+      bool ok = true;
+      if (auto n = f.require("name")) {
+        if (auto v = c_.name(*n)) {
+          if (auto [it, inserted] = names.emplace(*v, n->pos.line); !inserted) {
+            c_.fail(*n, "duplicate metric name " + quote(*v) + " (first defined at line " +
+                            std::to_string(it->second) + ")");
+          }
+          metric.name = *v;
+        }
+      } else {
+        ok = false;
+      }
+      if (auto p = f.require("prometheus")) {
+        ok = read_prometheus(*p, metric) && ok;
+      } else {
+        ok = false;
+      }
+      if (auto s = f.require("success_condition")) {
+        if (auto v = c_.string(*s)) {
+          if (auto parsed = rollout::Condition::parse(*v); !parsed) {
+            c_.fail(*s, "cannot parse " + quote(*v) + ": " + parsed.error().message);
+            ok = false;
+          } else {
+            metric.success_condition = *v;
+          }
+        }
+      } else {
+        ok = false;
+      }
+      if (auto l = f.get("failure_limit")) {
+        if (auto v = c_.integer(*l, 1, kMaxFailureLimit)) metric.failure_limit = *v;
+      }
+      if (auto t = f.get("timeout")) {
+        if (auto v = c_.duration(*t, true)) {
+          if (interval_ok && *v > analysis.interval) {
+            c_.fail(*t, "must not exceed analysis.interval (" + format_duration(analysis.interval) +
+                            "), got " + quote(t->node.Scalar()));
+          } else {
+            metric.timeout = *v;
+          }
+        }
+      } else if (interval_ok && metric.timeout > analysis.interval) {
+        // A query still running when the next interval is judged would be a verdict late.
+        metric.timeout = analysis.interval;
+      }
+      if (ok) metrics.push_back(std::move(metric));
+    }
+  }
+
+  bool read_prometheus(const Item& item, AnalysisMetric& metric) {
+    if (!c_.expect_map(item)) return false;
+    Fields f(c_, item, {"address", "query", "ca_file"});
+    bool ok = true;
+    if (auto a = f.require("address")) {
+      if (auto v = client_url(*a, true)) {
+        metric.prometheus_address = *v;
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto q = f.require("query")) {
+      if (auto v = c_.string(*q)) {
+        const auto unknown = rollout::unknown_query_variables(*v);
+        if (v->empty()) {
+          c_.fail(*q, "must not be empty");
+          ok = false;
+        } else if (!unknown.empty()) {
+          c_.fail(*q, "unknown placeholder {{" + unknown.front() +
+                          "}} (expected {{route}}, {{stable}}, {{canary}}, {{stable_service}} "
+                          "or {{canary_service}})");
+          ok = false;
+        } else {
+          metric.query = *v;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto a = f.get("ca_file")) {
+      if (auto v = ca_file(*a)) metric.ca_file = *v;
+    }
+    return ok;
   }
 
   void read_rollout_steps(const Item& item, std::vector<RolloutStep>& steps) {
@@ -1397,9 +1597,14 @@ private:
     Fields f(c_, item,
              {"interval", "min_requests", "max_error_rate", "max_error_rate_increase",
               "max_p99_latency", "max_p99_increase", "failure_limit", "inconclusive_limit",
-              "top_up"});
+              "top_up", "metrics"});
+    bool interval_ok = true;
     if (auto i = f.get("interval")) {
-      if (auto v = c_.duration(*i, true)) analysis.interval = *v;
+      if (auto v = c_.duration(*i, true)) {
+        analysis.interval = *v;
+      } else {
+        interval_ok = false;
+      }
     }
     if (auto m = f.get("min_requests")) {
       if (auto v = c_.integer(*m, 0, kMaxMinRequests)) analysis.min_requests = *v;
@@ -1423,6 +1628,8 @@ private:
       if (auto v = c_.integer(*l, 1, kMaxInconclusiveLimit)) analysis.inconclusive_limit = *v;
     }
     if (auto t = f.get("top_up")) read_top_up(*t, analysis.top_up);
+    if (auto m = f.get("metrics"))
+      read_analysis_metrics(*m, analysis, interval_ok, analysis.metrics);
   }
 
   // rollout.analysis.top_up: synthetic requests while real traffic is too thin to judge.

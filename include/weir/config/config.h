@@ -141,6 +141,7 @@ struct AnalysisMetric {
   std::string success_condition; // e.g. "result < 0.01"; `result` is the query's value
   uint32_t failure_limit = 0;     // failed intervals in a row that abort; 0 = analysis.failure_limit
   Duration timeout{5000};         // per query
+  std::string ca_file;            // https: PEM file of CAs to trust; "" = the system store
   bool operator==(const AnalysisMetric&) const = default;
 };
 
@@ -174,6 +175,7 @@ struct RolloutHook {
   std::string url; // http:// or https://
   Duration timeout{5000};
   uint32_t retries = 0; // further attempts after a failed one
+  std::string ca_file;  // https: PEM file of CAs to trust; "" = the system store
   bool operator==(const RolloutHook&) const = default;
 };
 const char* hook_type_name(RolloutHook::Type t);
