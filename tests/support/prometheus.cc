@@ -1,0 +1,139 @@
+#include "prometheus.h"
+
+#include "client.h"
+#include "wait.h"
+#include "weir.h"
+
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace weir::test {
+
+namespace {
+
+// Ports a process listens on (TCP, IPv4 and IPv6), from its socket inodes in /proc: Prometheus
+// binds port 0 as asked but does not say which port it got.
+std::vector<uint16_t> listening_ports(pid_t pid) {
+  std::vector<std::string> inodes;
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = ::opendir(fd_dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      char target[128];
+      const std::string link = fd_dir + "/" + e->d_name;
+      const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+      if (n <= 0) continue;
+      const std::string t(target, static_cast<size_t>(n));
+      if (t.rfind("socket:[", 0) == 0) inodes.push_back(t.substr(8, t.size() - 9));
+    }
+    ::closedir(d);
+  }
+  std::vector<uint16_t> ports;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string sl, local, remote, state, queues, timer, retr, uid, timeout, inode;
+      fields >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >>
+          inode;
+      if (state != "0A") continue; // LISTEN
+      for (const auto& i : inodes)
+        if (i == inode)
+          ports.push_back(
+              static_cast<uint16_t>(std::stoul(local.substr(local.rfind(':') + 1), nullptr, 16)));
+    }
+  }
+  return ports;
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+std::string encode(const std::string& s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+bool Prometheus::available() {
+  return ::access(kBinary, X_OK) == 0;
+}
+
+Prometheus Prometheus::start(const std::map<std::string, std::vector<std::string>>& jobs,
+                             std::chrono::milliseconds scrape_interval) {
+  std::string config = "global:\n  scrape_interval: " + seconds(scrape_interval) +
+                       "\n  scrape_timeout: " + seconds(scrape_interval) +
+                       "\n  evaluation_interval: " + seconds(scrape_interval) +
+                       "\nscrape_configs:\n";
+  for (const auto& [job, targets] : jobs) {
+    config += "  - job_name: " + job + "\n    static_configs:\n      - targets: [";
+    for (size_t i = 0; i < targets.size(); ++i)
+      config += (i ? ", \"" : "\"") + targets[i] + "\"";
+    config += "]\n";
+  }
+  const std::string config_path = temp_path("prometheus", ".yml");
+  const std::string storage = temp_path("prometheus-data");
+  if (!write_file(config_path, config)) {
+    ADD_FAILURE() << "cannot write " << config_path;
+    throw std::runtime_error("prometheus config");
+  }
+  Prometheus p;
+  p.proc =
+      Process::start({kBinary, "--config.file=" + config_path, "--storage.tsdb.path=" + storage,
+                      "--web.listen-address=127.0.0.1:0", "--log.level=warn"});
+  if (!p.proc) {
+    ADD_FAILURE() << "cannot start " << kBinary;
+    throw std::runtime_error("prometheus did not start");
+  }
+  const bool ready = wait_until(
+      [&] {
+        if (!p.proc->running()) return true;
+        if (p.port == 0) {
+          auto ports = listening_ports(p.proc->pid());
+          if (ports.empty()) return false;
+          p.port = ports.front();
+        }
+        return http_request(p.port, "GET", "/-/ready").status == 200;
+      },
+      15s, 20ms);
+  if (ready && p.proc->running()) return p;
+  const std::string output = p.proc->output_tail(4000);
+  ADD_FAILURE() << "prometheus did not become ready:\n" << output;
+  throw std::runtime_error("prometheus did not start");
+}
+
+bool Prometheus::stop() {
+  if (!proc) return true;
+  const bool ok = proc->stop_cleanly("prometheus", 15s, SIGTERM);
+  proc.reset();
+  return ok;
+}
+
+std::string Prometheus::address() const {
+  return "http://127.0.0.1:" + std::to_string(port);
+}
+
+std::string Prometheus::query(const std::string& promql) const {
+  HttpResponse r = http_request(port, "GET", "/api/v1/query?query=" + encode(promql));
+  return r.status == 200 ? r.body : "";
+}
+
+} // namespace weir::test
