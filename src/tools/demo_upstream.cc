@@ -55,6 +55,9 @@ A demo HTTP/1.1 upstream. Prints "listening on HOST:PORT" once it accepts connec
   --threads N       worker threads, each with its own SO_REUSEPORT listener (default 1)
   --count-header H  count requests with and without header H (e.g. x-weir-synthetic); GET
                     /counts answers "with N\nwithout M\n" (/healthz and /counts not counted)
+  --metrics PATH    count responses by status class; GET PATH (e.g. /metrics) answers them in
+                    Prometheus' text format: weir_demo_responses_total{code="2xx"} N, ...
+                    (/healthz and PATH not counted)
   --help            this text
 
 Endpoints (any path unless named):
@@ -112,6 +115,7 @@ struct Options {
   unsigned threads = 1;
   uint64_t seed = 1;
   std::string count_header;
+  std::string metrics_path;
 };
 
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -226,6 +230,10 @@ int parse_options(int argc, char** argv, Options& opt) {
       if (!valid_name(value) || value.find(':') != std::string::npos)
         return fail("--count-header: expected a header name");
       opt.count_header = value;
+    } else if (arg == "--metrics") {
+      if (value.empty() || value[0] != '/' || !valid_name(value))
+        return fail("--metrics: expected a path like /metrics");
+      opt.metrics_path = value;
     } else if (arg == "--seed") {
       if (!parse_u64(value, n)) return fail("--seed: expected an unsigned integer");
       opt.seed = n;
@@ -249,12 +257,26 @@ struct Config {
   uint64_t seed = 1;
   std::string ok_response;  // complete 200 keep-alive response to a plain GET
   std::string count_header; // "" = nothing counted
+  std::string metrics_path; // "" = no response counts
 };
 
 // --count-header: requests with and without the header, over every worker thread. Only bumped
 // when the option is given (a test's tool, not on the benchmark path).
 std::atomic<uint64_t> g_with_header{0};
 std::atomic<uint64_t> g_without_header{0};
+
+// --metrics: responses by status class (index status / 100), over every worker thread; like the
+// header counts, only bumped when the option is given (an external-metrics test's source).
+std::array<std::atomic<uint64_t>, 6> g_responses{};
+
+std::string metrics_text() {
+  std::string out = "# HELP weir_demo_responses_total Responses by status class.\n"
+                    "# TYPE weir_demo_responses_total counter\n";
+  for (size_t i = 1; i < g_responses.size(); ++i)
+    out += "weir_demo_responses_total{code=\"" + std::to_string(i) + "xx\"} " +
+           std::to_string(g_responses[i].load(std::memory_order_relaxed)) + "\n";
+  return out;
+}
 
 Config make_config(const Options& opt) {
   Config c;
@@ -264,6 +286,7 @@ Config make_config(const Options& opt) {
   c.fail_status = opt.status;
   c.seed = opt.seed;
   c.count_header = opt.count_header;
+  c.metrics_path = opt.metrics_path;
   double rate = opt.fail_rate_set ? opt.fail_rate : (opt.status_set ? 1.0 : 0.0);
   c.always_fail = rate >= 1.0;
   c.fail_threshold = rate <= 0.0 ? 0 : static_cast<uint64_t>(rate * 18446744073709551616.0);
@@ -503,7 +526,7 @@ private:
   bool ws_close_ = false;
 
   std::string wbuf_;
-  std::string counts_body_; // GET /counts
+  std::string counts_body_; // GET /counts, or the --metrics path
   std::vector<Segment> segs_;
   std::vector<asio::const_buffer> bufs_;
   size_t bufs_pos_ = 0;
@@ -708,6 +731,12 @@ void Connection::plan_request() {
     phase_ = Phase::respond;
     return;
   }
+  if (!cfg.metrics_path.empty() && path == cfg.metrics_path) {
+    counts_body_ = metrics_text();
+    plan_.text = counts_body_;
+    phase_ = Phase::respond;
+    return;
+  }
   if (!cfg.count_header.empty()) {
     if (path == "/counts") {
       counts_body_ = "with " + std::to_string(g_with_header.load(std::memory_order_relaxed)) +
@@ -729,6 +758,9 @@ void Connection::plan_request() {
     return;
   }
   plan_.status = q.status != 0 ? q.status : (worker_.roll_failure() ? cfg.fail_status : 200);
+  if (!cfg.metrics_path.empty())
+    g_responses[static_cast<size_t>(plan_.status / 100) % g_responses.size()].fetch_add(
+        1, std::memory_order_relaxed);
   plan_.delay_ms = q.has_delay ? q.delay_ms : cfg.delay_ms;
   plan_.extra_headers = q.headers;
 
