@@ -5,6 +5,7 @@
 #include "weir.h"
 
 #include <csignal>
+#include <cstdio>
 #include <dirent.h>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -79,15 +80,19 @@ bool Prometheus::available() {
 
 Prometheus Prometheus::start(const std::map<std::string, std::vector<std::string>>& jobs,
                              std::chrono::milliseconds scrape_interval) {
+  Prometheus p;
+  // Targets come from one file per job (file_sd), which Prometheus watches: set_targets() adds a
+  // target that exists only after Prometheus (a weir whose config names Prometheus' address).
   std::string config = "global:\n  scrape_interval: " + seconds(scrape_interval) +
                        "\n  scrape_timeout: " + seconds(scrape_interval) +
                        "\n  evaluation_interval: " + seconds(scrape_interval) +
                        "\nscrape_configs:\n";
   for (const auto& [job, targets] : jobs) {
-    config += "  - job_name: " + job + "\n    static_configs:\n      - targets: [";
-    for (size_t i = 0; i < targets.size(); ++i)
-      config += (i ? ", \"" : "\"") + targets[i] + "\"";
-    config += "]\n";
+    const std::string file = temp_path("prometheus-targets", ".json");
+    p.target_files[job] = file;
+    if (!p.set_targets(job, targets)) throw std::runtime_error("prometheus targets");
+    config +=
+        "  - job_name: \"" + job + "\"\n    file_sd_configs:\n      - files: [\"" + file + "\"]\n";
   }
   const std::string config_path = temp_path("prometheus", ".yml");
   const std::string storage = temp_path("prometheus-data");
@@ -95,7 +100,6 @@ Prometheus Prometheus::start(const std::map<std::string, std::vector<std::string
     ADD_FAILURE() << "cannot write " << config_path;
     throw std::runtime_error("prometheus config");
   }
-  Prometheus p;
   p.proc =
       Process::start({kBinary, "--config.file=" + config_path, "--storage.tsdb.path=" + storage,
                       "--web.listen-address=127.0.0.1:0", "--log.level=warn"});
@@ -118,6 +122,25 @@ Prometheus Prometheus::start(const std::map<std::string, std::vector<std::string
   const std::string output = p.proc->output_tail(4000);
   ADD_FAILURE() << "prometheus did not become ready:\n" << output;
   throw std::runtime_error("prometheus did not start");
+}
+
+bool Prometheus::set_targets(const std::string& job, const std::vector<std::string>& targets) {
+  auto it = target_files.find(job);
+  if (it == target_files.end()) {
+    ADD_FAILURE() << "prometheus: no job " << job;
+    return false;
+  }
+  std::string json = "[{\"targets\": [";
+  for (size_t i = 0; i < targets.size(); ++i)
+    json += (i ? ", \"" : "\"") + targets[i] + "\"";
+  json += "]}]\n";
+  // Written aside and renamed: Prometheus never reads half a file.
+  const std::string tmp = it->second + ".tmp";
+  if (!write_file(tmp, json) || ::rename(tmp.c_str(), it->second.c_str()) != 0) {
+    ADD_FAILURE() << "cannot write " << it->second;
+    return false;
+  }
+  return true;
 }
 
 bool Prometheus::stop() {

@@ -20,6 +20,7 @@ struct Prometheus {
 
   std::unique_ptr<Process> proc;
   uint16_t port = 0;
+  std::map<std::string, std::string> target_files; // job → its file_sd file
 
   Prometheus() = default;
   Prometheus(Prometheus&&) = default;
@@ -28,10 +29,16 @@ struct Prometheus {
   // True when the binary is installed (tests GTEST_SKIP otherwise, naming ./dev deps).
   static bool available();
 
-  // jobs: job name → "host:port" targets (scraped at /metrics). Waits (up to 15 s) until
+  // jobs: job name → "host:port" targets (scraped at /metrics; may be empty, see set_targets).
+  // Prometheus syncs its targets 5 s after it starts, so the first scrape comes then. Waits (up to
+  // 15 s) until
   // /-/ready answers 200. On failure: ADD_FAILURE with Prometheus' output, then throws.
   static Prometheus start(const std::map<std::string, std::vector<std::string>>& jobs,
                           std::chrono::milliseconds scrape_interval = std::chrono::seconds(1));
+
+  // Replaces a job's targets (Prometheus notices within a moment, and scrapes them after its
+  // next target sync, up to 5 s later). False (and a failure) for an unknown job.
+  bool set_targets(const std::string& job, const std::vector<std::string>& targets);
 
   bool stop();
   std::string address() const; // "http://127.0.0.1:PORT"
