@@ -1394,8 +1394,8 @@ private:
       return std::nullopt;
     }
     if (base_address && url->target.find('?') != std::string::npos) {
-      c_.fail(item, "expected an address like http://127.0.0.1:9090 without a query, got " +
-                        quote(*v));
+      c_.fail(item,
+              "expected an address like http://127.0.0.1:9090 without a query, got " + quote(*v));
       return std::nullopt;
     }
     return v;
