@@ -6,6 +6,7 @@
 #include "rollout_helpers.h"
 #include "support/client.h"
 #include "support/load.h"
+#include "support/run.h"
 #include "support/weir.h"
 
 #include <gtest/gtest.h>
@@ -157,6 +158,38 @@ TEST_F(RolloutTruth, ClearWeightAfterAnAbortKeepsTheCanaryAtZero) {
   EXPECT_EQ(status(socket_).get_string("weights_from"), "operator");
   ASSERT_TRUE(control(socket_, "clear weight r").ok());
   EXPECT_EQ(live_weight(socket_, "r", "app-v2/app"), 0);
+}
+
+TEST_F(RolloutTruth, RestartRunsTheRolloutAgainAndUndoGivesTheRouteBack) {
+  start({"set_weight: 20", "pause: {}", "set_weight: 100"});
+  ASSERT_TRUE(control(socket_, "rollout start r").ok());
+  ASSERT_TRUE(wait_gate(socket_, 1, 5s));
+  ASSERT_TRUE(control(socket_, "rollout abort r").ok());
+  EXPECT_EQ(served_by(weir_.port(), 50)["app-v2"], 0);
+  // restart: the aborted rollout again, same versions, from step 1.
+  Reply restarted = control(socket_, "rollout restart r");
+  ASSERT_TRUE(restarted.ok()) << restarted.raw;
+  ASSERT_TRUE(wait_gate(socket_, 1, 5s));
+  EXPECT_EQ(status(socket_).get_string("canary"), "app-v2/app");
+  EXPECT_EQ(served_by(weir_.port(), 50)["app-v2"], 10);
+  EXPECT_EQ(count_events(history(socket_), "restarted"), 1u);
+  // undo after a promotion: app-v1 takes the whole route again at once.
+  EXPECT_FALSE(control(socket_, "rollout undo r").ok()) << "nothing promoted yet";
+  ASSERT_TRUE(control(socket_, "rollout promote r --full").ok());
+  ASSERT_TRUE(wait_phase(socket_, "Healthy", 5s));
+  EXPECT_EQ(served_by(weir_.port(), 20)["app-v2"], 20);
+  Reply undone = control(socket_, "rollout undo r");
+  ASSERT_TRUE(undone.ok()) << undone.raw;
+  EXPECT_EQ(undone.value["rollout"].get_string("phase"), "Degraded");
+  EXPECT_EQ(undone.value["rollout"].get_number("canary_weight"), 0);
+  EXPECT_EQ(served_by(weir_.port(), 20)["app-v1"], 20);
+  // The rollout families of /metrics are valid exposition text.
+  HttpResponse m = http_request(admin_, "GET", "/metrics");
+  EXPECT_NE(m.body.find("weir_rollout_phase{route=\"r\",phase=\"Degraded\"} 1"), std::string::npos);
+  std::string file = temp_path("metrics", ".txt");
+  ASSERT_TRUE(write_file(file, m.body));
+  RunResult check = run_command({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + file});
+  EXPECT_EQ(check.code, 0) << check.out << check.err;
 }
 
 TEST_F(RolloutTruth, AnUnknownRouteIsNamedAsUnknown) {
