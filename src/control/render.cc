@@ -369,6 +369,13 @@ std::string rollout(const json::Value& r) {
   else if (from == "config")
     out += " (from the config file)";
   out += "\n";
+  if (const json::Value* o = r.find("observed"); o && o->is_object()) {
+    double total = o->get_number("canary_requests") + o->get_number("stable_requests");
+    if (total > 0)
+      out += "served in the last " + number((*o)["seconds"]) + "s: canary " +
+             percent(o->get_number("canary_share")) + " of " + number(json::Value(total)) +
+             " requests\n";
+  }
   if (const json::Value* t = r.find("top_up"); t && t->is_object() && t->get_bool("running")) {
     char rate[32];
     std::snprintf(rate, sizeof rate, "%g", t->get_number("rate"));

@@ -56,6 +56,18 @@ std::string Manager::status_json(const std::string& route) const {
         .value(b.share)
         .end_object();
   w.end_array();
+  {
+    // What the versions really served over the last 10 s (user requests; forced and top-up ones
+    // are counted apart): the weights above, sticky clients and retries included.
+    auto length = std::chrono::seconds(10);
+    auto c = host_.window({route, canary}, length).value_or(metrics::WindowStats{});
+    auto st = host_.window({route, stable}, length).value_or(metrics::WindowStats{});
+    uint64_t both = c.requests + st.requests;
+    w.key("observed").begin_object().key("seconds").value(int64_t{10});
+    w.key("canary_requests").value(c.requests).key("stable_requests").value(st.requests);
+    w.key("canary_share").value(both ? static_cast<double>(c.requests) / both : 0.0);
+    w.end_object();
+  }
   if (!p->affinity_cookie.empty()) w.key("affinity_cookie").value(p->affinity_cookie);
   if (!p->override_header.empty()) w.key("override_header").value(p->override_header);
   w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));

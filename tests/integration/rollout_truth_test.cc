@@ -90,6 +90,12 @@ TEST_F(RolloutTruth, StatusShowRoutesMetricsAndTrafficAgreeBeforeDuringAndAfterA
   EXPECT_EQ(sample(admin_, "weir_rollout_phase{route=\"r\",phase=\"Idle\"}"), 1);
   auto served = served_by(weir_.port(), 200);
   EXPECT_EQ(served["app-v2"], 20) << "app-v1: " << served["app-v1"];
+  // And what the versions really served, once the metrics merge (once a second) has seen it.
+  ASSERT_TRUE(wait_until(
+      [&] { return status(socket_)["observed"].get_number("stable_requests") == 180; }, 5s, 50ms))
+      << status_raw(socket_);
+  EXPECT_EQ(status(socket_)["observed"].get_number("canary_requests"), 20);
+  EXPECT_DOUBLE_EQ(status(socket_)["observed"].get_number("canary_share"), 0.1);
 
   // Progressing to the gate at 20 %.
   ASSERT_TRUE(control(socket_, "rollout start r").ok());
