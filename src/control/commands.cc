@@ -267,6 +267,9 @@ void Controller::register_commands(CommandTable& table) {
                  }
                }
                std::string route = args[0];
+               // A bad argument is refused before the guard: it must not pause a rollout.
+               if (std::string e = weights_error(route, weights); !e.empty())
+                 return r->reply(error_reply(e));
                if (weight_guard_) {
                  std::string command = "set weight";
                  for (const auto& a : raw_args)

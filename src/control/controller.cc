@@ -72,7 +72,8 @@ runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
   for (const auto& [route, backends] : live.weight_overrides)
     for (const auto& [service, weight] : backends)
       weights[route][service] = weight;
-  runtime::Snapshot::Overrides o{std::move(weights), live.drained, {}, fast_abort_.epochs()};
+  runtime::Snapshot::Overrides o{
+      std::move(weights), live.drained, {}, fast_abort_.epochs(), fast_abort_routes_};
   for (const auto& svc : config.services)
     for (const auto& ep : svc.endpoints) {
       if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
@@ -116,7 +117,12 @@ void Controller::on_fast_abort_report(const runtime::FastAbortReport& report) {
 
 void Controller::reset_fast_abort(const std::string& route) {
   fast_abort_.reset(route);
+  fast_abort_routes_.insert(route);
   republish();
+}
+
+void Controller::stop_fast_abort(const std::string& route) {
+  if (fast_abort_routes_.erase(route)) republish();
 }
 
 void Controller::schedule_ejection_end() {
@@ -228,21 +234,28 @@ std::string Controller::persist() {
   return save_state(config_->state_dir, live_);
 }
 
-void Controller::set_weights(const std::string& route,
-                             const std::vector<std::pair<std::string, uint32_t>>& weights,
-                             Done done) {
+std::string
+Controller::weights_error(const std::string& route,
+                          const std::vector<std::pair<std::string, uint32_t>>& weights) const {
   const config::Route* r = find_route(*config_, route);
-  if (!r) return done(Error{ErrorSource::config, "unknown route \"" + route + "\""});
-  LiveState next = live_;
+  if (!r) return "unknown route \"" + route + "\"";
   for (const auto& [service, weight] : weights) {
     bool found = false;
     for (const auto& b : r->backends)
       found = found || b.service == service;
-    if (!found)
-      return done(
-          Error{ErrorSource::config, "route \"" + route + "\" has no backend \"" + service + "\""});
-    next.weight_overrides[route][service] = weight;
+    if (!found) return "route \"" + route + "\" has no backend \"" + service + "\"";
   }
+  return "";
+}
+
+void Controller::set_weights(const std::string& route,
+                             const std::vector<std::pair<std::string, uint32_t>>& weights,
+                             Done done) {
+  if (std::string e = weights_error(route, weights); !e.empty())
+    return done(Error{ErrorSource::config, e});
+  LiveState next = live_;
+  for (const auto& [service, weight] : weights)
+    next.weight_overrides[route][service] = weight;
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
   if (!published.ok()) done(published.error());
 }
@@ -262,6 +275,13 @@ void Controller::set_rollout_weights(const std::string& route,
           Error{ErrorSource::config, "route \"" + route + "\" has no backend \"" + service + "\""});
     next.rollout_weights[route][service] = weight;
   }
+  auto published = publish(config_, std::move(next), [done] { done(std::string()); });
+  if (!published.ok()) done(published.error());
+}
+
+void Controller::clear_rollout_weights(const std::string& route, Done done) {
+  LiveState next = live_;
+  if (!next.rollout_weights.erase(route)) return done(std::string());
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
   if (!published.ok()) done(published.error());
 }
@@ -353,14 +373,9 @@ void Controller::reload(Done done) {
       it = live.weight_overrides.erase(it);
     }
   }
-  for (auto it = live.rollout_weights.begin(); it != live.rollout_weights.end();) {
-    const config::Route* before = find_route(old, it->first);
-    const config::Route* after = find_route(*next, it->first);
-    if (before && after && same_backends(*before, *after))
-      ++it;
-    else
-      it = live.rollout_weights.erase(it);
-  }
+  // A rollout's weights stay while the services they name are backends of the route (prune):
+  // the plan still owns the route, whatever else the file changed (the manager hears of the
+  // reload and ends a rollout whose plan is gone).
   live = prune(live, *next);
   std::vector<std::string> services_added, services_removed, listeners_added, listeners_removed;
   for (const auto& s : next->services)

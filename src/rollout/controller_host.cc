@@ -89,6 +89,16 @@ void ControllerHost::reset_fast_abort(const std::string& route) {
   c_.reset_fast_abort(route);
 }
 
+void ControllerHost::stop_fast_abort(const std::string& route) {
+  c_.stop_fast_abort(route);
+}
+
+void ControllerHost::clear_rollout_weights(const std::string& route) {
+  c_.clear_rollout_weights(route, [route](Result<std::string> r) {
+    if (!r.ok()) log::error("rollout " + route + ": clearing weights failed: " + r.error().message);
+  });
+}
+
 std::string ControllerHost::saved_state() const {
   auto it = c_.live().extra.find("rollouts");
   return it == c_.live().extra.end() ? std::string() : it->second;

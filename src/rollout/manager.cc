@@ -50,6 +50,7 @@ Manager::Manager(asio::io_context& io, control::Controller& controller)
       [this](const std::string& route, bool force, const std::string& command) {
         return guard_weights(route, force, command);
       });
+  controller.set_reload_listener([this] { on_reload(); });
   controller.set_rollout_reporters([this](std::string& out) { write_metrics(out); },
                                    [this](const std::string& route) { return status_json(route); });
 }
@@ -353,15 +354,23 @@ void Manager::run_steps(State& s) {
   save();
 }
 
+void Manager::end_run(State& s) {
+  ++s.epoch;
+  s.gate = s.user_paused = s.awaiting_pass = false;
+  s.measuring = s.asking_gate = false;
+  s.waiting_for.clear();
+  s.step_deadline.reset();
+  s.remaining.reset();
+  stop_timers(s);
+  stop_top_up(s);
+  host_.stop_fast_abort(s.route);
+}
+
 void Manager::promote_now(State& s) {
   set_canary_weight(s, 100);
   s.phase = Phase::healthy;
-  ++s.epoch;
-  s.measuring = s.asking_gate = s.awaiting_pass = false;
-  s.waiting_for.clear();
+  end_run(s);
   s.message = "promoted: " + s.canary + " serves the route";
-  stop_timers(s);
-  stop_top_up(s);
   record(s, "promoted", s.message);
   notify_hooks(s, config::RolloutHook::Type::post_rollout);
 }
@@ -425,33 +434,33 @@ std::string Manager::begin(const std::string& route, const std::string& canary_a
     if (done) done("");
     return "";
   }
-  // pre_rollout hooks decide: the start waits for them, weights untouched meanwhile.
+  // pre_rollout hooks decide: the start waits for them, roles and weights untouched meanwhile
+  // (the hooks hear of the versions about to start).
   s.starting = true;
-  std::string saved_stable = s.stable, saved_canary = s.canary;
-  s.stable = stable;
-  s.canary = canary;
-  call_hooks(s, config::RolloutHook::Type::pre_rollout,
-             [this, route, stable, canary, saved_stable, saved_canary,
-              done = std::move(done)](bool ok, std::string why) {
-               State* sp = find(route);
-               if (!sp) return;
-               sp->starting = false;
-               if (ok && !plan(route)) {
-                 ok = false;
-                 why = "the route's rollout plan was removed by a reload";
-               }
-               if (!ok) {
-                 sp->stable = saved_stable;
-                 sp->canary = saved_canary;
-                 std::string reason = "start refused: " + why;
-                 record(*sp, "refused", reason);
-                 save();
-                 if (done) done(reason);
-                 return;
-               }
-               start_now(*sp, stable, canary);
-               if (done) done("");
-             });
+  s.pending_stable = stable;
+  s.pending_canary = canary;
+  uint64_t epoch = s.epoch;
+  call_hooks(
+      s, config::RolloutHook::Type::pre_rollout,
+      [this, route, stable, canary, epoch, done = std::move(done)](bool ok, std::string why) {
+        State* sp = find(route);
+        if (!sp) return;
+        if (sp->epoch != epoch || !sp->starting) {
+          // A reload ended the start meanwhile.
+          if (done) done("start abandoned: the route's rollout plan changed meanwhile");
+          return;
+        }
+        sp->starting = false;
+        if (!ok) {
+          std::string reason = "start refused: " + why;
+          record(*sp, "refused", reason);
+          save();
+          if (done) done(reason);
+          return;
+        }
+        start_now(*sp, stable, canary);
+        if (done) done("");
+      });
   return "";
 }
 
@@ -502,6 +511,8 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.gate_refusal.clear();
   s.rollout_confirmed = s.promotion_confirmed = false;
   s.started_at = clock_.now();
+  s.hook_said.clear();
+  if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
   s.message = "progressing";
   // Errors counted before this start (or in flight on an older snapshot) are not this
   // rollout's: the workers' fast-abort runs start from zero.
@@ -583,16 +594,11 @@ std::string Manager::abort(const std::string& route, const std::string& reason) 
   if (!s || !active(s->phase)) return "no rollout of route \"" + route + "\" to abort";
   set_canary_weight(*s, 0);
   s->phase = Phase::degraded;
-  ++s->epoch;
-  s->gate = s->user_paused = s->awaiting_pass = false;
-  s->measuring = s->asking_gate = false;
-  s->waiting_for.clear();
-  s->step_deadline.reset();
-  s->remaining.reset();
-  stop_timers(*s);
-  stop_top_up(*s);
+  end_run(*s);
   s->message = "aborted: " + reason;
   record(*s, "aborted", reason);
+  // An operator's forced weights would keep the failed canary's traffic: the abort wins.
+  reclaim_weights(*s);
   notify_hooks(*s, config::RolloutHook::Type::post_rollout);
   save();
   return "";
@@ -601,6 +607,8 @@ std::string Manager::abort(const std::string& route, const std::string& reason) 
 std::string Manager::undo(const std::string& route) {
   if (!plan(route)) return no_plan(route);
   State* s = find(route);
+  if (s && s->starting)
+    return "a start of route \"" + route + "\" is waiting on its pre_rollout hooks";
   if (!s || s->phase != Phase::healthy)
     return "nothing to undo: route \"" + route +
            "\" has no promoted rollout (a running one is rolled back with `rollout abort`)";
@@ -608,11 +616,66 @@ std::string Manager::undo(const std::string& route) {
   // next `rollout start` tries the undone version as canary again.
   set_canary_weight(*s, 0);
   s->phase = Phase::degraded;
-  ++s->epoch;
+  end_run(*s);
   s->message = "undone: " + s->stable + " serves the route again (" + s->canary + " at 0%)";
   record(*s, "undone", s->message);
   save();
   return "";
+}
+
+void Manager::on_reload() {
+  auto is_backend = [this](const std::string& route, const std::string& service) {
+    for (const auto& r : host_.config().routes)
+      if (r.name == route)
+        for (const auto& b : r.backends)
+          if (b.service == service) return true;
+    return false;
+  };
+  for (auto& [route, sp] : states_) {
+    State& s = *sp;
+    const config::Rollout* p = plan(route);
+    std::string gone;
+    if (!p)
+      gone = route_exists(route) ? "its rollout plan was removed" : "the route was removed";
+    else
+      for (const std::string* v : {&s.stable, &s.canary})
+        if (!v->empty() && !is_backend(route, *v))
+          gone = *v + " is no longer a backend of the route";
+    if (!gone.empty()) {
+      if (s.phase == Phase::idle && !s.starting) continue;
+      bool running = active(s.phase) || s.starting;
+      // The rollout cannot go on: it ends, and the route follows the config file's weights.
+      end_run(s);
+      s.starting = false;
+      s.phase = Phase::idle;
+      host_.clear_rollout_weights(route);
+      s.message = "ended by a reload: " + gone + "; the route follows the config file's weights";
+      record(s, running ? "aborted" : "ended", s.message);
+      continue;
+    }
+    if (active(s.phase) && !s.steps_run.empty() && p->steps != s.steps_run) {
+      // Going on in a plan whose steps moved under it could skip to 100 % at once: the operator
+      // decides.
+      s.steps_run = p->steps;
+      std::string why = "a reload changed the plan's steps; `rollout restart " + route +
+                        "` runs the new plan from step 1, `rollout resume` goes on at step " +
+                        std::to_string(s.step + 1) + " of the new plan";
+      if (s.phase == Phase::progressing) {
+        enter_paused(s, "paused: " + why);
+        record(s, "paused", s.message);
+      } else {
+        s.message = "paused: " + why;
+        record(s, "paused", s.message);
+      }
+    }
+    if (s.top_up) {
+      if (s.phase != Phase::progressing || !p->analysis.top_up.enabled)
+        stop_top_up(s);
+      else // new settings take effect; the same ones change nothing
+        host_.set_top_up(route, s.stable, s.canary, &p->analysis.top_up);
+    }
+  }
+  save();
 }
 
 void Manager::on_fast_abort(const FastAbort::Trip& trip) {

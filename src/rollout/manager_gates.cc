@@ -13,8 +13,11 @@ std::string Manager::hook_body(const State& s, const config::RolloutHook& hook) 
   json::Writer w;
   w.begin_object().key("route").value(s.route).key("hook").value(hook.name);
   w.key("type").value(config::hook_type_name(hook.type));
-  w.key("phase").value(phase_name(s.phase)).key("stable").value(s.stable);
-  w.key("canary").value(s.canary).key("canary_weight").value(s.canary_weight);
+  // A start's pre_rollout hooks hear of the versions about to start.
+  w.key("phase").value(phase_name(s.phase));
+  w.key("stable").value(s.starting ? s.pending_stable : s.stable);
+  w.key("canary").value(s.starting ? s.pending_canary : s.canary);
+  w.key("canary_weight").value(s.canary_weight);
   w.key("step").value(static_cast<uint64_t>(s.step + 1)).key("message").value(s.message);
   w.end_object();
   return w.take();
@@ -38,32 +41,37 @@ void Manager::call_hooks(State& s, Type type, std::function<void(bool, std::stri
   pending->then = std::move(then);
   std::weak_ptr<bool> alive = alive_;
   std::string route = s.route;
+  uint64_t epoch = s.epoch;
   for (const config::RolloutHook* h : hooks) {
     std::string name = h->name;
-    host_.call_hook(*h, hook_body(s, *h), [this, alive, route, name, type, pending](HookResult r) {
-      if (alive.expired()) return;
-      std::string what =
-          std::string(config::hook_type_name(type)) + " hook " + name + ": " +
-          (r.status ? "HTTP " + std::to_string(r.status) : std::string("no answer")) +
-          (r.message.empty() ? "" : " (" + r.message + ")") +
-          (r.attempts > 1 ? " after " + std::to_string(r.attempts) + " attempts" : "");
-      if (State* sp = find(route)) {
-        json::Writer w;
-        w.begin_object().key("name").value(name).key("type").value(config::hook_type_name(type));
-        w.key("ok").value(r.ok).key("status").value(static_cast<int64_t>(r.status));
-        w.key("attempts").value(r.attempts).key("message").value(r.message).end_object();
-        // A confirm gate is asked again every interval: its unchanged refusals are not
-        // repeated in the history (the status shows the latest).
-        bool quiet = (type == Type::confirm_rollout || type == Type::confirm_promotion) && !r.ok &&
-                     sp->gate_refusal == what;
-        if (!quiet) record(*sp, "hook", what, w.take());
-      }
-      if (!r.ok && pending->ok) {
-        pending->ok = false;
-        pending->why = what;
-      }
-      if (--pending->left == 0) pending->then(pending->ok, pending->why);
-    });
+    host_.call_hook(
+        *h, hook_body(s, *h), [this, alive, route, name, type, epoch, pending](HookResult r) {
+          if (alive.expired()) return;
+          std::string what =
+              std::string(config::hook_type_name(type)) + " hook " + name + ": " +
+              (r.status ? "HTTP " + std::to_string(r.status) : std::string("no answer")) +
+              (r.message.empty() ? "" : " (" + r.message + ")") +
+              (r.attempts > 1 ? " after " + std::to_string(r.attempts) + " attempts" : "");
+          // An answer about a rollout that has ended or started over is not this one's event.
+          if (State* sp = find(route); sp && sp->epoch == epoch) {
+            json::Writer w;
+            w.begin_object().key("name").value(name).key("type").value(
+                config::hook_type_name(type));
+            w.key("ok").value(r.ok).key("status").value(static_cast<int64_t>(r.status));
+            w.key("attempts").value(r.attempts).key("message").value(r.message).end_object();
+            // A confirm gate is asked again every interval: a hook's unchanged answer is not
+            // repeated in the history (the status shows the latest).
+            bool confirm = type == Type::confirm_rollout || type == Type::confirm_promotion;
+            bool quiet = confirm && sp->hook_said[name] == what;
+            if (confirm) sp->hook_said[name] = what;
+            if (!quiet) record(*sp, "hook", what, w.take());
+          }
+          if (!r.ok && pending->ok) {
+            pending->ok = false;
+            pending->why = what;
+          }
+          if (--pending->left == 0) pending->then(pending->ok, pending->why);
+        });
   }
 }
 

@@ -64,7 +64,14 @@ void Manager::begin_interval(State& s) {
     return;
   }
   if (s.canary_weight == 0) return; // nothing to judge yet
-  if (s.measuring) return;          // the last interval's answers are still out: skip one
+  if (s.measuring) {
+    // The last interval's answers are still out: this one is skipped, and the history says so
+    // (the failure limits then take longer than the plan suggests).
+    record(s, "skipped",
+           "analysis interval skipped: the last one's external metrics or hooks have not "
+           "answered yet");
+    return;
+  }
   // The interval's window, but nothing from before this rollout started.
   auto length = std::chrono::duration_cast<std::chrono::seconds>(p->analysis.interval);
   if (s.started_at) {
@@ -206,6 +213,7 @@ void Manager::finish_interval(State& s, Interval& in) {
 
   // `rollout` hooks: a refusal is a failed interval. `rollback` hooks: a 2xx aborts.
   bool hook_failed = false;
+  std::string hook_reason;
   w.key("hooks").begin_array();
   for (const auto& h : in.hooks) {
     std::string what = "hook " + h.name + ": " +
@@ -213,6 +221,7 @@ void Manager::finish_interval(State& s, Interval& in) {
                        (h.result.message.empty() ? "" : " (" + h.result.message + ")");
     if (h.type == Type::rollout && !h.result.ok) {
       hook_failed = true;
+      if (hook_reason.empty()) hook_reason = what;
       if (fail_reason.empty()) fail_reason = what;
     }
     if (h.type == Type::rollback && h.result.ok && rollback_by.empty())
@@ -259,7 +268,7 @@ void Manager::finish_interval(State& s, Interval& in) {
     s.failures = 0;
   if (s.failures >= p->analysis.failure_limit) {
     abort(s.route, "analysis failed " + std::to_string(s.failures) + " intervals in a row: " +
-                       (builtin_failed ? in.builtin.reason : fail_reason));
+                       (builtin_failed ? in.builtin.reason : hook_reason));
     return;
   }
   if (!metric_abort.empty()) {
@@ -293,7 +302,11 @@ void Manager::finish_interval(State& s, Interval& in) {
 void Manager::update_top_up(State& s, const metrics::WindowStats& user_canary) {
   const config::Rollout* p = plan(s.route);
   if (!p || !p->analysis.top_up.enabled) return;
-  bool thin = user_canary.requests < p->analysis.min_requests;
+  uint64_t min = p->analysis.min_requests;
+  bool thin = user_canary.requests < min;
+  // A margin before it stops, so traffic hovering at min_requests does not toggle it each
+  // interval.
+  bool plenty = user_canary.requests >= min + min / 4;
   if (thin && !s.top_up && s.phase == Phase::progressing && s.canary_weight > 0) {
     host_.set_top_up(s.route, s.stable, s.canary, &p->analysis.top_up);
     s.top_up = true;
@@ -302,7 +315,7 @@ void Manager::update_top_up(State& s, const metrics::WindowStats& user_canary) {
                " real canary requests per interval, fewer than min_requests " +
                std::to_string(p->analysis.min_requests) + "; " + number(p->analysis.top_up.rate) +
                " synthetic requests/s go to both versions");
-  } else if (!thin && s.top_up) {
+  } else if (plenty && s.top_up) {
     stop_top_up(s);
     record(s, "top_up",
            "top-up off: real traffic suffices (" + std::to_string(user_canary.requests) +

@@ -196,6 +196,7 @@ void Manager::write_metrics(std::string& out) const {
 }
 
 void Manager::save() {
+  if (restoring_) return; // one save at the end of restore(), with every route in it
   json::Writer w;
   w.begin_object();
   for (const auto& [route, s] : states_) {
@@ -246,6 +247,7 @@ void Manager::restore() {
     log::error("rollout state unreadable: " + parsed.error);
     return;
   }
+  restoring_ = true;
   for (const auto& [route, v] : parsed.value->as_object()) {
     if (!plan(route)) continue;
     State& s = state_for(route);
@@ -284,6 +286,11 @@ void Manager::restore() {
       else
         s.step_deadline = clock_.now() + std::chrono::milliseconds(remaining);
     }
+    if (s.phase == Phase::progressing || s.phase == Phase::paused) {
+      // A running rollout: fast abort counts from here, against the plan as it is now.
+      host_.reset_fast_abort(route);
+      s.steps_run = plan(route)->steps;
+    }
     if (s.phase == Phase::progressing) {
       s.started_at = clock_.now();
       record(s, "restored",
@@ -293,6 +300,8 @@ void Manager::restore() {
       run_steps(s);
     }
   }
+  restoring_ = false;
+  save();
 }
 
 } // namespace weir::rollout

@@ -40,19 +40,21 @@ struct Manager::State {
   // Changes whenever the rollout starts over or ends: a hook answer or metric of another epoch
   // is about a rollout that is gone.
   uint64_t epoch = 0;
-  bool starting = false;    // pre_rollout hooks asked, no answer yet
-  bool measuring = false;   // an interval's metrics or hooks asked, no answer yet
-  bool asking_gate = false; // confirm hooks asked, no answer yet
+  bool starting = false;      // pre_rollout hooks asked, no answer yet
+  std::string pending_stable; // the versions of that start (stable and canary change only once
+  std::string pending_canary; // it goes through)
+  std::vector<config::RolloutStep> steps_run; // the plan's steps when this rollout started
+  bool measuring = false;                     // an interval's metrics or hooks asked, no answer yet
+  bool asking_gate = false;                   // confirm hooks asked, no answer yet
   std::string waiting_for;  // the confirm gate that holds the rollout ("" when none)
   std::string gate_refusal; // its last refusal, recorded once per change
+  std::map<std::string, std::string> hook_said; // confirm hook → its last recorded answer
   bool rollout_confirmed = false;
   bool promotion_confirmed = false;
   std::optional<TimePoint> started_at;
   bool top_up = false; // synthetic requests running
   // Verdicts ever reached, by outcome (weir_rollout_analysis_total).
   uint64_t verdicts[3] = {0, 0, 0};
-  // The version that served before the last promotion (`rollout undo` brings it back).
-  std::string previous_stable;
 };
 
 } // namespace weir::rollout

@@ -186,6 +186,9 @@ void ClientConnection::advance_request() {
       }
       request_done_ = true;
       if (phase_ != Phase::exchange) return; // a local response already went out
+      // The attempt's clock starts once the whole request is in hand (as Envoy's per-try
+      // timeout does): a slow upload is the client's time, not the endpoint's.
+      if (up_ && !final_head_) arm_try_timer();
       return flush_request(true, body_bytes);
     case http::Parser::Event::error:
       if (phase_ == Phase::head) {
@@ -395,7 +398,9 @@ bool ClientConnection::retry_on_fresh_connection() {
 void ClientConnection::on_upstream_ready() {
   phase_ = Phase::exchange;
   set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.request);
-  arm_try_timer();
+  final_head_ = false;
+  if (request_done_) arm_try_timer(); // else once the request's last byte arrives
+
   request_head_queued_ = true;
   up_->wait_readable();
   if (s_->request.head().expect_continue && request_has_body_ && client_version_minor_ == 1 &&
@@ -589,7 +594,10 @@ int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Hea
 
 bool ClientConnection::on_response_head(std::string& out) {
   const http::Head& head = s_->response.head();
-  if (head.status >= 200 || head.status == 101) disarm_try_timer();
+  if (head.status >= 200 || head.status == 101) {
+    final_head_ = true;
+    disarm_try_timer();
+  }
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
     if (head.status == 100) return true; // the proxy answered Expect itself
     http::ClientResponseContext ctx;

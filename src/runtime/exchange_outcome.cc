@@ -47,8 +47,9 @@ void ClientConnection::record_attempt(int status, bool local) {
     // (rollout/fast_abort.h). Errors are the exception, so this posts rarely. A request that ran
     // on a snapshot of an older rollout epoch counts for nothing.
     const Snapshot::Route& r = snap_->routes[static_cast<size_t>(route_)];
-    if (r.fast_abort_errors > 0 && (backend_ == r.sticky_canary || backend_ == r.sticky_stable) &&
-        r.rollout_epoch >= cells_->fast_abort_epoch) {
+    // Any backend of the route: the canary may be one named at `rollout start` rather than the
+    // plan's; the manager judges only the running rollout's canary.
+    if (r.fast_abort_errors > 0 && r.rollout_epoch >= cells_->fast_abort_epoch) {
       if (r.rollout_epoch != cells_->fast_abort_epoch) {
         cells_->fast_abort_epoch = r.rollout_epoch;
         cells_->fast_abort_run = 0;

@@ -42,8 +42,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.timeouts = r.timeouts;
     out.retries = r.retries;
     if (r.rollout.enabled) {
-      // The whole threshold: the control thread adds up every worker's run against it.
-      out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
+      // The whole threshold: the control thread adds up every worker's run against it. Only
+      // while the route's rollout runs: otherwise a stable version's 5xx would be posted for
+      // nothing.
+      if (overrides.fast_abort_routes.count(r.name))
+        out.fast_abort_errors = r.rollout.fast_abort_consecutive_errors;
       if (auto e = overrides.rollout_epochs.find(r.name); e != overrides.rollout_epochs.end())
         out.rollout_epoch = e->second;
       out.override_header = r.rollout.override_header;

@@ -7,6 +7,7 @@
 // one per-try timeout until it is ejected.
 #include "support/client.h"
 #include "support/control.h"
+#include "support/http_server.h"
 #include "support/load.h"
 #include "support/process.h"
 #include "support/upstream.h"
@@ -540,6 +541,44 @@ TEST(RetryResilience, FrozenCanaryCostsOnePerTryTimeoutPerRequestUntilEjected) {
   EXPECT_GE(slow.size(), 3u) << list;
   std::printf("frozen canary: ejected after %ld ms; %zu requests slowed, worst %ld ms: %s\n",
               ejected_ms, slow.size(), worst, list.c_str());
+}
+
+// A slow upload is the client's time: the per-try clock starts once the request's last byte is
+// in hand (Envoy's rule), so neither a 504 nor a failure of the endpoint comes of it.
+TEST(RetryResilience, PerTryTimeoutStartsOnceTheRequestIsComplete) {
+  // Answers only after the whole request arrived (a server that reads the body first).
+  TestHttpServer upstream(
+      [](const TestHttpServer::Request& r) { return TestHttpServer::Reply(200, r.body); });
+  const std::string socket = temp_path("ctl", ".sock");
+  Weir weir = Weir::start(
+      header(socket, 1, true) + "services:\n" +
+      service("up/app", {address_of(upstream.port())},
+              "    outlier_detection: { consecutive_gateway_failures: 1 }\n") +
+      "routes:\n" +
+      route("r", "/", "[{ service: up/app }]", "{ attempts: 2, per_try_timeout: 200ms }"));
+  const uint16_t admin = admin_port(weir);
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c);
+  auto started = Clock::now();
+  ASSERT_TRUE(c->send("POST /upload HTTP/1.1\r\nHost: a.test\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"));
+  // The client's pace is what this test is about: six chunks 100 ms apart, three per-try
+  // timeouts' worth of upload.
+  std::string sent;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(c->send("5\r\nchunk\r\n"));
+    sent += "chunk";
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(c->send("0\r\n\r\n"));
+  auto r = c->read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body, sent);
+  EXPECT_GE(ms_since(started), 600);
+  EXPECT_EQ(metric_sum(admin, "weir_upstream_failures_total"), 0)
+      << http_request(admin, "GET", "/metrics").body;
+  EXPECT_FALSE(endpoint_ejected(socket, "up/app", address_of(upstream.port())));
 }
 
 } // namespace

@@ -55,10 +55,14 @@ public:
   // Operations. `done` runs on the control thread after every worker applied the change.
   void set_weights(const std::string& route,
                    const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  // What is wrong with weights for a route ("" when nothing): an unknown route or backend.
+  std::string weights_error(const std::string& route,
+                            const std::vector<std::pair<std::string, uint32_t>>& weights) const;
   // The weights a route's rollout gives it (live_.rollout_weights); an operator's set weight
   // stays on top of them until cleared.
   void set_rollout_weights(const std::string& route,
                            const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  void clear_rollout_weights(const std::string& route, Done done);
   // Who decides the route's weights now: "operator" (a `set weight` override), "rollout" or
   // "config".
   const char* weights_owner(const std::string& route) const;
@@ -97,6 +101,8 @@ public:
   // a snapshot published so every worker starts its run anew (errors from before the start, or
   // from requests still on the old snapshot, never count toward this rollout's abort).
   void reset_fast_abort(const std::string& route);
+  // The route's rollout ended: its workers stop reporting errors for fast abort.
+  void stop_fast_abort(const std::string& route);
   const rollout::FastAbort& fast_abort() const { return fast_abort_; }
   // What `watch` adds for a route with a rollout: a JSON object with its status and the events
   // after `cursor` (which it advances); "" when the route has none.
@@ -151,6 +157,7 @@ private:
   boost::asio::steady_timer ejection_timer_;
   bool started_ = false;
   rollout::FastAbort fast_abort_;
+  std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
   RolloutFeed rollout_feed_;

@@ -31,6 +31,8 @@ public:
   Split split(const std::string& route) const override;
   void clear_operator_weights(const std::string& route) override;
   void reset_fast_abort(const std::string& route) override;
+  void stop_fast_abort(const std::string& route) override;
+  void clear_rollout_weights(const std::string& route) override;
   std::string saved_state() const override;
   void save_state(std::string json) override;
   void post_webhook(const std::string& url, std::string body) override;

@@ -66,8 +66,13 @@ public:
   virtual Split split(const std::string& route) const = 0;
   // Drops the operator's override of the route's weights (the rollout's own apply again).
   virtual void clear_operator_weights(const std::string& route) = 0;
-  // A rollout of `route` starts: the workers' fast-abort runs of the route start from zero.
+  // A rollout of `route` starts: the workers' fast-abort runs of the route start from zero (and
+  // they report errors for it until stop_fast_abort).
   virtual void reset_fast_abort(const std::string& route) = 0;
+  virtual void stop_fast_abort(const std::string& route) = 0;
+  // Drops the weights the route's rollout set: the route follows the config file again (when
+  // its plan is gone).
+  virtual void clear_rollout_weights(const std::string& route) = 0;
   // The "rollouts" section of the state file: what was saved ("" when nothing), and saving it.
   virtual std::string saved_state() const = 0;
   virtual void save_state(std::string json) = 0;

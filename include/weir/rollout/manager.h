@@ -83,6 +83,9 @@ public:
   void on_fast_abort(const FastAbort::Trip& trip);
   // An operator's weight command on `route`: "" to let it through, else the refusal.
   std::string guard_weights(const std::string& route, bool force, const std::string& command);
+  // A new config is in force: a rollout whose plan (or one of its versions) is gone ends and its
+  // weights go back to the file's; one whose steps changed pauses; top-up follows its settings.
+  void on_reload();
 
   // "" for a route that has no plan.
   std::string status_json(const std::string& route) const;
@@ -120,6 +123,9 @@ private:
   void arm_analysis(State& s);
   void stop_timers(State& s);
   void enter_paused(State& s, std::string message);
+  // The rollout stops running (abort, promotion, undo, its plan gone): timers, top-up, fast
+  // abort and any answer still out end with it.
+  void end_run(State& s);
   // The plan takes the weights back from an operator's override (resume, promote).
   void reclaim_weights(State& s);
   void schedule(State& s);
@@ -136,6 +142,7 @@ private:
   // Calls every hook of `type` and runs `then(ok, why)` once all answered (ok: all 2xx).
   void call_hooks(State& s, config::RolloutHook::Type type,
                   std::function<void(bool ok, std::string why)> then);
+  // The pre_rollout hooks of a start: the body names the versions about to start.
   // Holds the rollout at a confirm gate until its hooks answer 2xx: true when it may go on.
   bool confirmed(State& s, config::RolloutHook::Type type);
   void notify_hooks(State& s, config::RolloutHook::Type type);
@@ -149,6 +156,7 @@ private:
   Host& host_;
   Clock& clock_;
   std::map<std::string, std::unique_ptr<State>> states_;
+  bool restoring_ = false; // restore() runs: it saves once, at its end
   // Async answers check it: none runs into a destroyed manager.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -178,6 +178,7 @@ private:
   bool request_sent_ = false;           // some byte of the current attempt's request went upstream
   boost::asio::steady_timer try_timer_; // retries.per_try_timeout of the current attempt
   uint32_t try_seq_ = 0;                // bumped on disarm: a stale expiry is ignored
+  bool final_head_ = false;             // the current attempt's final response head arrived
   bool try_armed_ = false;              // try_timer_ runs for the current attempt
   uint32_t* retry_in_flight_ = nullptr; // the worker's count this retry attempt added to
   uint64_t bytes_in_ = 0;

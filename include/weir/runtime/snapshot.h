@@ -84,6 +84,9 @@ struct Snapshot {
     std::map<std::string, std::set<std::string>> down;
     // route → rollout epoch (rollout::FastAbort); routes not named have epoch 0
     std::map<std::string, uint64_t> rollout_epochs;
+    // Routes whose rollout runs now (Progressing or Paused): only their workers report errors
+    // for fast abort.
+    std::set<std::string> fast_abort_routes;
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -121,7 +122,7 @@ public:
       if (it->first == route) {
         for (const auto& [svc, weight] : it->second)
           w[svc] = weight;
-        out.weights_from = "rollout";
+        if (!it->second.empty()) out.weights_from = "rollout"; // empty: cleared
         break;
       }
     if (auto it = operator_weights.find(route); it != operator_weights.end()) {
@@ -137,7 +138,16 @@ public:
     return out;
   }
   void clear_operator_weights(const std::string& route) override { operator_weights.erase(route); }
-  void reset_fast_abort(const std::string&) override { ++fast_abort_resets; }
+  void reset_fast_abort(const std::string& route) override {
+    ++fast_abort_resets;
+    fast_abort_on.insert(route);
+  }
+  void stop_fast_abort(const std::string& route) override { fast_abort_on.erase(route); }
+  std::set<std::string> fast_abort_on; // routes whose workers report errors
+  // Recorded as an empty change: the route follows the config again.
+  void clear_rollout_weights(const std::string& route) override {
+    weight_changes.emplace_back(route, Weights{});
+  }
 
   // Asynchronous calls wait here until the test answers them.
   struct HookCall {

@@ -204,5 +204,105 @@ TEST_F(RolloutManagerTest, RolloutStateIsInTheMetrics) {
             std::string::npos);
 }
 
+TEST_F(RolloutManagerTest, AnAbortDropsAnOperatorsForcedWeights) {
+  plan().steps = {set_weight(10), pause(10s), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->guard_weights("r", true, "set weight r app-v2/app=50 --force"), "");
+  host.operator_weights["r"] = {{kStable, 50}, {kCanary, 50}};
+  // The canary fails while the operator holds the weights: the abort must take its traffic.
+  manager->on_fast_abort({"r", kCanary, 5, 40ms, {5}});
+  EXPECT_EQ(phase(), "Degraded");
+  EXPECT_TRUE(host.operator_weights.empty());
+  EXPECT_EQ(status().get_number("canary_weight"), 0);
+}
+
+TEST_F(RolloutManagerTest, FastAbortReportsRunOnlyWhileARolloutRuns) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  EXPECT_TRUE(host.fast_abort_on.empty());
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(host.fast_abort_on.count("r"), 1u) << "also while paused at the gate";
+  ASSERT_EQ(manager->promote("r", false), "");
+  EXPECT_TRUE(host.fast_abort_on.empty());
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  EXPECT_TRUE(host.fast_abort_on.empty());
+}
+
+TEST_F(RolloutManagerTest, AReloadThatRemovesThePlanEndsTheRolloutAndItsTopUp) {
+  plan().steps = {set_weight(10), pause(10s), set_weight(100)};
+  plan().analysis.top_up.enabled = true;
+  host.windows = {{kStable, window(10, 0)}, {kCanary, window(1, 0)}};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(host.top_ups.count("r"), 1u);
+  plan().enabled = false;
+  manager->on_reload();
+  EXPECT_TRUE(host.top_ups.empty()) << "no synthetic traffic for a rollout that is gone";
+  EXPECT_TRUE(host.fast_abort_on.empty());
+  EXPECT_FALSE(manager->next_due()) << "no timer left";
+  EXPECT_TRUE(host.weight_changes.back().second.empty()) << "the config's weights again";
+  EXPECT_EQ(history().back().get_string("type"), "aborted");
+  EXPECT_NE(history().back().get_string("message").find("plan was removed"), std::string::npos);
+  // Back with a plan, the route is Idle and follows the config.
+  plan().enabled = true;
+  manager->on_reload();
+  EXPECT_EQ(phase(), "Idle");
+  EXPECT_EQ(status().get_string("weights_from"), "config");
+}
+
+TEST_F(RolloutManagerTest, AReloadThatChangesTheStepsPausesARunningRollout) {
+  plan().steps = {set_weight(10), pause(10s), set_weight(50), pause(10s), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(10s);
+  ASSERT_EQ(step(), 3);
+  plan().steps = {set_weight(10), set_weight(100)}; // shorter: step 4 is past its end
+  manager->on_reload();
+  EXPECT_EQ(phase(), "Paused");
+  EXPECT_EQ(host.canary_weight(), 50) << "no jump to 100 %";
+  EXPECT_NE(status().get_string("message").find("rollout restart"), std::string::npos);
+  // A reload that leaves the steps alone changes nothing.
+  ASSERT_EQ(manager->resume("r"), "");
+  size_t events = history().size();
+  manager->on_reload();
+  EXPECT_EQ(history().size(), events);
+}
+
+TEST_F(RolloutManagerTest, AStartWaitingOnItsHooksChangesNoRolesAndBlocksUndo) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->promote("r", true), ""); // app-v2 serves
+  config::RolloutHook pre;
+  pre.name = "pre";
+  pre.type = config::RolloutHook::Type::pre_rollout;
+  plan().hooks = {pre};
+  std::string result = "none";
+  ASSERT_EQ(manager->begin("r", "", [&](std::string e) { result = e; }), "");
+  ASSERT_EQ(host.hook_calls.size(), 1u);
+  // The hook hears of the reverse rollout; the state keeps the promoted roles meanwhile.
+  EXPECT_NE(host.hook_calls[0].body.find("\"stable\":\"" + kCanary + "\""), std::string::npos);
+  EXPECT_EQ(status().get_string("stable"), kStable);
+  EXPECT_EQ(status().get_string("canary"), kCanary);
+  EXPECT_NE(manager->undo("r"), "") << "not while a start waits";
+  host.hook_calls[0].done(HookResult{false, 500, 1, "no"});
+  EXPECT_NE(result.find("start refused"), std::string::npos);
+  EXPECT_EQ(phase(), "Healthy");
+  ASSERT_EQ(manager->undo("r"), "");
+  EXPECT_EQ(host.weight_changes.back().second, (Weights{{kStable, 100}, {kCanary, 0}}));
+}
+
+TEST_F(RolloutManagerTest, AnAnswerAboutAnEndedRolloutIsNotRecorded) {
+  plan().steps = {set_weight(50)};
+  config::RolloutHook confirm;
+  confirm.name = "qa";
+  confirm.type = config::RolloutHook::Type::confirm_promotion;
+  plan().hooks = {confirm};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(host.hook_calls.size(), 1u);
+  ASSERT_EQ(manager->abort("r", "test"), "");
+  size_t events = history().size();
+  host.hook_calls[0].done(HookResult{true, 200, 1, ""});
+  EXPECT_EQ(history().size(), events);
+  EXPECT_EQ(phase(), "Degraded");
+}
+
 } // namespace
 } // namespace weir::rollout
