@@ -13,6 +13,18 @@ namespace weir::control {
 
 namespace {
 
+// Whether `flag` is among `raw`; the other arguments go to `rest`.
+bool take_flag(const Args& raw, std::string_view flag, Args& rest) {
+  bool found = false;
+  for (const auto& a : raw) {
+    if (a == flag)
+      found = true;
+    else
+      rest.push_back(a);
+  }
+  return found;
+}
+
 bool parse_weight(std::string_view text, uint32_t& out) {
   if (text.empty() || text.size() > 7) return false;
   auto r = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -141,6 +153,13 @@ private:
   uint64_t rollout_cursor_ = 0; // events already streamed
 };
 
+std::string Controller::ask_weight_guard(const std::string& route, bool force, std::string command,
+                                         const Responder& who) const {
+  if (!weight_guard_) return "";
+  if (std::string peer = who.peer(); !peer.empty()) command += " (by " + peer + ")";
+  return weight_guard_(route, force, command);
+}
+
 void Controller::register_commands(CommandTable& table) {
   // Every command that takes a route or a service refuses an unknown one the same way, before
   // its handler runs (the rollout commands too).
@@ -224,90 +243,73 @@ void Controller::register_commands(CommandTable& table) {
                }));
              }});
 
-  table.add({"set weight", "ROUTE NS/SVC=W [NS/SVC=W ...] [--force]",
-             "set live weights of a route's backends, on every worker at once (a service that "
-             "is not ready gets no share unless --force)",
-             [this](const Args& raw_args, std::shared_ptr<Responder> r) {
-               Args args;
-               bool force = false;
-               for (const auto& a : raw_args) {
-                 if (a == "--force")
-                   force = true;
-                 else
-                   args.push_back(a);
-               }
-               if (args.size() < 2)
-                 return r->reply(
-                     error_reply("usage: set weight ROUTE NS/SVC=W [NS/SVC=W ...] [--force]"));
-               std::vector<std::pair<std::string, uint32_t>> weights;
-               for (size_t i = 1; i < args.size(); ++i) {
-                 size_t eq = args[i].find('=');
-                 uint32_t weight = 0;
-                 if (eq == std::string::npos || eq == 0 ||
-                     !parse_weight(std::string_view(args[i]).substr(eq + 1), weight))
-                   return r->reply(error_reply("bad weight \"" + args[i].substr(0, 200) +
-                                               "\": expected NS/SVC=W with W from 0 to 1000000"));
-                 weights.emplace_back(args[i].substr(0, eq), weight);
-               }
-               if (!force) {
-                 // A version must prove itself (synthetic probes) before it gets traffic.
-                 for (const auto& [service, weight] : weights) {
-                   if (weight == 0 || prober_.ready(service)) continue;
-                   std::string why;
-                   for (const auto& p : prober_.status(service))
-                     if (!p.ready())
-                       why += (why.empty() ? "" : "; ") + p.name + ": " +
-                              (p.ran ? (p.last_passed
-                                            ? "passed " + std::to_string(p.consecutive_passes) +
-                                                  " of " + std::to_string(p.ready_after)
-                                            : p.last_failure)
-                                     : "not run yet");
-                   return r->reply(error_reply("service \"" + service + "\" is not ready (" + why +
-                                               "); use --force to override"));
-                 }
-               }
-               std::string route = args[0];
-               // A bad argument is refused before the guard: it must not pause a rollout.
-               if (std::string e = weights_error(route, weights); !e.empty())
-                 return r->reply(error_reply(e));
-               if (weight_guard_) {
-                 std::string command = "set weight";
-                 for (const auto& a : raw_args)
-                   command += " " + a;
-                 if (std::string who = r->peer(); !who.empty()) command += " (by " + who + ")";
-                 if (std::string refused = weight_guard_(route, force, command); !refused.empty())
-                   return r->reply(error_reply(refused));
-               }
-               set_weights(route, weights, reply_with(r, [this, route](json::Writer& w) {
-                             int i = snapshot_->route_index(route);
-                             if (i < 0) return;
-                             w.key("route");
-                             write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
-                                         static_cast<size_t>(i), weights_owner(route));
-                           }));
-             }});
+  table.add(
+      {"set weight", "ROUTE NS/SVC=W [NS/SVC=W ...] [--force]",
+       "set live weights of a route's backends, on every worker at once (a service that "
+       "is not ready gets no share unless --force)",
+       [this](const Args& raw_args, std::shared_ptr<Responder> r) {
+         Args args;
+         bool force = take_flag(raw_args, "--force", args);
+         if (args.size() < 2)
+           return r->reply(
+               error_reply("usage: set weight ROUTE NS/SVC=W [NS/SVC=W ...] [--force]"));
+         std::vector<std::pair<std::string, uint32_t>> weights;
+         for (size_t i = 1; i < args.size(); ++i) {
+           size_t eq = args[i].find('=');
+           uint32_t weight = 0;
+           if (eq == std::string::npos || eq == 0 ||
+               !parse_weight(std::string_view(args[i]).substr(eq + 1), weight))
+             return r->reply(error_reply("bad weight \"" + args[i].substr(0, 200) +
+                                         "\": expected NS/SVC=W with W from 0 to 1000000"));
+           weights.emplace_back(args[i].substr(0, eq), weight);
+         }
+         if (!force) {
+           // A version must prove itself (synthetic probes) before it gets traffic.
+           for (const auto& [service, weight] : weights) {
+             if (weight == 0 || prober_.ready(service)) continue;
+             std::string why;
+             for (const auto& p : prober_.status(service))
+               if (!p.ready())
+                 why += (why.empty() ? "" : "; ") + p.name + ": " +
+                        (p.ran ? (p.last_passed ? "passed " + std::to_string(p.consecutive_passes) +
+                                                      " of " + std::to_string(p.ready_after)
+                                                : p.last_failure)
+                               : "not run yet");
+             return r->reply(error_reply("service \"" + service + "\" is not ready (" + why +
+                                         "); use --force to override"));
+           }
+         }
+         std::string route = args[0];
+         // A bad argument is refused before the guard: it must not pause a rollout.
+         if (std::string e = weights_error(route, weights); !e.empty())
+           return r->reply(error_reply(e));
+         std::string command = "set weight";
+         for (const auto& a : raw_args)
+           command += " " + a;
+         if (std::string refused = ask_weight_guard(route, force, command, *r); !refused.empty())
+           return r->reply(error_reply(refused));
+         set_weights(route, weights, reply_with(r, [this, route](json::Writer& w) {
+                       int i = snapshot_->route_index(route);
+                       if (i < 0) return;
+                       w.key("route");
+                       write_route(w, *snapshot_, config_->routes[static_cast<size_t>(i)],
+                                   static_cast<size_t>(i), weights_owner(route));
+                     }));
+       }});
 
   table.add({"clear weight", "ROUTE [--force]",
              "drop the operator's weights of a route: back to its rollout's weights, else the "
              "config file's (--force during a rollout: pauses it)",
              [this](const Args& raw_args, std::shared_ptr<Responder> r) {
                Args args;
-               bool force = false;
-               for (const auto& a : raw_args) {
-                 if (a == "--force")
-                   force = true;
-                 else
-                   args.push_back(a);
-               }
+               bool force = take_flag(raw_args, "--force", args);
                if (args.size() != 1)
                  return r->reply(error_reply("usage: clear weight ROUTE [--force]"));
                std::string route = args[0];
-               if (weight_guard_) {
-                 std::string command = "clear weight " + route + (force ? " --force" : "");
-                 if (std::string who = r->peer(); !who.empty()) command += " (by " + who + ")";
-                 if (std::string refused = weight_guard_(route, force, command); !refused.empty())
-                   return r->reply(error_reply(refused));
-               }
+               if (std::string refused = ask_weight_guard(
+                       route, force, "clear weight " + route + (force ? " --force" : ""), *r);
+                   !refused.empty())
+                 return r->reply(error_reply(refused));
                clear_weights(route, reply_with(r, [this, route](json::Writer& w) {
                                int i = snapshot_->route_index(route);
                                if (i < 0) return;

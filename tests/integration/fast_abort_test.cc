@@ -59,13 +59,6 @@ std::string config(const std::string& socket, const DemoUpstream& v1, const Demo
          std::to_string(threshold) + " }\n";
 }
 
-uint16_t admin_port(const Weir& w) {
-  std::string out = w.proc->output();
-  size_t at = out.find("weir: admin ");
-  if (at == std::string::npos) return 0;
-  return port_at_end(out.substr(at, out.find('\n', at) - at));
-}
-
 // The sum of a /metrics family's samples whose labels contain `label_part`; -1 without an answer.
 double metric_sum(uint16_t admin, const std::string& family, const std::string& label_part) {
   HttpResponse r = http_request(admin, "GET", "/metrics");
@@ -140,7 +133,7 @@ public:
   }
 
   double canary_errors_in_metrics() {
-    return metric_sum(admin_port(weir_), "weir_upstream_errors_total", "namespace=\"app-v2\"");
+    return metric_sum(weir_.admin_port(), "weir_upstream_errors_total", "namespace=\"app-v2\"");
   }
 
   int canary_errors_seen() const { return canary_errors_; }

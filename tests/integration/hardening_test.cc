@@ -179,13 +179,6 @@ std::string one_route(const std::string& upstream, const std::string& limits = "
          (limits.empty() ? "" : "limits:\n" + limits) + extra;
 }
 
-uint16_t admin_port(const Weir& w) {
-  std::string out = w.proc->output();
-  size_t at = out.find("weir: admin ");
-  if (at == std::string::npos) return 0;
-  return port_at_end(out.substr(at, out.find('\n', at) - at));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Upstream side
 
@@ -332,7 +325,7 @@ TEST(HardeningFraming, ChunkTerminatorAndHttp10TransferEncodingAndTargetBytes) {
 TEST(HardeningLimits, ClientConnectionsAreCappedAndTheRestWaitInTheBacklog) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   Weir weir = Weir::start(one_route(v1.address(), "  max_client_connections: 20\n"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   std::vector<std::unique_ptr<RawClient>> idle;
   for (int i = 0; i < 200; ++i) {
     auto c = RawClient::connect(weir.port()); // the kernel completes the handshake (backlog)
@@ -429,7 +422,7 @@ TEST(HardeningLimits, ASlowReaderTimedOutIsResetSoTheKernelDropsWhatItLeft) {
   ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   ASSERT_TRUE(c->send("GET /?bytes=50000000 HTTP/1.1\r\nHost: a\r\n\r\n"));
   // weir gives up on it once the write has stalled past the 500 ms deadline.
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   ASSERT_TRUE(wait_until([&] { return metric(admin, "weir_client_connections") == 0; }, 10s, 50ms));
   // Reading now finds the connection reset, not ended: the unsent rest was dropped.
   char buf[65536];
@@ -464,7 +457,7 @@ TEST(HardeningLimits, UpstreamConnectionsPerEndpointQueueThen503WithRetryAfter) 
     EXPECT_EQ(r.status, 200);
   });
   // Wait until it is in flight (a second request now queues).
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   ASSERT_TRUE(wait_until(
       [&] { return metric_sum(admin, "weir_active_requests", "namespace=\"v1\"") == 1; }, 5s));
   auto start = Clock::now();
@@ -540,7 +533,7 @@ TEST(HardeningLimits, AccessLogQueueIsBoundedAndCountsDrops) {
   ASSERT_GE(reader, 0);
   Weir weir = Weir::start(one_route(v1.address(), "  max_access_log_queue_bytes: 4096\n",
                                     "access_log: { path: \"" + fifo + "\" }\n"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   long rss_start = weir.proc->rss_kib();
   auto c = RawClient::connect(weir.port());
   for (int i = 0; i < 3000; ++i) {
@@ -607,7 +600,7 @@ TEST(HardeningAccessLog, MethodAndPathSurviveTheBodyAndEveryLineIsJson) {
 TEST(HardeningLimits, AdminAnswersReadyWithAThousandIdleSocketsOpen) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   Weir weir = Weir::start(one_route(v1.address()));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   std::vector<std::unique_ptr<RawClient>> idle;
   for (int i = 0; i < 1000; ++i) {
     auto c = RawClient::connect(admin);
@@ -709,7 +702,7 @@ TEST(HardeningPolicy, ForcedRequestsNeedTheSecretAndNeverTripFastAbort) {
       "      steps: [{ pause: {} }]\n"
       "      fast_abort: { consecutive_errors: 3 }\n"
       "      override: { header: x-weir-version, secret: op-secret-42 }\n");
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   auto rollout = [&](const std::string& command) {
     auto c = connect_control(socket);
     return c ? c->command(command) : json::Value();

@@ -112,23 +112,6 @@ std::string address_of(uint16_t port) {
   return "127.0.0.1:" + std::to_string(port);
 }
 
-// A loopback port nothing listens on (bound once by the kernel's choice, then released), so
-// connections to it are refused.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 // weir-demo-upstream on a given port: how a killed endpoint comes back at the same address.
 DemoUpstream start_demo_on(uint16_t port, const std::string& name,
                            std::vector<std::string> extra = {}) {
@@ -318,10 +301,6 @@ std::string service(const std::string& id, const std::vector<std::string>& endpo
 }
 
 // The admin port from the "weir: admin" line, 0 when this build has no admin listener.
-uint16_t admin_port(const Weir& w) {
-  auto line = w.proc->wait_for_line("weir: admin ", 200ms);
-  return line ? port_at_end(*line) : 0;
-}
 
 // Sum of every sample of a metric family in a Prometheus text exposition; nullopt if absent.
 std::optional<double> metric_sum(const std::string& text, const std::string& name,
@@ -897,7 +876,7 @@ TEST(HealthRetries, RetryOnOtherBackendMasksAFailingCanary) {
   EXPECT_LE(canary.heads(), 110u);
 
   // Masked failures still count against the canary (when this build has the admin listener).
-  if (uint16_t admin = admin_port(weir)) {
+  if (uint16_t admin = weir.admin_port()) {
     std::string text = http_request(admin, "GET", "/metrics").body;
     auto errors = metric_sum(text, "weir_upstream_errors_total", "namespace=\"canary\"");
     ASSERT_TRUE(errors) << text;
@@ -947,7 +926,7 @@ TEST(HealthRetries, BudgetLimitsRetriesWhenConnectionsAreRefused) {
               "    outlier_detection: { enabled: false }\n") +
       "routes:\n  - name: r\n    listener: public\n    backends: [{ service: down/app }]\n"
       "    retries: { attempts: 2, min_concurrency: 0 }\n");
-  uint16_t admin = admin_port(weir);
+  uint16_t admin = weir.admin_port();
   if (admin == 0) GTEST_SKIP() << "this build has no admin listener to count retries with";
   constexpr int kRequests = 500;
   Getter client(weir.port());

@@ -45,15 +45,6 @@ constexpr const char* kPrometheus = "/usr/bin/prometheus";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-uint16_t admin_port(const Weir& w) {
-  auto line = w.proc->wait_for_line("weir: admin ", 1s);
-  if (!line) {
-    ADD_FAILURE() << "no 'weir: admin' line:\n" << w.proc->output();
-    return 0;
-  }
-  return port_at_end(*line);
-}
-
 // Every sample of a text exposition, keyed by the series as written: name{labels}.
 std::map<std::string, double> parse_samples(const std::string& text) {
   std::map<std::string, double> out;
@@ -196,7 +187,7 @@ protected:
     v2_ = DemoUpstream::start("v2", {"--status", "503"});
     socket_ = temp_path("control", ".sock");
     weir_ = Weir::start(config(true));
-    admin_ = admin_port(weir_);
+    admin_ = weir_.admin_port();
     ASSERT_NE(admin_, 0);
   }
 

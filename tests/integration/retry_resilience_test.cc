@@ -48,22 +48,6 @@ std::string address_of(uint16_t port) {
   return "127.0.0.1:" + std::to_string(port);
 }
 
-// A loopback port nothing listens on (bound by the kernel's choice, then released): connections
-// to it are refused.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0) ::close(fd);
-  return port;
-}
-
 // Established TCP connections whose local port is `port` (an upstream's accepted side). A
 // connection weir closed is in CLOSE_WAIT there, even while the upstream process is stopped.
 int established_to(uint16_t port) {
@@ -132,11 +116,6 @@ bool endpoint_ejected(const std::string& socket, const std::string& service,
       if (e.get_string("address") == address) return e.get_bool("ejected");
   }
   return false;
-}
-
-uint16_t admin_port(const Weir& w) {
-  auto line = w.proc->wait_for_line("weir: admin ", 2s);
-  return line ? port_at_end(*line) : 0;
 }
 
 // Sum of the samples of `family` whose labels contain every one of `parts`.
@@ -300,7 +279,7 @@ TEST(RetryResilience, PerTryTimeoutAbandonsTheAttemptAndRetriesOnAnotherEndpoint
               "    outlier_detection: { enabled: false }\n") +
       "routes:\n" +
       route("r", "/", "[{ service: try/app }]", "{ attempts: 2, per_try_timeout: 200ms }"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   ASSERT_NE(admin, 0);
   Frozen frozen(stuck);
   Getter client(weir.port());
@@ -347,7 +326,7 @@ TEST(RetryResilience, PerTryTimeoutAnswers504WhenARetryIsNotSafeOrNoAttemptIsLef
       route("one", "/one", "[{ service: stuck/app }]", "{ attempts: 1, per_try_timeout: 200ms }") +
       route("mixed", "/mixed", "[{ service: mixed/app }]",
             "{ attempts: 2, per_try_timeout: 200ms }"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   ASSERT_NE(admin, 0);
   Frozen frozen(stuck);
   Getter client(weir.port());
@@ -473,7 +452,7 @@ TEST(RetryResilience, MinConcurrencyRetriesWhateverTheBudgetHolds) {
                           route("floor", "/floor", service_yaml, "{ attempts: 2, budget: 0% }") +
                           route("nofloor", "/nofloor", service_yaml,
                                 "{ attempts: 2, budget: 0%, min_concurrency: 0 }"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   ASSERT_NE(admin, 0);
   constexpr int kRequests = 100;
   Getter client(weir.port());
@@ -556,7 +535,7 @@ TEST(RetryResilience, PerTryTimeoutStartsOnceTheRequestIsComplete) {
               "    outlier_detection: { consecutive_gateway_failures: 1 }\n") +
       "routes:\n" +
       route("r", "/", "[{ service: up/app }]", "{ attempts: 2, per_try_timeout: 200ms }"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
   auto c = RawClient::connect(weir.port());
   ASSERT_TRUE(c);
   auto started = Clock::now();

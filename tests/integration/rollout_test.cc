@@ -55,22 +55,6 @@ using namespace rollout;
 // ---------------------------------------------------------------------------------------------
 // Sockets run by the test
 
-// A loopback port nothing listens on (bound once by the kernel's choice, then released), so
-// connections to it are refused.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
 // A listening loopback socket; `accept` false leaves connections in the backlog forever (the
 // kernel completes the handshake, nobody reads): a webhook that hangs.
 int listen_socket(uint16_t& port) {

@@ -20,15 +20,6 @@ namespace {
 
 using namespace rollout;
 
-uint16_t admin_port(const Weir& w) {
-  auto line = w.proc->wait_for_line("weir: admin ", 2s);
-  if (!line) {
-    ADD_FAILURE() << "no 'weir: admin' line:\n" << w.proc->output();
-    return 0;
-  }
-  return port_at_end(*line);
-}
-
 // One sample of /metrics, by its series as written (name{labels}); -1 when absent.
 double sample(uint16_t admin, const std::string& series) {
   HttpResponse r = http_request(admin, "GET", "/metrics");
@@ -70,7 +61,7 @@ protected:
   }
   void start(const std::vector<std::string>& steps) {
     weir_ = Weir::start(config(socket_, v1_, v2_, steps));
-    admin_ = admin_port(weir_);
+    admin_ = weir_.admin_port();
   }
   DemoUpstream v1_, v2_;
   std::string socket_;

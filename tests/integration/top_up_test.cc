@@ -58,15 +58,6 @@ json::Value control(const std::string& socket, const std::string& command) {
   return c->command(command);
 }
 
-uint16_t admin_port(const Weir& w) {
-  auto line = w.proc->wait_for_line("weir: admin ", 1s);
-  if (!line) {
-    ADD_FAILURE() << "no 'weir: admin' line:\n" << w.proc->output();
-    return 0;
-  }
-  return port_at_end(*line);
-}
-
 // Every sample of a text exposition, keyed by the series as written: name{labels}.
 std::map<std::string, double> samples(const std::string& text) {
   std::map<std::string, double> out;
@@ -116,7 +107,7 @@ TEST(TopUpTraffic, TaggedRequestsReachBothVersionsAtTheRateAndAreCountedApart) {
       socket, v1, v2, "[{ set_weight: 10 }, { analysis: { duration: 5m } }]",
       "{ interval: 1s, min_requests: 1000, inconclusive_limit: 1000, top_up: { rate: 20/s, "
       "timeout: 1s, request: { method: HEAD, path: /top-up, headers: { x-probe: weir } } } }"));
-  const uint16_t admin = admin_port(weir);
+  const uint16_t admin = weir.admin_port();
 
   // Real traffic, before and during top-up: 20 requests through weir.
   for (int i = 0; i < 10; ++i)

@@ -37,4 +37,8 @@ uint16_t port_at_end(std::string_view line);
 // upstreams tests write themselves. -1 (errno set) if it cannot be had.
 int listen_loopback(uint16_t& port, int backlog = 64);
 
+// A loopback port nothing listens on (bound once by the kernel's choice, then released), so
+// connections to it are refused; 0 if none could be had.
+uint16_t unused_port();
+
 } // namespace weir::test

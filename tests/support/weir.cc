@@ -61,6 +61,15 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+uint16_t Weir::admin_port() const {
+  auto line = proc ? proc->wait_for_line("weir: admin ", std::chrono::seconds(2)) : std::nullopt;
+  if (!line) {
+    ADD_FAILURE() << "no 'weir: admin' line:\n" << (proc ? proc->output() : std::string());
+    return 0;
+  }
+  return port_at_end(*line);
+}
+
 uint16_t Weir::port(const std::string& listener) const {
   auto it = ports.find(listener);
   if (it == ports.end()) {

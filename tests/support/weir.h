@@ -34,6 +34,9 @@ struct Weir {
 
   // The bound port of a listener; ADD_FAILURE and 0 if there is no such listener.
   uint16_t port(const std::string& listener = "public") const;
+  // The admin listener's bound port (from weir's "weir: admin ADDRESS" line, waited for up to
+  // 2 s); ADD_FAILURE and 0 without one.
+  uint16_t admin_port() const;
 
   // Writes config_yaml to a new file under temp_dir(), runs WEIR_BIN --config FILE, waits (10 s)
   // for "ready" and reads the "weir: listening NAME ADDR" lines. On failure: ADD_FAILURE with

@@ -122,6 +122,10 @@ public:
   uint64_t ejections_total() const { return ejections_.total(); }
 
   void register_commands(CommandTable& table);
+  // The rollout's word on an operator's weight command (`command` as typed; who sent it is
+  // added): "" to go on, else the refusal.
+  std::string ask_weight_guard(const std::string& route, bool force, std::string command,
+                               const Responder& who) const;
 
 private:
   class Watch;
