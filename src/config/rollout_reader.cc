@@ -4,6 +4,10 @@
 #include "weir/rollout/condition.h"
 #include "weir/rollout/query_template.h"
 
+#include <cerrno>
+#include <system_error>
+#include <unistd.h>
+
 namespace weir::config::yaml {
 namespace {
 
@@ -199,6 +203,12 @@ public:
     if (!v) return std::nullopt;
     if (v->empty() || (*v)[0] != '/') {
       c_.fail(item, "expected the absolute path of a PEM file, got " + quote(*v));
+      return std::nullopt;
+    }
+    // Checked now, not at the first call: a rollback hook that cannot verify its server would
+    // otherwise never fire, silently.
+    if (::access(v->c_str(), R_OK) != 0) {
+      c_.fail(item, "cannot read " + quote(*v) + ": " + std::generic_category().message(errno));
       return std::nullopt;
     }
     return v;

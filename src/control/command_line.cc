@@ -120,9 +120,10 @@ WeirctlArgs parse_weirctl_args(const std::vector<std::string>& args, std::string
       if (!take_value(value)) return fail("--timeout needs a DURATION, e.g. 5s");
       auto d = parse_duration_argument("--timeout", value);
       if (!d) return fail(d.error().message);
-      if (d->count() <= 0)
-        return fail("--timeout: must be more than 0, got \"" + std::string(value.substr(0, 40)) +
-                    "\"");
+      // Up to a day, as durations in the config: no overflow when it becomes a deadline.
+      if (d->count() <= 0 || *d > std::chrono::hours(24))
+        return fail("--timeout: must be more than 0 and at most 24h, got \"" +
+                    std::string(value.substr(0, 40)) + "\"");
       out.timeout = *d;
     } else if (arg.starts_with("--")) {
       (out.words.empty() ? command_flags : out.words).push_back(arg);

@@ -261,7 +261,14 @@ void Controller::register_commands(CommandTable& table) {
                !parse_weight(std::string_view(args[i]).substr(eq + 1), weight))
              return r->reply(error_reply("bad weight \"" + args[i].substr(0, 200) +
                                          "\": expected NS/SVC=W with W from 0 to 1000000"));
-           weights.emplace_back(args[i].substr(0, eq), weight);
+           std::string service = args[i].substr(0, eq);
+           for (const auto& seen : weights)
+             if (seen.first == service) {
+               std::string twice = "backend given twice (one weight each): ";
+               twice.append(service, 0, 200);
+               return r->reply(error_reply(twice));
+             }
+           weights.emplace_back(std::move(service), weight);
          }
          if (!force) {
            // A version must prove itself (synthetic probes) before it gets traffic.

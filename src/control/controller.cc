@@ -355,7 +355,8 @@ void Controller::reload(Done done) {
              before->match.path_prefix != r.match.path_prefix ||
              before->timeouts.connect != r.timeouts.connect ||
              before->timeouts.request != r.timeouts.request ||
-             before->timeouts.idle != r.timeouts.idle)
+             before->timeouts.idle != r.timeouts.idle || before->retries != r.retries ||
+             before->rollout != r.rollout)
       changed.push_back(r.name);
   }
   for (const auto& r : old.routes)

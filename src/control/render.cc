@@ -369,6 +369,10 @@ std::string rollout(const json::Value& r) {
   else if (from == "config")
     out += " (from the config file)";
   out += "\n";
+  if (r.get_bool("starting"))
+    out += "starting: waiting for the pre_rollout hooks (`rollout abort` calls the start off)\n";
+  if (const json::Value* w = r.find("waiting_for"))
+    out += "waiting at the " + w->as_string() + " hooks\n";
   if (const json::Value* o = r.find("observed"); o && o->is_object()) {
     double total = o->get_number("canary_requests") + o->get_number("stable_requests");
     if (total > 0)

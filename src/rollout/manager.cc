@@ -291,18 +291,7 @@ void Manager::run_steps(State& s) {
              "step " + std::to_string(s.step + 1) + ": set_weight " + std::to_string(step.weight) +
                  "%");
       ++s.step;
-      if (s.canary_weight > 0 && !s.top_up) {
-        // Thin traffic: the route's real requests of the last interval at the canary's new
-        // share would not reach min_requests, so synthetic ones start now, not an interval late.
-        auto window = std::chrono::duration_cast<std::chrono::seconds>(p->analysis.interval);
-        if (window < std::chrono::seconds(1)) window = std::chrono::seconds(1);
-        uint64_t total = 0;
-        for (const auto* v : {&s.stable, &s.canary})
-          total += host_.window({s.route, *v}, window).value_or(metrics::WindowStats{}).requests;
-        metrics::WindowStats expected;
-        expected.requests = total * s.canary_weight / 100;
-        update_top_up(s, expected);
-      }
+      top_up_if_thin(s);
       continue;
     case config::RolloutStep::Kind::pause:
       if (step.duration.count() == 0) {
@@ -364,6 +353,38 @@ void Manager::end_run(State& s) {
   stop_timers(s);
   stop_top_up(s);
   host_.stop_fast_abort(s.route);
+}
+
+void Manager::hold_for_changed_plan(State& s, const std::string& why) {
+  s.plan_changed = true;
+  s.steps_run.clear();
+  std::string what = "paused: " + why + "; `rollout restart " + s.route +
+                     "` runs the new plan from step 1, `rollout promote " + s.route +
+                     " --full` promotes now, `rollout abort " + s.route + "` rolls back";
+  if (s.phase == Phase::progressing) {
+    enter_paused(s, what);
+  } else {
+    s.message = what;
+    stop_top_up(s);
+  }
+  record(s, "paused", s.message);
+}
+
+void Manager::top_up_if_thin(State& s) {
+  const config::Rollout* p = plan(s.route);
+  if (!p || !p->analysis.top_up.enabled || s.top_up || s.canary_weight == 0 ||
+      s.phase != Phase::progressing)
+    return;
+  // The route's real requests of the last interval at the canary's share: what the next
+  // interval will likely see.
+  auto window = std::chrono::duration_cast<std::chrono::seconds>(p->analysis.interval);
+  if (window < std::chrono::seconds(1)) window = std::chrono::seconds(1);
+  uint64_t total = 0;
+  for (const auto* v : {&s.stable, &s.canary})
+    total += host_.window({s.route, *v}, window).value_or(metrics::WindowStats{}).requests;
+  metrics::WindowStats expected;
+  expected.requests = total * s.canary_weight / 100;
+  update_top_up(s, expected);
 }
 
 void Manager::promote_now(State& s) {
@@ -446,8 +467,10 @@ std::string Manager::begin(const std::string& route, const std::string& canary_a
         State* sp = find(route);
         if (!sp) return;
         if (sp->epoch != epoch || !sp->starting) {
-          // A reload ended the start meanwhile.
-          if (done) done("start abandoned: the route's rollout plan changed meanwhile");
+          // `rollout abort` or a reload called the start off meanwhile.
+          if (done)
+            done("start cancelled (by `rollout abort` or a reload) while its pre_rollout hooks "
+                 "were asked");
           return;
         }
         sp->starting = false;
@@ -512,6 +535,7 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.rollout_confirmed = s.promotion_confirmed = false;
   s.started_at = clock_.now();
   s.hook_said.clear();
+  s.plan_changed = s.skipping = false;
   if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
   s.message = "progressing";
   // Errors counted before this start (or in flight on an older snapshot) are not this
@@ -539,6 +563,10 @@ std::string Manager::resume(const std::string& route) {
   if (!plan(route)) return no_plan(route);
   State* s = find(route);
   if (!s || s->phase != Phase::paused) return "no rollout of route \"" + route + "\" is paused";
+  if (s->plan_changed)
+    return "the plan's steps changed under this rollout: `rollout restart " + route +
+           "` runs the new plan from step 1, `rollout promote " + route +
+           " --full` promotes now, `rollout abort " + route + "` rolls back";
   if (s->gate) return "paused at a manual gate: use `rollout promote " + route + "`";
   s->phase = Phase::progressing;
   s->user_paused = false;
@@ -551,6 +579,7 @@ std::string Manager::resume(const std::string& route) {
   record(*s, "resumed", "resumed");
   reclaim_weights(*s);
   arm_analysis(*s);
+  top_up_if_thin(*s);
   run_steps(*s);
   return "";
 }
@@ -560,7 +589,11 @@ std::string Manager::promote(const std::string& route, bool full) {
   if (!p) return no_plan(route);
   State* s = find(route);
   if (!s || !active(s->phase)) return "no rollout of route \"" + route + "\" to promote";
+  if (s->plan_changed && !full)
+    return "the plan's steps changed under this rollout: `rollout restart " + route +
+           "` runs the new plan, `--full` promotes now, `rollout abort` rolls back";
   if (full) {
+    s->plan_changed = false;
     s->step = p->steps.size();
     s->phase = Phase::progressing;
     s->promotion_confirmed = true; // the operator's word passes a confirm_promotion gate too
@@ -591,6 +624,14 @@ std::string Manager::promote(const std::string& route, bool full) {
 std::string Manager::abort(const std::string& route, const std::string& reason) {
   if (!plan(route)) return no_plan(route);
   State* s = find(route);
+  if (s && s->starting) {
+    // A start still waiting on its pre_rollout hooks is called off: their answer is dropped.
+    ++s->epoch;
+    s->starting = false;
+    record(*s, "refused", "start cancelled while its pre_rollout hooks were asked: " + reason);
+    save();
+    return "";
+  }
   if (!s || !active(s->phase)) return "no rollout of route \"" + route + "\" to abort";
   set_canary_weight(*s, 0);
   s->phase = Phase::degraded;
@@ -648,25 +689,22 @@ void Manager::on_reload() {
       end_run(s);
       s.starting = false;
       s.phase = Phase::idle;
+      // Nothing of that rollout stands: the next start begins from the plan's versions.
+      s.stable.clear();
+      s.canary.clear();
+      s.step = 0;
+      s.canary_weight = 0;
+      s.plan_changed = false;
+      s.last_details.clear();
       host_.clear_rollout_weights(route);
       s.message = "ended by a reload: " + gone + "; the route follows the config file's weights";
       record(s, running ? "aborted" : "ended", s.message);
       continue;
     }
-    if (active(s.phase) && !s.steps_run.empty() && p->steps != s.steps_run) {
-      // Going on in a plan whose steps moved under it could skip to 100 % at once: the operator
-      // decides.
-      s.steps_run = p->steps;
-      std::string why = "a reload changed the plan's steps; `rollout restart " + route +
-                        "` runs the new plan from step 1, `rollout resume` goes on at step " +
-                        std::to_string(s.step + 1) + " of the new plan";
-      if (s.phase == Phase::progressing) {
-        enter_paused(s, "paused: " + why);
-        record(s, "paused", s.message);
-      } else {
-        s.message = "paused: " + why;
-        record(s, "paused", s.message);
-      }
+    if (active(s.phase) && !s.plan_changed && p->steps != s.steps_run) {
+      // Going on in a plan whose steps moved under it could skip to 100 % at once, or land on
+      // a step that is not there: the operator decides.
+      hold_for_changed_plan(s, "a reload changed the plan's steps");
     }
     if (s.top_up) {
       if (s.phase != Phase::progressing || !p->analysis.top_up.enabled)

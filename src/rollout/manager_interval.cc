@@ -66,10 +66,12 @@ void Manager::begin_interval(State& s) {
   if (s.canary_weight == 0) return; // nothing to judge yet
   if (s.measuring) {
     // The last interval's answers are still out: this one is skipped, and the history says so
-    // (the failure limits then take longer than the plan suggests).
-    record(s, "skipped",
-           "analysis interval skipped: the last one's external metrics or hooks have not "
-           "answered yet");
+    // once for the whole stretch (the failure limits then take longer than the plan suggests).
+    if (!s.skipping)
+      record(s, "skipped",
+             "analysis intervals skipped until the last one's external metrics and hooks "
+             "answer");
+    s.skipping = true;
     return;
   }
   // The interval's window, but nothing from before this rollout started.
@@ -137,6 +139,7 @@ void Manager::begin_interval(State& s) {
 void Manager::finish_interval(State& s, Interval& in) {
   if (in.epoch != s.epoch) return; // about a rollout that has ended or started over
   s.measuring = false;
+  s.skipping = false;
   if (s.phase != Phase::progressing) return; // paused meanwhile: the verdict waits for a resume
   const config::Rollout* p = plan(s.route);
   if (!p) return;
@@ -234,7 +237,10 @@ void Manager::finish_interval(State& s, Interval& in) {
   }
   w.end_array();
 
-  if (!fail_reason.empty()) {
+  if (!rollback_by.empty()) {
+    outcome = Outcome::fail; // the verdict is the rollback hook's
+    reason = rollback_by;
+  } else if (!fail_reason.empty()) {
     outcome = Outcome::fail;
     reason = fail_reason;
   } else if (!inconclusive_reason.empty()) {

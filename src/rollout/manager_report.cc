@@ -20,6 +20,30 @@ std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now)
   return std::chrono::duration_cast<std::chrono::milliseconds>(t - now);
 }
 
+// A plan's steps in a few characters ("w10 a20000 w50 p0 w100"): what the state file keeps to
+// tell, after a restart, whether the running rollout's plan is still the one it started with.
+std::string steps_text(const std::vector<config::RolloutStep>& steps) {
+  std::string out;
+  for (const auto& st : steps) {
+    if (!out.empty()) out.push_back(' ');
+    switch (st.kind) {
+    case config::RolloutStep::Kind::set_weight:
+      out.push_back('w');
+      out.append(std::to_string(st.weight));
+      break;
+    case config::RolloutStep::Kind::pause:
+      out.push_back('p');
+      out.append(std::to_string(st.duration.count()));
+      break;
+    case config::RolloutStep::Kind::analysis:
+      out.push_back('a');
+      out.append(std::to_string(st.duration.count()));
+      break;
+    }
+  }
+  return out;
+}
+
 // The canary's share of the route's traffic, in whole percent as the plan writes weights.
 uint32_t percent_of(const Split& split, const std::string& service) {
   for (const auto& b : split.backends)
@@ -206,7 +230,8 @@ void Manager::save() {
     w.key("canary_weight").value(s->canary_weight).key("gate").value(s->gate);
     w.key("user_paused").value(s->user_paused).key("message").value(s->message);
     w.key("failures").value(s->failures).key("inconclusive").value(s->inconclusive);
-    w.key("awaiting_pass").value(s->awaiting_pass);
+    w.key("awaiting_pass").value(s->awaiting_pass).key("plan_changed").value(s->plan_changed);
+    w.key("steps").value(steps_text(s->steps_run));
     w.key("rollout_confirmed").value(s->rollout_confirmed);
     w.key("promotion_confirmed").value(s->promotion_confirmed);
     w.key("verdicts").begin_array();
@@ -262,6 +287,7 @@ void Manager::restore() {
     s.failures = static_cast<uint32_t>(v.get_number("failures"));
     s.inconclusive = static_cast<uint32_t>(v.get_number("inconclusive"));
     s.awaiting_pass = v.get_bool("awaiting_pass");
+    s.plan_changed = v.get_bool("plan_changed");
     s.rollout_confirmed = v.get_bool("rollout_confirmed");
     s.promotion_confirmed = v.get_bool("promotion_confirmed");
     if (const json::Value* a = v.find("verdicts"); a && a->is_array())
@@ -287,9 +313,18 @@ void Manager::restore() {
         s.step_deadline = clock_.now() + std::chrono::milliseconds(remaining);
     }
     if (s.phase == Phase::progressing || s.phase == Phase::paused) {
-      // A running rollout: fast abort counts from here, against the plan as it is now.
+      // A running rollout: fast abort counts from here. Its plan must be the one it started
+      // with: weir may come back with another file, whose steps it must not run blind.
       host_.reset_fast_abort(route);
       s.steps_run = plan(route)->steps;
+      // (A state file from before steps were saved has none: taken as the same plan.)
+      const json::Value* saved_steps = v.find("steps");
+      if (!s.plan_changed && saved_steps && saved_steps->is_string() &&
+          saved_steps->as_string() != steps_text(s.steps_run)) {
+        hold_for_changed_plan(s, "weir restarted with a plan whose steps differ from the "
+                                 "running rollout's");
+        continue;
+      }
     }
     if (s.phase == Phase::progressing) {
       s.started_at = clock_.now();
@@ -297,6 +332,7 @@ void Manager::restore() {
              "restarted at step " + std::to_string(s.step + 1) +
                  (remaining >= 0 ? " with " + std::to_string(remaining) + "ms left" : ""));
       arm_analysis(s);
+      top_up_if_thin(s);
       run_steps(s);
     }
   }

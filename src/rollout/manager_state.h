@@ -44,8 +44,12 @@ struct Manager::State {
   std::string pending_stable; // the versions of that start (stable and canary change only once
   std::string pending_canary; // it goes through)
   std::vector<config::RolloutStep> steps_run; // the plan's steps when this rollout started
-  bool measuring = false;                     // an interval's metrics or hooks asked, no answer yet
-  bool asking_gate = false;                   // confirm hooks asked, no answer yet
+  // The plan's steps changed under the running rollout (a reload, or a restart with another
+  // file): it holds until the operator restarts, promotes fully or aborts it.
+  bool plan_changed = false;
+  bool skipping = false;    // intervals are being skipped (one event for the whole stretch)
+  bool measuring = false;   // an interval's metrics or hooks asked, no answer yet
+  bool asking_gate = false; // confirm hooks asked, no answer yet
   std::string waiting_for;  // the confirm gate that holds the rollout ("" when none)
   std::string gate_refusal; // its last refusal, recorded once per change
   std::map<std::string, std::string> hook_said; // confirm hook → its last recorded answer

@@ -297,8 +297,17 @@ int run(const Options& opt) {
   }
   Client& client = *connected;
   if (opt.words[0] == "watch") return run_watch(client, opt, line);
-  if (opt.words.size() == 3 && opt.words[0] == "rollout" && opt.words[1] == "watch")
+  if (opt.words.size() >= 2 && opt.words[0] == "rollout" && opt.words[1] == "watch") {
+    // weirctl's own command: its argument errors are said here, as weir says its commands'.
+    if (opt.words.size() != 3) {
+      std::fprintf(stderr, "weirctl: rollout watch: %s (usage: rollout watch ROUTE)\n",
+                   opt.words.size() < 3
+                       ? "missing ROUTE"
+                       : ("unexpected argument \"" + opt.words[3].substr(0, 80) + "\"").c_str());
+      return kExitUsage;
+    }
     return run_rollout_watch(client, opt, opt.words[2]);
+  }
 
   auto reply = client.call(line, opt.timeout);
   if (!reply) {

@@ -126,6 +126,11 @@ private:
   // The rollout stops running (abort, promotion, undo, its plan gone): timers, top-up, fast
   // abort and any answer still out end with it.
   void end_run(State& s);
+  // Holds a running rollout whose plan's steps changed under it (see State::plan_changed).
+  void hold_for_changed_plan(State& s, const std::string& why);
+  // Starts top-up at once when the route's real traffic at the canary's share would not reach
+  // min_requests (a weight step, a resume, a restore), instead of an interval late.
+  void top_up_if_thin(State& s);
   // The plan takes the weights back from an operator's override (resume, promote).
   void reclaim_weights(State& s);
   void schedule(State& s);

@@ -47,7 +47,7 @@ TEST(ConfigRolloutGates, HooksEveryKey) {
           url: https://gates.example.com/approve?team=web
           timeout: 2s
           retries: 3
-          ca_file: /etc/weir/ca.pem
+          ca_file: )" WEIR_SOURCE_DIR R"(/conf/weir.yaml
 )");
   ASSERT_EQ(r.hooks.size(), 2u);
   EXPECT_EQ(r.hooks[0].name, "smoke");
@@ -59,7 +59,16 @@ TEST(ConfigRolloutGates, HooksEveryKey) {
   EXPECT_EQ(r.hooks[1].url, "https://gates.example.com/approve?team=web");
   EXPECT_EQ(r.hooks[1].timeout, Duration(2000));
   EXPECT_EQ(r.hooks[1].retries, 3u);
-  EXPECT_EQ(r.hooks[1].ca_file, "/etc/weir/ca.pem");
+  EXPECT_EQ(r.hooks[1].ca_file, WEIR_SOURCE_DIR "/conf/weir.yaml"); // any readable file here
+}
+
+TEST(ConfigRolloutGates, ACaFileThatCannotBeReadIsRefusedAtLoad) {
+  std::string err = errors_of(with(R"(      hooks:
+        - { name: h, type: rollback, url: "https://127.0.0.1:9/x", ca_file: /nonexistent/ca.pem }
+)"));
+  EXPECT_NE(err.find("cannot read \"/nonexistent/ca.pem\": No such file or directory"),
+            std::string::npos)
+      << err;
 }
 
 TEST(ConfigRolloutGates, EveryHookType) {
@@ -114,7 +123,8 @@ TEST(ConfigRolloutGates, MetricsEveryKey) {
             failure_limit: 3
             timeout: 2s
           - name: up
-            prometheus: { address: "https://prom.example.com/prefix/", query: "up", ca_file: /ca.pem }
+            prometheus: { address: "https://prom.example.com/prefix/", query: "up", ca_file: )" WEIR_SOURCE_DIR
+                               R"(/conf/weir.yaml }
             success_condition: "result >= 0.95 && result <= 1"
 )");
   ASSERT_EQ(r.analysis.metrics.size(), 2u);
@@ -127,7 +137,7 @@ TEST(ConfigRolloutGates, MetricsEveryKey) {
   EXPECT_EQ(a.timeout, Duration(2000));
   const AnalysisMetric& b = r.analysis.metrics[1];
   EXPECT_EQ(b.prometheus_address, "https://prom.example.com/prefix/");
-  EXPECT_EQ(b.ca_file, "/ca.pem");
+  EXPECT_EQ(b.ca_file, WEIR_SOURCE_DIR "/conf/weir.yaml");
   EXPECT_EQ(b.failure_limit, 0u); // analysis.failure_limit applies
   EXPECT_EQ(b.timeout, Duration(5000));
 }

@@ -81,8 +81,13 @@ TEST(WeirctlArgs, TimeoutNeedsAUnit) {
   a = ctl({"--timeout", "soon", "help"});
   EXPECT_EQ(a.error, "--timeout: expected a duration such as 5s, 500ms or 2m, got \"soon\"");
   a = ctl({"--timeout", "0s", "help"});
-  EXPECT_EQ(a.error, "--timeout: must be more than 0, got \"0s\"");
-  for (const char* ok : {"5s", "500ms", "2m"}) {
+  EXPECT_EQ(a.error, "--timeout: must be more than 0 and at most 24h, got \"0s\"");
+  // A huge one is refused, not overflowed into a deadline in the past.
+  for (const char* huge : {"25h", "2562048h", "99999999999h"}) {
+    a = ctl({"--timeout", huge, "help"});
+    EXPECT_EQ(a.action, CtlAction::usage_error) << huge;
+  }
+  for (const char* ok : {"5s", "500ms", "2m", "24h"}) {
     a = ctl({"help", "--timeout", ok});
     EXPECT_EQ(a.action, CtlAction::run) << ok << ": " << a.error;
   }

@@ -249,7 +249,7 @@ TEST_F(RolloutManagerTest, AReloadThatRemovesThePlanEndsTheRolloutAndItsTopUp) {
   EXPECT_EQ(status().get_string("weights_from"), "config");
 }
 
-TEST_F(RolloutManagerTest, AReloadThatChangesTheStepsPausesARunningRollout) {
+TEST_F(RolloutManagerTest, AReloadThatChangesTheStepsHoldsARunningRollout) {
   plan().steps = {set_weight(10), pause(10s), set_weight(50), pause(10s), set_weight(100)};
   ASSERT_EQ(manager->begin("r", ""), "");
   advance(10s);
@@ -259,11 +259,38 @@ TEST_F(RolloutManagerTest, AReloadThatChangesTheStepsPausesARunningRollout) {
   EXPECT_EQ(phase(), "Paused");
   EXPECT_EQ(host.canary_weight(), 50) << "no jump to 100 %";
   EXPECT_NE(status().get_string("message").find("rollout restart"), std::string::npos);
+  // Neither resume nor a step-promote may walk into a plan that moved: restart, promote
+  // --full or abort.
+  EXPECT_NE(manager->resume("r").find("steps changed"), std::string::npos);
+  EXPECT_NE(manager->promote("r", false).find("steps changed"), std::string::npos);
+  EXPECT_EQ(host.canary_weight(), 50);
+  ASSERT_EQ(manager->restart("r"), "");
+  EXPECT_EQ(phase(), "Healthy") << "the new plan from step 1: 10 %, then 100 %";
   // A reload that leaves the steps alone changes nothing.
-  ASSERT_EQ(manager->resume("r"), "");
   size_t events = history().size();
   manager->on_reload();
   EXPECT_EQ(history().size(), events);
+}
+
+TEST_F(RolloutManagerTest, WeirRestartedWithOtherStepsHoldsTheRollout) {
+  plan().steps = {set_weight(10), analysis(20s), set_weight(50), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(host.canary_weight(), 10);
+  manager.reset(); // weir dies; the state file stays
+  plan().steps = {set_weight(5)};
+  manager = std::make_unique<Manager>(io, host, clock);
+  manager->start();
+  EXPECT_EQ(phase(), "Paused");
+  EXPECT_EQ(host.canary_weight(), 10) << "not promoted by a one-step plan";
+  EXPECT_NE(status().get_string("message").find("steps differ"), std::string::npos)
+      << status().get_string("message");
+  EXPECT_NE(manager->resume("r"), "");
+  // The same plan after a restart goes on where it was (RestartResumes… tests that too).
+  manager.reset();
+  plan().steps = {set_weight(5)};
+  manager = std::make_unique<Manager>(io, host, clock);
+  manager->start();
+  EXPECT_EQ(phase(), "Paused") << "still held: nothing was decided";
 }
 
 TEST_F(RolloutManagerTest, AStartWaitingOnItsHooksChangesNoRolesAndBlocksUndo) {
