@@ -189,6 +189,52 @@ TEST_F(RolloutTruth, RestartRunsTheRolloutAgainAndUndoGivesTheRouteBack) {
   EXPECT_EQ(check.code, 0) << check.out << check.err;
 }
 
+TEST_F(RolloutTruth, AReloadSaysTheRouteChangedWhenItsPlanOrRetriesDidAndEndsAPlanItRemoves) {
+  start({"set_weight: 20", "pause: {}", "set_weight: 100"});
+  ASSERT_TRUE(control(socket_, "rollout start r").ok());
+  ASSERT_TRUE(wait_gate(socket_, 1, 5s));
+  auto changed = [&](const std::string& from, const std::string& to) {
+    std::string text = read_file(weir_.config_path);
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    EXPECT_TRUE(write_file(weir_.config_path, text));
+    Reply r = control(socket_, "reload");
+    EXPECT_TRUE(r.ok()) << r.raw;
+    for (const auto& name : r.value["changes"]["routes_changed"].as_array())
+      if (name.as_string() == "r") return true;
+    return false;
+  };
+  EXPECT_TRUE(changed("interval: 1s", "interval: 2s")) << "an analysis setting";
+  EXPECT_TRUE(changed("    rollout:\n", "    retries: { attempts: 1 }\n    rollout:\n"));
+  // The plan gone: the rollout ends and the route follows the file's 90/10 again.
+  std::string text = read_file(weir_.config_path);
+  ASSERT_TRUE(write_file(weir_.config_path, text.substr(0, text.find("    rollout:\n"))));
+  Reply r = control(socket_, "reload");
+  ASSERT_TRUE(r.ok()) << r.raw;
+  EXPECT_EQ(live_weight(socket_, "r", "app-v2/app"), 10);
+  EXPECT_EQ(served_by(weir_.port(), 100)["app-v2"], 10);
+  EXPECT_EQ(control(socket_, "rollout status r").error(), "route \"r\" has no rollout plan");
+}
+
+TEST_F(RolloutTruth, ABadForcedWeightCommandIsRefusedAndPausesNothing) {
+  start({"set_weight: 20", "pause: { duration: 1m }", "set_weight: 100"});
+  ASSERT_TRUE(control(socket_, "rollout start r").ok());
+  ASSERT_TRUE(wait_phase(socket_, "Progressing", 5s));
+  for (const char* bad :
+       {"set weight r nosuch/app=5 --force", "set weight r app-v1/app=5 app-v1/app=6 --force",
+        "set weight r app-v2/app=x --force"}) {
+    Reply r = control(socket_, bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(status(socket_).get_string("phase"), "Progressing") << bad << ": " << r.raw;
+  }
+  EXPECT_NE(control(socket_, "set weight r app-v1/app=5 app-v1/app=6 --force")
+                .error()
+                .find("given twice"),
+            std::string::npos);
+  EXPECT_EQ(count_events(history(socket_), "override"), 0u);
+}
+
 TEST_F(RolloutTruth, AnUnknownRouteIsNamedAsUnknown) {
   start({"set_weight: 20", "pause: {}", "set_weight: 100"});
   for (const char* command :

@@ -215,5 +215,53 @@ TEST_F(RolloutManagerTest, TopUpRunsWhileRealCanaryTrafficIsBelowMinRequests) {
       << history().back().get_string("message");
 }
 
+TEST_F(RolloutManagerTest, AbortCallsOffAStartWaitingOnItsPreRolloutHooks) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  plan().hooks = {hook("slow", Type::pre_rollout)};
+  std::string result = "none";
+  ASSERT_EQ(manager->begin("r", "", [&](std::string e) { result = e; }), "");
+  EXPECT_TRUE(status().get_bool("starting"));
+  ASSERT_EQ(manager->abort("r", "aborted by operator"), "");
+  EXPECT_FALSE(status().get_bool("starting"));
+  // The hook's late 2xx starts nothing; the caller hears the start was called off.
+  host.hook_calls[0].done(answer(200));
+  EXPECT_NE(result.find("start cancelled"), std::string::npos) << result;
+  EXPECT_EQ(phase(), "Idle");
+  EXPECT_TRUE(host.weight_changes.empty());
+}
+
+TEST_F(RolloutManagerTest, SkippedIntervalsAreOneEventAndARollbackHooks2xxIsTheVerdict) {
+  plan().steps = {set_weight(10), analysis(60s), set_weight(100)};
+  plan().hooks = {hook("button", Type::rollback)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(1s); // asked; no answer for a while
+  advance(10s);
+  EXPECT_EQ(count("skipped"), 1u) << "ten skipped intervals, one event";
+  host.hook_calls[0].done(answer(200, "pressed"));
+  EXPECT_EQ(phase(), "Degraded");
+  ASSERT_EQ(outcomes(), (std::vector<std::string>{"fail"}));
+  for (const auto& e : history()) {
+    if (e.get_string("type") != "analysis") continue;
+    EXPECT_NE(e.get_string("message").find("rollback hook button answered 200"), std::string::npos);
+  }
+}
+
+TEST_F(RolloutManagerTest, APlanRemovedAndAddedAgainStartsFromThePlansVersions) {
+  plan().steps = {set_weight(10), gate(), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  ASSERT_EQ(manager->promote("r", true), "");
+  ASSERT_EQ(manager->begin("r", ""), ""); // the reverse rollout: stable app-v2
+  plan().enabled = false;
+  manager->on_reload();
+  plan().enabled = true;
+  manager->on_reload();
+  json::Value s = status();
+  EXPECT_EQ(s.get_string("phase"), "Idle");
+  EXPECT_EQ(s.get_string("stable"), kStable) << "no stale roles";
+  EXPECT_EQ(s.get_string("canary"), kCanary);
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(status().get_string("stable"), kStable);
+}
+
 } // namespace
 } // namespace weir::rollout
