@@ -128,41 +128,6 @@ std::string control(const std::string& path, const std::string& command) {
   return reply;
 }
 
-// Ports a process listens on (TCP, IPv4 and IPv6), from its socket inodes in /proc.
-std::vector<uint16_t> listening_ports(pid_t pid) {
-  std::vector<std::string> inodes;
-  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
-  if (DIR* d = ::opendir(fd_dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      char target[128];
-      std::string link = fd_dir + "/" + e->d_name;
-      ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-      if (n <= 0) continue;
-      std::string t(target, static_cast<size_t>(n));
-      if (t.rfind("socket:[", 0) == 0) inodes.push_back(t.substr(8, t.size() - 9));
-    }
-    ::closedir(d);
-  }
-  std::vector<uint16_t> ports;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line); // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string sl, local, remote, state, queues, timer, retr, uid, timeout, inode;
-      fields >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >>
-          inode;
-      if (state != "0A") continue; // LISTEN
-      for (const auto& i : inodes)
-        if (i == inode)
-          ports.push_back(
-              static_cast<uint16_t>(std::stoul(local.substr(local.rfind(':') + 1), nullptr, 16)));
-    }
-  }
-  return ports;
-}
-
 // Runs a shell command line; its exit status and what it printed.
 std::pair<int, std::string> run_shell(const std::string& command) {
   std::string out_path = temp_path("shell", ".out");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,5 +80,9 @@ private:
   bool ended_ = false;
   std::optional<int> exit_status_;
 };
+
+// Ports a process listens on (TCP, IPv4 and IPv6), from its socket inodes in /proc: for a
+// server (Prometheus) that binds port 0 as asked but does not say which port it got.
+std::vector<uint16_t> listening_ports(pid_t pid);
 
 } // namespace weir::test

@@ -139,9 +139,9 @@ struct AnalysisMetric {
   // "{{stable_service}}" (names without namespace) are replaced before the query is sent.
   std::string query;
   std::string success_condition; // e.g. "result < 0.01"; `result` is the query's value
-  uint32_t failure_limit = 0;     // failed intervals in a row that abort; 0 = analysis.failure_limit
-  Duration timeout{5000};         // per query
-  std::string ca_file;            // https: PEM file of CAs to trust; "" = the system store
+  uint32_t failure_limit = 0;    // failed intervals in a row that abort; 0 = analysis.failure_limit
+  Duration timeout{5000};        // per query
+  std::string ca_file;           // https: PEM file of CAs to trust; "" = the system store
   bool operator==(const AnalysisMetric&) const = default;
 };
 

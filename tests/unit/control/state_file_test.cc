@@ -104,7 +104,8 @@ std::string parse_error(std::string_view text) {
 // ---- to_json / from_json ----
 
 TEST(StateFileJson, EmptyState) {
-  EXPECT_EQ(to_json(LiveState{}), R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{}})");
+  EXPECT_EQ(to_json(LiveState{}),
+            R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{}})");
   EXPECT_EQ(parse(to_json(LiveState{})), LiveState{});
 }
 
@@ -140,7 +141,9 @@ TEST(StateFileJson, ExtraIsStoredCompact) {
 TEST(StateFileJson, InvalidExtraIsWrittenAsNull) {
   LiveState s;
   s.extra["broken"] = "{not json";
-  EXPECT_EQ(to_json(s), R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{"broken":null}})");
+  EXPECT_EQ(
+      to_json(s),
+      R"({"version":1,"weights":{},"rollout_weights":{},"drained":{},"extra":{"broken":null}})");
 }
 
 TEST(StateFileJson, MissingSectionsAndUnknownKeys) {

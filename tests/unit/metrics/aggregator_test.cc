@@ -185,7 +185,6 @@ TEST_F(AggregatorTest, CoarseSamplesAreTenSecondsApartEvenWhenSamplesDrift) {
   EXPECT_EQ(w->requests, static_cast<uint64_t>(std::llround(w->seconds / 1.3)));
 }
 
-
 // User and synthetic traffic of one backend, each in its own aggregator sampled at the same
 // instants, merge exactly: counters add, and the p99 comes from the merged histogram. The numbers
 // are chosen so that the larger of the two p99s (500 ms) is wrong: 200 requests, of which 98 take

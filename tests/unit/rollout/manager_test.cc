@@ -300,8 +300,8 @@ TEST_F(RolloutManagerTest, FastAbortRollsBackOnlyForTheCanary) {
   // The message tells what the control thread counted: the real errors and their window.
   manager->on_fast_abort({"r", kCanary, 21, 340ms, {12, 9}});
   EXPECT_EQ(phase(), "Degraded");
-  EXPECT_NE(status().get_string("message").find(
-                "fast abort: 21 consecutive errors from " + kCanary + " in 340 ms"),
+  EXPECT_NE(status().get_string("message").find("fast abort: 21 consecutive errors from " +
+                                                kCanary + " in 340 ms"),
             std::string::npos)
       << status().get_string("message");
   EXPECT_EQ(host.canary_weight(), 0);
