@@ -6,6 +6,7 @@
 #include "weir/rollout/hook_call.h"
 #include "weir/rollout/metric_query.h"
 #include "weir/rollout/top_up_traffic.h"
+#include "weir/runtime/worker.h"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -83,6 +84,13 @@ void ControllerHost::clear_operator_weights(const std::string& route) {
   c_.clear_weights(route, [route](Result<std::string> r) {
     if (!r.ok()) log::error("rollout " + route + ": clearing weights failed: " + r.error().message);
   });
+}
+
+void ControllerHost::after_applied(std::function<void()> done) {
+  // Workers take posts in order: once each has run this one, each has installed every
+  // snapshot published before it.
+  c_.workers().for_each_worker([](runtime::Worker&) {},
+                               [io = &io_, done = std::move(done)] { asio::post(*io, done); });
 }
 
 void ControllerHost::reset_fast_abort(const std::string& route) {

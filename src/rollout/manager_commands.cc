@@ -7,8 +7,15 @@ namespace weir::rollout {
 void Manager::register_commands(control::CommandTable& table) {
   using control::Args;
   using control::Responder;
+  // A command's reply waits until every worker uses the weights it set (as `set weight`'s
+  // does), and then tells the status.
   auto reply_status = [this](const std::shared_ptr<Responder>& r, const std::string& route) {
-    r->reply(control::ok_reply([&](json::Writer& w) { w.key("rollout").raw(status_json(route)); }));
+    std::weak_ptr<bool> alive = alive_;
+    host_.after_applied([this, alive, r, route] {
+      if (alive.expired()) return;
+      r->reply(
+          control::ok_reply([&](json::Writer& w) { w.key("rollout").raw(status_json(route)); }));
+    });
   };
   auto simple = [this, reply_status](std::string name, std::string help,
                                      std::function<std::string(const std::string&)> op) {

@@ -88,6 +88,14 @@ inline bool wait_gate(const std::string& socket, size_t step, std::chrono::milli
 }
 
 // A backend's live weight in `show routes`.
+// Returns once every worker uses the newest snapshot: `undrain` of an endpoint that is not
+// drained changes nothing but, like every change, replies only after all workers applied it, and
+// each worker applies snapshots in order. A rollout command replies before that.
+inline bool workers_caught_up(const std::string& socket, const std::string& service,
+                              const std::string& endpoint) {
+  return control(socket, "undrain " + service + " " + endpoint).ok();
+}
+
 inline double live_weight(const std::string& socket, const std::string& route,
                           const std::string& service) {
   Reply routes = control(socket, "show routes");

@@ -30,6 +30,7 @@ public:
                    const std::vector<std::pair<std::string, uint32_t>>& weights) override;
   Split split(const std::string& route) const override;
   void clear_operator_weights(const std::string& route) override;
+  void after_applied(std::function<void()> done) override;
   void reset_fast_abort(const std::string& route) override;
   void stop_fast_abort(const std::string& route) override;
   void clear_rollout_weights(const std::string& route) override;

@@ -64,6 +64,9 @@ public:
                            const std::vector<std::pair<std::string, uint32_t>>& weights) = 0;
   // What traffic gets now: who set the weights and each backend's live weight and share.
   virtual Split split(const std::string& route) const = 0;
+  // Runs `done` (on the control thread) once every worker uses what was published so far: a
+  // rollout command replies only then, as `set weight` does.
+  virtual void after_applied(std::function<void()> done) = 0;
   // Drops the operator's override of the route's weights (the rollout's own apply again).
   virtual void clear_operator_weights(const std::string& route) = 0;
   // A rollout of `route` starts: the workers' fast-abort runs of the route start from zero (and

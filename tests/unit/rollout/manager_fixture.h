@@ -138,6 +138,7 @@ public:
     return out;
   }
   void clear_operator_weights(const std::string& route) override { operator_weights.erase(route); }
+  void after_applied(std::function<void()> done) override { done(); } // no workers here
   void reset_fast_abort(const std::string& route) override {
     ++fast_abort_resets;
     fast_abort_on.insert(route);
