@@ -311,7 +311,6 @@ void Manager::run_steps(State& s) {
       if (!s.step_deadline) {
         s.step_deadline = now + step.duration;
         s.awaiting_pass = false;
-        s.last.reset();
         s.last_outcome.clear();
         record(s, "step",
                "step " + std::to_string(s.step + 1) + ": " + (analysis ? "analysis " : "pause ") +
@@ -525,7 +524,6 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.remaining.reset();
   s.failures = s.inconclusive = 0;
   s.metric_failures.clear();
-  s.last.reset();
   s.last_outcome.clear();
   s.last_reason.clear();
   s.last_details.clear();

@@ -17,19 +17,16 @@ void Manager::register_commands(control::CommandTable& table) {
           control::ok_reply([&](json::Writer& w) { w.key("rollout").raw(status_json(route)); }));
     });
   };
+  // CommandTable::dispatch has checked every command's arguments against its usage line (a
+  // ROUTE is there, nothing unexpected, flags anywhere) before a handler runs.
   auto simple = [this, reply_status](std::string name, std::string help,
                                      std::function<std::string(const std::string&)> op) {
-    return control::Command{
-        "rollout " + name, "ROUTE", std::move(help),
-        [name, op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-          if (args.size() != 1)
-            return r->reply(control::error_reply(args.empty()
-                                                     ? "rollout " + name + ": missing ROUTE"
-                                                     : "usage: rollout " + name + " ROUTE"));
-          std::string err = op(args[0]);
-          if (!err.empty()) return r->reply(control::error_reply(err));
-          reply_status(r, args[0]);
-        }};
+    return control::Command{"rollout " + name, "ROUTE", std::move(help),
+                            [op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+                              std::string err = op(args[0]);
+                              if (!err.empty()) return r->reply(control::error_reply(err));
+                              reply_status(r, args[0]);
+                            }};
   };
   // start and restart answer once the pre_rollout hooks have (at once without any).
   auto reply_when_done = [reply_status](std::shared_ptr<Responder> r, std::string route) {
@@ -42,10 +39,6 @@ void Manager::register_commands(control::CommandTable& table) {
              "start the route's rollout plan (after a promotion from the promoted version, after "
              "an abort or undo with the same versions); waits for pre_rollout hooks",
              [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
-               if (args.empty())
-                 return r->reply(control::error_reply("rollout start: missing ROUTE"));
-               if (args.size() > 2)
-                 return r->reply(control::error_reply("usage: rollout start ROUTE [CANARY]"));
                std::string err =
                    begin(args[0], args.size() == 2 ? args[1] : "", reply_when_done(r, args[0]));
                if (!err.empty()) r->reply(control::error_reply(err));
@@ -54,10 +47,6 @@ void Manager::register_commands(control::CommandTable& table) {
              "run a progressing, paused or aborted rollout again from its first step, with the "
              "same stable and canary",
              [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
-               if (args.size() != 1)
-                 return r->reply(control::error_reply(args.empty()
-                                                          ? "rollout restart: missing ROUTE"
-                                                          : "usage: rollout restart ROUTE"));
                std::string err = restart(args[0], reply_when_done(r, args[0]));
                if (!err.empty()) r->reply(control::error_reply(err));
              }});
@@ -69,14 +58,18 @@ void Manager::register_commands(control::CommandTable& table) {
              "pass a manual gate or skip the current timed step; --full promotes to 100 % now "
              "(passing a confirm_promotion gate)",
              [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-               bool full = args.size() == 2 && args[1] == "--full";
-               if (args.empty())
-                 return r->reply(control::error_reply("rollout promote: missing ROUTE"));
-               if (args.size() > 2 || (args.size() == 2 && !full))
-                 return r->reply(control::error_reply("usage: rollout promote ROUTE [--full]"));
-               std::string err = promote(args[0], full);
+               // The flag may stand before or after the route.
+               bool full = false;
+               std::string route;
+               for (const auto& a : args) {
+                 if (a == "--full")
+                   full = true;
+                 else
+                   route = a;
+               }
+               std::string err = promote(route, full);
                if (!err.empty()) return r->reply(control::error_reply(err));
-               reply_status(r, args[0]);
+               reply_status(r, route);
              }});
   table.add(
       simple("abort", "roll back now: canary weight 0 on every worker",
@@ -87,19 +80,11 @@ void Manager::register_commands(control::CommandTable& table) {
   table.add({"rollout status", "ROUTE",
              "state, the split traffic gets, steps with the current one marked, last analysis",
              [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-               if (args.size() != 1)
-                 return r->reply(control::error_reply(args.empty()
-                                                          ? "rollout status: missing ROUTE"
-                                                          : "usage: rollout status ROUTE"));
                if (!plan(args[0])) return r->reply(control::error_reply(no_plan(args[0])));
                reply_status(r, args[0]);
              }});
   table.add({"rollout history", "ROUTE", "every transition and analysis verdict, oldest first",
              [this](const Args& args, std::shared_ptr<Responder> r) {
-               if (args.size() != 1)
-                 return r->reply(control::error_reply(args.empty()
-                                                          ? "rollout history: missing ROUTE"
-                                                          : "usage: rollout history ROUTE"));
                if (!plan(args[0])) return r->reply(control::error_reply(no_plan(args[0])));
                r->reply(control::ok_reply(
                    [&](json::Writer& w) { w.key("events").raw(history_json(args[0])); }));

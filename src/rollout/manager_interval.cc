@@ -257,7 +257,6 @@ void Manager::finish_interval(State& s, Interval& in) {
   w.key("outcome").value(outcome_name(outcome)).key("reason").value(reason);
   w.end_object();
 
-  s.last = in.builtin;
   s.last_outcome = outcome_name(outcome);
   s.last_reason = reason;
   s.last_details = w.take();

@@ -25,7 +25,6 @@ struct Manager::State {
   uint32_t failures = 0; // built-in analysis and `rollout` hooks: failed intervals in a row
   uint32_t inconclusive = 0;
   std::map<std::string, uint32_t> metric_failures; // external metric → failed intervals in a row
-  std::optional<Verdict> last;                     // the built-in part of the last verdict
   std::string last_outcome;                        // the whole last verdict ("" before any)
   std::string last_reason;
   std::string last_details; // its JSON, for status

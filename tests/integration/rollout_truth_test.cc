@@ -187,6 +187,11 @@ TEST_F(RolloutTruth, RestartRunsTheRolloutAgainAndUndoGivesTheRouteBack) {
   ASSERT_TRUE(write_file(file, m.body));
   RunResult check = run_command({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + file});
   EXPECT_EQ(check.code, 0) << check.out << check.err;
+  // The flag may come first too: flags stand anywhere after a command's name.
+  ASSERT_TRUE(control(socket_, "rollout start r").ok());
+  Reply flag_first = control(socket_, "rollout promote --full r");
+  EXPECT_TRUE(flag_first.ok()) << flag_first.raw;
+  EXPECT_TRUE(wait_phase(socket_, "Healthy", 5s));
 }
 
 TEST_F(RolloutTruth, AReloadSaysTheRouteChangedWhenItsPlanOrRetriesDidAndEndsAPlanItRemoves) {
