@@ -108,7 +108,10 @@ void BM_RewriteRequestHead(benchmark::State& state) {
   parse_message(parser, kBrowserGet);
   const weir::http::UpstreamRequestContext ctx{.client_ip = "203.0.113.7",
                                                .proto = "http",
-                                               .request_id = "0123456789abcdef0123456789abcdef"};
+                                               .request_id = "0123456789abcdef0123456789abcdef",
+                                               .tunnel = false,
+                                               .trusted_peer = false,
+                                               .default_host = {}};
   std::string out;
   out.reserve(1024);
   for (auto _ : state) {
