@@ -1,5 +1,6 @@
 #include "weir/http/parser.h"
 
+#include "weir/http/scan.h"
 #include "weir/http/target.h"
 
 #include <llhttp.h>
@@ -150,11 +151,9 @@ struct Parser::Callbacks {
       return kFail;
     }
     // llhttp accepts "Name :" — a classic request smuggling vector (RFC 9112 5.1 says reject).
-    for (char c : name) {
-      if (c == ' ' || c == '\t') {
-        s->fail(ParseError::bad_request, "whitespace in header name");
-        return kFail;
-      }
+    if (scan::find_space_tab(name.data(), name.data() + name.size()) != name.data() + name.size()) {
+      s->fail(ParseError::bad_request, "whitespace in header name");
+      return kFail;
     }
     return 0;
   }
@@ -308,12 +307,10 @@ int Parser::on_head_complete() {
     }
     // reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a control byte would be
     // relayed to the client inside weir's own status line.
-    for (char c : head_.reason) {
-      unsigned char u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && c != '\t') || u == 0x7f) {
-        fail(ParseError::bad_request, "control character in the reason phrase");
-        return kFail;
-      }
+    const char* reason_end = head_.reason.data() + head_.reason.size();
+    if (scan::find_control(head_.reason.data(), reason_end) != reason_end) {
+      fail(ParseError::bad_request, "control character in the reason phrase");
+      return kFail;
     }
   }
   head_.keep_alive = llhttp_should_keep_alive(p) != 0;
@@ -444,8 +441,14 @@ bool Parser::check_line_ends(const char* begin, const char* end) {
   const char* at = begin;
   while (at < end) {
     const char* stop = next_body < body_.size() ? body_[next_body].data() : end;
-    for (; at < stop; ++at) {
-      char c = *at;
+    while (at < stop) {
+      // Between line ends only CR and LF matter: skip to the next one many bytes at a time.
+      // The byte after a line end is looked at alone (a leading SP or HTAB is a fold).
+      if (!last_cr_ && !line_start_) {
+        at = scan::find_cr_lf(at, stop);
+        if (at == stop) break;
+      }
+      char c = *at++;
       if (last_cr_) {
         if (c != '\n') return false;
         last_cr_ = false;

@@ -1,5 +1,7 @@
 #include "weir/http/target.h"
 
+#include "weir/http/scan.h"
+
 #include <arpa/inet.h>
 #include <cstring>
 
@@ -17,48 +19,17 @@ bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// pchar (RFC 3986 3.3) without pct-encoded, plus '/' and '?' (path and query), plus '[' and ']'.
-bool path_char(char c) {
-  if (is_alpha(c) || is_digit(c)) return true;
-  switch (c) {
-  case '-':
-  case '.':
-  case '_':
-  case '~': // unreserved
-  case '!':
-  case '$':
-  case '&':
-  case '\'':
-  case '(':
-  case ')':
-  case '*': // sub-delims
-  case '+':
-  case ',':
-  case ';':
-  case '=':
-  case ':':
-  case '@':
-  case '/':
-  case '?':
-  case '[':
-  case ']':
-    return true;
-  default:
-    return false;
+// pchar (RFC 3986 3.3) or pct-encoded, plus '/' and '?' (path and query), plus '[' and ']'.
+// Plain bytes are skipped many at a time (http/scan.h); each '%' is checked for its two digits.
+bool valid_path(std::string_view path) {
+  const char* p = path.data();
+  const char* end = p + path.size();
+  for (;;) {
+    p = scan::find_non_path(p, end);
+    if (p == end) return true;
+    if (*p != '%' || end - p < 3 || !is_hex(p[1]) || !is_hex(p[2])) return false;
+    p += 3;
   }
-}
-
-bool valid_path(std::string_view p) {
-  for (size_t i = 0; i < p.size(); ++i) {
-    char c = p[i];
-    if (c == '%') {
-      if (i + 2 >= p.size() || !is_hex(p[i + 1]) || !is_hex(p[i + 2])) return false;
-      i += 2;
-      continue;
-    }
-    if (!path_char(c)) return false;
-  }
-  return true;
 }
 
 bool valid_port(std::string_view port) {
