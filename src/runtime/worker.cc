@@ -126,7 +126,9 @@ void Worker::index_listeners() {
 }
 
 void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
-  snapshot_ = std::move(snapshot);
+  // Requests still running on the previous generation keep it through their refs; the last
+  // one to end frees this worker's holder of it (SnapshotRef).
+  snapshot_ = SnapshotRef::adopt(std::move(snapshot));
   const Snapshot& s = *snapshot_;
   splits_.clear();
   splits_.reserve(s.routes.size());

@@ -104,4 +104,80 @@ struct Snapshot {
   int service_index(std::string_view id) const;
 };
 
+// A worker's own handle on a published Snapshot: what a request holds so that the snapshot it
+// started with lives until it ends. Copying a std::shared_ptr<const Snapshot> per request would
+// write (two locked instructions) the one control block every worker shares, a cache line that
+// then bounces between cores on every request. Instead each worker wraps every generation it
+// installs in one holder of its own — the only shared_ptr it keeps to that generation — with a
+// plain (non-atomic) count of the SnapshotRefs to it: copying a ref is a local increment, and
+// when the last ref to a generation ends (the worker's own moved to a newer one, and no request
+// still runs on it) the holder is freed and the shared_ptr dropped, once per worker and
+// generation.
+//
+// Thread contract: the refs to one holder are made, copied, assigned and destroyed on one thread
+// at a time: the worker's (every ClientConnection lives on its worker's thread; Worker::start
+// adopts the first snapshot before the thread starts, and the Worker is destroyed after it is
+// joined, handovers that order everything). To hand a snapshot to another thread, copy shared().
+class SnapshotRef {
+public:
+  SnapshotRef() = default;
+  // The first ref to a generation (Worker::install): one allocation per worker and generation.
+  static SnapshotRef adopt(std::shared_ptr<const Snapshot> snapshot) {
+    SnapshotRef r;
+    if (snapshot) r.holder_ = new Holder{std::move(snapshot), 1};
+    return r;
+  }
+  SnapshotRef(const SnapshotRef& other) : holder_(other.holder_) {
+    if (holder_) ++holder_->uses;
+  }
+  SnapshotRef(SnapshotRef&& other) noexcept : holder_(other.holder_) { other.holder_ = nullptr; }
+  SnapshotRef& operator=(const SnapshotRef& other) {
+    if (other.holder_) ++other.holder_->uses; // first: self-assignment keeps the count right
+    release();
+    holder_ = other.holder_;
+    return *this;
+  }
+  SnapshotRef& operator=(SnapshotRef&& other) noexcept {
+    if (this != &other) {
+      release();
+      holder_ = other.holder_;
+      other.holder_ = nullptr;
+    }
+    return *this;
+  }
+  ~SnapshotRef() { release(); }
+
+  void reset() {
+    release();
+    holder_ = nullptr;
+  }
+  const Snapshot* get() const { return holder_ ? holder_->snapshot.get() : nullptr; }
+  const Snapshot& operator*() const { return *holder_->snapshot; }
+  const Snapshot* operator->() const { return holder_->snapshot.get(); }
+  explicit operator bool() const { return holder_ != nullptr; }
+  // The shared_ptr this worker keeps for the generation (empty for an empty ref). Copying it is
+  // what another thread may do; on the request path, copy the ref.
+  const std::shared_ptr<const Snapshot>& shared() const {
+    return holder_ ? holder_->snapshot : none();
+  }
+  // Refs to this generation on this worker (0 for an empty ref). For tests and assertions.
+  uint32_t use_count() const { return holder_ ? holder_->uses : 0; }
+
+  friend bool operator==(const SnapshotRef& a, const SnapshotRef& b) { return a.get() == b.get(); }
+
+private:
+  struct Holder {
+    std::shared_ptr<const Snapshot> snapshot;
+    uint32_t uses;
+  };
+  static const std::shared_ptr<const Snapshot>& none() {
+    static const std::shared_ptr<const Snapshot> kNone;
+    return kNone;
+  }
+  void release() {
+    if (holder_ && --holder_->uses == 0) delete holder_;
+  }
+  Holder* holder_ = nullptr;
+};
+
 } // namespace weir::runtime

@@ -98,7 +98,10 @@ public:
                          bool error) {
     if (fast_abort_sink_) fast_abort_sink_({route, service, epoch, index_, error});
   }
-  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  // The snapshot in use. A request keeps the one it started with by copying snapshot_ref() (a
+  // worker-local count, see SnapshotRef); snapshot() is for reading it now, without keeping it.
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_.shared(); }
+  const SnapshotRef& snapshot_ref() const { return snapshot_; }
   // Weighted pick of a backend of `route`, -1 when every weight is 0.
   int pick_backend(uint32_t route);
   // Round-robin pick of an endpoint of `service`; its pool.
@@ -155,7 +158,7 @@ private:
 
   unsigned index_;
   boost::asio::io_context io_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  SnapshotRef snapshot_; // this worker's ref to the generation in use
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;
   std::vector<route::Split> splits_;                           // per route
   std::vector<uint32_t> endpoint_cursor_;                      // per service
