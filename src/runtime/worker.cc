@@ -4,6 +4,7 @@
 #include "weir/runtime/client_connection.h"
 
 #include <boost/asio/post.hpp>
+#include <pthread.h>
 #include <random>
 
 namespace weir::runtime {
@@ -50,6 +51,9 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
   streams_ = std::make_unique<StreamPool>(buffer_size(limits), request_limits(limits),
                                           response_limits(limits), kMaxFreeStreams);
   thread_ = std::thread([this, listeners = std::move(listeners)] {
+    // Named for top, perf and bench/alloc_per_request.sh (at most 15 characters).
+    std::string name = "weir-worker-" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     update_listeners(listeners);
     sweep();
     io_.run();
@@ -212,6 +216,7 @@ void Worker::accept(ListenerSlot* slot) {
   slot->acceptor->async_accept([this, slot](const error_code& ec, asio::ip::tcp::socket socket) {
     slot->accepting = false;
     if (draining_ || !slot->open) return;
+    tick(); // the new connection's first deadline is set from now()
     if (!ec) {
       auto* c = new ClientConnection(*this, std::move(socket), slot);
       c->start();
@@ -261,7 +266,9 @@ void Worker::unlink(ClientConnection* c) {
 }
 
 void Worker::sweep() {
-  auto now = std::chrono::steady_clock::now();
+  auto now = tick();
+  steady_base_ = now;
+  wall_base_ = std::chrono::system_clock::now();
   for (ClientConnection* c = connections_; c;) {
     ClientConnection* next = c->next; // check_deadline may unlink c
     c->check_deadline(now);

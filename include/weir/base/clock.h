@@ -12,6 +12,19 @@ namespace weir {
 size_t format_utc(std::chrono::system_clock::time_point t, char* out);
 std::string utc_now();
 
+// format_utc for a caller that formats many times a second (a worker's access log lines): the
+// date and time of day are formatted once per second and kept, only the milliseconds per call.
+// Same output as format_utc. One thread at a time.
+class UtcFormatter {
+public:
+  size_t format(std::chrono::system_clock::time_point t, char* out);
+
+private:
+  long long second_ = -1; // the second prefix_ holds, -1 before the first call
+  char prefix_[32] = {};  // "2026-11-26T08:02:41."
+  size_t prefix_len_ = 0;
+};
+
 // Where the control plane's time-driven decisions (rollout steps, analysis intervals, ejection
 // ends, health check rounds, metric samples) read the time. A seam so that their cases are unit
 // tests with a ManualClock instead of real-time waits; the timers that wake the code up stay

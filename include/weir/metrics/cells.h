@@ -35,8 +35,10 @@ private:
   std::atomic<uint64_t> v_{0};
 };
 
-// Per worker, per route × backend × endpoint.
-struct EndpointCells {
+// Per worker, per route × backend × endpoint. Aligned like BackendCells: written on every
+// request, and the first snapshot's cells of every worker are allocated by the control thread
+// one after another, so unaligned cells of two workers could share a cache line.
+struct alignas(64) EndpointCells {
   Counter status[5]; // 1xx..5xx answered to the client for requests sent to this endpoint
   Counter failures[static_cast<size_t>(UpstreamFailure::kCount)];
   Counter active; // upstream requests in flight (gauge)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weir/base/clock.h"
 #include "weir/metrics/registry.h"
 #include "weir/route/split.h"
 #include "weir/runtime/access_log.h"
@@ -58,7 +59,9 @@ struct FastAbortReport {
 
 // One event loop on one thread: accepts on its own SO_REUSEPORT sockets, proxies, and owns its
 // upstream pools, split cursors and buffers. Other threads talk to it only through post().
-class Worker {
+// Cache-line aligned: the workers are allocated one after another, and the fields one worker
+// writes per request must not share a line with the next worker's.
+class alignas(64) Worker {
 public:
   Worker(unsigned index, AccessLog* access_log);
   ~Worker();
@@ -145,7 +148,23 @@ public:
   }
   void link(ClientConnection* c);
   void unlink(ClientConnection* c);
-  std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
+  // Time on the request path, read once per handler instead of at every use (a request read
+  // the clock 11 times: six deadlines, start, first byte, end, the access log's duration and
+  // its wall time). tick() reads the steady clock and keeps the value; now() returns the value
+  // the last tick() read. The worker ticks in its own handlers (accept, the sweep); the
+  // connection's completion handlers tick once on entry, and everything that handler does —
+  // deadlines, TTFB, durations, the access log — takes now(). Worker thread only.
+  std::chrono::steady_clock::time_point now() const { return now_; }
+  std::chrono::steady_clock::time_point tick() { return now_ = std::chrono::steady_clock::now(); }
+  // Calendar time of now(): the system clock is read once per sweep (every 100 ms) and now()'s
+  // progress since is added, so a clock step is followed within 100 ms.
+  std::chrono::system_clock::time_point wall_now() const {
+    return wall_base_ +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(now_ - steady_base_);
+  }
+  // "2026-11-30T04:07:32.123Z" (format_utc) of wall_now(), into a 32-byte buffer; the date and
+  // time of day are formatted once per second. Returns the length.
+  size_t format_wall_now(char* out32) { return utc_.format(wall_now(), out32); }
 
 private:
   void install(std::shared_ptr<const Snapshot> snapshot);
@@ -174,6 +193,10 @@ private:
   size_t connection_count_ = 0;
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
+  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now(); // tick()
+  std::chrono::steady_clock::time_point steady_base_ = now_; // now() when wall_base_ was read
+  std::chrono::system_clock::time_point wall_base_ = std::chrono::system_clock::now();
+  UtcFormatter utc_;
   uint64_t request_counter_ = 0;
   uint64_t request_id_prefix_ = 0;
   uint64_t bucket_state_ = 0x9e3779b97f4a7c15ULL;

@@ -1,0 +1,75 @@
+// The worker's clock for the request path: read once per tick(), kept for now(), with wall time
+// following it, and the access log's stamp formatted from it.
+#include "weir/runtime/worker.h"
+
+#include <boost/asio/post.hpp>
+#include <future>
+#include <gtest/gtest.h>
+#include <thread>
+
+namespace weir::runtime {
+namespace {
+
+std::shared_ptr<const Snapshot> make_snapshot() {
+  auto s = std::make_shared<Snapshot>();
+  s->config = std::make_shared<config::Config>();
+  return s;
+}
+
+// Runs `fn` on the worker's thread and waits for it (10 s at most).
+template <typename Fn> void run_on(Worker& worker, Fn fn) {
+  std::promise<void> ran;
+  boost::asio::post(worker.io(), [&] {
+    fn();
+    ran.set_value();
+  });
+  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+TEST(WorkerClock, NowHoldsWhatTheLastTickRead) {
+  Worker worker(0, nullptr);
+  worker.start(make_snapshot(), {});
+  run_on(worker, [&] {
+    auto before = std::chrono::steady_clock::now();
+    auto ticked = worker.tick();
+    auto after = std::chrono::steady_clock::now();
+    EXPECT_LE(before, ticked);
+    EXPECT_LE(ticked, after);
+    EXPECT_EQ(worker.now(), ticked);
+    // Without a tick, now() does not move, however long the handler runs.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+    }
+    EXPECT_EQ(worker.now(), ticked);
+    EXPECT_GT(worker.tick(), ticked);
+  });
+  worker.drain(std::chrono::steady_clock::now());
+  worker.join();
+}
+
+TEST(WorkerClock, WallTimeFollowsTheSteadyClockAndTheStampMatchesFormatUtc) {
+  Worker worker(0, nullptr);
+  worker.start(make_snapshot(), {});
+  run_on(worker, [&] {
+    auto wall_before = std::chrono::system_clock::now();
+    worker.tick();
+    auto wall = worker.wall_now();
+    // The base is at most one sweep (100 ms) old; steady and wall time run at the same rate.
+    EXPECT_LT(std::chrono::abs(wall - wall_before), std::chrono::seconds(1));
+    char stamp[32], expected[32];
+    size_t n = worker.format_wall_now(stamp);
+    ASSERT_EQ(n, format_utc(worker.wall_now(), expected));
+    EXPECT_EQ(std::string(stamp, n), std::string(expected, n));
+    auto t0 = worker.now();
+    auto w0 = worker.wall_now();
+    while (worker.tick() - t0 < std::chrono::milliseconds(3)) {
+    }
+    EXPECT_EQ(worker.wall_now() - w0,
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(worker.now() - t0));
+  });
+  worker.drain(std::chrono::steady_clock::now());
+  worker.join();
+}
+
+} // namespace
+} // namespace weir::runtime
