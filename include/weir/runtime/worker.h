@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weir/base/clock.h"
+#include "weir/base/handler_pool.h"
 #include "weir/metrics/registry.h"
 #include "weir/route/split.h"
 #include "weir/runtime/access_log.h"
@@ -70,6 +71,10 @@ public:
 
   unsigned index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
+  // Worker thread only: memory for the worker's Asio operations, recycled (base/handler_pool.h).
+  // Bind a completion handler with boost::asio::bind_allocator(worker.handler_allocator(), h).
+  HandlerAllocator<void> handler_allocator() { return HandlerAllocator<void>(&handler_pool_); }
+  const HandlerPool& handler_pool() const { return handler_pool_; }
 
   // Any thread. Starts the thread; the listener fds (one per snapshot listener, same order)
   // are bound and listening already; the worker owns them from now on.
@@ -176,6 +181,7 @@ private:
   void maybe_finish_drain();
 
   unsigned index_;
+  HandlerPool handler_pool_; // before io_: its operations are freed into it when io_ is destroyed
   boost::asio::io_context io_;
   SnapshotRef snapshot_; // this worker's ref to the generation in use
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;
