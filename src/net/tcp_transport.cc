@@ -1,6 +1,5 @@
 #include "weir/net/tcp_transport.h"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <sys/socket.h>
@@ -19,13 +18,18 @@ asio::ip::address TcpTransport::start_accepted() {
 }
 
 void TcpTransport::read(asio::mutable_buffer buffer) {
-  if (watch_pending_) cancel_watch();
-  read_pending_ = true;
-  socket_.async_read_some(buffer, [this, size = buffer.size()](const error_code& ec, size_t n) {
-    read_pending_ = false;
-    last_read_full_ = !ec && n == size;
+  socket_.async_read_some(buffer, [this](const error_code& ec, size_t n) {
     owner_->on_transport_read(ec, n); // last: the owner may delete this transport
   });
+}
+
+size_t TcpTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
+  return socket_.read_some(buffer, ec);
+}
+
+void TcpTransport::wait_readable() {
+  socket_.async_wait(asio::socket_base::wait_read,
+                     [this](const error_code& ec) { owner_->on_transport_readable(ec); });
 }
 
 void TcpTransport::write(BufferView buffers) {
@@ -34,36 +38,11 @@ void TcpTransport::write(BufferView buffers) {
   });
 }
 
-bool TcpTransport::watch() {
-  if (watch_pending_ || read_pending_ || !socket_.is_open()) return false;
-  watch_pending_ = true;
-  socket_.async_receive(
-      asio::buffer(&peek_byte_, 1), asio::socket_base::message_peek,
-      asio::bind_cancellation_slot(
-          watch_cancel_.slot(), [this, generation = watch_generation_](error_code ec, size_t) {
-            // A cancelled or superseded watch: read() took over and cleared the flag.
-            if (ec == asio::error::operation_aborted || generation != watch_generation_)
-              return owner_->on_transport_readable(asio::error::operation_aborted);
-            watch_pending_ = false;
-            if (ec == asio::error::eof) ec = {};
-            owner_->on_transport_readable(ec);
-          }));
-  return true;
-}
-
-void TcpTransport::cancel_watch() {
-  // Cancelling costs no syscall: the reactor drops the queued receive and posts its completion
-  // as aborted.
-  watch_pending_ = false;
-  ++watch_generation_;
-  watch_cancel_.emit(asio::cancellation_type::total);
-}
-
-bool TcpTransport::has_unread() {
-  if (!last_read_full_) return false;
+bool TcpTransport::quiet() {
+  if (!socket_.is_open()) return false;
   char byte;
   ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void TcpTransport::connect(const asio::ip::tcp::endpoint& endpoint) {

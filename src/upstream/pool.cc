@@ -3,65 +3,66 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
-#include <cerrno>
-#include <sys/socket.h>
 
 namespace weir::upstream {
 
-Connection::Connection(boost::asio::io_context& io, Pool* pool) : socket_(io), pool_(pool) {}
+Connection::Connection(boost::asio::io_context& io, Pool* pool)
+    : transport_(io, this), pool_(pool) {}
 
 void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
   ++pending_;
-  socket_.async_connect(endpoint, [this](const boost::system::error_code& ec) {
-    ConnectionOwner* owner = owner_;
-    bool closed = closed_;
-    if (!ec && !closed) {
-      boost::system::error_code ignored;
-      socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-      socket_.non_blocking(true, ignored);
-    }
-    finish_op();
-    if (!closed && owner) owner->on_upstream_connected(ec);
-  });
+  transport_.connect(endpoint);
+}
+
+void Connection::on_transport_connected(const boost::system::error_code& ec) {
+  ConnectionOwner* owner = owner_;
+  bool closed = closed_;
+  finish_op();
+  if (!closed && owner) owner->on_upstream_connected(ec);
 }
 
 void Connection::wait_readable() {
   if (wait_pending_ || closed_) return;
   wait_pending_ = true;
   ++pending_;
-  socket_.async_wait(boost::asio::socket_base::wait_read,
-                     [this](const boost::system::error_code& ec) {
-                       wait_pending_ = false;
-                       ConnectionOwner* owner = owner_;
-                       bool closed = closed_;
-                       finish_op();
-                       if (closed) return;
-                       if (owner)
-                         owner->on_upstream_readable(ec);
-                       else
-                         pool_->on_idle_event(this);
-                     });
+  transport_.wait_readable();
+}
+
+void Connection::on_transport_readable(const boost::system::error_code& ec) {
+  wait_pending_ = false;
+  ConnectionOwner* owner = owner_;
+  bool closed = closed_;
+  finish_op();
+  if (closed) return;
+  if (owner)
+    owner->on_upstream_readable(ec);
+  else
+    pool_->on_idle_event(this);
+}
+
+void Connection::write(BufferView buffers) {
+  ++pending_;
+  transport_.write(buffers);
+}
+
+void Connection::on_transport_written(const boost::system::error_code& ec, size_t) {
+  ConnectionOwner* owner = owner_;
+  bool closed = closed_;
+  finish_op();
+  if (!closed && owner) owner->on_upstream_written(ec);
 }
 
 void Connection::close_and_release() {
   if (closed_) return;
   closed_ = true;
   owner_ = nullptr;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  transport_.close();
   if (pool_) {
     --pool_->active_count_;
     if (!pool_->waiters_.empty()) pool_->schedule_grant();
   }
   ++pending_;
   finish_op();
-}
-
-bool Connection::clean_for_reuse() {
-  if (closed_) return false;
-  char byte;
-  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void Connection::finish_op() {

@@ -12,6 +12,9 @@ class BufferView {
 public:
   explicit BufferView(const std::vector<boost::asio::const_buffer>& v)
       : begin_(v.data()), end_(v.data() + v.size()) {}
+  // `count` buffers from `first` (one kept in a member, say), unchanged until the write is done.
+  BufferView(const boost::asio::const_buffer* first, size_t count)
+      : begin_(first), end_(first + count) {}
   const boost::asio::const_buffer* begin() const { return begin_; }
   const boost::asio::const_buffer* end() const { return end_; }
 

@@ -14,13 +14,12 @@ namespace weir::net {
 // completion handlers (a `this` capture) stay small enough for Asio's recycling allocator.
 class TransportOwner {
 public:
-  // A read() completed: n bytes are in the buffer it was given (ec set, n 0: end or error).
+  // A read() completed: n bytes are in the buffer it was given (n 0 or ec: end or error).
   virtual void on_transport_read(const boost::system::error_code& ec, size_t n) = 0;
   // A write() completed: every byte went out, or ec says why not.
   virtual void on_transport_written(const boost::system::error_code& ec, size_t n) = 0;
-  // The watch fired: bytes, an end or an error wait (none was consumed); an end is not an error.
-  // A watch that a read() cancelled completes with operation_aborted.
-  virtual void on_transport_readable(const boost::system::error_code&) {}
+  // A wait_readable() completed: bytes, an end or an error wait (read them with read_now()).
+  virtual void on_transport_readable(const boost::system::error_code& ec) = 0;
   virtual void on_transport_connected(const boost::system::error_code&) {}
 
 protected:
@@ -28,26 +27,27 @@ protected:
 };
 
 // The byte stream under a connection: the one seam through which the engine (ClientConnection,
-// upstream::Connection) reads and writes, so TLS and an HTTP/2 stream can stand where plain TCP
-// stands today. No code outside a Transport touches a socket. At most one read (or watch) and
-// one write are pending at a time; the owner keeps its buffers unchanged until they complete.
-// Every operation started completes exactly once with a call to the owner, and the transport
-// touches nothing of its own after that call, so the owner may delete it (and itself) from
-// inside the callback once it counts no pending operation.
-// A transport adds no syscall to what its operations need (see TcpTransport). Thread contract:
-// one thread (the worker's) makes every call and receives every callback.
+// upstream::Connection) reads and writes, so TLS, an HTTP/2 stream or weir's own poller can stand
+// where plain TCP over Asio's reactor stands today. No engine code touches a socket. Every
+// operation started completes exactly once with a call to the owner; the transport touches
+// nothing of its own after that call, so the owner may delete it (and itself) from inside the
+// callback once it counts no pending operation. At most one read or wait and one write are
+// pending at a time; the owner keeps its buffers unchanged until they complete. A transport adds
+// no syscall to what its operations need (see TcpTransport).
+// Thread contract: one thread (the worker's) makes every call and receives every callback.
 class Transport {
 public:
-  // Reads what is there, at most buffer.size() bytes; cancels a pending watch first.
+  // Reads what is there, at most buffer.size() bytes, waiting for it if need be.
   virtual void read(boost::asio::mutable_buffer buffer) = 0;
+  // Reads what is there now, without waiting: would_block when nothing is.
+  virtual size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) = 0;
+  // Tells the owner when bytes, an end or an error arrive, consuming nothing: how an idle
+  // connection holds no buffer (it borrows one once the bytes are there).
+  virtual void wait_readable() = 0;
   // Writes every byte of `buffers`.
   virtual void write(BufferView buffers) = 0;
-  // Reports (on_transport_readable) when bytes, an end or an error arrive, consuming nothing:
-  // how an idle or waiting connection notices its peer. Returns false (nothing started, no
-  // callback to come) while a read or a watch is pending.
-  virtual bool watch() = 0;
-  // Bytes may wait unread: only when the last read filled its buffer, the transport asks.
-  virtual bool has_unread() = 0;
+  // Nothing unread waits and the peer has not ended the stream (asks without consuming).
+  virtual bool quiet() = 0;
   virtual void connect(const boost::asio::ip::tcp::endpoint& endpoint) = 0;
   // No more bytes from us (the peer reads an end); reads go on.
   virtual void shutdown_send() = 0;
@@ -57,13 +57,8 @@ public:
   // Closes at once; pending operations complete with operation_aborted.
   virtual void close() = 0;
 
-  bool reading() const { return read_pending_; }
-  bool watching() const { return watch_pending_; }
-
 protected:
   ~Transport() = default;
-  bool read_pending_ = false;
-  bool watch_pending_ = false;
 };
 
 } // namespace weir::net

@@ -1,16 +1,18 @@
 #pragma once
 
 #include "weir/metrics/cells.h"
+#include "weir/net/tcp_transport.h"
+#include "weir/runtime/attempt_recorder.h"
+#include "weir/runtime/connection_state.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/stream.h"
+#include "weir/runtime/tunnel.h"
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <optional>
 #include <string_view>
 
 namespace weir::runtime {
@@ -18,11 +20,29 @@ namespace weir::runtime {
 class Worker;
 struct ListenerSlot;
 
-// One downstream connection and the exchange in flight on it: reads and parses requests,
-// routes them, forwards them to an upstream connection and streams the response back, both
-// directions at once with bounded buffers. Worker thread only. It deletes itself once closed
-// and no asynchronous operation refers to it any more.
-class ClientConnection final : public upstream::ConnectionOwner {
+// One downstream connection and the exchange in flight on it (Envoy's connection manager and
+// router in one small object): reads and parses requests, routes them, forwards them to an
+// upstream connection and streams the response back, both directions at once with bounded
+// buffers.
+//
+// Its state is four named states (connection_state.h) — the connection, the request message,
+// the response message and the current attempt's upstream connection — changed only through
+// go(), which follows the pure transition functions and refuses a transition that does not
+// exist. Decisions are pure functions it calls: the backend (backend_choice.h), a retry
+// (retry_policy.h), the access log line (access_line.h); each attempt is counted by an
+// AttemptRecorder; after a 101 a Tunnel copies bytes. It reads and writes the client only
+// through its net::Transport and the upstream only through upstream::Connection (whose
+// transport is of the same kind).
+//
+// Files: client_connection.cc (lifetime, transport callbacks, deadlines, local answers, close),
+// client_request.cc (request direction, routing, taking an upstream connection),
+// client_response.cc (response direction, the end of an exchange, the tunnel's ends),
+// exchange_outcome.cc (retries, the per-try timeout, counting and logging a request).
+//
+// Worker thread only. It deletes itself once closed and no asynchronous operation refers to it.
+class ClientConnection final : public upstream::ConnectionOwner,
+                               public net::TransportOwner,
+                               public TunnelEnds {
 public:
   using Clock = std::chrono::steady_clock;
 
@@ -39,63 +59,112 @@ public:
   // Drain time is up: close whatever is in flight.
   void abort() { close(); }
 
+  // The client's transport.
+  void on_transport_read(const boost::system::error_code& ec, size_t n) override;
+  void on_transport_written(const boost::system::error_code& ec, size_t n) override;
+  void on_transport_readable(const boost::system::error_code& ec) override;
+  // The upstream connection.
   void on_upstream_readable(const boost::system::error_code& ec) override;
   void on_upstream_written(const boost::system::error_code& ec) override;
   void on_upstream_connected(const boost::system::error_code& ec) override;
   void on_upstream_granted(upstream::Connection* c, bool fresh) override;
+  // The tunnel's ends (client_response.cc).
+  void tunnel_read_client(boost::asio::mutable_buffer buffer) override;
+  void tunnel_write_client(boost::asio::const_buffer bytes) override;
+  void tunnel_read_upstream(boost::asio::mutable_buffer buffer) override;
+  void tunnel_write_upstream(boost::asio::const_buffer bytes) override;
+  void tunnel_end_client() override;
+  void tunnel_end_upstream() override;
+  void tunnel_activity() override;
+  void tunnel_done() override;
 
   // Intrusive links of the worker's connection list.
   ClientConnection* prev = nullptr;
   ClientConnection* next = nullptr;
 
 private:
-  enum class Phase : uint8_t {
-    idle,
-    head,
-    buffering, // reading a request body into the buffer before the upstream is chosen
-    queued,
-    connecting,
-    exchange,
-    tunnel,
-    closing
-  };
+  // The one read (or, idle, readiness wait) and the one write the client transport may have
+  // pending, by purpose.
+  enum class ClientRead : uint8_t { none, idle, request, tunnel };
+  enum class ClientWrite : uint8_t { none, interim, local, response, tunnel };
   enum class Deadline : uint8_t { none, idle, header, queue, connect, upstream, tunnel };
+  // How the response body goes to the client.
+  enum class Reframe : uint8_t {
+    as_is,   // as the upstream framed it
+    chunked, // the proxy chunk-encodes it (upstream framing unknown, HTTP/1.1 client)
+    raw,     // copied without framing, the connection closes after it (HTTP/1.0 client)
+  };
 
   ~ClientConnection() = default;
 
-  // Request direction.
+  // State changes: the only writers of conn_, req_, resp_ and upstream_.
+  void go(ConnEvent e);
+  void go(RequestEvent e);
+  void go(ResponseEvent e);
+  void go(UpstreamEvent e);
+  // What used to be one phase: an attached upstream carries the request, or weir's own answer
+  // is on its way (both: the exchange proper, after routing and taking a connection).
+  bool exchanging() const {
+    return conn_ == ConnState::exchange &&
+           (upstream_ == UpstreamState::ready || resp_ == ResponseState::local);
+  }
+  bool request_done() const { return req_ == RequestState::done; }
+  bool response_done() const {
+    return resp_ == ResponseState::done || resp_ == ResponseState::local;
+  }
+  bool final_head() const { return resp_ == ResponseState::body || resp_ == ResponseState::done; }
+  bool client_writing() const { return writing_ != ClientWrite::none; }
+  bool client_reading() const { return reading_ != ClientRead::none; }
+  bool closed() const { return conn_ == ConnState::closed; }
+
+  // Request direction (client_request.cc).
   void wait_idle();
+  void on_idle_readable(const boost::system::error_code& ec);
   void read_client();
   void on_client_read(const boost::system::error_code& ec, size_t n);
   void advance_request();
   void on_request_head();
+  // Which backend takes the request: a pure decision, with the worker's split or bucket draw.
+  int pick_backend(const Snapshot::Route& route, const http::Head& head, bool trusted);
   void on_upstream_ready();
   // The upstream connection is usable: send what the request has (head, body, or a replay).
   void start_sending();
   void flush_request(bool done, uint64_t body_bytes);
-  // Response direction.
+  bool attach_upstream(upstream::Pool* pool, bool force_new);
+  bool attach(upstream::Connection* c, bool fresh);
+  bool retry_on_fresh_connection();
+  void on_interim_written();
+  // Response direction (client_response.cc).
   void advance_response();
   bool on_response_head(std::string& out);
   void flush_response(size_t head_bytes, bool done, uint64_t body_bytes);
-  void on_client_written(const boost::system::error_code& ec, size_t n);
+  void write_client(ClientWrite kind);
+  void on_client_written();
   void finish_exchange();
   void start_next_request();
-  // Tunnel (WebSocket after 101).
   void start_tunnel();
-  void tunnel_client_to_upstream();
-  void tunnel_upstream_to_client();
-  // Errors and the end of the connection.
+  // Errors and the end of the connection (client_connection.cc).
   void send_local(int status, std::string_view body, bool close,
                   std::string_view extra_headers = {});
   void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
-  void finish_request();
-  // Weighted pick, or the sticky version of a rollout with affinity / an override header.
-  int pick_backend(const Snapshot::Route& route, const http::Head& head);
+  // The client did not send its request in time (body or whole request): 408 and close.
+  void request_timed_out(std::string_view why);
+  // The peer is in trusted_proxies (its forwarding headers and overrides are believed).
+  bool peer_trusted() const;
+  void set_deadline(Deadline kind, Clock::duration after);
+  void close();
+  void drop_upstream();
+  void unassign_backend();
+  void release_stream();
+  void finish_op();
+  // What an exchange came to (exchange_outcome.cc).
   // Counts one attempt in the backend's and endpoint's metrics (and outlier detection).
   void record_attempt(int status, bool local);
   // Tries the request again elsewhere if the route allows it and it is safe; true if started.
   bool retry(metrics::UpstreamFailure cause, int upstream_status);
   void resend_request();
+  void finish_request();
+  void log_access();
   // retries.per_try_timeout: armed when an attempt's request starts going upstream, disarmed
   // by its final response head or its end. Expiry abandons the attempt (retried when safe).
   void arm_try_timer();
@@ -103,28 +172,14 @@ private:
   void on_try_timeout();
   // The current attempt, if it was a retry, stops counting against min_concurrency.
   void end_retry_in_flight();
-  void close();
-  void drop_upstream();
-  void unassign_backend();
-  bool retry_on_fresh_connection();
-  bool attach_upstream(upstream::Pool* pool, bool force_new);
-  bool attach(upstream::Connection* c, bool fresh);
-  // The client did not send its request in time (body or whole request): 408 and close.
-  void request_timed_out(std::string_view why);
-  // The peer is in trusted_proxies (its forwarding headers and overrides are believed).
-  bool peer_trusted() const;
-  void release_stream();
-  void set_deadline(Deadline kind, Clock::duration after);
-  void finish_op();
-  void log_access();
-  void write_client(bool is_local);
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  net::TcpTransport transport_;
+  net::Transport& client_; // the seam: every client read and write goes through it
   const ListenerSlot* listener_;
   Stream* s_ = nullptr;
   upstream::Connection* up_ = nullptr;
-  std::shared_ptr<const Snapshot> snap_; // the snapshot the current request started with
+  SnapshotRef snap_; // the snapshot the current request started with
   Clock::time_point deadline_ = Clock::time_point::max();
   // While the request is still arriving (besides deadline_): its whole-request deadline, and the
   // one for the pending body read.
@@ -134,60 +189,54 @@ private:
   upstream::Pool* buffering_for_ = nullptr; // the body is buffered first, then this pool
   Clock::time_point started_;
   Deadline deadline_kind_ = Deadline::none;
-  Phase phase_ = Phase::idle;
+  ConnState conn_ = ConnState::idle;
+  RequestState req_ = RequestState::head;
+  ResponseState resp_ = ResponseState::none;
+  UpstreamState upstream_ = UpstreamState::none;
+  ClientRead reading_ = ClientRead::none;
+  ClientWrite writing_ = ClientWrite::none;
+  Reframe reframe_ = Reframe::as_is;
   int pending_ = 0;
-  bool closed_ = false;
-  // Exchange state.
-  bool client_reading_ = false;
-  bool client_writing_ = false;
-  bool upstream_writing_ = false;
-  bool request_head_queued_ = false; // the rewritten head still has to be written upstream
-  bool request_done_ = false;        // every request byte was parsed
+  uint32_t requests_ = 0; // requests whose head arrived on this connection
+  // Facts of the request in flight, from its head.
   bool request_has_body_ = false;
-  bool response_done_ = false;
-  bool response_started_ = false; // some response byte reached the client socket
-  bool response_chunked_ = false; // proxy chunk-encodes the response body
-  bool response_raw_ = false;     // body copied without framing, connection closes after it
   bool head_request_ = false;
-  bool keep_alive_ = true; // client connection may carry another request
   bool upgrade_ = false;
+  bool keep_alive_ = true; // client connection may carry another request
   bool continue_sent_ = false;
-  bool upstream_eof_ = false;
-  bool first_request_ = true;
-  bool retried_ = false;
-  bool tunnel_started_ = false;
-  bool tunnel_client_eof_ = false;
-  bool tunnel_upstream_eof_ = false;
   uint8_t client_version_minor_ = 1;
+  // Progress of the exchange that the states do not say.
+  bool request_head_queued_ = false; // the rewritten head still has to be written upstream
+  bool upstream_writing_ = false;
+  bool response_started_ = false; // some response byte was handed to the client transport
+  bool upstream_eof_ = false;
+  bool request_open_ = false; // a request was routed and not yet counted and logged
+  bool local_status_ = false; // status_ was produced by weir, not by the upstream
   int32_t route_ = -1;
   int32_t backend_ = -1;
   uint32_t endpoint_ = 0;
   int status_ = 0;
-  bool request_open_ = false; // a request was routed and not yet counted and logged
-  bool local_status_ = false; // status_ was produced by weir, not by the upstream
-  std::optional<metrics::UpstreamFailure> failure_;
-  metrics::BackendCells* cells_ = nullptr;
-  metrics::EndpointCells* ep_cells_ = nullptr;
-  uint64_t ttfb_ns_ = 0;
+  AttemptRecorder attempt_;
   std::string set_cookie_; // a sticky-version cookie to set on this response ("" = none)
-  Clock::time_point attempt_started_;
+  // Retries of the current request.
   uint32_t attempts_ = 0;        // retries made for the current request
   size_t body_offset_ = 0;       // where the current request's body starts in the read buffer
   bool in_buffer_reset_ = false; // the read buffer was reused since the head: no replay
   bool resend_ = false;
+  bool retried_ = false;                // the once-only replay on a fresh connection was made
   bool request_sent_ = false;           // some byte of the current attempt's request went upstream
+  bool try_armed_ = false;              // try_timer_ runs for the current attempt
   boost::asio::steady_timer try_timer_; // retries.per_try_timeout of the current attempt
   uint32_t try_seq_ = 0;                // bumped on disarm: a stale expiry is ignored
-  bool final_head_ = false;             // the current attempt's final response head arrived
-  bool try_armed_ = false;              // try_timer_ runs for the current attempt
   uint32_t* retry_in_flight_ = nullptr; // the worker's count this retry attempt added to
+  Tunnel tunnel_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
+  boost::asio::const_buffer one_buffer_; // a single-buffer write (interim, local answer)
   char client_ip_[46] = {};
   uint8_t client_ip_len_ = 0;
   unsigned char peer_bytes_[16] = {}; // the peer's address: 4 bytes IPv4, 16 IPv6
   bool peer_v6_ = false;
-  bool forced_ = false; // an override forced the version: kept out of the rollout's figures
 };
 
 } // namespace weir::runtime

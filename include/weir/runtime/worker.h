@@ -8,6 +8,7 @@
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/stream.h"
 #include "weir/upstream/pool.h"
+#include "weir/upstream/retry_budget.h"
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -116,21 +117,8 @@ public:
   // `skip`: an endpoint index to avoid when another is available (a retry, which does not move
   // the round robin), -1 for none.
   upstream::Pool* pick_endpoint(uint32_t service, uint32_t& endpoint_index, int skip = -1);
-  // Retry budget (a token bucket, as Finagle's RetryBudget): every request deposits
-  // budget_percent/100 of a token, every retry takes one; the balance is capped, so retries stay
-  // a bounded share of requests even in a total outage.
-  void deposit_retry_budget(uint32_t percent) {
-    retry_tokens_ = std::min(kMaxRetryTokens, retry_tokens_ + percent);
-  }
-  bool take_retry_token(uint32_t) {
-    if (retry_tokens_ < 100) return false;
-    retry_tokens_ -= 100;
-    return true;
-  }
-  // Retries of a route in flight on this worker, by route name: stable across reloads, so a
-  // request that started on an older snapshot gives back what it took. Below the route's
-  // retries.min_concurrency the budget does not apply (Envoy's min_retry_concurrency).
-  uint32_t& retries_in_flight(const std::string& route) { return retries_in_flight_[route]; }
+  // The worker's retry budget and its routes' retries in flight (upstream/retry_budget.h).
+  upstream::RetryBudget& retry_budget() { return retry_budget_; }
   StreamPool& streams() { return *streams_; }
   metrics::BackendCells* backend_cells(uint32_t route, uint32_t backend) {
     return backend_cells_[route][backend];
@@ -208,9 +196,7 @@ private:
   uint64_t bucket_state_ = 0x9e3779b97f4a7c15ULL;
   OutlierSink outlier_sink_;
   FastAbortSink fast_abort_sink_;
-  static constexpr uint64_t kMaxRetryTokens = 100 * 100; // in hundredths: 100 retries banked
-  uint64_t retry_tokens_ = 10 * 100;                     // a few retries are allowed from start
-  std::unordered_map<std::string, uint32_t> retries_in_flight_; // nodes never erased
+  upstream::RetryBudget retry_budget_;
   std::thread thread_;
 };
 

@@ -1,8 +1,10 @@
 #pragma once
 
+#include "weir/base/buffer_view.h"
+#include "weir/net/tcp_transport.h"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
-#include <functional>
 
 namespace weir::upstream {
 
@@ -21,16 +23,16 @@ protected:
   ~ConnectionOwner() = default;
 };
 
-// One TCP connection to an endpoint. Worker thread only. It always has at most one readiness
-// wait pending: while idle in its pool the wait notices the upstream closing it; once lent out
-// the same wait reports the response. Deleted only when no operation is pending any more.
-class Connection {
+// One connection to an endpoint, over a net::Transport (plain TCP today, the same seam as the
+// client side). Worker thread only. It always has at most one readiness wait pending: while idle
+// in its pool the wait notices the upstream closing it; once lent out the same wait reports the
+// response. Deleted only when no operation is pending any more.
+class Connection final : private net::TransportOwner {
 public:
   Connection(boost::asio::io_context& io, Pool* pool);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
   Pool* pool() const { return pool_; }
   // The connection carried a request before the current one (count_request() is called once
   // per request, before it is sent).
@@ -43,20 +45,32 @@ public:
   void connect(const boost::asio::ip::tcp::endpoint& endpoint);
   // Arms the readiness wait unless one is pending.
   void wait_readable();
-  template <typename Buffers> void write(const Buffers& buffers);
+  // Reads what the upstream sent so far without waiting (would_block: nothing yet).
+  size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
+    return transport_.read_now(buffer, ec);
+  }
+  // Writes every byte of `buffers` (unchanged until owner->on_upstream_written).
+  void write(BufferView buffers);
+  // No more bytes to the upstream (a tunnel whose client ended); its answers still come.
+  void shutdown_send() { transport_.shutdown_send(); }
   // Closes the socket; the object deletes itself once its pending operations have completed.
   void close_and_release();
   bool closed() const { return closed_; }
   // Nothing unread waits in the socket and the peer has not closed it: the only state in which
   // a connection may carry another request. Bytes past a response's framing, sent late or
   // early, would otherwise be read as the next client's response.
-  bool clean_for_reuse();
+  bool clean_for_reuse() { return !closed_ && transport_.quiet(); }
 
 private:
   friend class Pool;
+  ~Connection() = default;
+  void on_transport_read(const boost::system::error_code&, size_t) override {}
+  void on_transport_written(const boost::system::error_code& ec, size_t n) override;
+  void on_transport_readable(const boost::system::error_code& ec) override;
+  void on_transport_connected(const boost::system::error_code& ec) override;
   void finish_op();
 
-  boost::asio::ip::tcp::socket socket_;
+  net::TcpTransport transport_;
   Pool* pool_;
   ConnectionOwner* owner_ = nullptr;
   uint64_t requests_ = 0;
@@ -70,5 +84,3 @@ public:
 };
 
 } // namespace weir::upstream
-
-#include "weir/upstream/connection_impl.h"

@@ -1,0 +1,404 @@
+// The request direction of a client connection: the idle wait, reading and parsing the request,
+// routing it (backend_choice.h decides), taking an upstream connection and sending the request
+// through it. Worker thread only.
+#include "weir/base/clock.h"
+#include "weir/http/rewrite.h"
+#include "weir/runtime/backend_choice.h"
+#include "weir/runtime/client_connection.h"
+#include "weir/runtime/worker.h"
+
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+namespace weir::runtime {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+// "HEX\r\n" for a chunk of n bytes; returns its length.
+size_t format_chunk_size(char* out, uint64_t n) {
+  auto r = std::to_chars(out, out + 16, n, 16);
+  r.ptr[0] = '\r';
+  r.ptr[1] = '\n';
+  return static_cast<size_t>(r.ptr + 2 - out);
+}
+
+} // namespace
+
+void ClientConnection::wait_idle() {
+  // Idle keep-alive connections hold no buffer: wait for readability, then borrow a Stream.
+  reading_ = ClientRead::idle;
+  ++pending_;
+  client_.wait_readable();
+}
+
+void ClientConnection::on_idle_readable(const error_code& ec) {
+  if (ec) return close();
+  if (conn_ != ConnState::idle) return; // a 408 for a silent client is on its way: closing
+  if (!s_) s_ = worker_.streams().acquire();
+  go(ConnEvent::bytes_arrived);
+  if (requests_ > 0 && deadline_kind_ == Deadline::idle)
+    set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+  error_code rec;
+  size_t n =
+      client_.read_now(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
+  if (rec == asio::error::would_block) {
+    if (s_->in_len == 0 && conn_ == ConnState::head) {
+      release_stream();
+      go(ConnEvent::nothing_read);
+    }
+    return conn_ == ConnState::idle ? wait_idle() : read_client();
+  }
+  on_client_read(rec, n);
+}
+
+void ClientConnection::read_client() {
+  if (client_reading() || closed()) return;
+  if (s_->in_pos == s_->in_len && !s_->request.in_head() && req_ != RequestState::buffering) {
+    if (s_->in_len != 0) in_buffer_reset_ = true; // body bytes of this request are gone
+    s_->in_pos = s_->in_len = 0;
+  }
+  if (s_->in_len == s_->capacity) {
+    // Only a head can fill the buffer (bodies are consumed as they arrive).
+    return send_local(431, "request head too large\n", true);
+  }
+  if (conn_ != ConnState::head && !request_done()) {
+    // Waiting on the client for body bytes: client_body_timeout runs until they come.
+    body_deadline_ = Clock::now() + worker_.snapshot()->config->limits.client_body_timeout;
+  }
+  reading_ = ClientRead::request;
+  ++pending_;
+  client_.read(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len));
+}
+
+void ClientConnection::on_client_read(const error_code& ec, size_t n) {
+  if (ec || n == 0) {
+    // The client went away or half-closed. Between requests that is a normal end; with a
+    // request half read there is nothing sensible to forward.
+    if (exchanging() && request_done()) {
+      keep_alive_ = false; // let the response finish, then close
+      return;
+    }
+    return close();
+  }
+  s_->in_len += n;
+  if (exchanging() || conn_ == ConnState::head) set_deadline(deadline_kind_, {});
+  advance_request();
+}
+
+void ClientConnection::advance_request() {
+  if (closed() || upstream_writing_ || upstream_ == UpstreamState::connecting ||
+      upstream_ == UpstreamState::queued)
+    return;
+  if (request_done()) return;
+  if (req_ == RequestState::buffering) {
+    const http::Head& head = s_->request.head();
+    if (s_->in_len - body_offset_ < head.content_length && s_->in_len < s_->capacity)
+      return read_client();
+    // The body is in (or the buffer full): now the upstream, and head and body in one write.
+    go(RequestEvent::body_held);
+    upstream::Pool* pool = std::exchange(buffering_for_, nullptr);
+    if (!attach_upstream(pool, false)) return; // connecting or queued: they carry on
+    on_upstream_ready();
+  }
+  uint64_t body_bytes = 0;
+  s_->request_iov.clear();
+  // Gather as much as the buffer holds: the head (once routed) and every body piece after it,
+  // so a request that arrived whole leaves in one write.
+  for (;;) {
+    size_t consumed = 0;
+    http::Parser::Event ev =
+        s_->request.execute(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos, consumed);
+    s_->in_pos += consumed;
+    bytes_in_ += consumed;
+    switch (ev) {
+    case http::Parser::Event::need_more:
+      if (!exchanging()) return read_client();
+      if (request_head_queued_ || body_bytes) return flush_request(false, body_bytes);
+      return read_client();
+    case http::Parser::Event::head:
+      body_offset_ = s_->in_pos;
+      in_buffer_reset_ = false;
+      on_request_head();
+      // Buffering the body, connecting, or answered locally (then the exchange is over once
+      // the answer is out).
+      if (req_ == RequestState::buffering) return advance_request(); // reads on, or full
+      if (!exchanging() || request_done()) return;
+      continue;
+    case http::Parser::Event::body:
+      for (std::string_view piece : s_->request.body()) {
+        s_->request_iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      continue;
+    case http::Parser::Event::done:
+      for (std::string_view piece : s_->request.body()) {
+        s_->request_iov.emplace_back(piece.data(), piece.size());
+        body_bytes += piece.size();
+      }
+      go(RequestEvent::last_byte);
+      if (!exchanging()) return; // a local response already went out
+      // The attempt's clock starts once the whole request is in hand (as Envoy's per-try
+      // timeout does): a slow upload is the client's time, not the endpoint's.
+      if (up_ && !final_head()) arm_try_timer();
+      return flush_request(true, body_bytes);
+    case http::Parser::Event::error:
+      if (conn_ == ConnState::head) {
+        const http::Parser& p = s_->request;
+        std::string body(p.error_reason());
+        body.push_back('\n');
+        return send_local(http::status_for(p.error()), body, true);
+      }
+      // Mid-body: the upstream got (at most) a truncated request, so that connection goes. The
+      // client still hears why, unless its response has already begun.
+      if (!response_started_ && !client_writing()) {
+        drop_upstream();
+        if (request_head_queued_) unassign_backend(); // nothing reached the upstream
+        const http::Parser& p = s_->request;
+        std::string body(p.error_reason());
+        body.push_back('\n');
+        return send_local(http::status_for(p.error()), body, true);
+      }
+      return close();
+    }
+  }
+}
+
+void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
+  // request_iov holds the body pieces; put the head and chunk framing around them.
+  auto& iov = s_->request_iov;
+  bool chunked = s_->request.head().framing == http::Framing::chunked;
+  if (chunked && body_bytes > 0) {
+    size_t n = format_chunk_size(s_->request_chunk, body_bytes);
+    iov.insert(iov.begin(), asio::const_buffer(s_->request_chunk, n));
+    iov.emplace_back(kCrlf.data(), kCrlf.size());
+  } else if (!chunked && body_bytes == 0) {
+    iov.clear();
+  }
+  if (chunked && done) iov.emplace_back(kLastChunk.data(), kLastChunk.size());
+  if (request_head_queued_) {
+    request_head_queued_ = false;
+    iov.insert(iov.begin(), asio::buffer(s_->request_out));
+  }
+  if (!iov.empty()) request_sent_ = true;
+  if (iov.empty()) return done ? void() : read_client();
+  upstream_writing_ = true;
+  up_->write(BufferView(iov));
+}
+
+void ClientConnection::on_upstream_written(const error_code& ec) {
+  upstream_writing_ = false;
+  if (ec) {
+    if (retry_on_fresh_connection()) return;
+    if (!response_started_)
+      return fail_upstream(502, "upstream connection failed", metrics::UpstreamFailure::reset);
+    return close();
+  }
+  if (conn_ == ConnState::tunnel) return tunnel_.on_upstream_written();
+  set_deadline(Deadline::upstream, {});
+  if (!exchanging()) return;
+  if (request_done()) {
+    if (response_done() && !client_writing()) finish_exchange();
+    return;
+  }
+  advance_request();
+}
+
+int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Head& head,
+                                   bool trusted) {
+  set_cookie_.clear();
+  BackendChoice choice = choose_backend(*snap_, route, head, trusted);
+  attempt_.set_forced(choice.forced);
+  switch (choice.kind) {
+  case BackendChoice::Kind::split:
+    return worker_.pick_backend(static_cast<uint32_t>(route_));
+  case BackendChoice::Kind::fixed:
+    return choice.backend;
+  case BackendChoice::Kind::new_bucket: {
+    uint32_t bucket = worker_.random_bucket();
+    append_bucket_cookie(route, bucket, set_cookie_);
+    return bucket_backend(route, bucket);
+  }
+  }
+  return -1;
+}
+
+void ClientConnection::on_request_head() {
+  const http::Head& head = s_->request.head();
+  Worker& w = worker_;
+  go(ConnEvent::head_parsed);
+  started_ = Clock::now();
+  request_deadline_ = started_ + w.snapshot()->config->limits.request_timeout;
+  body_deadline_ = Clock::time_point::max();
+  attempt_.set_forced(false);
+  attempts_ = 0;
+  request_sent_ = false;
+  snap_ = w.snapshot_ref();
+  const Snapshot& snap = *snap_;
+  client_version_minor_ = head.version_minor;
+  keep_alive_ = head.keep_alive && !w.draining();
+  head_request_ = head.method_name == "HEAD";
+  upgrade_ = head.upgrade;
+  request_has_body_ = head.framing == http::Framing::chunked ||
+                      (head.framing == http::Framing::length && head.content_length > 0);
+  ++requests_;
+  status_ = 0;
+  request_open_ = true;
+
+  std::string_view authority = head.authority;
+  std::string_view path = head.path;
+  if (listener_->snapshot_index < 0) {
+    // A reload removed this listener: its connections finish what they have, nothing more.
+    keep_alive_ = false;
+    return send_local(503, "listener removed by a reload\n", true);
+  }
+  route_ =
+      snap.listeners[static_cast<size_t>(listener_->snapshot_index)].table.match(authority, path);
+  if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
+  const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
+  bool trusted = peer_trusted();
+  backend_ = pick_backend(route, head, trusted);
+  if (backend_ < 0) return send_local(503, route.unavailable_body, request_has_body_);
+  const Snapshot::Backend& backend = route.backends[static_cast<size_t>(backend_)];
+  upstream::Pool* pool = w.pick_endpoint(backend.service, endpoint_);
+  if (!pool) return send_local(503, route.unavailable_body, request_has_body_);
+  if (route.retries.attempts > 0) w.retry_budget().deposit(route.retries.budget_percent);
+  attempt_.begin(
+      w.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_)),
+      w.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_), endpoint_),
+      started_);
+
+  if (w.access_log().enabled()) {
+    s_->logged_method.assign(head.method_name);
+    s_->logged_target.assign(head.target);
+  }
+  char request_id[32];
+  w.format_request_id(request_id);
+  http::UpstreamRequestContext ctx;
+  ctx.client_ip = {client_ip_, client_ip_len_};
+  ctx.request_id = {request_id, sizeof request_id};
+  ctx.tunnel = upgrade_;
+  ctx.trusted_peer = trusted;
+  ctx.default_host = pool->key();
+  s_->request_out.clear();
+  http::write_upstream_request(head, ctx, s_->request_out);
+
+  response_started_ = false;
+  reframe_ = Reframe::as_is;
+  continue_sent_ = retried_ = false;
+  if (request_has_body_ && head.framing == http::Framing::length && !head.expect_continue &&
+      !upgrade_ && s_->in_len - body_offset_ < head.content_length) {
+    // A body still arriving is read into the buffer before any upstream connection is taken
+    // (nginx's request buffering, up to the read buffer): a client that trickles its body ties
+    // up no upstream connection and costs one read per trickle, not a relay in both directions.
+    buffering_for_ = pool;
+    go(RequestEvent::routed_hold);
+    deadline_kind_ = Deadline::none; // client_body_timeout and request_timeout apply meanwhile
+    deadline_ = Clock::time_point::max();
+    return;
+  }
+  go(RequestEvent::routed);
+  if (attach_upstream(pool, false)) on_upstream_ready();
+}
+
+bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
+  // One attempt's upstream connection: pooled when one is idle (unless force_new), else a new
+  // one that connects first, else a place in the pool's line when the endpoint has all the
+  // connections it may have. Returns true when it can be used at once.
+  bool fresh = true;
+  upstream::Connection* c = force_new ? pool->connect_new(this) : pool->acquire(this, fresh);
+  if (!c) {
+    queued_in_ = pool;
+    go(UpstreamEvent::queue);
+    set_deadline(Deadline::queue, snap_->config->limits.queue_timeout);
+    return false;
+  }
+  return attach(c, fresh);
+}
+
+void ClientConnection::on_upstream_granted(upstream::Connection* c, bool fresh) {
+  queued_in_ = nullptr;
+  if (closed()) {
+    c->close_and_release();
+    return;
+  }
+  if (attach(c, fresh)) start_sending();
+}
+
+bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
+  up_ = c;
+  up_->count_request();
+  s_->response.start_connection();
+  s_->response.reset(head_request_);
+  s_->up_len = s_->up_pos = 0;
+  upstream_eof_ = false;
+  go(ResponseEvent::attempt);
+  if (!fresh) {
+    go(UpstreamEvent::reuse);
+    return true;
+  }
+  go(UpstreamEvent::connect);
+  set_deadline(Deadline::connect, snap_->routes[static_cast<size_t>(route_)].timeouts.connect);
+  up_->connect(up_->pool()->endpoint());
+  return false;
+}
+
+void ClientConnection::on_upstream_connected(const error_code& ec) {
+  if (ec)
+    return fail_upstream(503, "upstream connect failed",
+                         ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout
+                                                      : metrics::UpstreamFailure::connect_refused);
+  go(UpstreamEvent::connected);
+  start_sending();
+}
+
+void ClientConnection::start_sending() {
+  on_upstream_ready();
+  if (!exchanging()) return;
+  if (resend_) return resend_request();              // a retry: the whole request is in hand
+  if (request_done()) return flush_request(true, 0); // a reused connection's bodyless replay
+  advance_request();
+}
+
+bool ClientConnection::retry_on_fresh_connection() {
+  // A kept-alive connection can be closed by the upstream just as a request is written to it
+  // (its idle timeout raced us). Nothing was processed then, so a request without a body is
+  // sent again, once, on a new connection — as nginx and HAProxy do.
+  if (!up_ || !up_->reused() || retried_ || response_started_ || client_writing() ||
+      request_has_body_ || !request_done() || s_->response.started())
+    return false;
+  upstream::Pool* pool = up_->pool();
+  drop_upstream();
+  retried_ = true;
+  attach_upstream(pool, true);
+  return true;
+}
+
+void ClientConnection::on_upstream_ready() {
+  set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.request);
+  if (request_done()) arm_try_timer(); // else once the request's last byte arrives
+
+  request_head_queued_ = true;
+  up_->wait_readable();
+  if (s_->request.head().expect_continue && request_has_body_ && client_version_minor_ == 1 &&
+      !continue_sent_) {
+    // Like Envoy, the proxy answers 100-continue itself once the upstream is reachable and
+    // strips Expect, so clients do not wait on upstreams that ignore it.
+    continue_sent_ = true;
+    one_buffer_ = asio::buffer(kContinue);
+    write_client(ClientWrite::interim);
+  }
+}
+
+void ClientConnection::on_interim_written() {
+  advance_response();
+}
+
+} // namespace weir::runtime
