@@ -38,8 +38,15 @@ bool AccessLog::submit(std::string& batch) {
     std::lock_guard lock(mutex_);
     if (queued_bytes_ + batch.size() > max_queue_bytes_.load(std::memory_order_relaxed))
       return false;
+    // The caller keeps filling a buffer the writer has emptied before (no allocation once a
+    // few batches have gone round); only while none is back does it get a fresh one.
     std::string taken;
-    taken.reserve(batch.capacity());
+    if (!spare_.empty()) {
+      taken.swap(spare_.back());
+      spare_.pop_back();
+    } else {
+      taken.reserve(batch.capacity());
+    }
     taken.swap(batch);
     queued_bytes_ += taken.size();
     queue_.push_back(std::move(taken));
@@ -59,7 +66,9 @@ void AccessLog::run() {
       lock.unlock();
       std::fwrite(batch.data(), 1, batch.size(), file_);
       std::fflush(file_);
+      batch.clear();
       lock.lock();
+      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(batch));
     }
     if (stop_) return;
   }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace weir::runtime {
 
@@ -39,6 +40,9 @@ private:
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::string> queue_;
+  // Written-out buffers, emptied with their capacity kept, for submit() to hand back to a worker.
+  static constexpr size_t kMaxSpare = 16;
+  std::vector<std::string> spare_;
   uint64_t queued_bytes_ = 0;
   std::atomic<uint64_t> max_queue_bytes_;
   bool stop_ = false;
