@@ -1,5 +1,6 @@
 #include "weir/net/tcp_transport.h"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <sys/socket.h>
@@ -18,9 +19,10 @@ asio::ip::address TcpTransport::start_accepted() {
 }
 
 void TcpTransport::read(asio::mutable_buffer buffer) {
-  socket_.async_read_some(buffer, [this](const error_code& ec, size_t n) {
-    owner_->on_transport_read(ec, n); // last: the owner may delete this transport
-  });
+  socket_.async_read_some(buffer,
+                          asio::bind_allocator(alloc_, [this](const error_code& ec, size_t n) {
+                            owner_->on_transport_read(ec, n); // the owner may delete us
+                          }));
 }
 
 size_t TcpTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
@@ -29,13 +31,16 @@ size_t TcpTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
 
 void TcpTransport::wait_readable() {
   socket_.async_wait(asio::socket_base::wait_read,
-                     [this](const error_code& ec) { owner_->on_transport_readable(ec); });
+                     asio::bind_allocator(alloc_, [this](const error_code& ec) {
+                       owner_->on_transport_readable(ec);
+                     }));
 }
 
 void TcpTransport::write(BufferView buffers) {
-  asio::async_write(socket_, buffers, [this](const error_code& ec, size_t n) {
-    owner_->on_transport_written(ec, n);
-  });
+  asio::async_write(socket_, buffers,
+                    asio::bind_allocator(alloc_, [this](const error_code& ec, size_t n) {
+                      owner_->on_transport_written(ec, n);
+                    }));
 }
 
 bool TcpTransport::quiet() {
@@ -46,14 +51,14 @@ bool TcpTransport::quiet() {
 }
 
 void TcpTransport::connect(const asio::ip::tcp::endpoint& endpoint) {
-  socket_.async_connect(endpoint, [this](const error_code& ec) {
-    if (!ec && socket_.is_open()) {
-      error_code ignored;
-      socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-      socket_.non_blocking(true, ignored);
-    }
-    owner_->on_transport_connected(ec);
-  });
+  socket_.async_connect(endpoint, asio::bind_allocator(alloc_, [this](const error_code& ec) {
+                          if (!ec && socket_.is_open()) {
+                            error_code ignored;
+                            socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                            socket_.non_blocking(true, ignored);
+                          }
+                          owner_->on_transport_connected(ec);
+                        }));
 }
 
 void TcpTransport::shutdown_send() {

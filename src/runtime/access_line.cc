@@ -2,7 +2,7 @@
 
 #include "weir/base/json.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace weir::runtime {
 
@@ -25,12 +25,25 @@ void append_access_line(const AccessLine& l, std::string& out) {
   json::escape_to(out, l.method);
   out.append(",\"path\":");
   json::escape_to(out, l.target);
-  char num[96];
-  std::snprintf(num, sizeof num,
-                ",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f}\n",
-                l.status, static_cast<unsigned long long>(l.bytes_in),
-                static_cast<unsigned long long>(l.bytes_out), l.duration_ms);
-  out.append(num);
+  // Integers only (printf's %.3f of a double cost 40 % of the line): microseconds rounded as
+  // %.3f of the milliseconds would round them.
+  char num[24];
+  auto number = [&](uint64_t v) {
+    out.append(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, v).ptr - num));
+  };
+  out.append(",\"status\":");
+  out.append(num, static_cast<size_t>(std::to_chars(num, num + sizeof num, l.status).ptr - num));
+  out.append(",\"bytes_in\":");
+  number(l.bytes_in);
+  out.append(",\"bytes_out\":");
+  number(l.bytes_out);
+  out.append(",\"duration_ms\":");
+  uint64_t us = (l.duration_ns + 500) / 1000;
+  number(us / 1000);
+  char frac[4] = {'.', static_cast<char>('0' + us % 1000 / 100),
+                  static_cast<char>('0' + us % 100 / 10), static_cast<char>('0' + us % 10)};
+  out.append(frac, 4);
+  out.append("}\n");
 }
 
 } // namespace weir::runtime

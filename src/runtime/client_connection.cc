@@ -40,8 +40,8 @@ void ClientConnection::go(UpstreamEvent e) {
 
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    const ListenerSlot* listener)
-    : worker_(worker), transport_(std::move(socket), this), client_(transport_),
-      listener_(listener), try_timer_(worker.io()) {}
+    : worker_(worker), transport_(std::move(socket), this, worker.handler_allocator()),
+      client_(transport_), listener_(listener), try_timer_(worker.io()) {}
 
 void ClientConnection::start() {
   asio::ip::address remote = transport_.start_accepted();
@@ -68,7 +68,11 @@ void ClientConnection::start() {
 // ---------------------------------------------------------------------------------------------
 // The client transport's completions, by what the operation was for
 
+// Every completion handler reads the clock once (Worker::tick) before anything in it sets a
+// deadline or measures time with worker_.now().
+
 void ClientConnection::on_transport_read(const error_code& ec, size_t n) {
+  worker_.tick();
   ClientRead kind = std::exchange(reading_, ClientRead::none);
   bool was_closed = closed();
   finish_op();
@@ -85,6 +89,7 @@ void ClientConnection::on_transport_read(const error_code& ec, size_t n) {
 }
 
 void ClientConnection::on_transport_readable(const error_code& ec) {
+  worker_.tick();
   reading_ = ClientRead::none;
   bool was_closed = closed();
   finish_op();
@@ -92,6 +97,7 @@ void ClientConnection::on_transport_readable(const error_code& ec) {
 }
 
 void ClientConnection::on_transport_written(const error_code& ec, size_t n) {
+  worker_.tick();
   ClientWrite kind = std::exchange(writing_, ClientWrite::none);
   bool was_closed = closed();
   finish_op();
@@ -240,7 +246,7 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
     }
   }
   deadline_kind_ = kind;
-  deadline_ = Clock::now() + after;
+  deadline_ = worker_.now() + after;
 }
 
 void ClientConnection::request_timed_out(std::string_view why) {

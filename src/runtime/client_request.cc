@@ -71,7 +71,7 @@ void ClientConnection::read_client() {
   }
   if (conn_ != ConnState::head && !request_done()) {
     // Waiting on the client for body bytes: client_body_timeout runs until they come.
-    body_deadline_ = Clock::now() + worker_.snapshot()->config->limits.client_body_timeout;
+    body_deadline_ = worker_.now() + worker_.snapshot()->config->limits.client_body_timeout;
   }
   reading_ = ClientRead::request;
   ++pending_;
@@ -194,6 +194,7 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
 }
 
 void ClientConnection::on_upstream_written(const error_code& ec) {
+  worker_.tick();
   upstream_writing_ = false;
   if (ec) {
     if (retry_on_fresh_connection()) return;
@@ -234,7 +235,7 @@ void ClientConnection::on_request_head() {
   const http::Head& head = s_->request.head();
   Worker& w = worker_;
   go(ConnEvent::head_parsed);
-  started_ = Clock::now();
+  started_ = worker_.now();
   request_deadline_ = started_ + w.snapshot()->config->limits.request_timeout;
   body_deadline_ = Clock::time_point::max();
   attempt_.set_forced(false);
@@ -324,6 +325,7 @@ bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
 }
 
 void ClientConnection::on_upstream_granted(upstream::Connection* c, bool fresh) {
+  worker_.tick();
   queued_in_ = nullptr;
   if (closed()) {
     c->close_and_release();
@@ -351,6 +353,7 @@ bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
 }
 
 void ClientConnection::on_upstream_connected(const error_code& ec) {
+  worker_.tick();
   if (ec)
     return fail_upstream(503, "upstream connect failed",
                          ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout

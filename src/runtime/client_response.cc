@@ -30,6 +30,7 @@ size_t format_chunk_size(char* out, uint64_t n) {
 } // namespace
 
 void ClientConnection::on_upstream_readable(const error_code& ec) {
+  worker_.tick();
   if (closed() || !up_) return;
   if (ec) {
     if (retry_on_fresh_connection()) return;
@@ -62,7 +63,7 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
     attempt_.fail(metrics::UpstreamFailure::reset);
     return close(); // a truncated response must not look complete
   }
-  attempt_.first_byte(Clock::now());
+  attempt_.first_byte(worker_.now());
   s_->up_len += n;
   set_deadline(Deadline::upstream, {});
   advance_response();

@@ -10,6 +10,8 @@
 #include "weir/runtime/retry_policy.h"
 #include "weir/runtime/worker.h"
 
+#include <boost/asio/bind_allocator.hpp>
+
 namespace weir::runtime {
 
 namespace asio = boost::asio;
@@ -23,7 +25,7 @@ void ClientConnection::record_attempt(int status, bool local) {
   f.local = local;
   f.bytes_in = bytes_in_;
   f.bytes_out = bytes_out_;
-  f.now = Clock::now();
+  f.now = worker_.now();
   const Snapshot::Route* route = nullptr;
   const Snapshot::Service* service = nullptr;
   if (snap_ && route_ >= 0 && backend_ >= 0) {
@@ -125,7 +127,7 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
       worker_.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_)),
       worker_.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_),
                              endpoint_),
-      Clock::now());
+      worker_.now());
   worker_.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_))
       ->retries.add();
   retry_in_flight_ = &in_flight;
@@ -161,12 +163,14 @@ void ClientConnection::arm_try_timer() {
   try_armed_ = true;
   ++pending_;
   try_timer_.expires_after(per_try);
-  try_timer_.async_wait([this, seq = try_seq_](const error_code& ec) {
-    bool was_closed = closed();
-    finish_op();
-    if (was_closed || ec || seq != try_seq_ || !try_armed_) return;
-    on_try_timeout();
-  });
+  try_timer_.async_wait(asio::bind_allocator(
+      worker_.handler_allocator(), [this, seq = try_seq_](const error_code& ec) {
+        worker_.tick();
+        bool was_closed = closed();
+        finish_op();
+        if (was_closed || ec || seq != try_seq_ || !try_armed_) return;
+        on_try_timeout();
+      }));
 }
 
 void ClientConnection::disarm_try_timer() {
@@ -200,7 +204,7 @@ void ClientConnection::log_access() {
     return;
   }
   char stamp[32];
-  size_t stamp_len = format_utc(std::chrono::system_clock::now(), stamp);
+  size_t stamp_len = worker_.format_wall_now(stamp);
   AccessLine line;
   line.time = {stamp, stamp_len};
   if (snap_ && route_ >= 0) {
@@ -220,10 +224,9 @@ void ClientConnection::log_access() {
   line.status = status_;
   line.bytes_in = bytes_in_;
   line.bytes_out = bytes_out_;
-  line.duration_ms =
-      started_.time_since_epoch().count() == 0
-          ? 0.0
-          : std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+  if (started_.time_since_epoch().count() != 0)
+    line.duration_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(worker_.now() - started_).count());
   append_access_line(line, log.line_buffer());
   log.flush(false);
   status_ = 0;

@@ -149,7 +149,8 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
     for (const auto& ep : svc.endpoints) {
       auto& pool = pools_[ep.key];
       if (!pool)
-        pool = std::make_unique<upstream::Pool>(io_, ep.address, ep.key, svc.max_idle_connections);
+        pool = std::make_unique<upstream::Pool>(io_, ep.address, ep.key, svc.max_idle_connections,
+                                                handler_allocator());
       else
         pool->set_max_idle(svc.max_idle_connections);
       pool->set_max_connections(upstream_share);

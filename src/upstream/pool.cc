@@ -1,13 +1,14 @@
 #include "weir/upstream/pool.h"
 
 #include <algorithm>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 
 namespace weir::upstream {
 
-Connection::Connection(boost::asio::io_context& io, Pool* pool)
-    : transport_(io, this), pool_(pool) {}
+Connection::Connection(boost::asio::io_context& io, Pool* pool, HandlerAllocator<void> alloc)
+    : transport_(io, this, alloc), pool_(pool) {}
 
 void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
   ++pending_;
@@ -70,8 +71,8 @@ void Connection::finish_op() {
 }
 
 Pool::Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
-           uint32_t max_idle)
-    : io_(io), endpoint_(endpoint), key_(std::move(key)), max_idle_(max_idle) {}
+           uint32_t max_idle, HandlerAllocator<void> alloc)
+    : io_(io), alloc_(alloc), endpoint_(endpoint), key_(std::move(key)), max_idle_(max_idle) {}
 
 Pool::~Pool() {
   close_idle();
@@ -110,7 +111,7 @@ void Pool::set_max_connections(uint32_t n) {
 void Pool::schedule_grant() {
   if (grant_scheduled_) return;
   grant_scheduled_ = true;
-  boost::asio::post(io_, [this] { grant(); });
+  boost::asio::post(io_, boost::asio::bind_allocator(alloc_, [this] { grant(); }));
 }
 
 void Pool::grant() {
@@ -136,7 +137,7 @@ void Pool::grant() {
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
   ++active_count_;
-  auto* c = new Connection(io_, this);
+  auto* c = new Connection(io_, this, alloc_);
   c->set_owner(owner);
   return c;
 }

@@ -20,7 +20,7 @@ struct AccessLine {
   int status = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  double duration_ms = 0;
+  uint64_t duration_ns = 0; // written in milliseconds with 3 decimals
 };
 
 // Appends the line, newline included, to `out`.

@@ -29,7 +29,7 @@ protected:
 // response. Deleted only when no operation is pending any more.
 class Connection final : private net::TransportOwner {
 public:
-  Connection(boost::asio::io_context& io, Pool* pool);
+  Connection(boost::asio::io_context& io, Pool* pool, HandlerAllocator<void> alloc);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 

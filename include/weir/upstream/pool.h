@@ -14,8 +14,9 @@ namespace weir::upstream {
 // lent to one request at a time and come back when their response was complete.
 class Pool {
 public:
+  // `alloc`: the worker's HandlerPool, for every operation of the pool and its connections.
   Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
-       uint32_t max_idle);
+       uint32_t max_idle, HandlerAllocator<void> alloc);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -51,6 +52,7 @@ private:
   void grant();
 
   boost::asio::io_context& io_;
+  HandlerAllocator<void> alloc_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string key_;
   uint32_t max_idle_;

@@ -185,7 +185,7 @@ TEST(AccessLine, RoutedUnroutedAndEscaped) {
   l.status = 404;
   l.bytes_in = 12;
   l.bytes_out = 34;
-  l.duration_ms = 1.5;
+  l.duration_ns = 1'500'000;
   std::string out;
   append_access_line(l, out);
   EXPECT_EQ(out, "{\"time\":\"2026-11-30T04:00:00.000Z\",\"route\":null,\"backend\":null,"
@@ -203,6 +203,21 @@ TEST(AccessLine, RoutedUnroutedAndEscaped) {
   append_access_line(l, out);
   EXPECT_NE(out.find("\"route\":\"app\",\"backend\":\"v1/app\",\"endpoint\":\"127.0.0.1:8080\","),
             std::string::npos);
+}
+
+TEST(AccessLine, DurationAsPrintfWouldWriteIt) {
+  for (uint64_t ns :
+       {0ull, 499ull, 500ull, 1'234'567ull, 999'999'499ull, 999'999'500ull, 12'345'678'901ull}) {
+    SCOPED_TRACE(ns);
+    AccessLine l;
+    l.duration_ns = ns;
+    l.status = 200;
+    std::string out;
+    append_access_line(l, out);
+    char want[64];
+    std::snprintf(want, sizeof want, "\"duration_ms\":%.3f}\n", static_cast<double>(ns) / 1e6);
+    EXPECT_NE(out.find(want), std::string::npos) << out << " vs " << want;
+  }
 }
 
 } // namespace
