@@ -84,8 +84,16 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     }
     snap->routes.push_back(std::move(out));
   }
+  snap->client.idle =
+      config->routes.empty() ? config::Duration(60000) : config->routes.front().timeouts.idle;
+  snap->client.header = config->limits.client_header_timeout;
+  snap->client.body = config->limits.client_body_timeout;
+  snap->client.request = config->limits.request_timeout;
+  snap->client.queue = config->limits.queue_timeout;
+  snap->trusted_proxies = config->trusted_proxies;
   for (const config::Listener& l : config->listeners)
-    snap->listeners.push_back({l.name, l.address, route::Table::build(config->routes, l.name)});
+    snap->listeners.push_back(
+        {l.name, l.address, route::Table::build(config->routes, l.name), snap->client});
   return snap;
 }
 

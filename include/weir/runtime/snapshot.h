@@ -62,16 +62,31 @@ struct Snapshot {
     std::string set_cookie_prefix; // "Set-Cookie: NAME="
     std::string unavailable_body;  // 503 body naming the route
   };
+  // What a client connection needs before (and while) its request is routed, so the data plane
+  // never reads the raw config. Filled per listener; `client` (the same values) serves a
+  // connection whose listener a reload removed.
+  struct ClientTimeouts {
+    // Keep-alive idle before a request is routed (and a tunnel's before it): the first route's
+    // timeouts.idle, 60 s without routes — what weir has always used.
+    config::Duration idle{60000};
+    config::Duration header{10000};   // limits.client_header_timeout
+    config::Duration body{10000};     // limits.client_body_timeout
+    config::Duration request{300000}; // limits.request_timeout
+    config::Duration queue{5000};     // limits.queue_timeout
+  };
   struct Listener {
     std::string name;
     config::Address address;
     route::Table table;
+    ClientTimeouts client;
   };
 
   std::shared_ptr<const config::Config> config;
   std::vector<Service> services;
   std::vector<Route> routes; // same order as config->routes
   std::vector<Listener> listeners;
+  ClientTimeouts client;
+  std::vector<config::Cidr> trusted_proxies; // config->trusted_proxies
   uint64_t generation = 0;
 
   // Live changes made by operators on top of the config file.
