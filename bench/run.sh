@@ -27,6 +27,8 @@
 #   WARMUP=1s           wrk warm-up before every measurement (not counted)
 #   CONNS=64            wrk connections (rps, cpu, syscalls, close, scale)
 #   SYSCALL_DURATION=5s wrk duration under strace
+#   SYSCALL_PATH=/      what wrk asks for under strace (e.g. /?bytes=1048576 with CONNS=8: the
+#                       syscalls of a 1 MiB response)
 #   IDLE_CONNS=10000    idle keep-alive connections for the memory measurement
 #   CLOSE_DURATION=5s   wrk duration of the new-connection-per-request measurement
 #   BIG_BYTES=1048576 BIG_CONNS=8 BIG_DURATION=5s   the large-response measurement
@@ -37,6 +39,7 @@
 #   NICE=N              run everything it starts with nice -n N (e.g. -10 as root on a shared
 #                       machine, so other work disturbs the measurement less)
 #   BUILD=<repo>/build  where weir, weir-demo-upstream and bench/idle_clients are
+#   COMMIT=TEXT         the commit the report names (default: this checkout's HEAD)
 #   OUT=FILE            also write the final report to FILE
 #   KEEP_TMP=1          keep the temp dir (configs, logs, raw wrk and strace output)
 #
@@ -57,6 +60,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
 CONNS=${CONNS:-64}
 SYSCALL_DURATION=${SYSCALL_DURATION:-5s}
+SYSCALL_PATH=${SYSCALL_PATH:-/}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 CLOSE_DURATION=${CLOSE_DURATION:-5s}
 BIG_BYTES=${BIG_BYTES:-1048576}
@@ -256,11 +260,18 @@ errs_note() { ((W_ERRS == 0)) || echo "  ($W_ERRS errors)"; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The tree weir was built from: this checkout's HEAD (plus a note when files outside bench/ have
+# uncommitted changes), or COMMIT=... for a build dir elsewhere.
 dirty=""
-# Uncommitted changes outside bench/ (the scripts themselves do not change what is measured).
-[[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null) ]] &&
-  dirty=" + uncommitted changes"
+if [[ -n ${COMMIT:-} ]]; then
+  commit=$COMMIT
+elif [[ $(realpath "$BUILD") != "$ROOT"/* ]]; then
+  commit="unknown (set COMMIT for a build dir outside this checkout)"
+else
+  commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':!bench' 2>/dev/null) ]] &&
+    dirty=" + uncommitted changes"
+fi
 log "load average at start: $load_start; parts: $PARTS"
 
 # --- keep-alive: requests/s, latency, CPU per request, 2-worker scaling ----------------------
@@ -293,7 +304,7 @@ if has_part syscalls; then
         sleep 0.05
       done
       sleep 0.3 # every thread attached (-f attaches them one by one)
-      W_OUT=$("${CLIENT_PIN[@]}" wrk -t1 -c"$CONNS" -d"$SYSCALL_DURATION" "http://127.0.0.1:${TARGET_PORT[$t]}/" 2>&1) ||
+      W_OUT=$("${CLIENT_PIN[@]}" wrk -t1 -c"$CONNS" -d"$SYSCALL_DURATION" "http://127.0.0.1:${TARGET_PORT[$t]}$SYSCALL_PATH" 2>&1) ||
         die "wrk against $t under strace failed: $W_OUT"
       kill -INT "$strace_pid"
       wait "$strace_pid" 2>/dev/null || true
@@ -417,7 +428,7 @@ vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
   fi
   if has_part syscalls; then
     echo
-    echo "syscalls per request (strace -c -f -p, wrk -c$CONNS -d$SYSCALL_DURATION under strace; nginx: the worker)"
+    echo "syscalls per request (strace -c -f -p, wrk -c$CONNS -d$SYSCALL_DURATION $SYSCALL_PATH under strace; nginx: the worker)"
     for t in "${PROXIES[@]}"; do
       printf '%-10s %6s  %s\n' "$t" "$(fmt "$(med "sys:$t:per")" %.2f)" "$(top_syscalls "$t")"
     done
@@ -474,7 +485,7 @@ vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
     w=$(med ka:weir:cpu) h=$(med ka:haproxy:cpu) x=$(ratio "$w" "$h")
     echo "  $(pass "$x" '<=' 0.8)  CPU per request <= 0.8x HAProxy: weir $w us, HAProxy $h us = ${x}x"
   fi
-  if has_part syscalls; then
+  if has_part syscalls && [[ $SYSCALL_PATH == / ]]; then
     w=$(med sys:weir:per) h=$(med sys:haproxy:per)
     echo "  $(pass "$w" '<=' "$h")  syscalls per request <= HAProxy's: weir $w, HAProxy $h"
     if [[ ${WEIR_IO:-} == io_uring ]]; then
