@@ -94,7 +94,7 @@ void ClientConnection::on_client_read(const error_code& ec, size_t n) {
 }
 
 void ClientConnection::advance_request() {
-  if (closed() || upstream_writing_ || upstream_ == UpstreamState::connecting ||
+  if (closed() || upstream_writing() || upstream_ == UpstreamState::connecting ||
       upstream_ == UpstreamState::queued)
     return;
   if (request_done()) return;
@@ -189,13 +189,11 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
   }
   if (!iov.empty()) request_sent_ = true;
   if (iov.empty()) return done ? void() : read_client();
-  upstream_writing_ = true;
   up_->write(BufferView(iov));
 }
 
 void ClientConnection::on_upstream_written(const error_code& ec) {
   worker_.tick();
-  upstream_writing_ = false;
   if (ec) {
     if (retry_on_fresh_connection()) return;
     if (!response_started_)

@@ -199,7 +199,7 @@ void ClientConnection::finish_exchange() {
   if (closed()) return;
   disarm_try_timer();
   if (up_) {
-    if (!request_done() || upstream_writing_) {
+    if (!request_done() || upstream_writing()) {
       // The upstream answered before the request was fully sent; that connection is out of
       // step, and so is the client's (the rest of its body is still on the wire).
       keep_alive_ = false;
@@ -263,7 +263,7 @@ void ClientConnection::start_tunnel() {
   // Bytes that came along with the handshake belong to the tunnel already (unless the request's
   // last write is still going out, as before the tunnel had its own class).
   asio::const_buffer to_upstream(s_->in.get() + s_->in_pos,
-                                 upstream_writing_ ? 0 : s_->in_len - s_->in_pos);
+                                 upstream_writing() ? 0 : s_->in_len - s_->in_pos);
   asio::const_buffer to_client(s_->up.get() + s_->up_pos, s_->up_len - s_->up_pos);
   s_->in_pos = s_->in_len;
   s_->up_pos = s_->up_len;
@@ -298,7 +298,6 @@ void ClientConnection::tunnel_read_upstream(asio::mutable_buffer) {
 
 void ClientConnection::tunnel_write_upstream(asio::const_buffer bytes) {
   if (closed() || !up_) return;
-  upstream_writing_ = true;
   s_->request_iov.clear();
   s_->request_iov.emplace_back(bytes);
   up_->write(BufferView(s_->request_iov));

@@ -47,9 +47,8 @@ void ClientConnection::record_attempt(int status, bool local) {
 void ClientConnection::finish_request() {
   if (!request_open_) return;
   request_open_ = false;
-  record_attempt(status_, local_status_);
+  record_attempt(status_, local_status());
   if (status_ != 0 || route_ >= 0) log_access();
-  local_status_ = false;
   attempts_ = 0;
 }
 
@@ -151,7 +150,6 @@ void ClientConnection::resend_request() {
   if (request_has_body_ && head.framing == http::Framing::length)
     iov.emplace_back(s_->in.get() + body_offset_, static_cast<size_t>(head.content_length));
   request_sent_ = true;
-  upstream_writing_ = true;
   up_->write(BufferView(iov));
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/metrics/cells.h"
-#include "weir/net/tcp_transport.h"
+#include "weir/net/epoll_transport.h"
 #include "weir/runtime/attempt_recorder.h"
 #include "weir/runtime/connection_state.h"
 #include "weir/runtime/snapshot.h"
@@ -10,6 +10,7 @@
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <sys/socket.h>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -46,12 +47,12 @@ class ClientConnection final : public upstream::ConnectionOwner,
 public:
   using Clock = std::chrono::steady_clock;
 
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
-                   const ListenerSlot* listener);
+  ClientConnection(Worker& worker, const ListenerSlot* listener);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
-  void start();
+  // Takes the accepted socket `fd` (non-blocking) from `peer` and waits for the first request.
+  void start(int fd, const sockaddr* peer);
   // Called by the worker's sweep: acts on an expired deadline.
   void check_deadline(Clock::time_point now);
   // The worker drains: an idle connection closes now, a busy one after its response.
@@ -114,6 +115,10 @@ private:
   }
   bool final_head() const { return resp_ == ResponseState::body || resp_ == ResponseState::done; }
   bool client_writing() const { return writing_ != ClientWrite::none; }
+  // The attempt's connection has a write pending (a dropped connection's write is no longer ours).
+  bool upstream_writing() const { return up_ && up_->writing(); }
+  // The status is weir's own answer, not the upstream's.
+  bool local_status() const { return resp_ == ResponseState::local; }
   bool client_reading() const { return reading_ != ClientRead::none; }
   bool closed() const { return conn_ == ConnState::closed; }
 
@@ -174,7 +179,7 @@ private:
   void end_retry_in_flight();
 
   Worker& worker_;
-  net::TcpTransport transport_;
+  net::EpollTransport transport_;
   net::Transport& client_; // the seam: every client read and write goes through it
   const ListenerSlot* listener_;
   Stream* s_ = nullptr;
@@ -207,11 +212,9 @@ private:
   uint8_t client_version_minor_ = 1;
   // Progress of the exchange that the states do not say.
   bool request_head_queued_ = false; // the rewritten head still has to be written upstream
-  bool upstream_writing_ = false;
-  bool response_started_ = false; // some response byte was handed to the client transport
+  bool response_started_ = false;    // some response byte was handed to the client transport
   bool upstream_eof_ = false;
   bool request_open_ = false; // a request was routed and not yet counted and logged
-  bool local_status_ = false; // status_ was produced by weir, not by the upstream
   int32_t route_ = -1;
   int32_t backend_ = -1;
   uint32_t endpoint_ = 0;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/base/buffer_view.h"
-#include "weir/net/tcp_transport.h"
+#include "weir/net/epoll_transport.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -29,7 +29,8 @@ protected:
 // response. Deleted only when no operation is pending any more.
 class Connection final : private net::TransportOwner {
 public:
-  Connection(boost::asio::io_context& io, Pool* pool, HandlerAllocator<void> alloc);
+  Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
+             HandlerAllocator<void> alloc);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -51,6 +52,8 @@ public:
   }
   // Writes every byte of `buffers` (unchanged until owner->on_upstream_written).
   void write(BufferView buffers);
+  // A write is pending (cleared before owner->on_upstream_written runs).
+  bool writing() const { return write_pending_; }
   // No more bytes to the upstream (a tunnel whose client ended); its answers still come.
   void shutdown_send() { transport_.shutdown_send(); }
   // Closes the socket; the object deletes itself once its pending operations have completed.
@@ -70,12 +73,13 @@ private:
   void on_transport_connected(const boost::system::error_code& ec) override;
   void finish_op();
 
-  net::TcpTransport transport_;
+  net::EpollTransport transport_;
   Pool* pool_;
   ConnectionOwner* owner_ = nullptr;
   uint64_t requests_ = 0;
   int pending_ = 0;
   bool wait_pending_ = false;
+  bool write_pending_ = false;
   bool closed_ = false;
 
 public:
