@@ -425,6 +425,12 @@ vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
         "$(fmt "$(med "ka:$t:cpu")" %.1f)" "$(fmt "$(med "ka:$t:usr")" %.1f)" "$(fmt "$(med "ka:$t:sys")" %.1f)" \
         "$(fmt "$(med "ka:$t:core")" '%.0f%%')" "$(errs_of "ka:$t")"
     done
+    # Every round's figure, in round order, so a disturbed round shows in the report itself.
+    for t in direct "${PROXIES[@]}"; do
+      line="  rounds $(printf '%-8s' "$t") req/s${R[ka:$t:rps]:-}; p99 ms$(awk '{ for (i = 1; i <= NF; i++) printf " %.2f", $i / 1000 }' <<<"${R[ka:$t:p99]:-}")"
+      [[ $t == direct ]] || line+="; CPU us/req${R[ka:$t:cpu]:-}"
+      echo "$line"
+    done
   fi
   if has_part syscalls; then
     echo
@@ -484,6 +490,13 @@ vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
     echo "  $(pass "$w" '<=' "$h")  keep-alive p99 <= HAProxy's: weir $(fmt_us "$w"), HAProxy $(fmt_us "$h")"
     w=$(med ka:weir:cpu) h=$(med ka:haproxy:cpu) x=$(ratio "$w" "$h")
     echo "  $(pass "$x" '<=' 0.8)  CPU per request <= 0.8x HAProxy: weir $w us, HAProxy $h us = ${x}x"
+    # A proxy well below a full core was waiting (for its core, taken by other work, or for the
+    # clients on the other one): req/s and p99 then say more about the machine than the proxy.
+    w=$(med ka:weir:core) h=$(med ka:haproxy:core)
+    if awk -v a="$w" -v b="$h" 'BEGIN { exit !(a + 0 < 80 || b + 0 < 80) }'; then
+      echo "        note: the proxies used ${w}% (weir) and ${h}% (HAProxy) of their core: req/s and p99"
+      echo "        were limited by something else (load average above); CPU per request is the robust figure"
+    fi
   fi
   if has_part syscalls && [[ $SYSCALL_PATH == / ]]; then
     w=$(med sys:weir:per) h=$(med sys:haproxy:per)
