@@ -101,6 +101,8 @@ private:
 std::string escape(std::string_view s);
 // Appends escape(s) to `out`.
 void escape_to(std::string& out, std::string_view s);
+// escape_to one byte at a time: the definition the tests hold escape_to's fast path to.
+void escape_to_bytewise(std::string& out, std::string_view s);
 
 struct ParseResult {
   std::optional<Value> value;
