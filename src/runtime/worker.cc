@@ -3,7 +3,9 @@
 #include "weir/base/log.h"
 #include "weir/runtime/client_connection.h"
 
+#include <array>
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <pthread.h>
 #include <random>
 
@@ -37,7 +39,9 @@ Worker::Worker(unsigned index, AccessLog* access_log)
     : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       access_log_buffer_(access_log, &metrics_.access_log_dropped), sweep_timer_(io_) {
   std::random_device rd;
-  request_id_prefix_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ index;
+  uint64_t prefix = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ index;
+  for (int i = 15; i >= 0; --i, prefix >>= 4)
+    request_id_prefix_[i] = "0123456789abcdef"[prefix & 15];
   bucket_state_ ^= (static_cast<uint64_t>(rd()) << 32) | rd();
 }
 
@@ -196,13 +200,20 @@ upstream::Pool* Worker::pick_endpoint(uint32_t service, uint32_t& endpoint_index
 }
 
 void Worker::format_request_id(char* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t a = request_id_prefix_;
+  // The first half, this worker's random prefix, was formatted once; the counter goes two hex
+  // digits per byte.
+  static constexpr auto kPairs = [] {
+    std::array<char, 512> t{};
+    for (int i = 0; i < 256; ++i) {
+      t[2 * i] = "0123456789abcdef"[i >> 4];
+      t[2 * i + 1] = "0123456789abcdef"[i & 15];
+    }
+    return t;
+  }();
+  std::memcpy(out, request_id_prefix_, 16);
   uint64_t b = ++request_counter_;
-  for (int i = 15; i >= 0; --i, a >>= 4)
-    out[i] = kHex[a & 15];
-  for (int i = 31; i >= 16; --i, b >>= 4)
-    out[i] = kHex[b & 15];
+  for (int i = 30; i >= 16; i -= 2, b >>= 8)
+    std::memcpy(out + i, &kPairs[(b & 0xff) * 2], 2);
 }
 
 void Worker::accept(ListenerSlot* slot) {

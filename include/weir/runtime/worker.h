@@ -192,7 +192,7 @@ private:
   std::chrono::system_clock::time_point wall_base_ = std::chrono::system_clock::now();
   UtcFormatter utc_;
   uint64_t request_counter_ = 0;
-  uint64_t request_id_prefix_ = 0;
+  char request_id_prefix_[16] = {}; // the first half of every request id, in hex
   uint64_t bucket_state_ = 0x9e3779b97f4a7c15ULL;
   OutlierSink outlier_sink_;
   FastAbortSink fast_abort_sink_;

@@ -71,5 +71,23 @@ TEST(WorkerClock, WallTimeFollowsTheSteadyClockAndTheStampMatchesFormatUtc) {
   worker.join();
 }
 
+// Request ids: this worker's random prefix, then a counter, 32 lowercase hex digits.
+TEST(WorkerRequestId, PrefixThenCounterInHex) {
+  Worker worker(3, nullptr);
+  char a[33] = {}, b[33] = {};
+  worker.format_request_id(a);
+  for (int i = 0; i < 255; ++i)
+    worker.format_request_id(b);
+  std::string first(a, 32), last(b, 32);
+  for (char c : first + last)
+    EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << c;
+  EXPECT_EQ(first.substr(0, 16), last.substr(0, 16));
+  EXPECT_EQ(first.substr(16), "0000000000000001");
+  EXPECT_EQ(last.substr(16), "0000000000000100");
+  Worker other(4, nullptr);
+  other.format_request_id(b);
+  EXPECT_NE(std::string(b, 16), first.substr(0, 16)); // 2^-64 to collide
+}
+
 } // namespace
 } // namespace weir::runtime
