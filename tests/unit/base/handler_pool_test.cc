@@ -3,13 +3,13 @@
 #include "weir/base/handler_pool.h"
 
 #include <array>
-#include <cstring>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/connect_pair.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <gtest/gtest.h>
 #include <memory>
 #include <vector>
