@@ -6,8 +6,10 @@
 #include "weir/http/rewrite.h"
 #include "weir/runtime/worker.h"
 
+#include <arpa/inet.h>
 #include <cassert>
 #include <cstring>
+#include <unistd.h>
 #include <utility>
 
 namespace weir::runtime {
@@ -38,27 +40,35 @@ void ClientConnection::go(UpstreamEvent e) {
   step(upstream_, e);
 }
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
-                                   const ListenerSlot* listener)
-    : worker_(worker), transport_(std::move(socket), this, worker.handler_allocator()),
+ClientConnection::ClientConnection(Worker& worker, const ListenerSlot* listener)
+    : worker_(worker), transport_(worker.poller(), worker.io(), this, worker.handler_allocator()),
       client_(transport_), listener_(listener), try_timer_(worker.io()) {}
 
-void ClientConnection::start() {
-  asio::ip::address remote = transport_.start_accepted();
-  if (!remote.is_unspecified()) {
-    if (remote.is_v4()) {
-      auto b = remote.to_v4().to_bytes();
-      std::memcpy(peer_bytes_, b.data(), 4);
-    } else {
-      auto b = remote.to_v6().to_bytes();
-      std::memcpy(peer_bytes_, b.data(), 16);
-      peer_v6_ = true;
-    }
-    std::string ip = remote.to_string();
-    if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) ip = ip.substr(7);
-    client_ip_len_ = static_cast<uint8_t>(std::min(ip.size(), sizeof client_ip_));
-    std::memcpy(client_ip_, ip.data(), client_ip_len_);
+void ClientConnection::start(int fd, const sockaddr* peer) {
+  error_code ec;
+  if (!transport_.adopt(fd, ec)) {
+    // Not registered (out of memory in the kernel): nothing was started, nothing refers to us.
+    ::close(fd);
+    delete this;
+    return;
   }
+  if (peer->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(peer);
+    std::memcpy(peer_bytes_, &in->sin_addr, 4);
+    ::inet_ntop(AF_INET, &in->sin_addr, client_ip_, sizeof client_ip_);
+  } else if (peer->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(peer);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      // A v4 client on a dual-stack listener: known, matched and logged by its v4 address.
+      std::memcpy(peer_bytes_, in6->sin6_addr.s6_addr + 12, 4);
+      ::inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, client_ip_, sizeof client_ip_);
+    } else {
+      std::memcpy(peer_bytes_, &in6->sin6_addr, 16);
+      peer_v6_ = true;
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, client_ip_, sizeof client_ip_);
+    }
+  }
+  client_ip_len_ = static_cast<uint8_t>(::strnlen(client_ip_, sizeof client_ip_));
   worker_.link(this);
   worker_.metrics().client_connections.add();
   set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);

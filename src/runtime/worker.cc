@@ -6,8 +6,10 @@
 #include <array>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <fcntl.h>
 #include <pthread.h>
 #include <random>
+#include <unistd.h>
 
 namespace weir::runtime {
 
@@ -90,9 +92,7 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
     for (const auto& spec : specs)
       kept = kept || spec.address == slot->address;
     if (!kept && slot->open) {
-      error_code ignored;
-      slot->acceptor->close(ignored);
-      slot->open = false;
+      slot->close();
       slot->snapshot_index = -1;
     }
   }
@@ -105,17 +105,17 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
       continue;
     }
     if (spec.fd < 0) continue;
-    auto fresh = std::make_unique<ListenerSlot>();
+    auto fresh = std::make_unique<ListenerSlot>(this, spec.fd);
     fresh->name = spec.name;
     fresh->address = spec.address;
-    fresh->acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    int flags = ::fcntl(spec.fd, F_GETFL);
+    if (flags >= 0) ::fcntl(spec.fd, F_SETFL, flags | O_NONBLOCK);
+    fresh->acceptor = std::make_unique<net::PolledAcceptor>(poller_, io_, spec.fd, fresh.get());
     error_code ec;
-    fresh->acceptor->assign(spec.v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), spec.fd, ec);
-    if (ec) {
+    if (!fresh->acceptor->start(ec)) {
       log::error("worker: cannot adopt listener socket " + spec.address + ": " + ec.message());
-      continue;
+      continue; // the slot closes the socket
     }
-    fresh->acceptor->non_blocking(true, ec);
     fresh->backoff = std::make_unique<asio::steady_timer>(io_);
     fresh->open = true;
     listeners_.push_back(std::move(fresh));
@@ -153,8 +153,8 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
     for (const auto& ep : svc.endpoints) {
       auto& pool = pools_[ep.key];
       if (!pool)
-        pool = std::make_unique<upstream::Pool>(io_, ep.address, ep.key, svc.max_idle_connections,
-                                                handler_allocator());
+        pool = std::make_unique<upstream::Pool>(io_, poller_, ep.address, ep.key,
+                                                svc.max_idle_connections, handler_allocator());
       else
         pool->set_max_idle(svc.max_idle_connections);
       pool->set_max_connections(upstream_share);
@@ -216,36 +216,58 @@ void Worker::format_request_id(char* out) {
     std::memcpy(out + i, &kPairs[(b & 0xff) * 2], 2);
 }
 
+void ListenerSlot::close() {
+  if (fd < 0) return;
+  if (acceptor) acceptor->stop();
+  ::close(fd);
+  fd = -1;
+  open = false;
+}
+
+void ListenerSlot::on_accepted(int client_fd, const sockaddr* peer, socklen_t) {
+  worker->on_accepted(this, client_fd, peer);
+}
+
+void ListenerSlot::on_accept_error(const error_code& ec) {
+  worker->on_accept_error(this, ec);
+}
+
 void Worker::accept(ListenerSlot* slot) {
-  if (slot->accepting) return;
+  if (!slot->open || draining_) return;
   if (connection_count_ >= snapshot_->config->limits.max_client_connections) {
-    // At the cap: stop taking connections off the backlog until one closes (unlink resumes).
+    // At the cap: leave connections in the backlog until one closes (unlink resumes).
     slot->paused = true;
+    slot->acceptor->pause();
     return;
   }
   slot->paused = false;
-  slot->accepting = true;
-  slot->acceptor->async_accept([this, slot](const error_code& ec, asio::ip::tcp::socket socket) {
-    slot->accepting = false;
-    if (draining_ || !slot->open) return;
-    tick(); // the new connection's first deadline is set from now()
-    if (!ec) {
-      auto* c = new ClientConnection(*this, std::move(socket), slot);
-      c->start();
-    } else if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
-      return;
-    } else {
-      // EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending connection stays in the backlog and would
-      // fail again at once. Back off; closing connections free what is missing meanwhile.
-      metrics_.accept_errors.add();
-      slot->paused = true;
-      slot->backoff->expires_after(kAcceptBackoff);
-      slot->backoff->async_wait([this, slot](const error_code& wec) {
-        if (wec || draining_ || !slot->open || !slot->paused) return;
-        accept(slot);
-      });
-      return;
-    }
+  slot->acceptor->resume();
+}
+
+void Worker::on_accepted(ListenerSlot* slot, int fd, const sockaddr* peer) {
+  if (draining_ || !slot->open) {
+    ::close(fd);
+    return;
+  }
+  tick(); // the new connection's first deadline is set from now()
+  auto* c = new ClientConnection(*this, slot);
+  c->start(fd, peer);
+  if (connection_count_ >= snapshot_->config->limits.max_client_connections) {
+    slot->paused = true;
+    slot->acceptor->pause();
+  }
+}
+
+void Worker::on_accept_error(ListenerSlot* slot, const error_code& ec) {
+  // EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending connection stays in the backlog and would fail
+  // again at once (the acceptor paused itself). Back off; closing connections free what is
+  // missing meanwhile.
+  (void)ec;
+  metrics_.accept_errors.add();
+  slot->paused = true;
+  slot->backoff->expires_after(kAcceptBackoff);
+  slot->backoff->async_wait([this, slot](const error_code& wec) {
+    if (wec || draining_ || !slot->open || !slot->paused) return;
     accept(slot);
   });
 }
@@ -309,10 +331,8 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline) {
     draining_ = true;
     drain_deadline_ = deadline;
     for (auto& slot : listeners_) {
-      error_code ignored;
-      slot->acceptor->close(ignored);
+      slot->close();
       if (slot->backoff) slot->backoff->cancel();
-      slot->open = false;
     }
     for (ClientConnection* c = connections_; c;) {
       ClientConnection* next = c->next;

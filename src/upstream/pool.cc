@@ -7,8 +7,9 @@
 
 namespace weir::upstream {
 
-Connection::Connection(boost::asio::io_context& io, Pool* pool, HandlerAllocator<void> alloc)
-    : transport_(io, this, alloc), pool_(pool) {}
+Connection::Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
+                       HandlerAllocator<void> alloc)
+    : transport_(poller, io, this, alloc), pool_(pool) {}
 
 void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
   ++pending_;
@@ -72,9 +73,11 @@ void Connection::finish_op() {
   if (--pending_ == 0 && closed_) delete this;
 }
 
-Pool::Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
-           uint32_t max_idle, HandlerAllocator<void> alloc)
-    : io_(io), alloc_(alloc), endpoint_(endpoint), key_(std::move(key)), max_idle_(max_idle) {}
+Pool::Pool(boost::asio::io_context& io, net::Poller& poller,
+           boost::asio::ip::tcp::endpoint endpoint, std::string key, uint32_t max_idle,
+           HandlerAllocator<void> alloc)
+    : io_(io), poller_(poller), alloc_(alloc), endpoint_(endpoint), key_(std::move(key)),
+      max_idle_(max_idle) {}
 
 Pool::~Pool() {
   close_idle();
@@ -139,7 +142,7 @@ void Pool::grant() {
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
   ++active_count_;
-  auto* c = new Connection(io_, this, alloc_);
+  auto* c = new Connection(io_, poller_, this, alloc_);
   c->set_owner(owner);
   return c;
 }

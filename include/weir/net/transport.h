@@ -27,13 +27,13 @@ protected:
 };
 
 // The byte stream under a connection: the one seam through which the engine (ClientConnection,
-// upstream::Connection) reads and writes, so TLS, an HTTP/2 stream or weir's own poller can stand
-// where plain TCP over Asio's reactor stands today. No engine code touches a socket. Every
+// upstream::Connection) reads and writes, so TLS or an HTTP/2 stream can stand where plain TCP
+// (EpollTransport, on the worker's own poller) stands today. No engine code touches a socket. Every
 // operation started completes exactly once with a call to the owner; the transport touches
 // nothing of its own after that call, so the owner may delete it (and itself) from inside the
 // callback once it counts no pending operation. At most one read or wait and one write are
 // pending at a time; the owner keeps its buffers unchanged until they complete. A transport adds
-// no syscall to what its operations need (see TcpTransport).
+// no syscall to what its operations need (see EpollTransport).
 // Thread contract: one thread (the worker's) makes every call and receives every callback.
 class Transport {
 public:

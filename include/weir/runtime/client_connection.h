@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/metrics/cells.h"
-#include "weir/net/tcp_transport.h"
+#include "weir/net/epoll_transport.h"
 #include "weir/runtime/attempt_recorder.h"
 #include "weir/runtime/connection_state.h"
 #include "weir/runtime/snapshot.h"
@@ -10,6 +10,7 @@
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <sys/socket.h>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -46,12 +47,12 @@ class ClientConnection final : public upstream::ConnectionOwner,
 public:
   using Clock = std::chrono::steady_clock;
 
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
-                   const ListenerSlot* listener);
+  ClientConnection(Worker& worker, const ListenerSlot* listener);
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
 
-  void start();
+  // Takes the accepted socket `fd` (non-blocking) from `peer` and waits for the first request.
+  void start(int fd, const sockaddr* peer);
   // Called by the worker's sweep: acts on an expired deadline.
   void check_deadline(Clock::time_point now);
   // The worker drains: an idle connection closes now, a busy one after its response.
@@ -178,7 +179,7 @@ private:
   void end_retry_in_flight();
 
   Worker& worker_;
-  net::TcpTransport transport_;
+  net::EpollTransport transport_;
   net::Transport& client_; // the seam: every client read and write goes through it
   const ListenerSlot* listener_;
   Stream* s_ = nullptr;

@@ -3,6 +3,8 @@
 #include "weir/base/clock.h"
 #include "weir/base/handler_pool.h"
 #include "weir/metrics/registry.h"
+#include "weir/net/polled_acceptor.h"
+#include "weir/net/poller.h"
 #include "weir/route/split.h"
 #include "weir/runtime/access_log.h"
 #include "weir/runtime/snapshot.h"
@@ -36,18 +38,30 @@ struct ListenerSpec {
   int fd = -1; // a new socket for this worker to adopt; -1: keep the one it has
 };
 
+class Worker;
+
 // Worker-side state of one listener. Lives as long as the worker (connections point to it).
-struct ListenerSlot {
+// The listening socket is registered with the worker's Poller only (not with Asio's reactor),
+// and its acceptor hands each new connection to the worker.
+struct ListenerSlot final : net::AcceptOwner {
+  ListenerSlot(Worker* w, int listen_fd) : worker(w), fd(listen_fd) {}
+  ~ListenerSlot() { close(); }
+  // Stops accepting and closes the listening socket (connections already taken go on).
+  void close();
+  void on_accepted(int fd, const sockaddr* peer, socklen_t peer_len) override;
+  void on_accept_error(const boost::system::error_code& ec) override;
+
+  Worker* worker;
+  int fd; // the listening socket, owned; -1 once closed
   std::string name;
   std::string address;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  std::unique_ptr<net::PolledAcceptor> acceptor;
   std::unique_ptr<boost::asio::steady_timer> backoff; // re-accepts after an EMFILE and the like
   int snapshot_index = -1; // index in the worker's current snapshot, -1 when removed
   bool open = false;
-  // No accept is pending: the worker holds max_client_connections (new connections wait in
-  // the kernel's backlog) or backs off after an accept error.
+  // Not accepting: the worker holds max_client_connections (new connections wait in the
+  // kernel's backlog) or backs off after an accept error.
   bool paused = false;
-  bool accepting = false; // an async_accept is pending
 };
 
 // What a worker tells the control thread for rollout fast abort (rollout::FastAbort counts it).
@@ -72,6 +86,8 @@ public:
 
   unsigned index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
+  // Worker thread only: the edge-triggered epoll set every socket of the data plane is in.
+  net::Poller& poller() { return poller_; }
   // Worker thread only: memory for the worker's Asio operations, recycled (base/handler_pool.h).
   // Bind a completion handler with boost::asio::bind_allocator(worker.handler_allocator(), h).
   HandlerAllocator<void> handler_allocator() { return HandlerAllocator<void>(&handler_pool_); }
@@ -163,14 +179,20 @@ private:
   void install(std::shared_ptr<const Snapshot> snapshot);
   void update_listeners(const std::vector<ListenerSpec>& listeners);
   void index_listeners();
+  // Takes connections off the slot's backlog unless at max_client_connections.
   void accept(ListenerSlot* slot);
   void resume_accepting();
+  friend struct ListenerSlot;
+  void on_accepted(ListenerSlot* slot, int fd, const sockaddr* peer);
+  void on_accept_error(ListenerSlot* slot, const boost::system::error_code& ec);
   void sweep();
   void maybe_finish_drain();
 
   unsigned index_;
   HandlerPool handler_pool_; // before io_: its operations are freed into it when io_ is destroyed
   boost::asio::io_context io_;
+  // After io_ (its wait is an Asio operation), before everything whose sockets it holds.
+  net::Poller poller_{io_};
   SnapshotRef snapshot_; // this worker's ref to the generation in use
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;
   std::vector<route::Split> splits_;                           // per route

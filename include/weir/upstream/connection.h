@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/base/buffer_view.h"
-#include "weir/net/tcp_transport.h"
+#include "weir/net/epoll_transport.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -29,7 +29,8 @@ protected:
 // response. Deleted only when no operation is pending any more.
 class Connection final : private net::TransportOwner {
 public:
-  Connection(boost::asio::io_context& io, Pool* pool, HandlerAllocator<void> alloc);
+  Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
+             HandlerAllocator<void> alloc);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -72,7 +73,7 @@ private:
   void on_transport_connected(const boost::system::error_code& ec) override;
   void finish_op();
 
-  net::TcpTransport transport_;
+  net::EpollTransport transport_;
   Pool* pool_;
   ConnectionOwner* owner_ = nullptr;
   uint64_t requests_ = 0;

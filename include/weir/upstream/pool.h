@@ -15,8 +15,8 @@ namespace weir::upstream {
 class Pool {
 public:
   // `alloc`: the worker's HandlerPool, for every operation of the pool and its connections.
-  Pool(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint, std::string key,
-       uint32_t max_idle, HandlerAllocator<void> alloc);
+  Pool(boost::asio::io_context& io, net::Poller& poller, boost::asio::ip::tcp::endpoint endpoint,
+       std::string key, uint32_t max_idle, HandlerAllocator<void> alloc);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -52,6 +52,7 @@ private:
   void grant();
 
   boost::asio::io_context& io_;
+  net::Poller& poller_; // the worker's: every connection's socket is registered there
   HandlerAllocator<void> alloc_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string key_;

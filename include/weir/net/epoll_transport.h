@@ -1,0 +1,87 @@
+#pragma once
+
+#include "weir/base/handler_pool.h"
+#include "weir/net/poller.h"
+#include "weir/net/transport.h"
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+
+namespace weir::net {
+
+// Plain TCP on the worker's own edge-triggered Poller instead of Asio's reactor: each operation
+// costs the data syscall it needs and nothing else. Waiting costs none: the socket is registered
+// once, and the transport remembers what the last edge and the last read said. A read that
+// returned less than it asked for drained the socket (as nginx reasons with epoll, unless the
+// peer's end was seen: then the end waits behind the bytes), so until the
+// next edge the socket is known empty: wait_readable() waits without asking the kernel, and
+// quiet() answers without a MSG_PEEK. Only after a read that filled its buffer, or an edge, is
+// the kernel asked.
+//
+// The one thing this gives up against asking the kernel every time: bytes whose edge is still
+// in the Poller's queue (they came within the current turn of the event loop) are not seen by
+// quiet(); the wait armed next reports them. nginx's keep-alive pool makes the same call.
+//
+// Completions of operations that finish at once are posted, never run inside the initiating
+// call; the rest run from the Poller's batch. Worker thread only.
+class EpollTransport final : public Transport, public PollClient {
+public:
+  EpollTransport(Poller& poller, boost::asio::io_context& io, TransportOwner* owner,
+                 HandlerAllocator<void> alloc)
+      : poller_(poller), io_(io), owner_(owner), alloc_(alloc) {}
+  ~EpollTransport();
+  EpollTransport(const EpollTransport&) = delete;
+  EpollTransport& operator=(const EpollTransport&) = delete;
+
+  // Takes a connected, non-blocking socket (an accepted one: accept4 made it non-blocking),
+  // sets TCP_NODELAY and registers it.
+  bool adopt(int fd, boost::system::error_code& ec);
+  int native_handle() const { return fd_; }
+
+  void read(boost::asio::mutable_buffer buffer) override;
+  size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
+  void wait_readable() override;
+  void write(BufferView buffers) override;
+  bool quiet() override;
+  void connect(const boost::asio::ip::tcp::endpoint& endpoint) override;
+  void shutdown_send() override;
+  void reset_on_close() override;
+  void close() override;
+
+  void on_ready(uint32_t events) override;
+
+private:
+  enum class Sent : uint8_t { all, blocked, failed };
+  // Sends what the socket takes of the pending write; `ec` set when it failed.
+  Sent send_some(boost::system::error_code& ec);
+  // recv into the pending read's buffer: false when the socket had nothing (read stays pending).
+  bool receive(boost::system::error_code& ec, size_t& n);
+  void post_read(boost::system::error_code ec, size_t n);
+  void post_written(boost::system::error_code ec, size_t n);
+  void post_readable(boost::system::error_code ec);
+  void post_connected(boost::system::error_code ec);
+
+  Poller& poller_;
+  boost::asio::io_context& io_;
+  TransportOwner* owner_;
+  HandlerAllocator<void> alloc_; // the worker's recycled memory for the posted completions
+  int fd_ = -1;
+  boost::asio::mutable_buffer read_buffer_;
+  const boost::asio::const_buffer* write_pos_ = nullptr;
+  const boost::asio::const_buffer* write_end_ = nullptr;
+  size_t write_offset_ = 0; // bytes of *write_pos_ already sent
+  size_t written_ = 0;
+  // What the last edge or operation said: bytes (or an end) may wait / the socket takes bytes.
+  bool readable_ = false;
+  bool writable_ = false;
+  // The peer ended its stream (or the socket failed): reads go to the kernel from now on, since
+  // the end waits behind any bytes and no edge will announce it again (nginx's pending_eof).
+  bool end_seen_ = false;
+  bool read_pending_ = false;
+  bool wait_pending_ = false;
+  bool write_pending_ = false;
+  bool connect_pending_ = false;
+  bool reset_on_close_ = false;
+};
+
+} // namespace weir::net

@@ -1,0 +1,287 @@
+#include "weir/net/epoll_transport.h"
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <utility>
+
+namespace weir::net {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+error_code errno_code(int e) {
+  return error_code(e, boost::system::system_category());
+}
+
+void set_no_delay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+} // namespace
+
+EpollTransport::~EpollTransport() {
+  if (fd_ >= 0) {
+    poller_.forget(this);
+    ::close(fd_);
+  }
+}
+
+bool EpollTransport::adopt(int fd, error_code& ec) {
+  set_no_delay(fd);
+  if (!poller_.add(fd, this, ec)) return false;
+  fd_ = fd;
+  return true;
+}
+
+// --- reading -----------------------------------------------------------------------------------
+
+size_t EpollTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
+  if (fd_ < 0) {
+    ec = asio::error::bad_descriptor;
+    return 0;
+  }
+  if (!readable_) {
+    // Drained by the last read, and no edge since: nothing to ask the kernel.
+    ec = asio::error::would_block;
+    return 0;
+  }
+  for (;;) {
+    ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    if (n > 0) {
+      ec.clear();
+      // Less than asked for: drained, unless the peer's end (or an error) is known to wait
+      // behind the bytes, which a later recv returns and no new edge would announce.
+      if (static_cast<size_t>(n) < buffer.size() && !end_seen_) readable_ = false;
+      return static_cast<size_t>(n);
+    }
+    if (n == 0) {
+      ec = asio::error::eof; // stays readable: the end is there for every later read too
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!end_seen_) readable_ = false;
+      ec = asio::error::would_block;
+    } else {
+      ec = errno_code(errno);
+    }
+    return 0;
+  }
+}
+
+bool EpollTransport::receive(error_code& ec, size_t& n) {
+  n = read_now(read_buffer_, ec);
+  return ec != asio::error::would_block;
+}
+
+void EpollTransport::read(asio::mutable_buffer buffer) {
+  read_buffer_ = buffer;
+  error_code ec;
+  size_t n = 0;
+  if (fd_ < 0) return post_read(asio::error::bad_descriptor, 0);
+  if (readable_ && receive(ec, n)) return post_read(ec, n);
+  read_pending_ = true; // the next edge completes it
+}
+
+void EpollTransport::wait_readable() {
+  if (fd_ < 0) return post_readable(asio::error::bad_descriptor);
+  if (readable_) return post_readable({});
+  wait_pending_ = true;
+}
+
+bool EpollTransport::quiet() {
+  if (fd_ < 0 || end_seen_) return false;
+  if (!readable_) return true;
+  char byte;
+  ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    readable_ = false;
+    return true;
+  }
+  return false;
+}
+
+// --- writing -----------------------------------------------------------------------------------
+
+EpollTransport::Sent EpollTransport::send_some(error_code& ec) {
+  constexpr int kMaxIov = 64;
+  while (write_pos_ != write_end_) {
+    iovec iov[kMaxIov];
+    int count = 0;
+    size_t wanted = 0;
+    size_t offset = write_offset_;
+    for (const asio::const_buffer* b = write_pos_; b != write_end_ && count < kMaxIov; ++b) {
+      if (b->size() > offset) {
+        iov[count].iov_base = const_cast<char*>(static_cast<const char*>(b->data()) + offset);
+        iov[count].iov_len = b->size() - offset;
+        wanted += iov[count].iov_len;
+        ++count;
+      }
+      offset = 0;
+    }
+    if (count == 0) break; // only empty buffers were left
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        writable_ = false;
+        return Sent::blocked;
+      }
+      ec = errno_code(errno);
+      return Sent::failed;
+    }
+    written_ += static_cast<size_t>(n);
+    // Step past what went out.
+    size_t left = static_cast<size_t>(n);
+    while (write_pos_ != write_end_ && left >= write_pos_->size() - write_offset_) {
+      left -= write_pos_->size() - write_offset_;
+      ++write_pos_;
+      write_offset_ = 0;
+    }
+    write_offset_ += left;
+    if (static_cast<size_t>(n) < wanted) {
+      // The socket's send buffer is full: the next output edge says when it takes more.
+      writable_ = false;
+      return write_pos_ == write_end_ ? Sent::all : Sent::blocked;
+    }
+  }
+  return Sent::all;
+}
+
+void EpollTransport::write(BufferView buffers) {
+  write_pos_ = buffers.begin();
+  write_end_ = buffers.end();
+  write_offset_ = 0;
+  written_ = 0;
+  if (fd_ < 0) return post_written(asio::error::bad_descriptor, 0);
+  if (writable_) {
+    error_code ec;
+    switch (send_some(ec)) {
+    case Sent::all:
+      return post_written({}, written_);
+    case Sent::failed:
+      return post_written(ec, written_);
+    case Sent::blocked:
+      break;
+    }
+  }
+  write_pending_ = true;
+}
+
+// --- connecting and closing ----------------------------------------------------------------------
+
+void EpollTransport::connect(const asio::ip::tcp::endpoint& endpoint) {
+  int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return post_connected(errno_code(errno));
+  set_no_delay(fd);
+  error_code ec;
+  if (!poller_.add(fd, this, ec)) {
+    ::close(fd);
+    return post_connected(ec);
+  }
+  fd_ = fd;
+  if (::connect(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
+    return post_connected({});
+  if (errno != EINPROGRESS) return post_connected(errno_code(errno));
+  connect_pending_ = true; // the output edge (or an error) ends it
+}
+
+void EpollTransport::shutdown_send() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
+void EpollTransport::reset_on_close() {
+  reset_on_close_ = true;
+}
+
+void EpollTransport::close() {
+  if (fd_ < 0) return;
+  poller_.forget(this);
+  if (reset_on_close_) {
+    linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  ::close(fd_);
+  fd_ = -1;
+  readable_ = writable_ = false;
+  if (std::exchange(connect_pending_, false)) post_connected(asio::error::operation_aborted);
+  if (std::exchange(write_pending_, false)) post_written(asio::error::operation_aborted, 0);
+  if (std::exchange(read_pending_, false)) post_read(asio::error::operation_aborted, 0);
+  if (std::exchange(wait_pending_, false)) post_readable(asio::error::operation_aborted);
+}
+
+// --- edges -------------------------------------------------------------------------------------
+
+void EpollTransport::on_ready(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) end_seen_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+  // Each owner callback may end with the owner deleting this transport, unless another
+  // operation is still pending (the owner counts it; close() turns it into a posted
+  // completion). So a step that calls back goes on only if one was.
+  if (connect_pending_ && writable_) {
+    connect_pending_ = false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) writable_ = false;
+    bool more = read_pending_ || wait_pending_ || write_pending_;
+    owner_->on_transport_connected(err ? errno_code(err) : error_code());
+    if (!more) return;
+  }
+  if (write_pending_ && writable_) {
+    error_code ec;
+    Sent sent = send_some(ec);
+    if (sent != Sent::blocked) {
+      write_pending_ = false;
+      bool more = read_pending_ || wait_pending_;
+      owner_->on_transport_written(ec, written_);
+      if (!more) return;
+    }
+  }
+  if (read_pending_ && readable_) {
+    error_code ec;
+    size_t n = 0;
+    if (receive(ec, n)) {
+      read_pending_ = false;
+      return owner_->on_transport_read(ec, n);
+    }
+  } else if (wait_pending_ && readable_) {
+    wait_pending_ = false;
+    return owner_->on_transport_readable({});
+  }
+}
+
+// --- completions that finished at once
+// ------------------------------------------------------------
+
+void EpollTransport::post_read(error_code ec, size_t n) {
+  asio::post(io_,
+             asio::bind_allocator(alloc_, [this, ec, n] { owner_->on_transport_read(ec, n); }));
+}
+
+void EpollTransport::post_written(error_code ec, size_t n) {
+  asio::post(io_,
+             asio::bind_allocator(alloc_, [this, ec, n] { owner_->on_transport_written(ec, n); }));
+}
+
+void EpollTransport::post_readable(error_code ec) {
+  asio::post(io_, asio::bind_allocator(alloc_, [this, ec] { owner_->on_transport_readable(ec); }));
+}
+
+void EpollTransport::post_connected(error_code ec) {
+  asio::post(io_, asio::bind_allocator(alloc_, [this, ec] { owner_->on_transport_connected(ec); }));
+}
+
+} // namespace weir::net
