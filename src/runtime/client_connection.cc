@@ -71,7 +71,7 @@ void ClientConnection::start(int fd, const sockaddr* peer) {
   client_ip_len_ = static_cast<uint8_t>(::strnlen(client_ip_, sizeof client_ip_));
   worker_.link(this);
   worker_.metrics().client_connections.add();
-  set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+  set_deadline(Deadline::header, client_timeouts().header);
   wait_idle();
 }
 
@@ -233,15 +233,12 @@ void ClientConnection::check_deadline(Clock::time_point now) {
 void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
   // `after` zero: refresh the current kind's window (activity).
   if (after == Clock::duration::zero()) {
-    const auto& config = *worker_.snapshot()->config;
     const config::Timeouts* t =
         (snap_ && route_ >= 0) ? &snap_->routes[static_cast<size_t>(route_)].timeouts : nullptr;
     switch (kind) {
     case Deadline::idle:
     case Deadline::tunnel:
-      after = t ? t->idle
-                : (config.routes.empty() ? config::Duration(60000)
-                                         : config.routes.front().timeouts.idle);
+      after = t ? t->idle : client_timeouts().idle;
       break;
     case Deadline::upstream:
       after = t ? t->request : config::Duration(30000);
@@ -272,9 +269,17 @@ void ClientConnection::request_timed_out(std::string_view why) {
 }
 
 bool ClientConnection::peer_trusted() const {
-  for (const config::Cidr& net : worker_.snapshot()->config->trusted_proxies)
+  for (const config::Cidr& net : worker_.snapshot()->trusted_proxies)
     if (config::cidr_contains(net, peer_v6_, peer_bytes_)) return true;
   return false;
+}
+
+const Snapshot::ClientTimeouts& ClientConnection::client_timeouts() const {
+  const Snapshot& snap = *worker_.snapshot();
+  int i = listener_->snapshot_index; // an index into the worker's current snapshot
+  return i >= 0 && static_cast<size_t>(i) < snap.listeners.size()
+             ? snap.listeners[static_cast<size_t>(i)].client
+             : snap.client;
 }
 
 void ClientConnection::drain() {

@@ -45,7 +45,7 @@ void ClientConnection::on_idle_readable(const error_code& ec) {
   if (!s_) s_ = worker_.streams().acquire();
   go(ConnEvent::bytes_arrived);
   if (requests_ > 0 && deadline_kind_ == Deadline::idle)
-    set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+    set_deadline(Deadline::header, client_timeouts().header);
   error_code rec;
   size_t n =
       client_.read_now(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
@@ -71,7 +71,7 @@ void ClientConnection::read_client() {
   }
   if (conn_ != ConnState::head && !request_done()) {
     // Waiting on the client for body bytes: client_body_timeout runs until they come.
-    body_deadline_ = worker_.now() + worker_.snapshot()->config->limits.client_body_timeout;
+    body_deadline_ = worker_.now() + client_timeouts().body;
   }
   reading_ = ClientRead::request;
   ++pending_;
@@ -234,7 +234,7 @@ void ClientConnection::on_request_head() {
   Worker& w = worker_;
   go(ConnEvent::head_parsed);
   started_ = worker_.now();
-  request_deadline_ = started_ + w.snapshot()->config->limits.request_timeout;
+  request_deadline_ = started_ + client_timeouts().request;
   body_deadline_ = Clock::time_point::max();
   attempt_.set_forced(false);
   attempts_ = 0;
@@ -316,7 +316,7 @@ bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
   if (!c) {
     queued_in_ = pool;
     go(UpstreamEvent::queue);
-    set_deadline(Deadline::queue, snap_->config->limits.queue_timeout);
+    set_deadline(Deadline::queue, snap_->client.queue); // the request's snapshot
     return false;
   }
   return attach(c, fresh);

@@ -241,7 +241,7 @@ void ClientConnection::start_next_request() {
     s_->in_pos = 0;
     s_->in_len = left;
     go(ConnEvent::pipelined);
-    set_deadline(Deadline::header, worker_.snapshot()->config->limits.client_header_timeout);
+    set_deadline(Deadline::header, client_timeouts().header);
     return advance_request();
   }
   set_deadline(Deadline::idle, {});

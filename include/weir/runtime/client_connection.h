@@ -156,6 +156,9 @@ private:
   void request_timed_out(std::string_view why);
   // The peer is in trusted_proxies (its forwarding headers and overrides are believed).
   bool peer_trusted() const;
+  // The client timeouts of this connection's listener in the worker's current snapshot (the
+  // snapshot-wide ones when a reload removed the listener): the data plane reads no raw config.
+  const Snapshot::ClientTimeouts& client_timeouts() const;
   void set_deadline(Deadline kind, Clock::duration after);
   void close();
   void drop_upstream();
