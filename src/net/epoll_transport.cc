@@ -53,13 +53,20 @@ size_t EpollTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
     ec = asio::error::would_block;
     return 0;
   }
+  if (buffer.size() == 0) {
+    ec.clear(); // as Asio: an empty read reads nothing (recv would say 0, an end)
+    return 0;
+  }
   for (;;) {
     ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
     if (n > 0) {
       ec.clear();
       // Less than asked for: drained, unless the peer's end (or an error) is known to wait
       // behind the bytes, which a later recv returns and no new edge would announce.
-      if (static_cast<size_t>(n) < buffer.size() && !end_seen_) readable_ = false;
+      if (static_cast<size_t>(n) < buffer.size() && !end_seen_) {
+        readable_ = false;
+        drained_at_ = poller_.waits();
+      }
       return static_cast<size_t>(n);
     }
     if (n == 0) {
@@ -68,7 +75,10 @@ size_t EpollTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (!end_seen_) readable_ = false;
+      if (!end_seen_) {
+        readable_ = false;
+        drained_at_ = poller_.waits();
+      }
       ec = asio::error::would_block;
     } else {
       ec = errno_code(errno);
@@ -100,6 +110,16 @@ void EpollTransport::wait_readable() {
 bool EpollTransport::quiet() {
   if (fd_ < 0 || end_seen_) return false;
   if (!readable_) return true;
+  return peek_quiet();
+}
+
+bool EpollTransport::quiet_now() {
+  if (fd_ < 0 || end_seen_) return false;
+  if (!readable_ && poller_.settled() > drained_at_) return true;
+  return peek_quiet();
+}
+
+bool EpollTransport::peek_quiet() {
   char byte;
   ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

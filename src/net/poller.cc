@@ -61,7 +61,11 @@ void Poller::dispatch() {
   // loop (timers, posted work) a turn after a few, so a flood of sockets cannot starve it.
   for (int round = 0; round < 4; ++round) {
     int n = ::epoll_wait(epoll_.native_handle(), batch_.data(), static_cast<int>(batch_.size()), 0);
-    if (n <= 0) break;
+    uint64_t wait = ++waits_;
+    if (n <= 0) {
+      settled_ = wait;
+      break;
+    }
     ++batches_;
     events_ += static_cast<uint64_t>(n);
     batch_size_ = n;
@@ -70,7 +74,10 @@ void Poller::dispatch() {
       if (auto* client = static_cast<PollClient*>(ev.data.ptr)) client->on_ready(ev.events);
     }
     batch_size_ = batch_pos_ = 0;
-    if (n < static_cast<int>(batch_.size())) break;
+    if (n < static_cast<int>(batch_.size())) {
+      settled_ = wait; // the queue was empty at that wait, and all it held is handed out
+      break;
+    }
   }
   arm();
 }

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <cassert>
+#include <charconv>
 #include <cstring>
 #include <unistd.h>
 #include <utility>
@@ -18,6 +19,15 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
+// "a.b.c.d" of a v4 address, NUL-terminated (out: 16 bytes at least). inet_ntop formats through
+// sprintf: a tenth of a new connection's instructions (bench/profile.sh MODE=close).
+void format_ipv4(const unsigned char* a, char* out) {
+  for (int i = 0; i < 4; ++i) {
+    out = std::to_chars(out, out + 3, static_cast<unsigned>(a[i])).ptr;
+    *out++ = i < 3 ? '.' : '\0';
+  }
+}
+
 // A transition that does not exist is a bug in the connection, never input: the sanitizer
 // build stops on it; a release build keeps the state it had.
 template <typename State, typename Event> void step(State& s, Event e) {
@@ -55,13 +65,13 @@ void ClientConnection::start(int fd, const sockaddr* peer) {
   if (peer->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(peer);
     std::memcpy(peer_bytes_, &in->sin_addr, 4);
-    ::inet_ntop(AF_INET, &in->sin_addr, client_ip_, sizeof client_ip_);
+    format_ipv4(peer_bytes_, client_ip_);
   } else if (peer->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(peer);
     if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
       // A v4 client on a dual-stack listener: known, matched and logged by its v4 address.
       std::memcpy(peer_bytes_, in6->sin6_addr.s6_addr + 12, 4);
-      ::inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, client_ip_, sizeof client_ip_);
+      format_ipv4(peer_bytes_, client_ip_);
     } else {
       std::memcpy(peer_bytes_, &in6->sin6_addr, 16);
       peer_v6_ = true;

@@ -87,9 +87,7 @@ Pool::~Pool() {
 Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh) {
   // Waiters are served first: a newcomer must not overtake them when a slot frees.
   if (waiters_.empty()) {
-    if (Connection* c = idle_head_) {
-      ++active_count_;
-      unlink_idle(c);
+    if (Connection* c = take_idle()) {
       c->set_owner(owner);
       fresh = false;
       return c;
@@ -125,9 +123,7 @@ void Pool::grant() {
     ConnectionOwner* owner = waiters_.front();
     Connection* c = nullptr;
     bool fresh = false;
-    if ((c = idle_head_)) {
-      ++active_count_;
-      unlink_idle(c);
+    if ((c = take_idle())) {
       c->set_owner(owner);
     } else if (active_count_ + idle_count_ < max_connections_) {
       c = connect_new(owner);
@@ -159,6 +155,16 @@ void Pool::release(Connection* c) {
   ++idle_count_;
   c->wait_readable();
   if (!waiters_.empty()) schedule_grant();
+}
+
+Connection* Pool::take_idle() {
+  while (Connection* c = idle_head_) {
+    unlink_idle(c);
+    ++active_count_;
+    if (c->still_clean()) return c;
+    c->close_and_release(); // the upstream closed it or sent bytes nobody asked for
+  }
+  return nullptr;
 }
 
 void Pool::unlink_idle(Connection* c) {

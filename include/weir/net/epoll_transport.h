@@ -43,6 +43,11 @@ public:
   void wait_readable() override;
   void write(BufferView buffers) override;
   bool quiet() override;
+  // quiet(), sure even of bytes whose edge may still wait in the kernel's event queue: without a
+  // syscall once the Poller has emptied that queue since the read that drained the socket,
+  // else with a MSG_PEEK. For re-using a connection that was quiet() when it went idle, in case
+  // it is taken again within the same turn of the loop (pipelined requests).
+  bool quiet_now();
   void connect(const boost::asio::ip::tcp::endpoint& endpoint) override;
   void shutdown_send() override;
   void reset_on_close() override;
@@ -56,6 +61,8 @@ private:
   Sent send_some(boost::system::error_code& ec);
   // recv into the pending read's buffer: false when the socket had nothing (read stays pending).
   bool receive(boost::system::error_code& ec, size_t& n);
+  // Asks the kernel (MSG_PEEK): nothing unread and no end.
+  bool peek_quiet();
   void post_read(boost::system::error_code ec, size_t n);
   void post_written(boost::system::error_code ec, size_t n);
   void post_readable(boost::system::error_code ec);
@@ -77,6 +84,7 @@ private:
   // The peer ended its stream (or the socket failed): reads go to the kernel from now on, since
   // the end waits behind any bytes and no edge will announce it again (nginx's pending_eof).
   bool end_seen_ = false;
+  uint64_t drained_at_ = 0; // the Poller's waits() when a read last found the socket empty
   bool read_pending_ = false;
   bool wait_pending_ = false;
   bool write_pending_ = false;

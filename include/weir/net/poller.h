@@ -54,6 +54,12 @@ public:
   // Batches handed out and events in them, for tests and the benchmark's accounting.
   uint64_t batches() const { return batches_; }
   uint64_t events() const { return events_; }
+  // epoll_wait calls so far; and the latest of them that emptied the kernel's queue of ready
+  // events (returned less than a full batch) and whose events have all been handed out. Once
+  // settled() > a value waits() had at some moment, every edge of a byte that arrived before
+  // that moment has reached its client.
+  uint64_t waits() const { return waits_; }
+  uint64_t settled() const { return settled_; }
 
 private:
   void arm();
@@ -65,6 +71,8 @@ private:
   int batch_pos_ = 0;
   uint64_t batches_ = 0;
   uint64_t events_ = 0;
+  uint64_t waits_ = 0;
+  uint64_t settled_ = 0;
 };
 
 } // namespace weir::net

@@ -63,6 +63,9 @@ public:
   // a connection may carry another request. Bytes past a response's framing, sent late or
   // early, would otherwise be read as the next client's response.
   bool clean_for_reuse() { return !closed_ && transport_.quiet(); }
+  // Still clean when taken from the pool: also sure of bytes or an end that came just before
+  // it went idle and whose edge the worker has not handled yet (net::EpollTransport::quiet_now).
+  bool still_clean() { return !closed_ && transport_.quiet_now(); }
 
 private:
   friend class Pool;

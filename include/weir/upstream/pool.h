@@ -46,6 +46,9 @@ private:
   friend class Connection;
   void on_idle_event(Connection* c);
   void unlink_idle(Connection* c);
+  // The most recently used idle connection that is still clean (others are closed), counted
+  // active; nullptr when none is left.
+  Connection* take_idle();
   // A connection came back or went away: the first waiters get what is free now. Posted, so a
   // waiter never runs inside the finishing request's call stack.
   void schedule_grant();

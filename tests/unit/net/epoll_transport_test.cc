@@ -190,6 +190,52 @@ TEST_F(EpollTransportTest, AnEndRightBehindTheLastBytesIsReadAfterThemWithoutAno
   EXPECT_EQ(owner.calls, std::vector<std::string>{"readable"});
 }
 
+TEST_F(EpollTransportTest, QuietNowSeesBytesWhoseEdgeTheLoopHasNotHandledYet) {
+  // A pooled connection taken again in the same turn of the loop (pipelined requests): quiet()
+  // trusts the last short read, quiet_now() asks the kernel until the Poller has emptied the
+  // event queue since that read.
+  auto [client, server] = net_.pair();
+  Recorder owner;
+  EpollTransport t(poller_, io_, &owner, alloc_);
+  error_code ec;
+  ASSERT_TRUE(t.adopt(server, ec));
+  ASSERT_EQ(::send(client, "response", 8, 0), 8);
+  t.wait_readable();
+  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
+  char buf[64];
+  ASSERT_EQ(t.read_now(asio::buffer(buf), ec), 8u);
+  ASSERT_EQ(::send(client, "stray", 5, 0), 5); // its edge is not handled yet
+  EXPECT_TRUE(t.quiet()) << "quiet() answers from the last read, by design";
+  EXPECT_FALSE(t.quiet_now()) << "quiet_now() must find the stray bytes";
+  // Once the loop has handled the edge, both see them.
+  io_.restart();
+  io_.run_for(20ms);
+  EXPECT_FALSE(t.quiet());
+  EXPECT_FALSE(t.quiet_now());
+  ASSERT_EQ(t.read_now(asio::buffer(buf), ec), 5u);
+  // Nothing more comes: after a settled turn of the loop quiet_now() is sure without asking.
+  io_.restart();
+  io_.run_for(20ms);
+  EXPECT_TRUE(t.quiet_now());
+  ::close(client);
+}
+
+TEST_F(EpollTransportTest, AnEmptyReadReadsNothingAndIsNotAnEnd) {
+  auto [client, server] = net_.pair();
+  Recorder owner;
+  EpollTransport t(poller_, io_, &owner, alloc_);
+  error_code ec;
+  ASSERT_TRUE(t.adopt(server, ec));
+  ASSERT_EQ(::send(client, "x", 1, 0), 1);
+  t.wait_readable();
+  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
+  EXPECT_EQ(t.read_now(asio::mutable_buffer(), ec), 0u);
+  EXPECT_FALSE(ec) << ec.message();
+  char buf[4];
+  EXPECT_EQ(t.read_now(asio::buffer(buf), ec), 1u);
+  ::close(client);
+}
+
 TEST_F(EpollTransportTest, AGatherWriteLargerThanTheSocketTakesGoesOutWholeOnOutputEdges) {
   auto [client, server] = net_.pair();
   Recorder owner;
