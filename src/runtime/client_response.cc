@@ -84,6 +84,7 @@ void ClientConnection::advance_response() {
     case http::Parser::Event::need_more:
       if (!s_->response_out.empty() || body_bytes)
         return flush_response(s_->response_out.size(), false, body_bytes);
+      if (!up_) return close();
       return up_->wait_readable();
     case http::Parser::Event::head:
       if (!on_response_head(s_->response_out)) return;
@@ -144,6 +145,7 @@ bool ClientConnection::on_response_head(std::string& out) {
     go(ConnEvent::switched);
     return true;
   }
+  // When no retry starts, this head goes to the client as it is.
   if (head.status >= 500 && retry(metrics::UpstreamFailure::kCount, head.status)) return false;
   status_ = head.status;
   bool has_body = !head_request_ && head.status != 204 && head.status != 304;
@@ -181,6 +183,7 @@ void ClientConnection::flush_response(size_t head_bytes, bool done, uint64_t bod
   if (head_bytes) iov.insert(iov.begin(), asio::const_buffer(s_->response_out.data(), head_bytes));
   if (iov.empty()) {
     if (done) return finish_exchange();
+    if (!up_) return close();
     return up_->wait_readable();
   }
   write_client(ClientWrite::response);
@@ -191,7 +194,7 @@ void ClientConnection::on_client_written() {
   set_deadline(Deadline::upstream, {});
   if (response_done()) return finish_exchange();
   if (s_->up_pos < s_->up_len) return advance_response();
-  if (upstream_eof_) return close();
+  if (upstream_eof_ || !up_) return close(); // no connection: the response cannot go on
   up_->wait_readable();
 }
 

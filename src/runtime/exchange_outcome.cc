@@ -54,8 +54,6 @@ void ClientConnection::finish_request() {
 
 bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status) {
   if (!snap_ || route_ < 0 || backend_ < 0 || closed()) return false;
-  // The request's snapshot stays alive here even if the retry moves to a newer one.
-  SnapshotRef started_with = snap_;
   const config::Retries rr = snap_->routes[static_cast<size_t>(route_)].retries;
   const http::Head& head = s_->request.head();
   AttemptFacts facts;
@@ -70,23 +68,19 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   facts.content_length = head.content_length;
   RetryVerdict verdict = decide_retry(rr, cause, upstream_status, facts);
   if (verdict == RetryVerdict::no) return false;
-  // The failed attempt is over whatever happens next. Below min_concurrency retries in flight
-  // on this worker for the route, a retry needs no token (Envoy's min_retry_concurrency): a
-  // handful of retries at a time cannot amplify an outage, and a drained budget must not turn
-  // the few requests caught by a dying endpoint into errors.
+  // The failed attempt no longer counts as a retry in flight, whatever happens next.
   end_retry_in_flight();
-  upstream::RetryBudget& budget = worker_.retry_budget();
-  uint32_t& in_flight = budget.in_flight(snap_->routes[static_cast<size_t>(route_)].name);
-  if (!budget.allow(in_flight, rr.min_concurrency)) return false;
-  ++attempts_;
-  // The failed attempt counts against its version and endpoint, even if the client never
-  // sees it: a canary masked by retries must still show its errors.
-  attempt_.fail(cause);
-  record_attempt(upstream_status, false);
-  drop_upstream();
 
+  // Where the retry goes is settled before anything of the failed attempt is touched: when
+  // there is nowhere to go (a reload removed the route or the service, the endpoint that failed
+  // was drained or ejected and it was the only one), the attempt goes on as if no retry had been
+  // wanted, its connection and its answer still in hand.
+  //
   // A live change (a weight step, an abort) may have published a new snapshot meanwhile: the
   // retry follows it, found by names, since indices may differ.
+  SnapshotRef target = snap_;
+  int target_route = route_;
+  int target_backend = backend_;
   std::string_view skip_key;
   {
     const Snapshot::Service& failed_svc =
@@ -95,32 +89,49 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
                             .service];
     if (endpoint_ < failed_svc.endpoints.size()) skip_key = failed_svc.endpoints[endpoint_].key;
     if (!(snap_ == worker_.snapshot_ref())) {
-      SnapshotRef current = worker_.snapshot_ref();
-      int r = current->route_index(snap_->routes[static_cast<size_t>(route_)].name);
-      if (r < 0) return false;
-      int b = -1;
-      const auto& backends = current->routes[static_cast<size_t>(r)].backends;
+      target = worker_.snapshot_ref();
+      target_route = target->route_index(snap_->routes[static_cast<size_t>(route_)].name);
+      if (target_route < 0) return false;
+      target_backend = -1;
+      const auto& backends = target->routes[static_cast<size_t>(target_route)].backends;
       for (size_t i = 0; i < backends.size(); ++i)
-        if (current->services[backends[i].service].id == failed_svc.id) b = static_cast<int>(i);
-      if (b < 0) return false;
-      snap_ = std::move(current);
-      route_ = r;
-      backend_ = b;
+        if (target->services[backends[i].service].id == failed_svc.id)
+          target_backend = static_cast<int>(i);
+      if (target_backend < 0) return false;
     }
   }
-  const Snapshot::Route& route = snap_->routes[static_cast<size_t>(route_)];
+  const Snapshot::Route& route = target->routes[static_cast<size_t>(target_route)];
   int skip_endpoint = -1;
   {
     const auto& eps =
-        snap_->services[route.backends[static_cast<size_t>(backend_)].service].endpoints;
+        target->services[route.backends[static_cast<size_t>(target_backend)].service].endpoints;
     for (size_t i = 0; i < eps.size(); ++i)
       if (eps[i].key == skip_key) skip_endpoint = static_cast<int>(i);
   }
-  int backend = retry_backend(route, backend_, rr.retry_other_backend);
+  int backend = retry_backend(route, target_backend, rr.retry_other_backend);
   const Snapshot::Backend& b = route.backends[static_cast<size_t>(backend)];
+  uint32_t endpoint = endpoint_;
+  // Worker::pick_endpoint reads the worker's current snapshot, which is `target`.
   upstream::Pool* pool = worker_.pick_endpoint(
-      b.service, endpoint_, backend == backend_ ? static_cast<int>(skip_endpoint) : -1);
+      b.service, endpoint, backend == target_backend ? static_cast<int>(skip_endpoint) : -1);
   if (!pool) return false;
+  // Below min_concurrency retries in flight on this worker for the route, a retry needs no
+  // token (Envoy's min_retry_concurrency): a handful of retries at a time cannot amplify an
+  // outage, and a drained budget must not turn the few requests caught by a dying endpoint into
+  // errors.
+  upstream::RetryBudget& budget = worker_.retry_budget();
+  uint32_t& in_flight = budget.in_flight(route.name);
+  if (!budget.allow(in_flight, rr.min_concurrency)) return false;
+
+  // Committed: the failed attempt counts against its version and endpoint, even if the client
+  // never sees it (a canary masked by retries must still show its errors).
+  ++attempts_;
+  attempt_.fail(cause);
+  record_attempt(upstream_status, false);
+  drop_upstream();
+  snap_ = std::move(target);
+  route_ = target_route;
+  endpoint_ = endpoint;
   backend_ = backend;
   attempt_.begin(
       worker_.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_)),

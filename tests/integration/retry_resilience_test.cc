@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
@@ -558,6 +560,122 @@ TEST(RetryResilience, PerTryTimeoutStartsOnceTheRequestIsComplete) {
   EXPECT_EQ(metric_sum(admin, "weir_upstream_failures_total"), 0)
       << http_request(admin, "GET", "/metrics").body;
   EXPECT_FALSE(endpoint_ejected(socket, "up/app", address_of(upstream.port())));
+}
+
+// =============================================================================================
+// A retry with nowhere to go, and a retry on the upstream's status.
+
+// One connection's upstream that answers in steps the test releases: it reads a request head,
+// then sends `steps[0]` once step 1 is released, `steps[1]` once step 2 is, and so on, then
+// closes. Thread contract: release() and requests() from any thread.
+class SteppedOrigin {
+public:
+  explicit SteppedOrigin(std::vector<std::string> steps) : steps_(std::move(steps)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("stepped origin: cannot listen");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  SteppedOrigin(const SteppedOrigin&) = delete;
+  SteppedOrigin& operator=(const SteppedOrigin&) = delete;
+  ~SteppedOrigin() {
+    release(steps_.size());
+    ::shutdown(listen_fd_, SHUT_RDWR); // ends a pending accept
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+  // Steps up to `n` (1-based) may go out.
+  void release(size_t n) {
+    std::lock_guard lock(mutex_);
+    released_ = std::max(released_, n);
+    cv_.notify_all();
+  }
+
+private:
+  void run() {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::string in;
+    char buf[4096];
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    ++requests_;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      {
+        std::unique_lock lock(mutex_);
+        if (!cv_.wait_for(lock, 10s, [&] { return released_ > i; })) break;
+      }
+      (void)!::send(fd, steps_[i].data(), steps_[i].size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+  }
+
+  std::vector<std::string> steps_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  size_t released_ = 0;
+  std::thread thread_;
+};
+
+// The only endpoint answers a 503 head (retried on 503) after `set health ... down` took it out,
+// and its body later: the retry finds no endpoint and must leave the attempt as it was, so the
+// client gets the upstream's 503 whole. It used to drop the attempt's connection first and then
+// go on without one (a crash once the head was written and the body was awaited).
+TEST(RetryResilience, ARetryWithNowhereToGoLeavesTheUpstreamsAnswerToTheClient) {
+  const std::string body = "from the upstream\n";
+  SteppedOrigin upstream({"HTTP/1.1 503 Service Unavailable\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n",
+                          body});
+  const std::string address = address_of(upstream.port());
+  const std::string socket = temp_path("ctl", ".sock");
+  Weir weir = Weir::start(
+      header(socket, 1) + "services:\n" +
+      service("only/app", {address}, "    outlier_detection: { enabled: false }\n") + "routes:\n" +
+      route("only", "/", "[{ service: only/app }]", "{ attempts: 2, on: [503] }"));
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(build_request("GET", "/held", {}, {})));
+  ASSERT_TRUE(wait_until([&] { return upstream.requests() == 1; }, 5s));
+  auto down = connect_control(socket);
+  ASSERT_TRUE(down);
+  ASSERT_TRUE(down->command("set health only/app " + address + " down").get_bool("ok"))
+      << down->last_line();
+  // The worker has the snapshot without the endpoint once weir answers 503 itself.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        HttpResponse r = http_request(weir.port(), "GET", "/probe");
+        return r.status == 503 && r.body.find("only") != std::string::npos;
+      },
+      5s));
+  upstream.release(1); // the head
+  pollfd p{c->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the upstream's head did not reach the client";
+  upstream.release(2); // the body
+  auto r = c->read_response(5s);
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, 503);
+  EXPECT_TRUE(r->complete);
+  EXPECT_EQ(r->body, body);
+  EXPECT_EQ(upstream.requests(), 1);
+  // weir is still there.
+  HttpResponse again = http_request(weir.port(), "GET", "/again");
+  EXPECT_EQ(again.status, 503);
+  EXPECT_NE(again.body.find("only"), std::string::npos) << again.body;
 }
 
 } // namespace

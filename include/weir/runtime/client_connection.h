@@ -10,11 +10,11 @@
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <sys/socket.h>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
+#include <sys/socket.h>
 
 namespace weir::runtime {
 
@@ -169,6 +169,8 @@ private:
   // Counts one attempt in the backend's and endpoint's metrics (and outlier detection).
   void record_attempt(int status, bool local);
   // Tries the request again elsewhere if the route allows it and it is safe; true if started.
+  // False: nothing changed, the caller goes on with the attempt it has (its connection, if any,
+  // is still attached).
   bool retry(metrics::UpstreamFailure cause, int upstream_status);
   void resend_request();
   void finish_request();
