@@ -63,7 +63,8 @@ AttemptRecorder::Reports AttemptRecorder::end(const Facts& f) {
   if (endpoint_) {
     endpoint_->active.sub();
     if (f.status >= 100 && f.status < 600) endpoint_->status[f.status / 100 - 1].add();
-    if (failure_) endpoint_->failures[static_cast<size_t>(*failure_)].add();
+    if (failure_ && *failure_ < metrics::UpstreamFailure::kCount)
+      endpoint_->failures[static_cast<size_t>(*failure_)].add();
   }
   cells_ = nullptr;
   endpoint_ = nullptr;

@@ -145,7 +145,8 @@ bool ClientConnection::on_response_head(std::string& out) {
     go(ConnEvent::switched);
     return true;
   }
-  // When no retry starts, this head goes to the client as it is.
+  // A retry on the status: the upstream answered, its connection did not fail (kCount). When
+  // no retry starts, this head goes to the client as it is.
   if (head.status >= 500 && retry(metrics::UpstreamFailure::kCount, head.status)) return false;
   status_ = head.status;
   bool has_body = !head_request_ && head.status != 204 && head.status != 304;

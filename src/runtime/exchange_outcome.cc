@@ -124,9 +124,10 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   if (!budget.allow(in_flight, rr.min_concurrency)) return false;
 
   // Committed: the failed attempt counts against its version and endpoint, even if the client
-  // never sees it (a canary masked by retries must still show its errors).
+  // never sees it (a canary masked by retries must still show its errors). A retry on the
+  // upstream's status (cause kCount) is no failure of the connection: the status says it all.
   ++attempts_;
-  attempt_.fail(cause);
+  if (cause != metrics::UpstreamFailure::kCount) attempt_.fail(cause);
   record_attempt(upstream_status, false);
   drop_upstream();
   snap_ = std::move(target);

@@ -678,5 +678,35 @@ TEST(RetryResilience, ARetryWithNowhereToGoLeavesTheUpstreamsAnswerToTheClient) 
   EXPECT_NE(again.body.find("only"), std::string::npos) << again.body;
 }
 
+// A retry on the upstream's status is no failure of its connection: it counts in no
+// weir_upstream_failures_total series, leaves weir_active_requests at 0 (failures[kCount] was
+// the active gauge), and an application's 500 stays out of the gateway failures' run.
+TEST(RetryResilience, AStatusRetryIsNoConnectionFailureAndLeavesNoRequestActive) {
+  DemoUpstream broken = DemoUpstream::start("broken", {"--status", "500"});
+  const std::string socket = temp_path("ctl", ".sock");
+  Weir weir =
+      Weir::start(header(socket, 1, true) + "services:\n" +
+                  service("app/broken", {broken.address()},
+                          "    outlier_detection: { consecutive_failures: 1000, "
+                          "consecutive_gateway_failures: 3, base_ejection_time: 30s }\n") +
+                  "routes:\n" +
+                  route("broken", "/", "[{ service: app/broken }]", "{ attempts: 1, on: [500] }"));
+  const uint16_t admin = weir.admin_port();
+  ASSERT_NE(admin, 0);
+  constexpr int kRequests = 10;
+  Getter client(weir.port());
+  for (int i = 0; i < kRequests; ++i)
+    ASSERT_EQ(client.get("/").status, 500) << i;
+  EXPECT_TRUE(wait_until(
+      [&] { return metric_sum(admin, "weir_retries_total", {"route=\"broken\""}) == kRequests; },
+      2s))
+      << metric_sum(admin, "weir_retries_total", {"route=\"broken\""});
+  EXPECT_TRUE(wait_until([&] { return metric_sum(admin, "weir_active_requests") == 0; }, 2s))
+      << "weir_active_requests " << metric_sum(admin, "weir_active_requests");
+  EXPECT_EQ(metric_sum(admin, "weir_upstream_failures_total"), 0);
+  EXPECT_FALSE(endpoint_ejected(socket, "app/broken", broken.address()))
+      << "an application's 500s, retried, ejected as gateway failures";
+}
+
 } // namespace
 } // namespace weir::test

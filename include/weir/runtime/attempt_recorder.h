@@ -27,8 +27,11 @@ public:
   // analysis nor fast abort.
   void set_forced(bool forced) { forced_ = forced; }
   bool forced() const { return forced_; }
-  // Why the attempt failed (kept until end()).
-  void fail(metrics::UpstreamFailure f) { failure_ = f; }
+  // Why the attempt failed (kept until end()). Nothing for kCount, which names no failure (a
+  // retry on the upstream's status).
+  void fail(metrics::UpstreamFailure f) {
+    if (f < metrics::UpstreamFailure::kCount) failure_ = f;
+  }
   // The first response byte of the attempt arrived (time to first byte, once).
   void first_byte(Clock::time_point now) {
     if (ttfb_ns_ == 0 && cells_) ttfb_ns_ = static_cast<uint64_t>((now - started_).count());

@@ -169,8 +169,9 @@ private:
   // Counts one attempt in the backend's and endpoint's metrics (and outlier detection).
   void record_attempt(int status, bool local);
   // Tries the request again elsewhere if the route allows it and it is safe; true if started.
-  // False: nothing changed, the caller goes on with the attempt it has (its connection, if any,
-  // is still attached).
+  // `cause` kCount: the upstream answered `upstream_status` (a 5xx), no failure of the
+  // connection. False: nothing changed, the caller goes on with the attempt it has (its
+  // connection, if any, is still attached).
   bool retry(metrics::UpstreamFailure cause, int upstream_status);
   void resend_request();
   void finish_request();

@@ -122,6 +122,22 @@ TEST(AttemptRecorder, OutlierEjectionAfterTheRun) {
   EXPECT_EQ(c.endpoint.consecutive_failures, 0u); // the run starts again after a report
 }
 
+// A retry on the upstream's status passes kCount, which names no failure: it must index no
+// failure counter (failures[kCount] is the next field, the active gauge) and make no gateway
+// failure of a 500.
+TEST(AttemptRecorder, KCountIsNoFailure) {
+  Cells c;
+  c.service.outlier.consecutive_failures = 100;
+  c.service.outlier.consecutive_gateway_failures = 100;
+  c.attempt(500, false, metrics::UpstreamFailure::kCount);
+  EXPECT_EQ(c.endpoint.active.get(), 0u);
+  for (const auto& f : c.endpoint.failures)
+    EXPECT_EQ(f.get(), 0u);
+  EXPECT_EQ(c.endpoint.consecutive_failures, 1u);
+  EXPECT_EQ(c.endpoint.consecutive_gateway_failures, 0u) << "a 500 counted as a gateway failure";
+  EXPECT_EQ(c.backend.upstream_errors.get(), 1u); // still the version's error
+}
+
 // README's table, row by row: how each outcome moves the two runs.
 TEST(OutlierRuns, ReadmeTable) {
   struct Row {
