@@ -9,6 +9,8 @@ void AttemptRecorder::begin(metrics::BackendCells* cells, metrics::EndpointCells
   cells_ = cells;
   endpoint_ = endpoint;
   started_ = now;
+  failure_.reset();
+  ttfb_ns_ = 0;
   if (endpoint_) endpoint_->active.add();
 }
 
@@ -16,6 +18,8 @@ void AttemptRecorder::unassign() {
   if (endpoint_) endpoint_->active.sub();
   cells_ = nullptr;
   endpoint_ = nullptr;
+  failure_.reset();
+  ttfb_ns_ = 0;
 }
 
 AttemptRecorder::Reports AttemptRecorder::end(const Facts& f) {

@@ -20,6 +20,7 @@ public:
   using Clock = std::chrono::steady_clock;
 
   // The attempt is the version's and the endpoint's from now on (its active gauge goes up).
+  // A new attempt starts with no failure and no first byte, whatever came before it.
   void begin(metrics::BackendCells* cells, metrics::EndpointCells* endpoint, Clock::time_point now);
   // The request was refused before any byte of it left weir: it is no backend's request.
   void unassign();
@@ -27,10 +28,11 @@ public:
   // analysis nor fast abort.
   void set_forced(bool forced) { forced_ = forced; }
   bool forced() const { return forced_; }
-  // Why the attempt failed (kept until end()). Nothing for kCount, which names no failure (a
-  // retry on the upstream's status).
+  // Why the attempt failed (kept until end()). Nothing once the attempt was counted or
+  // unassigned (a late failure is no later request's), and nothing for kCount, which names no
+  // failure (a retry on the upstream's status).
   void fail(metrics::UpstreamFailure f) {
-    if (f < metrics::UpstreamFailure::kCount) failure_ = f;
+    if (cells_ && f < metrics::UpstreamFailure::kCount) failure_ = f;
   }
   // The first response byte of the attempt arrived (time to first byte, once).
   void first_byte(Clock::time_point now) {

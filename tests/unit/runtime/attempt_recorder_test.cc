@@ -138,6 +138,40 @@ TEST(AttemptRecorder, KCountIsNoFailure) {
   EXPECT_EQ(c.backend.upstream_errors.get(), 1u); // still the version's error
 }
 
+// A failure noted after the attempt was counted (a late give-up) is no later attempt's: the next
+// request on the same recorder (the same keep-alive connection) starts clean.
+TEST(AttemptRecorder, ALateFailureIsNotChargedToTheNextAttempt) {
+  Cells c;
+  c.service.outlier.consecutive_failures = 100;
+  c.service.outlier.consecutive_gateway_failures = 100;
+  AttemptRecorder r;
+  AttemptRecorder::Facts f;
+  f.route = &c.route;
+  f.service = &c.service;
+  f.now = c.t0;
+  f.status = 200;
+  r.begin(&c.backend, &c.endpoint, c.t0);
+  r.end(f);
+  r.fail(metrics::UpstreamFailure::reset); // after end(): not counting
+  r.begin(&c.backend, &c.endpoint, c.t0);
+  r.end(f);
+  EXPECT_EQ(c.backend.upstream_errors.get(), 0u);
+  EXPECT_EQ(c.endpoint.failures[static_cast<size_t>(metrics::UpstreamFailure::reset)].get(), 0u);
+  EXPECT_EQ(c.endpoint.consecutive_failures, 0u);
+
+  // Nor a failure noted after an unassign, nor a first byte of an attempt counted before.
+  r.begin(&c.backend, &c.endpoint, c.t0);
+  r.unassign();
+  r.fail(metrics::UpstreamFailure::connect_refused);
+  r.begin(&c.backend, &c.endpoint, c.t0);
+  r.end(f);
+  EXPECT_EQ(c.backend.upstream_errors.get(), 0u);
+  EXPECT_EQ(
+      c.endpoint.failures[static_cast<size_t>(metrics::UpstreamFailure::connect_refused)].get(),
+      0u);
+  EXPECT_EQ(c.backend.requests.get(), 3u);
+}
+
 // README's table, row by row: how each outcome moves the two runs.
 TEST(OutlierRuns, ReadmeTable) {
   struct Row {
