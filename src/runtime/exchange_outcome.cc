@@ -226,7 +226,9 @@ void ClientConnection::log_access() {
           snap_->services[r.backends[static_cast<size_t>(backend_)].service];
       line.has_backend = true;
       line.backend = svc.id;
-      line.endpoint = endpoint_ < svc.endpoints.size() ? svc.endpoints[endpoint_].key : "";
+      // Both arms string_view: with "" the ternary's type is std::string, a temporary the view
+      // would outlive (the sanitizer build caught it).
+      if (endpoint_ < svc.endpoints.size()) line.endpoint = svc.endpoints[endpoint_].key;
     }
   }
   line.method = s_->logged_method;
