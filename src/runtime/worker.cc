@@ -80,6 +80,9 @@ void Worker::publish(std::shared_ptr<const Snapshot> snapshot,
       streams_->reconfigure(buffer_size(limits), request_limits(limits), response_limits(limits));
     install(std::move(snapshot));
     if (listeners) update_listeners(*listeners);
+    // A raised max_client_connections lets paused acceptors take what waits in the backlog now,
+    // not only when the next connection closes.
+    resume_accepting();
     index_listeners();
     if (done) done();
   });

@@ -350,6 +350,32 @@ TEST(HardeningLimits, ClientConnectionsAreCappedAndTheRestWaitInTheBacklog) {
   EXPECT_TRUE(weir.proc->running());
 }
 
+TEST(HardeningLimits, AReloadThatRaisesTheCapTakesTheWaitingConnectionsAtOnce) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  Weir weir = Weir::start(one_route(v1.address(), "  max_client_connections: 5\n"));
+  const uint16_t admin = weir.admin_port();
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 8; ++i) {
+    auto c = RawClient::connect(weir.port());
+    ASSERT_TRUE(c) << i;
+    clients.push_back(std::move(c));
+  }
+  ASSERT_TRUE(wait_until([&] { return metric(admin, "weir_client_connections") == 5; }, 5s));
+  // No connection closes: only the new cap may let the three waiting ones in.
+  std::string raised = one_route(v1.address(), "  max_client_connections: 20\n");
+  std::string tmp = weir.config_path + ".next";
+  ASSERT_TRUE(write_file(tmp, raised));
+  ASSERT_EQ(::rename(tmp.c_str(), weir.config_path.c_str()), 0);
+  weir.proc->signal(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return metric(admin, "weir_client_connections") == 8; }, 5s))
+      << metric(admin, "weir_client_connections");
+  // And the last of them is served.
+  ASSERT_TRUE(clients.back()->send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  auto r = clients.back()->read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(HardeningLimits, SlowBodyIsCutOffByClientBodyTimeoutAndRequestTimeout) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   Weir weir = Weir::start(one_route(v1.address(), "  client_body_timeout: 500ms\n"
