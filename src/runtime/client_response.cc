@@ -264,15 +264,16 @@ void ClientConnection::start_next_request() {
 // these are its ends.
 
 void ClientConnection::start_tunnel() {
-  // Bytes that came along with the handshake belong to the tunnel already (unless the request's
-  // last write is still going out, as before the tunnel had its own class).
-  asio::const_buffer to_upstream(s_->in.get() + s_->in_pos,
-                                 upstream_writing() ? 0 : s_->in_len - s_->in_pos);
+  // Bytes that came along with the handshake belong to the tunnel already. While the request's
+  // last write is still going out, the tunnel holds them and reads nothing from the client until
+  // that write completes (on_upstream_written reaches it): one upstream write at a time, and the
+  // read buffer the write may point into is not overwritten.
+  asio::const_buffer to_upstream(s_->in.get() + s_->in_pos, s_->in_len - s_->in_pos);
   asio::const_buffer to_client(s_->up.get() + s_->up_pos, s_->up_len - s_->up_pos);
   s_->in_pos = s_->in_len;
   s_->up_pos = s_->up_len;
   tunnel_.start(*this, to_upstream, to_client, asio::buffer(s_->in.get(), s_->capacity),
-                asio::buffer(s_->up.get(), s_->capacity));
+                asio::buffer(s_->up.get(), s_->capacity), upstream_writing());
 }
 
 void ClientConnection::tunnel_read_client(asio::mutable_buffer buffer) {

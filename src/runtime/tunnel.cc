@@ -1,16 +1,23 @@
 #include "weir/runtime/tunnel.h"
 
+#include <utility>
+
 namespace weir::runtime {
 
 namespace asio = boost::asio;
 
 void Tunnel::start(TunnelEnds& ends, asio::const_buffer to_upstream, asio::const_buffer to_client,
-                   asio::mutable_buffer client_buffer, asio::mutable_buffer upstream_buffer) {
+                   asio::mutable_buffer client_buffer, asio::mutable_buffer upstream_buffer,
+                   bool upstream_busy) {
   ends_ = &ends;
   client_buffer_ = client_buffer;
   upstream_buffer_ = upstream_buffer;
   ends.tunnel_activity();
-  if (to_upstream.size() > 0) {
+  if (upstream_busy) {
+    // One write at a time upstream, and no read into the buffer the pending one may still use.
+    to_upstream_ = Pump::writing;
+    held_ = to_upstream;
+  } else if (to_upstream.size() > 0) {
     to_upstream_ = Pump::writing;
     ends.tunnel_write_upstream(to_upstream);
   } else {
@@ -48,6 +55,10 @@ void Tunnel::on_client_read(const boost::system::error_code& ec, size_t n) {
 
 void Tunnel::on_upstream_written() {
   if (to_upstream_ != Pump::writing) return;
+  if (held_.size() > 0) {
+    asio::const_buffer bytes = std::exchange(held_, asio::const_buffer());
+    return ends_->tunnel_write_upstream(bytes);
+  }
   read_client();
 }
 

@@ -39,10 +39,13 @@ public:
 
   // Starts both pumps. Bytes that came along with the handshake belong to the tunnel already:
   // `to_upstream` (the client's, after its request) and `to_client` (the upstream's, after its
-  // 101) are written first. The buffers are where each pump reads next.
+  // 101) are written first. The buffers are where each pump reads next. `upstream_busy`: the
+  // request's last write to the upstream is still going out (it may point into the client
+  // buffer): the client-to-upstream pump counts as writing until on_upstream_written(), and only
+  // then writes `to_upstream` or reads the client.
   void start(TunnelEnds& ends, boost::asio::const_buffer to_upstream,
              boost::asio::const_buffer to_client, boost::asio::mutable_buffer client_buffer,
-             boost::asio::mutable_buffer upstream_buffer);
+             boost::asio::mutable_buffer upstream_buffer, bool upstream_busy = false);
 
   void on_client_read(const boost::system::error_code& ec, size_t n);
   void on_upstream_written();
@@ -61,6 +64,7 @@ private:
   TunnelEnds* ends_ = nullptr;
   boost::asio::mutable_buffer client_buffer_;
   boost::asio::mutable_buffer upstream_buffer_;
+  boost::asio::const_buffer held_; // for the upstream once the request's write is out
   Pump to_upstream_ = Pump::idle;
   Pump to_client_ = Pump::idle;
 };

@@ -72,6 +72,38 @@ TEST(Tunnel, BytesThatCameWithTheHandshakeGoFirst) {
   EXPECT_EQ(e.calls, (std::vector<std::string>{"read_client:8", "read_upstream:8"}));
 }
 
+// The 101 reached the client while the request's last write to the upstream was still going
+// out: the client is not read (the pending write may point into its buffer) and nothing more is
+// written upstream until that write completes; then the bytes that came with the handshake go,
+// and only after them the client is read.
+TEST(Tunnel, WaitsForTheRequestsPendingWriteBeforeTheClientPump) {
+  FakeEnds e;
+  Bufs b;
+  Tunnel t;
+  std::string early_client = "hello";
+  t.start(e, asio::buffer(early_client), {}, asio::buffer(b.client), asio::buffer(b.upstream),
+          /*upstream_busy=*/true);
+  EXPECT_EQ(e.calls, (std::vector<std::string>{"read_upstream:8"}));
+  EXPECT_EQ(t.to_upstream(), Tunnel::Pump::writing);
+  e.calls.clear();
+  t.on_upstream_written(); // the request's write
+  EXPECT_EQ(e.calls, (std::vector<std::string>{"write_upstream"}));
+  EXPECT_EQ(e.to_upstream, "hello");
+  e.calls.clear();
+  t.on_upstream_written(); // the handshake's bytes
+  EXPECT_EQ(e.calls, (std::vector<std::string>{"read_client:8"}));
+  EXPECT_EQ(t.to_upstream(), Tunnel::Pump::reading);
+
+  // Nothing came along: the client is read once the request's write is out.
+  FakeEnds e2;
+  Tunnel t2;
+  t2.start(e2, {}, {}, asio::buffer(b.client), asio::buffer(b.upstream), true);
+  EXPECT_EQ(e2.calls, (std::vector<std::string>{"read_upstream:8"}));
+  e2.calls.clear();
+  t2.on_upstream_written();
+  EXPECT_EQ(e2.calls, (std::vector<std::string>{"read_client:8"}));
+}
+
 TEST(Tunnel, EachPumpWritesWhatItReadBeforeReadingAgain) {
   FakeEnds e;
   Bufs b;
