@@ -44,18 +44,21 @@ void ClientConnection::on_idle_readable(const error_code& ec) {
   if (conn_ != ConnState::idle) return; // a 408 for a silent client is on its way: closing
   if (!s_) s_ = worker_.streams().acquire();
   go(ConnEvent::bytes_arrived);
-  if (requests_ > 0 && deadline_kind_ == Deadline::idle)
-    set_deadline(Deadline::header, client_timeouts().header);
   error_code rec;
   size_t n =
       client_.read_now(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
   if (rec == asio::error::would_block) {
+    // Woken for nothing (the transport may wake a wait at once after a read that filled its
+    // buffer): the connection is still idle, under the idle deadline, not the header's.
     if (s_->in_len == 0 && conn_ == ConnState::head) {
       release_stream();
       go(ConnEvent::nothing_read);
     }
     return conn_ == ConnState::idle ? wait_idle() : read_client();
   }
+  // The next request's first bytes: its head has client_header_timeout from now.
+  if (!rec && n > 0 && requests_ > 0 && deadline_kind_ == Deadline::idle)
+    set_deadline(Deadline::header, client_timeouts().header);
   on_client_read(rec, n);
 }
 

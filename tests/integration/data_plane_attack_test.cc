@@ -200,5 +200,32 @@ TEST(DataPlaneAttack, UpstreamBytesPastAResponseOrItsEndNeverServeTheNextRequest
   EXPECT_FALSE(c->closed_by_peer(100ms)) << "the client's connection stays kept alive";
 }
 
+// A request that exactly fills weir's 16 KiB read buffer leaves the transport unsure the socket
+// is drained, so the idle wait after its response wakes at once and reads nothing. The
+// keep-alive connection is still idle then: it must last its idle timeout (10 s here), not be
+// closed at client_header_timeout (300 ms) as if a request head had begun.
+TEST(DataPlaneAttack, AnIdleWaitWokenForNothingKeepsTheIdleTimeout) {
+  DemoUpstream up = DemoUpstream::start("up");
+  Weir weir = Weir::start(proxy_config(up.address()) + "limits:\n  client_header_timeout: 300ms\n");
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c);
+  std::string head = "POST /full HTTP/1.1\r\nHost: a\r\nContent-Length: 00000\r\n\r\n";
+  const size_t body = 16384 - head.size();
+  std::string length = std::to_string(body);
+  head.replace(head.find("00000"), 5, std::string(5 - length.size(), '0') + length);
+  ASSERT_EQ(head.size() + body, 16384u);
+  ASSERT_TRUE(c->send(head + std::string(body, 'b')));
+  auto r = c->read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // Three header timeouts (and the sweep's 100 ms) pass: the connection is still open...
+  EXPECT_FALSE(c->closed_by_peer(1s)) << "an idle connection closed at client_header_timeout";
+  // ...and carries the next request.
+  ASSERT_TRUE(c->send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n"));
+  auto next = c->read_response(5s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
 } // namespace
 } // namespace weir::test
