@@ -178,6 +178,8 @@ void ClientConnection::send_local(int status, std::string_view body, bool close_
   s_->response_out.clear();
   http::write_local_response(status, body, close_after, s_->response_out, extra_headers);
   one_buffer_ = asio::buffer(s_->response_out);
+  // Counted and logged as the answer goes, like an upstream's response (flush_response).
+  finish_request(s_->response_out.size());
   write_client(ClientWrite::local);
 }
 

@@ -187,6 +187,14 @@ void ClientConnection::flush_response(size_t head_bytes, bool done, uint64_t bod
     if (!up_) return close();
     return up_->wait_readable();
   }
+  if (done) {
+    // The response's last bytes: the request is counted and logged as they go, not once the
+    // write is reported (the client may read them first).
+    uint64_t n = 0;
+    for (const asio::const_buffer& b : iov)
+      n += b.size();
+    finish_request(n);
+  }
   write_client(ClientWrite::response);
 }
 

@@ -44,11 +44,16 @@ void ClientConnection::record_attempt(int status, bool local) {
     worker_.report_outlier(service->id, service->endpoints[endpoint_].key);
 }
 
-void ClientConnection::finish_request() {
+void ClientConnection::finish_request(uint64_t handed_bytes) {
   if (!request_open_) return;
   request_open_ = false;
+  // The last write's bytes count as sent: the client may read them before the transport
+  // reports the write (a posted completion), and a client that got its whole response and
+  // then reads /metrics must find its request counted.
+  bytes_out_ += handed_bytes;
   record_attempt(status_, local_status());
   if (status_ != 0 || route_ >= 0) log_access();
+  bytes_out_ -= handed_bytes; // the write's completion adds what it wrote
   attempts_ = 0;
 }
 

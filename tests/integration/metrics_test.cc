@@ -406,6 +406,27 @@ TEST_F(MetricsTest, CountersNeverGoBackwardsAcrossReloads) {
             0);
 }
 
+// A client that read its whole response and then scrapes finds that request counted: weir counts
+// an exchange when its last bytes are handed to the socket, not when the write's completion is
+// reported (a posted handler that may run after the client read them). One keep-alive connection,
+// a scrape after every response, no waiting.
+TEST_F(MetricsTest, EachRequestIsCountedByTheTimeItsResponseArrived) {
+  const std::string v1_ok =
+      endpoint_series("weir_requests_total", "mt-v1", v1_.address(), ",code=\"2xx\"");
+  const std::string v2_ok =
+      endpoint_series("weir_requests_total", "mt-v2", v2_.address(), ",code=\"2xx\"");
+  auto c = RawClient::connect(weir_.port());
+  ASSERT_TRUE(c);
+  for (int i = 1; i <= 60; ++i) {
+    ASSERT_TRUE(c->send("GET /?status=200 HTTP/1.1\r\nHost: metrics.test\r\n\r\n"));
+    auto r = c->read_response(10s);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    Scrape s = scrape(admin_);
+    ASSERT_EQ(s(v1_ok) + s(v2_ok), i) << "request " << i << " not counted once it was answered";
+  }
+}
+
 // The admin listener parses with weir's own strict parser and limits.
 TEST_F(MetricsTest, AdminRefusesBadRequestsWithTheProxysStatuses) {
   struct Case {

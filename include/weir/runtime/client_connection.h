@@ -174,7 +174,10 @@ private:
   // connection, if any, is still attached).
   bool retry(metrics::UpstreamFailure cause, int upstream_status);
   void resend_request();
-  void finish_request();
+  // Counts and logs the request once (a no-op afterwards). Called when the response's last bytes
+  // are handed to the client transport (`handed_bytes` of them, not yet reported written), or
+  // when the exchange ends otherwise (the connection closes).
+  void finish_request(uint64_t handed_bytes = 0);
   void log_access();
   // retries.per_try_timeout: armed when an attempt's request starts going upstream, disarmed
   // by its final response head or its end. Expiry abandons the attempt (retried when safe).
