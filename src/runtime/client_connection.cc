@@ -214,6 +214,9 @@ void ClientConnection::check_deadline(Clock::time_point now) {
   case Deadline::none:
     return;
   case Deadline::queue: {
+    // The 503 below went out already and the client has not taken it (the deadline stays the
+    // queue's): nothing more to say, and a second answer must not replace a pending write.
+    if (client_writing()) return close();
     // Every connection the endpoint may have stayed busy: weir is the bottleneck, not the
     // version, so the answer is weir's own and not an upstream error.
     if (queued_in_) queued_in_->cancel_wait(this);

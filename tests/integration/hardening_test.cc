@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <sstream>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -501,6 +502,126 @@ TEST(HardeningLimits, UpstreamConnectionsPerEndpointQueueThen503WithRetryAfter) 
   for (auto& t : threads)
     t.join();
   EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
+}
+
+// Bytes of a TCP connection on 127.0.0.1 as the kernel holds them, from /proc/net/tcp: the
+// unacknowledged and unsent bytes (tx_queue) of the socket bound to `local_port` and connected to
+// `remote_port`; -1 when there is no such established socket.
+long tx_queue_of(uint16_t local_port, uint16_t remote_port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string slot, local, remote, state, queues;
+    f >> slot >> local >> remote >> state >> queues;
+    if (state != "01") continue;
+    if (std::stoul(local.substr(local.find(':') + 1), nullptr, 16) != local_port ||
+        std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16) != remote_port)
+      continue;
+    return static_cast<long>(std::stoul(queues.substr(0, queues.find(':')), nullptr, 16));
+  }
+  return -1;
+}
+
+uint16_t local_port_of(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// A client that reads nothing, with queued requests pipelined behind a response that leaves the
+// socket's buffers (nearly) full: one queue-timeout 503 cannot go out. The next sweep must not
+// answer it again (a second write over the pending one: an assertion in the sanitizer build,
+// a leaked connection in a release build, the 503 re-sent every 100 ms); it resets the
+// connection, as for any answer a client does not take.
+TEST(HardeningLimits, AQueueTimeoutAnswerTheClientDoesNotTakeIsSentOnceThenReset) {
+  DemoUpstream filler = DemoUpstream::start("filler");
+  DemoUpstream held = DemoUpstream::start("held");
+  const std::string yaml =
+      "workers: 1\n"
+      "listeners: [{ name: public, address: \"127.0.0.1:0\" }]\n"
+      "admin: { address: \"127.0.0.1:0\" }\n"
+      "services:\n"
+      "  - { namespace: f, name: app, endpoints: [\"" +
+      filler.address() +
+      "\"], outlier_detection: { enabled: false } }\n"
+      "  - { namespace: h, name: app, endpoints: [\"" +
+      held.address() +
+      "\"], outlier_detection: { enabled: false } }\n"
+      "routes:\n"
+      "  - { name: fill, listener: public, match: { path_prefix: /fill }, backends: "
+      "[{ service: f/app }] }\n"
+      "  - { name: queue, listener: public, backends: [{ service: h/app }] }\n"
+      "limits:\n  max_upstream_connections: 1\n  queue_timeout: 20ms\n";
+  Weir weir = Weir::start(yaml);
+  const uint16_t admin = weir.admin_port();
+  // The held endpoint's only connection is busy for 8 s: every other request to it queues.
+  std::thread holder([&] { http_request(weir.port(), "GET", "/q?delay_ms=8000"); });
+  struct Join {
+    std::thread& t;
+    ~Join() { t.join(); }
+  } join{holder};
+  ASSERT_TRUE(wait_until(
+      [&] { return metric_sum(admin, "weir_active_requests", "namespace=\"h\"") == 1; }, 5s));
+
+  // What a client with a small window that reads nothing holds, weir's side and its own.
+  auto capacity = [&](RawClient& c, long& held_bytes) {
+    long last = -2;
+    return wait_until(
+        [&] {
+          int inq = 0;
+          ::ioctl(c.fd(), FIONREAD, &inq);
+          long tx = tx_queue_of(weir.port(), local_port_of(c.fd()));
+          long now = tx < 0 ? -1 : tx + inq;
+          bool still = now > 0 && now == last;
+          last = now;
+          held_bytes = now;
+          return still;
+        },
+        10s, 300ms);
+  };
+  auto small_window = [](RawClient& c) {
+    int small = 4096;
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  };
+  long full = 0;
+  {
+    auto probe = RawClient::connect(weir.port());
+    ASSERT_TRUE(probe);
+    small_window(*probe);
+    ASSERT_TRUE(probe->send("GET /fill?bytes=50000000 HTTP/1.1\r\nHost: a\r\n\r\n"));
+    ASSERT_TRUE(capacity(*probe, full)) << full;
+  }
+  // The probe's upstream connection is the filler's only one: gone before the next request.
+  ASSERT_TRUE(wait_until(
+      [&] { return metric_sum(admin, "weir_active_requests", "namespace=\"f\"") == 0; }, 5s));
+  // A response that leaves about 2 KB of room, then 100 queued requests of ~150-byte 503s.
+  auto c = RawClient::connect(weir.port());
+  ASSERT_TRUE(c);
+  small_window(*c);
+  const uint16_t port = local_port_of(c->fd());
+  std::string pipeline =
+      "GET /fill?bytes=" + std::to_string(full - 2500) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (int i = 0; i < 100; ++i)
+    pipeline += "GET /q HTTP/1.1\r\nHost: a\r\n\r\n";
+  ASSERT_TRUE(c->send(pipeline));
+  // weir resets the connection once a 503 stays unsent past a sweep.
+  EXPECT_TRUE(wait_until([&] { return tx_queue_of(weir.port(), port) < 0; }, 30s, 20ms))
+      << "the connection stayed open with " << tx_queue_of(weir.port(), port)
+      << " bytes unsent by weir";
+  char buf[65536];
+  int err = 0;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline) {
+    ssize_t n = ::recv(c->fd(), buf, sizeof buf, 0);
+    if (n > 0) continue;
+    err = n < 0 ? errno : 0;
+    break;
+  }
+  EXPECT_EQ(err, ECONNRESET);
+  EXPECT_EQ(http_request(weir.port(), "GET", "/fill").status, 200);
 }
 
 TEST(HardeningLimits, AcceptBacksOffOnEmfileAndRecovers) {
