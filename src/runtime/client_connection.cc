@@ -338,7 +338,8 @@ void ClientConnection::close() {
   disarm_try_timer();
   end_retry_in_flight();
   snap_.reset();
-  client_.shutdown_send();
+  // No shutdown first: close() sends the FIN itself (and a reset when input is left unread,
+  // shutdown or not), so a shutdown would be one syscall per connection for nothing.
   client_.close();
   worker_.unlink(this);
   worker_.metrics().client_connections.sub();
