@@ -355,12 +355,31 @@ bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
 
 void ClientConnection::on_upstream_connected(const error_code& ec) {
   worker_.tick();
+  if (ec && local_shortage(ec)) return refuse_for_shortage();
   if (ec)
     return fail_upstream(503, "upstream connect failed",
                          ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout
                                                       : metrics::UpstreamFailure::connect_refused);
   go(UpstreamEvent::connected);
   start_sending();
+}
+
+bool ClientConnection::local_shortage(const error_code& ec) {
+  return ec == asio::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+void ClientConnection::refuse_for_shortage() {
+  // weir could not open the socket (out of descriptors, buffers or memory): nothing reached the
+  // endpoint, so it is no backend's request and no endpoint's failure (outlier detection must
+  // not eject a healthy endpoint for weir's own shortage). The answer is weir's, like the
+  // queue's 503; no retry, another endpoint would need a socket too.
+  drop_upstream();
+  unassign_backend();
+  if (response_started_ || client_writing()) return close();
+  keep_alive_ = keep_alive_ && !request_has_body_;
+  send_local(503, "proxy out of resources, try again\n", false, "Retry-After: 1\r\n");
 }
 
 void ClientConnection::start_sending() {

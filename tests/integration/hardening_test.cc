@@ -671,6 +671,47 @@ TEST(HardeningLimits, AcceptBacksOffOnEmfileAndRecovers) {
   EXPECT_EQ(proc->wait_exit(10s), 0);
 }
 
+// weir out of descriptors when a request needs an upstream socket: its own 503 with Retry-After,
+// not the endpoint's failure (a connect_refused run would eject a healthy endpoint).
+TEST(HardeningLimits, NoDescriptorForAnUpstreamSocketIsWeirsOwn503NotTheEndpoints) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  std::string config = temp_path("emfile", ".yaml");
+  ASSERT_TRUE(write_file(config, one_route(v1.address())));
+  auto proc = Process::start(
+      {"/bin/sh", "-c", std::string("ulimit -n 40 && exec ") + WEIR_BIN + " --config " + config});
+  ASSERT_TRUE(proc);
+  ASSERT_TRUE(proc->wait_for_line("ready", 10s)) << proc->output();
+  std::string out = proc->output();
+  size_t at = out.find("weir: listening public ");
+  ASSERT_NE(at, std::string::npos);
+  uint16_t port = port_at_end(out.substr(at, out.find('\n', at) - at));
+  at = out.find("weir: admin ");
+  uint16_t admin = port_at_end(out.substr(at, out.find('\n', at) - at));
+  // More clients than descriptors: those weir accepted leave it none for an upstream socket.
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 60; ++i)
+    if (auto c = RawClient::connect(port)) clients.push_back(std::move(c));
+  for (auto& c : clients)
+    ASSERT_TRUE(c->send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  int refused = 0, others = 0;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    auto r = clients[i]->read_response(i == 0 ? 5s : 100ms); // the rest wait in the backlog
+    if (!r) continue;
+    if (r->status == 503 && r->header("retry-after") == "1")
+      ++refused;
+    else if (r->status != 200)
+      ++others;
+  }
+  EXPECT_GT(refused, 0) << "no request met the shortage";
+  EXPECT_EQ(others, 0) << "a shortage answered as the upstream's failure";
+  clients.clear();
+  ASSERT_TRUE(wait_until([&] { return http_request(port, "GET", "/").status == 200; }, 10s));
+  EXPECT_EQ(metric_sum(admin, "weir_upstream_failures_total", ""), 0)
+      << "weir's shortage counted against the endpoint";
+  proc->signal(SIGTERM);
+  EXPECT_EQ(proc->wait_exit(10s), 0);
+}
+
 TEST(HardeningLimits, AccessLogQueueIsBoundedAndCountsDrops) {
   DemoUpstream v1 = DemoUpstream::start("v1");
   // The access log goes to a FIFO that is opened but never read: the writer blocks at once.

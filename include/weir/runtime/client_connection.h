@@ -138,6 +138,10 @@ private:
   bool attach_upstream(upstream::Pool* pool, bool force_new);
   bool attach(upstream::Connection* c, bool fresh);
   bool retry_on_fresh_connection();
+  // A connect failed for want of weir's own resources (EMFILE, ENFILE, ENOBUFS, ENOMEM)...
+  static bool local_shortage(const boost::system::error_code& ec);
+  // ...then the client gets weir's 503 with Retry-After and the endpoint is not charged.
+  void refuse_for_shortage();
   void on_interim_written();
   // Response direction (client_response.cc).
   void advance_response();
