@@ -86,7 +86,8 @@ TEST(HeadScan, RandomMixesFindTheFirstHit) {
   std::mt19937 rng(20261130);
   // Mostly plain bytes, with the classes' members and high bytes sprinkled in.
   const std::string plain = "abcXYZ019/-._~=&?";
-  const std::string special = std::string("\r\n \t\x7f\x80\xff%\"<>{}\0\x01\x1f", 19);
+  static constexpr char kSpecial[] = "\r\n \t\x7f\x80\xff%\"<>{}\0\x01\x1f";
+  const std::string special(kSpecial, sizeof kSpecial - 1); // 16 bytes, the NUL among them
   std::vector<char> buf(300);
   for (int round = 0; round < 20000; ++round) {
     size_t len = rng() % 260;
