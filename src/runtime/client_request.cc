@@ -315,7 +315,8 @@ bool ClientConnection::attach_upstream(upstream::Pool* pool, bool force_new) {
   // one that connects first, else a place in the pool's line when the endpoint has all the
   // connections it may have. Returns true when it can be used at once.
   bool fresh = true;
-  upstream::Connection* c = force_new ? pool->connect_new(this) : pool->acquire(this, fresh);
+  upstream::Connection* c =
+      force_new ? pool->connect_new(this) : pool->acquire(this, fresh, request_has_body_);
   if (!c) {
     queued_in_ = pool;
     go(UpstreamEvent::queue);

@@ -84,10 +84,10 @@ Pool::~Pool() {
   // Lent-out connections outlive the pool only during shutdown; they must not call back.
 }
 
-Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh) {
+Connection* Pool::acquire(ConnectionOwner* owner, bool& fresh, bool unreplayable) {
   // Waiters are served first: a newcomer must not overtake them when a slot frees.
   if (waiters_.empty()) {
-    if (Connection* c = take_idle()) {
+    if (Connection* c = take_idle(unreplayable)) {
       c->set_owner(owner);
       fresh = false;
       return c;
@@ -123,7 +123,7 @@ void Pool::grant() {
     ConnectionOwner* owner = waiters_.front();
     Connection* c = nullptr;
     bool fresh = false;
-    if ((c = take_idle())) {
+    if ((c = take_idle(true))) { // a waiter's request may have a body
       c->set_owner(owner);
     } else if (active_count_ + idle_count_ < max_connections_) {
       c = connect_new(owner);
@@ -157,11 +157,11 @@ void Pool::release(Connection* c) {
   if (!waiters_.empty()) schedule_grant();
 }
 
-Connection* Pool::take_idle() {
+Connection* Pool::take_idle(bool sure) {
   while (Connection* c = idle_head_) {
     unlink_idle(c);
     ++active_count_;
-    if (c->still_clean()) return c;
+    if (sure ? c->still_clean() : c->clean_for_reuse()) return c;
     c->close_and_release(); // the upstream closed it or sent bytes nobody asked for
   }
   return nullptr;

@@ -24,7 +24,11 @@ public:
   // An idle connection (most recently used first), or a new unconnected one (fresh). nullptr
   // when the pool holds max_connections already: the owner waits in line and is told by
   // on_upstream_granted (never from inside this call), unless it cancel_wait()s first.
-  Connection* acquire(ConnectionOwner* owner, bool& fresh);
+  // `unreplayable`: the request cannot be sent again on a fresh connection if the idle one
+  // turns out closed (it has a body), so the idle one is checked with the kernel when the
+  // worker cannot be sure yet (Connection::still_clean); a request without a body that meets
+  // a connection the upstream just closed is replayed instead (no syscall on the common path).
+  Connection* acquire(ConnectionOwner* owner, bool& fresh, bool unreplayable = false);
   void cancel_wait(ConnectionOwner* owner);
   // A new unconnected connection, never an idle one.
   Connection* connect_new(ConnectionOwner* owner);
@@ -47,8 +51,8 @@ private:
   void on_idle_event(Connection* c);
   void unlink_idle(Connection* c);
   // The most recently used idle connection that is still clean (others are closed), counted
-  // active; nullptr when none is left.
-  Connection* take_idle();
+  // active; nullptr when none is left. `sure`: see acquire's `unreplayable`.
+  Connection* take_idle(bool sure);
   // A connection came back or went away: the first waiters get what is free now. Posted, so a
   // waiter never runs inside the finishing request's call stack.
   void schedule_grant();
