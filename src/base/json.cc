@@ -454,56 +454,59 @@ bool operator==(const Value& a, const Value& b) {
 
 // ---- escaping ----
 
-void escape_to_bytewise(std::string& out, std::string_view s) {
+namespace {
+// Escapes the byte (or UTF-8 sequence) at s[i] into out; returns where the next one starts.
+size_t escape_one(std::string& out, std::string_view s, size_t i) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        out.append("\\ufffd");
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c >= 0x80) {
+    const size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out.append("\\ufffd");
+      return i + 1;
     }
-    switch (c) {
-    case '"':
-      out.append("\\\"");
-      break;
-    case '\\':
-      out.append("\\\\");
-      break;
-    case '\n':
-      out.append("\\n");
-      break;
-    case '\r':
-      out.append("\\r");
-      break;
-    case '\t':
-      out.append("\\t");
-      break;
-    case '\b':
-      out.append("\\b");
-      break;
-    case '\f':
-      out.append("\\f");
-      break;
-    default:
-      if (c < 0x20) {
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    ++i;
+    out.append(s.substr(i, n));
+    return i + n;
   }
+  switch (c) {
+  case '"':
+    out.append("\\\"");
+    break;
+  case '\\':
+    out.append("\\\\");
+    break;
+  case '\n':
+    out.append("\\n");
+    break;
+  case '\r':
+    out.append("\\r");
+    break;
+  case '\t':
+    out.append("\\t");
+    break;
+  case '\b':
+    out.append("\\b");
+    break;
+  case '\f':
+    out.append("\\f");
+    break;
+  default:
+    if (c < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return i + 1;
+}
+} // namespace
+
+void escape_to_bytewise(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (size_t i = 0; i < s.size();)
+    i = escape_one(out, s, i);
   out.push_back('"');
 }
 
@@ -534,7 +537,6 @@ size_t plain_run(const char* p, size_t n) {
 } // namespace
 
 void escape_to(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
@@ -545,50 +547,7 @@ void escape_to(std::string& out, std::string_view s) {
       i += plain;
       if (i == s.size()) break;
     }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        out.append("\\ufffd");
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-    case '"':
-      out.append("\\\"");
-      break;
-    case '\\':
-      out.append("\\\\");
-      break;
-    case '\n':
-      out.append("\\n");
-      break;
-    case '\r':
-      out.append("\\r");
-      break;
-    case '\t':
-      out.append("\\t");
-      break;
-    case '\b':
-      out.append("\\b");
-      break;
-    case '\f':
-      out.append("\\f");
-      break;
-    default:
-      if (c < 0x20) {
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    ++i;
+    i = escape_one(out, s, i);
   }
   out.push_back('"');
 }

@@ -2,12 +2,12 @@
 // routing it (backend_choice.h decides), taking an upstream connection and sending the request
 // through it. Worker thread only.
 #include "weir/base/clock.h"
+#include "weir/http/chunk_framing.h"
 #include "weir/http/rewrite.h"
 #include "weir/runtime/backend_choice.h"
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/worker.h"
 
-#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -19,16 +19,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-constexpr std::string_view kCrlf = "\r\n";
-constexpr std::string_view kLastChunk = "0\r\n\r\n";
-
-// "HEX\r\n" for a chunk of n bytes; returns its length.
-size_t format_chunk_size(char* out, uint64_t n) {
-  auto r = std::to_chars(out, out + 16, n, 16);
-  r.ptr[0] = '\r';
-  r.ptr[1] = '\n';
-  return static_cast<size_t>(r.ptr + 2 - out);
-}
 
 } // namespace
 
@@ -178,14 +168,10 @@ void ClientConnection::flush_request(bool done, uint64_t body_bytes) {
   // request_iov holds the body pieces; put the head and chunk framing around them.
   auto& iov = s_->request_iov;
   bool chunked = s_->request.head().framing == http::Framing::chunked;
-  if (chunked && body_bytes > 0) {
-    size_t n = format_chunk_size(s_->request_chunk, body_bytes);
-    iov.insert(iov.begin(), asio::const_buffer(s_->request_chunk, n));
-    iov.emplace_back(kCrlf.data(), kCrlf.size());
-  } else if (!chunked && body_bytes == 0) {
+  if (chunked)
+    http::frame_chunk(iov, s_->request_chunk, body_bytes, done);
+  else if (body_bytes == 0)
     iov.clear();
-  }
-  if (chunked && done) iov.emplace_back(kLastChunk.data(), kLastChunk.size());
   if (request_head_queued_) {
     request_head_queued_ = false;
     iov.insert(iov.begin(), asio::buffer(s_->request_out));

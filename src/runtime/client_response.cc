@@ -2,32 +2,17 @@
 // re-framing it for the client, the end of an exchange and the start of the next one, and the
 // ends of a WebSocket tunnel. Worker thread only.
 #include "weir/base/clock.h"
+#include "weir/http/chunk_framing.h"
 #include "weir/http/rewrite.h"
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/worker.h"
 
-#include <charconv>
 #include <cstring>
 
 namespace weir::runtime {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-
-namespace {
-
-constexpr std::string_view kCrlf = "\r\n";
-constexpr std::string_view kLastChunk = "0\r\n\r\n";
-
-// "HEX\r\n" for a chunk of n bytes; returns its length.
-size_t format_chunk_size(char* out, uint64_t n) {
-  auto r = std::to_chars(out, out + 16, n, 16);
-  r.ptr[0] = '\r';
-  r.ptr[1] = '\n';
-  return static_cast<size_t>(r.ptr + 2 - out);
-}
-
-} // namespace
 
 void ClientConnection::on_upstream_readable(const error_code& ec) {
   worker_.tick();
@@ -175,12 +160,7 @@ bool ClientConnection::on_response_head(std::string& out) {
 void ClientConnection::flush_response(size_t head_bytes, bool done, uint64_t body_bytes) {
   auto& iov = s_->response_iov;
   bool chunked = reframe_ == Reframe::chunked;
-  if (chunked && body_bytes > 0) {
-    size_t n = format_chunk_size(s_->response_chunk, body_bytes);
-    iov.insert(iov.begin(), asio::const_buffer(s_->response_chunk, n));
-    iov.emplace_back(kCrlf.data(), kCrlf.size());
-  }
-  if (chunked && done) iov.emplace_back(kLastChunk.data(), kLastChunk.size());
+  if (chunked) http::frame_chunk(iov, s_->response_chunk, body_bytes, done);
   if (head_bytes) iov.insert(iov.begin(), asio::const_buffer(s_->response_out.data(), head_bytes));
   if (iov.empty()) {
     if (done) return finish_exchange();
