@@ -624,21 +624,38 @@ TEST(HardeningLimits, AQueueTimeoutAnswerTheClientDoesNotTakeIsSentOnceThenReset
   EXPECT_EQ(http_request(weir.port(), "GET", "/fill").status, 200);
 }
 
+// weir run under `ulimit -n fd_limit` (the Weir fixture cannot set one): its process and the
+// public and admin ports it printed (0 when it did not start).
+struct FdLimitedWeir {
+  std::unique_ptr<Process> proc;
+  uint16_t port = 0;
+  uint16_t admin = 0;
+};
+FdLimitedWeir start_with_fd_limit(int fd_limit, const std::string& config_yaml) {
+  FdLimitedWeir w;
+  std::string config = temp_path("fd-limit", ".yaml");
+  if (!write_file(config, config_yaml)) return w;
+  w.proc = Process::start({"/bin/sh", "-c",
+                           "ulimit -n " + std::to_string(fd_limit) + " && exec " +
+                               std::string(WEIR_BIN) + " --config " + config});
+  if (!w.proc || !w.proc->wait_for_line("ready", 10s)) return w;
+  std::string out = w.proc->output();
+  auto port_after = [&](std::string_view prefix) -> uint16_t {
+    size_t at = out.find(prefix);
+    return at == std::string::npos ? 0 : port_at_end(out.substr(at, out.find('\n', at) - at));
+  };
+  w.port = port_after("weir: listening public ");
+  w.admin = port_after("weir: admin ");
+  return w;
+}
+
 TEST(HardeningLimits, AcceptBacksOffOnEmfileAndRecovers) {
   DemoUpstream v1 = DemoUpstream::start("v1");
-  std::string config = temp_path("emfile", ".yaml");
-  ASSERT_TRUE(write_file(config, one_route(v1.address())));
   // A descriptor limit of 64: the listener runs out long before the clients do.
-  auto proc = Process::start(
-      {"/bin/sh", "-c", std::string("ulimit -n 64 && exec ") + WEIR_BIN + " --config " + config});
-  ASSERT_TRUE(proc);
-  ASSERT_TRUE(proc->wait_for_line("ready", 10s)) << proc->output();
-  std::string out = proc->output();
-  size_t at = out.find("weir: listening public ");
-  ASSERT_NE(at, std::string::npos);
-  uint16_t port = port_at_end(out.substr(at, out.find('\n', at) - at));
-  at = out.find("weir: admin ");
-  uint16_t admin = port_at_end(out.substr(at, out.find('\n', at) - at));
+  FdLimitedWeir w = start_with_fd_limit(64, one_route(v1.address()));
+  ASSERT_TRUE(w.proc && w.port && w.admin) << (w.proc ? w.proc->output() : "no process");
+  auto& proc = w.proc;
+  uint16_t port = w.port, admin = w.admin;
   std::vector<std::unique_ptr<RawClient>> hogs;
   for (int i = 0; i < 150; ++i)
     if (auto c = RawClient::connect(port)) hogs.push_back(std::move(c));
@@ -675,18 +692,10 @@ TEST(HardeningLimits, AcceptBacksOffOnEmfileAndRecovers) {
 // not the endpoint's failure (a connect_refused run would eject a healthy endpoint).
 TEST(HardeningLimits, NoDescriptorForAnUpstreamSocketIsWeirsOwn503NotTheEndpoints) {
   DemoUpstream v1 = DemoUpstream::start("v1");
-  std::string config = temp_path("emfile", ".yaml");
-  ASSERT_TRUE(write_file(config, one_route(v1.address())));
-  auto proc = Process::start(
-      {"/bin/sh", "-c", std::string("ulimit -n 40 && exec ") + WEIR_BIN + " --config " + config});
-  ASSERT_TRUE(proc);
-  ASSERT_TRUE(proc->wait_for_line("ready", 10s)) << proc->output();
-  std::string out = proc->output();
-  size_t at = out.find("weir: listening public ");
-  ASSERT_NE(at, std::string::npos);
-  uint16_t port = port_at_end(out.substr(at, out.find('\n', at) - at));
-  at = out.find("weir: admin ");
-  uint16_t admin = port_at_end(out.substr(at, out.find('\n', at) - at));
+  FdLimitedWeir w = start_with_fd_limit(40, one_route(v1.address()));
+  ASSERT_TRUE(w.proc && w.port && w.admin) << (w.proc ? w.proc->output() : "no process");
+  auto& proc = w.proc;
+  uint16_t port = w.port, admin = w.admin;
   // More clients than descriptors: those weir accepted leave it none for an upstream socket.
   std::vector<std::unique_ptr<RawClient>> clients;
   for (int i = 0; i < 60; ++i)

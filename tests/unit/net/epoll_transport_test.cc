@@ -1,6 +1,7 @@
 // EpollTransport on a real Poller and real loopback sockets: readiness by edges, reads that
 // need no syscall to know the socket is empty, partial gather writes, connect, close with
 // operations pending, and a transport closed while its event waits in the same batch.
+#include "run_loop.h"
 #include "weir/net/epoll_transport.h"
 
 #include <algorithm>
@@ -77,15 +78,8 @@ class EpollTransportTest : public testing::Test {
 protected:
   // Runs the loop until `done` or a deadline; false on the deadline.
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.restart();
-      io_.run_for(10ms);
-    }
-    return true;
+    return net::run_until(io_, done, limit);
   }
-
   HandlerPool pool_; // outlives the io_context (its operations' memory)
   HandlerAllocator<void> alloc_{&pool_};
   asio::io_context io_;

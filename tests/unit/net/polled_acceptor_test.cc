@@ -1,6 +1,7 @@
 // PolledAcceptor on a real listening socket: a burst is taken whole (in slices), the peer's
 // address comes with the socket, pause leaves connections in the backlog and resume takes them,
 // an accept error pauses, stop ends the callbacks.
+#include "run_loop.h"
 #include "weir/net/polled_acceptor.h"
 
 #include <arpa/inet.h>
@@ -65,15 +66,8 @@ protected:
     }
   }
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.restart();
-      io_.run_for(10ms);
-    }
-    return true;
+    return net::run_until(io_, done, limit);
   }
-
   boost::asio::io_context io_;
   Poller poller_{io_};
   int listen_fd_ = -1;

@@ -3,6 +3,7 @@
 // long as a request runs on it.
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/worker.h"
+#include "worker_test_helpers.h"
 
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -12,13 +13,6 @@
 
 namespace weir::runtime {
 namespace {
-
-std::shared_ptr<const Snapshot> make_snapshot(uint64_t generation) {
-  auto s = std::make_shared<Snapshot>();
-  s->config = std::make_shared<config::Config>();
-  s->generation = generation;
-  return s;
-}
 
 TEST(SnapshotRef, CopiesCountLocallyAndLeaveTheSharedCountAlone) {
   auto shared = make_snapshot(1);
@@ -70,16 +64,6 @@ TEST(SnapshotRef, AssignmentMovesAndSelfAssignmentKeepTheCountsRight) {
   b.reset();
   EXPECT_TRUE(wb.expired());
   EXPECT_EQ(SnapshotRef::adopt(nullptr).get(), nullptr);
-}
-
-// Runs `fn` on the worker's thread and waits for it (10 s at most).
-template <typename Fn> void run_on(Worker& worker, Fn fn) {
-  std::promise<void> ran;
-  boost::asio::post(worker.io(), [&] {
-    fn();
-    ran.set_value();
-  });
-  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 TEST(SnapshotRef, WorkerKeepsAnOldGenerationWhileARequestRunsOnIt) {

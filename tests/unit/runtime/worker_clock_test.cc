@@ -1,6 +1,7 @@
 // The worker's clock for the request path: read once per tick(), kept for now(), with wall time
 // following it, and the access log's stamp formatted from it.
 #include "weir/runtime/worker.h"
+#include "worker_test_helpers.h"
 
 #include <boost/asio/post.hpp>
 #include <future>
@@ -9,22 +10,6 @@
 
 namespace weir::runtime {
 namespace {
-
-std::shared_ptr<const Snapshot> make_snapshot() {
-  auto s = std::make_shared<Snapshot>();
-  s->config = std::make_shared<config::Config>();
-  return s;
-}
-
-// Runs `fn` on the worker's thread and waits for it (10 s at most).
-template <typename Fn> void run_on(Worker& worker, Fn fn) {
-  std::promise<void> ran;
-  boost::asio::post(worker.io(), [&] {
-    fn();
-    ran.set_value();
-  });
-  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-}
 
 TEST(WorkerClock, NowHoldsWhatTheLastTickRead) {
   Worker worker(0, nullptr);
