@@ -674,10 +674,10 @@ private:
     Limits& limits = config_.limits;
     Fields f(c_, item,
              {"max_request_head_bytes", "max_request_line_bytes", "max_headers",
-              "max_response_head_bytes", "client_header_timeout", "client_body_timeout",
-              "request_timeout", "max_client_connections", "max_upstream_connections",
-              "queue_timeout", "max_access_log_queue_bytes", "max_admin_connections",
-              "admin_idle_timeout"});
+              "max_response_head_bytes", "buffer_bytes", "client_header_timeout",
+              "client_body_timeout", "request_timeout", "max_client_connections",
+              "max_upstream_connections", "queue_timeout", "max_access_log_queue_bytes",
+              "max_admin_connections", "admin_idle_timeout"});
     bool head_ok = true;
     if (auto i = f.get("max_request_head_bytes")) {
       if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes)) {
@@ -705,6 +705,9 @@ private:
     if (auto i = f.get("max_response_head_bytes")) {
       if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes))
         limits.max_response_head_bytes = *v;
+    }
+    if (auto i = f.get("buffer_bytes")) {
+      if (auto v = c_.integer(*i, kMinBufferBytes, kMaxHeadBytes)) limits.buffer_bytes = *v;
     }
     if (auto i = f.get("client_header_timeout")) {
       if (auto v = c_.duration(*i, true)) limits.client_header_timeout = *v;

@@ -27,6 +27,7 @@ constexpr uint32_t kMaxWeight = 1000000;
 constexpr uint32_t kMaxIdleConnections = 65536;
 constexpr uint32_t kMinHeadBytes = 1024;
 constexpr uint32_t kMaxHeadBytes = 1048576;
+constexpr uint32_t kMinBufferBytes = 4096; // limits.buffer_bytes; at most kMaxHeadBytes
 constexpr uint32_t kMaxHeaders = 10000;
 constexpr Duration kMaxDuration = std::chrono::hours(24);
 constexpr size_t kMaxHostLength = 253;

@@ -32,7 +32,7 @@ http::ParserLimits response_limits(const config::Limits& l) {
 }
 size_t buffer_size(const config::Limits& l) {
   size_t head = std::max(l.max_request_head_bytes, l.max_response_head_bytes);
-  return std::max<size_t>(16384, head);
+  return std::max<size_t>(l.buffer_bytes, head); // a whole head must fit in one
 }
 
 } // namespace

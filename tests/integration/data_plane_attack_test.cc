@@ -200,13 +200,14 @@ TEST(DataPlaneAttack, UpstreamBytesPastAResponseOrItsEndNeverServeTheNextRequest
   EXPECT_FALSE(c->closed_by_peer(100ms)) << "the client's connection stays kept alive";
 }
 
-// A request that exactly fills weir's 16 KiB read buffer leaves the transport unsure the socket
-// is drained, so the idle wait after its response wakes at once and reads nothing. The
+// A request that exactly fills weir's read buffer (16 KiB here) leaves the transport unsure the
+// socket is drained, so the idle wait after its response wakes at once and reads nothing. The
 // keep-alive connection is still idle then: it must last its idle timeout (10 s here), not be
 // closed at client_header_timeout (300 ms) as if a request head had begun.
 TEST(DataPlaneAttack, AnIdleWaitWokenForNothingKeepsTheIdleTimeout) {
   DemoUpstream up = DemoUpstream::start("up");
-  Weir weir = Weir::start(proxy_config(up.address()) + "limits:\n  client_header_timeout: 300ms\n");
+  Weir weir = Weir::start(proxy_config(up.address()) +
+                          "limits:\n  client_header_timeout: 300ms\n  buffer_bytes: 16384\n");
   auto c = RawClient::connect(weir.port());
   ASSERT_TRUE(c);
   std::string head = "POST /full HTTP/1.1\r\nHost: a\r\nContent-Length: 00000\r\n\r\n";

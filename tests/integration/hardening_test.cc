@@ -184,9 +184,9 @@ std::string one_route(const std::string& upstream, const std::string& limits = "
 // Upstream side
 
 TEST(HardeningUpstream, BytesPastAResponsesFramingNeverAnswerAnotherRequest) {
-  // The first response is framed to end exactly where weir's 16 KiB read ends; the bytes after
-  // it (a complete second response) are still in the socket when the exchange finishes. Reused,
-  // that connection would hand them to the next request as its answer.
+  // The first response is framed to end exactly where weir's 16 KiB read ends (buffer_bytes); the
+  // bytes after it (a complete second response) are still in the socket when the exchange finishes.
+  // Reused, that connection would hand them to the next request as its answer.
   const std::string smuggled = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled";
   size_t first_body = 0;
   RecordingUpstream up([&](int n, const std::string&) {
@@ -202,7 +202,7 @@ TEST(HardeningUpstream, BytesPastAResponsesFramingNeverAnswerAnotherRequest) {
     }
     return std::string("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhonest");
   });
-  Weir weir = Weir::start(one_route(up.address()));
+  Weir weir = Weir::start(one_route(up.address(), "  buffer_bytes: 16384\n"));
   auto c = RawClient::connect(weir.port());
   ASSERT_TRUE(c);
   // Pipelined: the second request is routed the instant the first response is done.

@@ -229,9 +229,14 @@ struct Limits {
   uint32_t max_request_line_bytes = 8192;   // → 414
   uint32_t max_headers = 100;               // → 431
   uint32_t max_response_head_bytes = 16384; // upstream response head → 502
-  Duration client_header_timeout{10000};    // whole request head must arrive within → 408
-  Duration client_body_timeout{10000};      // between two reads of a request body → 408
-  Duration request_timeout{300000};         // head to last body byte → 408
+  // Each of an exchange's two read buffers (client side, upstream side), as HAProxy's
+  // tune.bufsize; at least the larger head limit. 32 KiB: a body relayed in 16 KiB slices made
+  // the relay stall on every third read (bench/README.md, 1 MiB responses). An idle connection
+  // holds none.
+  uint32_t buffer_bytes = 32768;
+  Duration client_header_timeout{10000}; // whole request head must arrive within → 408
+  Duration client_body_timeout{10000};   // between two reads of a request body → 408
+  Duration request_timeout{300000};      // head to last body byte → 408
   // Client connections per worker; beyond it new ones wait in the listen backlog.
   uint32_t max_client_connections = 10000;
   // Connections to one endpoint (idle ones included), shared out among the workers; a request

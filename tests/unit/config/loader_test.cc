@@ -720,6 +720,11 @@ TEST(ConfigLoader, BadLimits) {
             "t.yaml:13:16: limits.max_headers: must be between 1 and 10000, got 0\n");
 }
 
+TEST(ConfigLoader, BufferBytesOutOfRange) {
+  EXPECT_EQ(errors_of(std::string(kMinimal) + "limits: { buffer_bytes: 1000 }\n"),
+            "t.yaml:10:25: limits.buffer_bytes: must be between 4096 and 1048576, got 1000\n");
+}
+
 TEST(ConfigLoader, RequestLineLongerThanHead) {
   EXPECT_EQ(errors_of(std::string(kMinimal) +
                       "limits: { max_request_head_bytes: 4096, max_request_line_bytes: 8000 }\n"),
@@ -837,6 +842,7 @@ TEST(ConfigLoader, DefaultsApplied) {
   EXPECT_EQ(c.limits.max_request_line_bytes, 8192u);
   EXPECT_EQ(c.limits.max_headers, 100u);
   EXPECT_EQ(c.limits.max_response_head_bytes, 16384u);
+  EXPECT_EQ(c.limits.buffer_bytes, 32768u);
   EXPECT_EQ(c.limits.client_header_timeout, Duration{10000});
   EXPECT_FALSE(c.access_log.enabled);
   EXPECT_EQ(c.drain_timeout, Duration{30000});
@@ -871,6 +877,7 @@ limits:
   max_request_line_bytes: 4096
   max_headers: 50
   max_response_head_bytes: 65536
+  buffer_bytes: 65536
   client_header_timeout: 5s
 access_log: { path: stderr, format: json }
 drain_timeout: 0s
@@ -914,6 +921,7 @@ drain_timeout: 0s
   EXPECT_EQ(c.limits.max_request_line_bytes, 4096u);
   EXPECT_EQ(c.limits.max_headers, 50u);
   EXPECT_EQ(c.limits.max_response_head_bytes, 65536u);
+  EXPECT_EQ(c.limits.buffer_bytes, 65536u);
   EXPECT_EQ(c.limits.client_header_timeout, Duration{5000});
   EXPECT_TRUE(c.access_log.enabled);
   EXPECT_EQ(c.access_log.path, "stderr");
