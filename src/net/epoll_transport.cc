@@ -36,8 +36,22 @@ EpollTransport::~EpollTransport() {
 
 bool EpollTransport::adopt(int fd, error_code& ec) {
   set_no_delay(fd);
-  if (!poller_.add(fd, this, ec)) return false;
+  // Registered only once an operation has to wait (watch()): a connection whose request is
+  // there by the time it is accepted, and whose response goes out whole, costs no epoll_ctl at
+  // all (HAProxy's speculative I/O). Until then both directions are presumed ready, so the
+  // first read asks the kernel at once instead of waiting a turn of the loop for an edge.
+  ec.clear();
   fd_ = fd;
+  readable_ = writable_ = true;
+  return true;
+}
+
+bool EpollTransport::watch(error_code& ec) {
+  if (registered_) return true;
+  // ADD reports what is due already, as an edge at the next batch: nothing that came while
+  // unregistered is missed.
+  if (!poller_.add(fd_, this, ec)) return false;
+  registered_ = true;
   return true;
 }
 
@@ -48,7 +62,7 @@ size_t EpollTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
-  if (!readable_) {
+  if (!readable_ && registered_) {
     // Drained by the last read, and no edge since: nothing to ask the kernel.
     ec = asio::error::would_block;
     return 0;
@@ -98,24 +112,28 @@ void EpollTransport::read(asio::mutable_buffer buffer) {
   size_t n = 0;
   if (fd_ < 0) return post_read(asio::error::bad_descriptor, 0);
   if (readable_ && receive(ec, n)) return post_read(ec, n);
+  if (!watch(ec)) return post_read(ec, 0);
   read_pending_ = true; // the next edge completes it
 }
 
 void EpollTransport::wait_readable() {
   if (fd_ < 0) return post_readable(asio::error::bad_descriptor);
   if (readable_) return post_readable({});
+  error_code ec;
+  if (!watch(ec)) return post_readable(ec);
   wait_pending_ = true;
 }
 
 bool EpollTransport::quiet() {
   if (fd_ < 0 || end_seen_) return false;
-  if (!readable_) return true;
+  if (!readable_ && registered_) return true; // unregistered: no edge would have said
+
   return peek_quiet();
 }
 
 bool EpollTransport::quiet_now() {
   if (fd_ < 0 || end_seen_) return false;
-  if (!readable_ && poller_.settled() > drained_at_) return true;
+  if (!readable_ && registered_ && poller_.settled() > drained_at_) return true;
   return peek_quiet();
 }
 
@@ -196,6 +214,7 @@ void EpollTransport::write(BufferView buffers) {
       break;
     }
   }
+  if (error_code ec; !watch(ec)) return post_written(ec, written_);
   write_pending_ = true;
 }
 
@@ -211,6 +230,7 @@ void EpollTransport::connect(const asio::ip::tcp::endpoint& endpoint) {
     return post_connected(ec);
   }
   fd_ = fd;
+  registered_ = true;
   if (::connect(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
     return post_connected({});
   if (errno != EINPROGRESS) return post_connected(errno_code(errno));

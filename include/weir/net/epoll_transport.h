@@ -33,8 +33,9 @@ public:
   EpollTransport(const EpollTransport&) = delete;
   EpollTransport& operator=(const EpollTransport&) = delete;
 
-  // Takes a connected, non-blocking socket (an accepted one: accept4 made it non-blocking),
-  // sets TCP_NODELAY and registers it.
+  // Takes a connected, non-blocking socket (an accepted one: accept4 made it non-blocking) and
+  // sets TCP_NODELAY. It is registered with the Poller only when an operation first has to
+  // wait; until then reads and writes are tried at once.
   bool adopt(int fd, boost::system::error_code& ec);
   int native_handle() const { return fd_; }
 
@@ -57,6 +58,8 @@ public:
 
 private:
   enum class Sent : uint8_t { all, blocked, failed };
+  // Registers the socket with the Poller if it is not yet (the first operation that waits).
+  bool watch(boost::system::error_code& ec);
   // Sends what the socket takes of the pending write; `ec` set when it failed.
   Sent send_some(boost::system::error_code& ec);
   // recv into the pending read's buffer: false when the socket had nothing (read stays pending).
@@ -90,6 +93,7 @@ private:
   bool write_pending_ = false;
   bool connect_pending_ = false;
   bool reset_on_close_ = false;
+  bool registered_ = false; // with the Poller: until then no edge tells readable_ or writable_
 };
 
 } // namespace weir::net

@@ -80,6 +80,24 @@ protected:
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
     return net::run_until(io_, done, limit);
   }
+  // Adopts `fd` and takes it to where an accepted connection is once its first read found
+  // nothing: known empty, registered with the Poller (a wait is what registers it).
+  void adopt_drained(EpollTransport& t, Recorder& owner, int fd) {
+    error_code ec;
+    ASSERT_TRUE(t.adopt(fd, ec)) << ec.message();
+    t.wait_readable(); // presumed ready until asked: reported at once
+    io_.poll();
+    ASSERT_EQ(owner.calls, std::vector<std::string>{"readable"});
+    char byte;
+    ASSERT_EQ(t.read_now(asio::buffer(&byte, 1), ec), 0u);
+    ASSERT_EQ(ec, asio::error::would_block);
+    owner.calls.clear();
+    t.wait_readable(); // registers; the ADD's edge says output only
+    io_.restart();
+    io_.poll();
+    ASSERT_TRUE(owner.calls.empty());
+  }
+
   HandlerPool pool_; // outlives the io_context (its operations' memory)
   HandlerAllocator<void> alloc_{&pool_};
   asio::io_context io_;
@@ -92,10 +110,7 @@ TEST_F(EpollTransportTest, AWaitIsToldByTheEdgeAndAShortReadKnowsTheSocketIsEmpt
   Recorder owner;
   EpollTransport t(poller_, io_, &owner, alloc_);
   error_code ec;
-  ASSERT_TRUE(t.adopt(server, ec)) << ec.message();
-  t.wait_readable();
-  io_.poll(); // the registration's edge says output only: nothing to read yet
-  EXPECT_TRUE(owner.calls.empty());
+  adopt_drained(t, owner, server); // and a wait pending: nothing to read yet
   ASSERT_EQ(::send(client, "hello", 5, 0), 5);
   ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
   EXPECT_EQ(owner.calls, std::vector<std::string>{"readable"});
@@ -192,9 +207,8 @@ TEST_F(EpollTransportTest, QuietNowSeesBytesWhoseEdgeTheLoopHasNotHandledYet) {
   Recorder owner;
   EpollTransport t(poller_, io_, &owner, alloc_);
   error_code ec;
-  ASSERT_TRUE(t.adopt(server, ec));
+  adopt_drained(t, owner, server);
   ASSERT_EQ(::send(client, "response", 8, 0), 8);
-  t.wait_readable();
   ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
   char buf[64];
   ASSERT_EQ(t.read_now(asio::buffer(buf), ec), 8u);
@@ -297,12 +311,8 @@ TEST_F(EpollTransportTest, ATransportClosedByAnEarlierCallbackInTheSameBatchHear
   Recorder o1, o2;
   auto t1 = std::make_unique<EpollTransport>(poller_, io_, &o1, alloc_);
   auto t2 = std::make_unique<EpollTransport>(poller_, io_, &o2, alloc_);
-  error_code ec;
-  ASSERT_TRUE(t1->adopt(s1, ec));
-  ASSERT_TRUE(t2->adopt(s2, ec));
-  io_.poll(); // the registrations' output edges
-  t1->wait_readable();
-  t2->wait_readable();
+  adopt_drained(*t1, o1, s1); // each with a wait pending
+  adopt_drained(*t2, o2, s2);
   // Whichever hears first closes and deletes the other: its event, in the same batch, must be
   // dropped rather than delivered to freed memory (ASan would say so).
   bool closed_other = false;
@@ -334,6 +344,43 @@ TEST_F(EpollTransportTest, ATransportClosedByAnEarlierCallbackInTheSameBatchHear
   ::close(c2);
 }
 
+TEST_F(EpollTransportTest, AnAcceptedConnectionWhoseRequestIsThereIsServedWithoutRegistering) {
+  // HAProxy's speculative I/O: an accepted socket is tried at once, and registered with the
+  // Poller only when something has to wait. A request already there and a response that goes
+  // out whole (a Connection: close exchange) cost no epoll_ctl and no turn of the loop.
+  auto [client, server] = net_.pair();
+  ASSERT_EQ(::send(client, "GET / HTTP/1.1\r\n\r\n", 18, 0), 18);
+  Recorder owner;
+  EpollTransport t(poller_, io_, &owner, alloc_);
+  error_code ec;
+  ASSERT_TRUE(t.adopt(server, ec));
+  t.wait_readable();
+  io_.poll();
+  ASSERT_EQ(owner.calls, std::vector<std::string>{"readable"});
+  char buf[64];
+  ASSERT_EQ(t.read_now(asio::buffer(buf), ec), 18u);
+  std::vector<asio::const_buffer> out{asio::buffer("HTTP/1.1 200 OK\r\n\r\n", 19)};
+  t.write(BufferView(out));
+  io_.poll();
+  ASSERT_EQ(owner.calls.size(), 2u);
+  EXPECT_EQ(owner.calls[1], "written 19");
+  EXPECT_EQ(poller_.events(), 0u) << "nothing was registered, so no edge ever came";
+  // The short read drained it, but with no registration no edge would say that bytes came
+  // since: quiet() and quiet_now() ask the kernel.
+  EXPECT_TRUE(t.quiet());
+  ASSERT_EQ(::send(client, "x", 1, 0), 1);
+  EXPECT_FALSE(t.quiet());
+  EXPECT_FALSE(t.quiet_now());
+  // And a wait armed now registers, and the ADD reports the byte that came before it.
+  owner.calls.clear();
+  t.wait_readable();
+  io_.poll();
+  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
+  EXPECT_EQ(owner.calls, std::vector<std::string>{"readable"});
+  EXPECT_EQ(t.read_now(asio::buffer(buf), ec), 1u);
+  ::close(client);
+}
+
 TEST_F(EpollTransportTest, AKeepAliveExchangeTakesOneEventPerDirectionAndNoEmptyRead) {
   // The shape of a proxied request on the upstream side: write the request, wait, read the
   // response. Counted in edges: a wait armed on a drained socket does not ask the kernel.
@@ -342,8 +389,9 @@ TEST_F(EpollTransportTest, AKeepAliveExchangeTakesOneEventPerDirectionAndNoEmpty
   EpollTransport t(poller_, io_, &owner, alloc_);
   error_code ec;
   ASSERT_TRUE(t.adopt(server, ec));
-  io_.poll();
   char buf[256];
+  ASSERT_EQ(t.read_now(asio::buffer(buf), ec), 0u); // the one time it asks: nothing yet
+  ASSERT_EQ(ec, asio::error::would_block);
   for (int i = 0; i < 20; ++i) {
     owner.calls.clear();
     std::vector<asio::const_buffer> req{asio::buffer("GET / HTTP/1.1\r\n\r\n", 18)};
