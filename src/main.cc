@@ -87,7 +87,8 @@ int run(const std::string& path) {
   if (config->control.enabled)
     std::printf("weir: control socket %s\n", control_server.path().c_str());
   if (config->admin.enabled) std::printf("weir: admin %s\n", admin_server.address().c_str());
-  std::printf("weir: %zu worker(s) ready\n", controller.workers().size());
+  std::printf("weir: %zu worker(s) ready, io %s\n", controller.workers().size(),
+              controller.workers().io_backend());
   std::fflush(stdout);
   weir::log::info("weir " WEIR_VERSION " started with " + path);
 

@@ -73,11 +73,23 @@ private:
       return;
     }
     Fields f(c_, top,
-             {"workers", "listeners", "services", "routes", "limits", "access_log", "drain_timeout",
-              "control", "admin", "state_dir", "trusted_proxies"});
+             {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
+              "drain_timeout", "control", "admin", "state_dir", "trusted_proxies"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
+    if (auto i = f.get("io")) {
+      if (auto v = c_.string(*i)) {
+        if (*v == "auto")
+          config_.io = IoBackend::auto_;
+        else if (*v == "epoll")
+          config_.io = IoBackend::epoll;
+        else if (*v == "io_uring")
+          config_.io = IoBackend::io_uring;
+        else
+          c_.fail(*i, "expected auto, epoll or io_uring, got " + quote(*v));
+      }
+    }
     if (auto l = f.require("listeners")) read_listeners(*l);
     if (auto s = f.require("services")) read_services(*s);
     if (auto r = f.require("routes")) read_routes(*r);

@@ -218,14 +218,15 @@ inline std::string format_size(uint64_t bytes) {
   return std::to_string(bytes);
 }
 
-// " (did you mean \"x\"?)" for the closest candidate within two edits, else "".
+// " (did you mean \"x\"?)" for the closest candidate within two edits, else "". Not for a
+// candidate the edits would replace whole ("foo" is not a typo of "io").
 inline std::string did_you_mean(std::string_view text,
                                 std::initializer_list<std::string_view> candidates) {
   std::string_view best;
   size_t best_distance = 3;
   for (std::string_view candidate : candidates) {
     const size_t d = edit_distance(text, candidate);
-    if (d < best_distance) {
+    if (d < best_distance && d < candidate.size()) {
       best_distance = d;
       best = candidate;
     }

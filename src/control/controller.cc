@@ -406,6 +406,7 @@ void Controller::reload(Done done) {
   names("overrides_dropped", dropped_overrides);
   std::vector<std::string> restart_only;
   if (next->workers != old.workers) restart_only.push_back("workers");
+  if (next->io != old.io) restart_only.push_back("io");
   if (next->control.socket != old.control.socket || next->control.mode != old.control.mode ||
       next->control.group != old.control.group)
     restart_only.push_back("control");

@@ -1,5 +1,7 @@
 #include "weir/net/epoll_transport.h"
 
+#include "weir/net/socket_ops.h"
+
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -16,16 +18,8 @@ namespace weir::net {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-namespace {
-error_code errno_code(int e) {
-  return error_code(e, boost::system::system_category());
-}
-
-void set_no_delay(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-} // namespace
+using socket_ops::errno_code;
+using Sent = socket_ops::GatherWrite::Sent;
 
 EpollTransport::~EpollTransport() {
   if (fd_ >= 0) {
@@ -35,7 +29,7 @@ EpollTransport::~EpollTransport() {
 }
 
 bool EpollTransport::adopt(int fd, error_code& ec) {
-  set_no_delay(fd);
+  socket_ops::set_no_delay(fd);
   // Registered only once an operation has to wait (watch()): a connection whose request is
   // there by the time it is accepted, and whose response goes out whole, costs no epoll_ctl at
   // all (HAProxy's speculative I/O). Until then both directions are presumed ready, so the
@@ -138,102 +132,51 @@ bool EpollTransport::quiet_now() {
 }
 
 bool EpollTransport::peek_quiet() {
-  char byte;
-  ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    readable_ = false;
-    return true;
-  }
-  return false;
+  if (!socket_ops::peek_quiet(fd_)) return false;
+  readable_ = false;
+  return true;
 }
 
 // --- writing -----------------------------------------------------------------------------------
 
-EpollTransport::Sent EpollTransport::send_some(error_code& ec) {
-  constexpr int kMaxIov = 64;
-  while (write_pos_ != write_end_) {
-    iovec iov[kMaxIov];
-    int count = 0;
-    size_t wanted = 0;
-    size_t offset = write_offset_;
-    for (const asio::const_buffer* b = write_pos_; b != write_end_ && count < kMaxIov; ++b) {
-      if (b->size() > offset) {
-        iov[count].iov_base = const_cast<char*>(static_cast<const char*>(b->data()) + offset);
-        iov[count].iov_len = b->size() - offset;
-        wanted += iov[count].iov_len;
-        ++count;
-      }
-      offset = 0;
-    }
-    if (count == 0) break; // only empty buffers were left
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(count);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        writable_ = false;
-        return Sent::blocked;
-      }
-      ec = errno_code(errno);
-      return Sent::failed;
-    }
-    written_ += static_cast<size_t>(n);
-    // Step past what went out.
-    size_t left = static_cast<size_t>(n);
-    while (write_pos_ != write_end_ && left >= write_pos_->size() - write_offset_) {
-      left -= write_pos_->size() - write_offset_;
-      ++write_pos_;
-      write_offset_ = 0;
-    }
-    write_offset_ += left;
-    if (static_cast<size_t>(n) < wanted) {
-      // The socket's send buffer is full: the next output edge says when it takes more.
-      writable_ = false;
-      return write_pos_ == write_end_ ? Sent::all : Sent::blocked;
-    }
-  }
-  return Sent::all;
+Sent EpollTransport::send_some(error_code& ec) {
+  Sent sent = out_.send(fd_, ec);
+  if (sent == Sent::blocked) writable_ = false; // the next output edge says when it takes more
+  return sent;
 }
 
 void EpollTransport::write(BufferView buffers) {
-  write_pos_ = buffers.begin();
-  write_end_ = buffers.end();
-  write_offset_ = 0;
-  written_ = 0;
+  out_.start(buffers);
   if (fd_ < 0) return post_written(asio::error::bad_descriptor, 0);
   if (writable_) {
     error_code ec;
     switch (send_some(ec)) {
     case Sent::all:
-      return post_written({}, written_);
+      return post_written({}, out_.written());
     case Sent::failed:
-      return post_written(ec, written_);
+      return post_written(ec, out_.written());
     case Sent::blocked:
       break;
     }
   }
-  if (error_code ec; !watch(ec)) return post_written(ec, written_);
+  if (error_code ec; !watch(ec)) return post_written(ec, out_.written());
   write_pending_ = true;
 }
 
 // --- connecting and closing ----------------------------------------------------------------------
 
 void EpollTransport::connect(const asio::ip::tcp::endpoint& endpoint) {
-  int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return post_connected(errno_code(errno));
-  set_no_delay(fd);
+  bool in_progress = false;
   error_code ec;
+  int fd = socket_ops::start_connect(endpoint, in_progress, ec);
+  if (fd < 0) return post_connected(ec);
   if (!poller_.add(fd, this, ec)) {
     ::close(fd);
     return post_connected(ec);
   }
   fd_ = fd;
   registered_ = true;
-  if (::connect(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0)
-    return post_connected({});
-  if (errno != EINPROGRESS) return post_connected(errno_code(errno));
+  if (!in_progress) return post_connected({});
   connect_pending_ = true; // the output edge (or an error) ends it
 }
 
@@ -272,12 +215,10 @@ void EpollTransport::on_ready(uint32_t events) {
   // completion). So a step that calls back goes on only if one was.
   if (connect_pending_ && writable_) {
     connect_pending_ = false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) writable_ = false;
+    error_code result = socket_ops::connect_result(fd_);
+    if (result) writable_ = false;
     bool more = read_pending_ || wait_pending_ || write_pending_;
-    owner_->on_transport_connected(err ? errno_code(err) : error_code());
+    owner_->on_transport_connected(result);
     if (!more) return;
   }
   if (write_pending_ && writable_) {
@@ -286,7 +227,7 @@ void EpollTransport::on_ready(uint32_t events) {
     if (sent != Sent::blocked) {
       write_pending_ = false;
       bool more = read_pending_ || wait_pending_;
-      owner_->on_transport_written(ec, written_);
+      owner_->on_transport_written(ec, out_.written());
       if (!more) return;
     }
   }
@@ -307,21 +248,19 @@ void EpollTransport::on_ready(uint32_t events) {
 // ------------------------------------------------------------
 
 void EpollTransport::post_read(error_code ec, size_t n) {
-  asio::post(io_,
-             asio::bind_allocator(alloc_, [this, ec, n] { owner_->on_transport_read(ec, n); }));
+  socket_ops::post_to_owner(io_, alloc_, owner_, socket_ops::Done::read, ec, n);
 }
 
 void EpollTransport::post_written(error_code ec, size_t n) {
-  asio::post(io_,
-             asio::bind_allocator(alloc_, [this, ec, n] { owner_->on_transport_written(ec, n); }));
+  socket_ops::post_to_owner(io_, alloc_, owner_, socket_ops::Done::written, ec, n);
 }
 
 void EpollTransport::post_readable(error_code ec) {
-  asio::post(io_, asio::bind_allocator(alloc_, [this, ec] { owner_->on_transport_readable(ec); }));
+  socket_ops::post_to_owner(io_, alloc_, owner_, socket_ops::Done::readable, ec);
 }
 
 void EpollTransport::post_connected(error_code ec) {
-  asio::post(io_, asio::bind_allocator(alloc_, [this, ec] { owner_->on_transport_connected(ec); }));
+  socket_ops::post_to_owner(io_, alloc_, owner_, socket_ops::Done::connected, ec);
 }
 
 } // namespace weir::net

@@ -51,12 +51,13 @@ void ClientConnection::go(UpstreamEvent e) {
 }
 
 ClientConnection::ClientConnection(Worker& worker, const ListenerSlot* listener)
-    : worker_(worker), transport_(worker.poller(), worker.io(), this, worker.handler_allocator()),
-      client_(transport_), listener_(listener), try_timer_(worker.io()) {}
+    : worker_(worker),
+      transport_(worker.poller(), worker.ring(), worker.io(), this, worker.handler_allocator()),
+      client_(transport_.get()), listener_(listener), try_timer_(worker.io()) {}
 
 void ClientConnection::start(int fd, const sockaddr* peer) {
   error_code ec;
-  if (!transport_.adopt(fd, ec)) {
+  if (!transport_->adopt(fd, ec)) {
     // Not registered (out of memory in the kernel): nothing was started, nothing refers to us.
     ::close(fd);
     delete this;

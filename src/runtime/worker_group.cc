@@ -1,12 +1,43 @@
 #include "weir/runtime/worker_group.h"
 
 #include "weir/net/listener.h"
+#include "weir/net/ring.h"
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <cstdlib>
+#include <string_view>
 #include <unistd.h>
 
 namespace weir::runtime {
+
+Result<bool> WorkerGroup::resolve_io(config::IoBackend configured, const char* env) {
+  std::string unavailable;
+  if (configured == config::IoBackend::auto_ && env && *env) {
+    // The operator's override of auto, without editing the config (and how the tests run the
+    // whole suite on each backend).
+    std::string_view e(env);
+    if (e == "epoll")
+      configured = config::IoBackend::epoll;
+    else if (e == "io_uring")
+      configured = config::IoBackend::io_uring;
+    else if (e != "auto")
+      return Error{ErrorSource::config,
+                   "WEIR_IO=" + std::string(e) + ": expected auto, epoll or io_uring"};
+  }
+  switch (configured) {
+  case config::IoBackend::epoll:
+    return false;
+  case config::IoBackend::auto_:
+    return net::Ring::available(&unavailable);
+  case config::IoBackend::io_uring:
+    if (!net::Ring::available(&unavailable))
+      return Error{ErrorSource::config, "io: io_uring is not available on this system (" +
+                                            unavailable + "); use io: auto or io: epoll"};
+    return true;
+  }
+  return false;
+}
 
 WorkerGroup::~WorkerGroup() {
   drain_and_join(std::chrono::milliseconds(0));
@@ -55,17 +86,38 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
                                               config.limits.max_access_log_queue_bytes);
     if (!error.empty()) return Error{ErrorSource::config, error};
   }
+  auto chosen = resolve_io(config.io, std::getenv("WEIR_IO"));
+  if (!chosen.ok()) return chosen.error();
+  io_uring_ = *chosen;
   unsigned n = config.workers == 0 ? 1 : config.workers;
   std::vector<Bound> next;
   std::vector<std::vector<ListenerSpec>> specs(n);
   auto planned = plan_listeners(*snapshot, next, specs);
   if (!planned.ok()) return planned.error();
   bound_ = std::move(next);
+  net::Ring::Options ring;
+  ring.buffer_size =
+      std::max<size_t>({config.limits.buffer_bytes, config.limits.max_request_head_bytes,
+                        config.limits.max_response_head_bytes});
+  // Every worker is set up before any starts, so a failure leaves nothing running.
   for (unsigned w = 0; w < n; ++w) {
     workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
-    workers_.back()->set_outlier_sink(outlier_sink);
-    workers_.back()->set_fast_abort_sink(fast_abort_sink);
-    workers_.back()->start(snapshot, std::move(specs[w]));
+    if (!io_uring_) continue;
+    try {
+      workers_.back()->use_io_uring(ring);
+    } catch (const std::exception& e) {
+      workers_.clear();
+      for (const auto& worker_specs : specs)
+        for (const auto& spec : worker_specs)
+          if (spec.fd >= 0) ::close(spec.fd);
+      bound_.clear();
+      return Error{ErrorSource::config, std::string("io: io_uring: ") + e.what()};
+    }
+  }
+  for (unsigned w = 0; w < n; ++w) {
+    workers_[w]->set_outlier_sink(outlier_sink);
+    workers_[w]->set_fast_abort_sink(fast_abort_sink);
+    workers_[w]->start(snapshot, std::move(specs[w]));
   }
   return true;
 }

@@ -8,12 +8,12 @@
 namespace weir::upstream {
 
 Connection::Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
-                       HandlerAllocator<void> alloc)
-    : transport_(poller, io, this, alloc), pool_(pool) {}
+                       HandlerAllocator<void> alloc, net::Ring* ring)
+    : transport_(poller, ring, io, this, alloc), pool_(pool) {}
 
 void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
   ++pending_;
-  transport_.connect(endpoint);
+  transport_->connect(endpoint);
 }
 
 void Connection::on_transport_connected(const boost::system::error_code& ec) {
@@ -27,7 +27,7 @@ void Connection::wait_readable() {
   if (wait_pending_ || closed_) return;
   wait_pending_ = true;
   ++pending_;
-  transport_.wait_readable();
+  transport_->wait_readable();
 }
 
 void Connection::on_transport_readable(const boost::system::error_code& ec) {
@@ -45,7 +45,7 @@ void Connection::on_transport_readable(const boost::system::error_code& ec) {
 void Connection::write(BufferView buffers) {
   write_pending_ = true;
   ++pending_;
-  transport_.write(buffers);
+  transport_->write(buffers);
 }
 
 void Connection::on_transport_written(const boost::system::error_code& ec, size_t) {
@@ -60,7 +60,7 @@ void Connection::close_and_release() {
   if (closed_) return;
   closed_ = true;
   owner_ = nullptr;
-  transport_.close();
+  transport_->close();
   if (pool_) {
     --pool_->active_count_;
     if (!pool_->waiters_.empty()) pool_->schedule_grant();
@@ -75,9 +75,9 @@ void Connection::finish_op() {
 
 Pool::Pool(boost::asio::io_context& io, net::Poller& poller,
            boost::asio::ip::tcp::endpoint endpoint, std::string key, uint32_t max_idle,
-           HandlerAllocator<void> alloc)
-    : io_(io), poller_(poller), alloc_(alloc), endpoint_(endpoint), key_(std::move(key)),
-      max_idle_(max_idle) {}
+           HandlerAllocator<void> alloc, net::Ring* ring)
+    : io_(io), poller_(poller), ring_(ring), alloc_(alloc), endpoint_(endpoint),
+      key_(std::move(key)), max_idle_(max_idle) {}
 
 Pool::~Pool() {
   close_idle();
@@ -138,7 +138,7 @@ void Pool::grant() {
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
   ++active_count_;
-  auto* c = new Connection(io_, poller_, this, alloc_);
+  auto* c = new Connection(io_, poller_, this, alloc_, ring_);
   c->set_owner(owner);
   return c;
 }

@@ -278,9 +278,14 @@ struct Admin {
   Address address;
 };
 
+// The data plane's I/O backend. auto: io_uring where the kernel offers what weir needs from it,
+// else epoll (resolved when the workers start, not by the loader).
+enum class IoBackend { auto_, epoll, io_uring };
+
 struct Config {
   std::string source_path; // the file it was loaded from ("" when from a string)
   unsigned workers = 0;    // resolved: "auto" becomes the number of CPUs
+  IoBackend io = IoBackend::auto_;
   std::vector<Listener> listeners;
   std::vector<Service> services;
   std::vector<Route> routes;

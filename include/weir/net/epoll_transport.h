@@ -2,7 +2,8 @@
 
 #include "weir/base/handler_pool.h"
 #include "weir/net/poller.h"
-#include "weir/net/transport.h"
+#include "weir/net/socket_ops.h"
+#include "weir/net/socket_transport.h"
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -24,7 +25,7 @@ namespace weir::net {
 //
 // Completions of operations that finish at once are posted, never run inside the initiating
 // call; the rest run from the Poller's batch. Worker thread only.
-class EpollTransport final : public Transport, public PollClient {
+class EpollTransport final : public SocketTransport, public PollClient {
 public:
   EpollTransport(Poller& poller, boost::asio::io_context& io, TransportOwner* owner,
                  HandlerAllocator<void> alloc)
@@ -36,7 +37,7 @@ public:
   // Takes a connected, non-blocking socket (an accepted one: accept4 made it non-blocking) and
   // sets TCP_NODELAY. It is registered with the Poller only when an operation first has to
   // wait; until then reads and writes are tried at once.
-  bool adopt(int fd, boost::system::error_code& ec);
+  bool adopt(int fd, boost::system::error_code& ec) override;
   int native_handle() const { return fd_; }
 
   void read(boost::asio::mutable_buffer buffer) override;
@@ -48,7 +49,7 @@ public:
   // syscall once the Poller has emptied that queue since the read that drained the socket,
   // else with a MSG_PEEK. For re-using a connection that was quiet() when it went idle, in case
   // it is taken again within the same turn of the loop (pipelined requests).
-  bool quiet_now();
+  bool quiet_now() override;
   void connect(const boost::asio::ip::tcp::endpoint& endpoint) override;
   void shutdown_send() override;
   void reset_on_close() override;
@@ -57,7 +58,7 @@ public:
   void on_ready(uint32_t events) override;
 
 private:
-  enum class Sent : uint8_t { all, blocked, failed };
+  using Sent = socket_ops::GatherWrite::Sent;
   // Registers the socket with the Poller if it is not yet (the first operation that waits).
   bool watch(boost::system::error_code& ec);
   // Sends what the socket takes of the pending write; `ec` set when it failed.
@@ -77,10 +78,7 @@ private:
   HandlerAllocator<void> alloc_; // the worker's recycled memory for the posted completions
   int fd_ = -1;
   boost::asio::mutable_buffer read_buffer_;
-  const boost::asio::const_buffer* write_pos_ = nullptr;
-  const boost::asio::const_buffer* write_end_ = nullptr;
-  size_t write_offset_ = 0; // bytes of *write_pos_ already sent
-  size_t written_ = 0;
+  socket_ops::GatherWrite out_; // the pending write
   // What the last edge or operation said: bytes (or an end) may wait / the socket takes bytes.
   bool readable_ = false;
   bool writable_ = false;

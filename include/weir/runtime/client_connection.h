@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/metrics/cells.h"
-#include "weir/net/epoll_transport.h"
+#include "weir/net/any_socket_transport.h"
 #include "weir/runtime/attempt_recorder.h"
 #include "weir/runtime/connection_state.h"
 #include "weir/runtime/snapshot.h"
@@ -192,7 +192,7 @@ private:
   void end_retry_in_flight();
 
   Worker& worker_;
-  net::EpollTransport transport_;
+  net::AnySocketTransport transport_;
   net::Transport& client_; // the seam: every client read and write goes through it
   const ListenerSlot* listener_;
   Stream* s_ = nullptr;

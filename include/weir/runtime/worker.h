@@ -5,6 +5,7 @@
 #include "weir/metrics/registry.h"
 #include "weir/net/polled_acceptor.h"
 #include "weir/net/poller.h"
+#include "weir/net/ring.h"
 #include "weir/route/split.h"
 #include "weir/runtime/access_log.h"
 #include "weir/runtime/snapshot.h"
@@ -88,6 +89,12 @@ public:
   boost::asio::io_context& io() { return io_; }
   // Worker thread only: the edge-triggered epoll set every socket of the data plane is in.
   net::Poller& poller() { return poller_; }
+  // Worker thread only: the io_uring the data plane's sockets use when the backend is
+  // io_uring (listeners stay on the Poller); nullptr with epoll.
+  net::Ring* ring() { return ring_.get(); }
+  // Any thread, before start(): the data plane's sockets go through an io_uring (throws
+  // boost::system::system_error when it cannot be set up).
+  void use_io_uring(net::Ring::Options options);
   // Worker thread only: memory for the worker's Asio operations, recycled (base/handler_pool.h).
   // Bind a completion handler with boost::asio::bind_allocator(worker.handler_allocator(), h).
   HandlerAllocator<void> handler_allocator() { return HandlerAllocator<void>(&handler_pool_); }
@@ -193,7 +200,8 @@ private:
   boost::asio::io_context io_;
   // After io_ (its wait is an Asio operation), before everything whose sockets it holds.
   net::Poller poller_{io_};
-  SnapshotRef snapshot_; // this worker's ref to the generation in use
+  std::unique_ptr<net::Ring> ring_; // io: io_uring; before everything whose sockets use it
+  SnapshotRef snapshot_;            // this worker's ref to the generation in use
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;
   std::vector<route::Split> splits_;                           // per route
   std::vector<uint32_t> endpoint_cursor_;                      // per service

@@ -36,9 +36,17 @@ public:
   // "name address" of every listener as bound (the real port when the config said 0).
   std::vector<std::string> bound() const;
   size_t size() const { return workers_.size(); }
+  // The data plane's I/O backend as started: "epoll" or "io_uring" (io: auto resolved).
+  const char* io_backend() const { return io_uring_ ? "io_uring" : "epoll"; }
+  // Whether the data plane uses io_uring: `configured` (the config's io), with auto overridden
+  // by `env` (the WEIR_IO variable: auto, epoll or io_uring) when set; auto means io_uring where
+  // the kernel has what weir needs (net::Ring::available), else epoll. An explicit io_uring the
+  // kernel cannot give is an error.
+  static Result<bool> resolve_io(config::IoBackend configured, const char* env);
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
 
 private:
+  bool io_uring_ = false;
   struct Bound {
     std::string name;
     config::Address requested; // as configured (port 0 allowed)

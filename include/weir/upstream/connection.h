@@ -1,7 +1,7 @@
 #pragma once
 
 #include "weir/base/buffer_view.h"
-#include "weir/net/epoll_transport.h"
+#include "weir/net/any_socket_transport.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -30,7 +30,7 @@ protected:
 class Connection final : private net::TransportOwner {
 public:
   Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
-             HandlerAllocator<void> alloc);
+             HandlerAllocator<void> alloc, net::Ring* ring = nullptr);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -48,24 +48,24 @@ public:
   void wait_readable();
   // Reads what the upstream sent so far without waiting (would_block: nothing yet).
   size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
-    return transport_.read_now(buffer, ec);
+    return transport_->read_now(buffer, ec);
   }
   // Writes every byte of `buffers` (unchanged until owner->on_upstream_written).
   void write(BufferView buffers);
   // A write is pending (cleared before owner->on_upstream_written runs).
   bool writing() const { return write_pending_; }
   // No more bytes to the upstream (a tunnel whose client ended); its answers still come.
-  void shutdown_send() { transport_.shutdown_send(); }
+  void shutdown_send() { transport_->shutdown_send(); }
   // Closes the socket; the object deletes itself once its pending operations have completed.
   void close_and_release();
   bool closed() const { return closed_; }
   // Nothing unread waits in the socket and the peer has not closed it: the only state in which
   // a connection may carry another request. Bytes past a response's framing, sent late or
   // early, would otherwise be read as the next client's response.
-  bool clean_for_reuse() { return !closed_ && transport_.quiet(); }
+  bool clean_for_reuse() { return !closed_ && transport_->quiet(); }
   // Still clean when taken from the pool: also sure of bytes or an end that came just before
-  // it went idle and whose edge the worker has not handled yet (net::EpollTransport::quiet_now).
-  bool still_clean() { return !closed_ && transport_.quiet_now(); }
+  // it went idle and whose edge the worker has not handled yet (net::SocketTransport::quiet_now).
+  bool still_clean() { return !closed_ && transport_->quiet_now(); }
 
 private:
   friend class Pool;
@@ -76,7 +76,7 @@ private:
   void on_transport_connected(const boost::system::error_code& ec) override;
   void finish_op();
 
-  net::EpollTransport transport_;
+  net::AnySocketTransport transport_;
   Pool* pool_;
   ConnectionOwner* owner_ = nullptr;
   uint64_t requests_ = 0;

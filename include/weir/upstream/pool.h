@@ -15,8 +15,9 @@ namespace weir::upstream {
 class Pool {
 public:
   // `alloc`: the worker's HandlerPool, for every operation of the pool and its connections.
+  // `ring`: the worker's io_uring when its backend is io_uring (else the Poller carries them).
   Pool(boost::asio::io_context& io, net::Poller& poller, boost::asio::ip::tcp::endpoint endpoint,
-       std::string key, uint32_t max_idle, HandlerAllocator<void> alloc);
+       std::string key, uint32_t max_idle, HandlerAllocator<void> alloc, net::Ring* ring = nullptr);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -59,7 +60,8 @@ private:
   void grant();
 
   boost::asio::io_context& io_;
-  net::Poller& poller_; // the worker's: every connection's socket is registered there
+  net::Poller& poller_; // the worker's, with ring_: where every connection's socket waits
+  net::Ring* ring_;
   HandlerAllocator<void> alloc_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string key_;

@@ -759,6 +759,23 @@ TEST(ConfigLoader, Workers) {
             std::max(1u, std::thread::hardware_concurrency()));
 }
 
+TEST(ConfigLoader, IoBackend) {
+  const std::string prefix(kMinimal);
+  EXPECT_EQ(load_ok(prefix).io, IoBackend::auto_);
+  EXPECT_EQ(load_ok(prefix + "io: auto\n").io, IoBackend::auto_);
+  EXPECT_EQ(load_ok(prefix + "io: epoll\n").io, IoBackend::epoll);
+  EXPECT_EQ(load_ok(prefix + "io: io_uring\n").io, IoBackend::io_uring);
+  EXPECT_EQ(errors_of(prefix + "io: uring\n"),
+            "t.yaml:10:5: io: expected auto, epoll or io_uring, got \"uring\"\n");
+}
+
+TEST(ConfigLoader, AnUnknownKeyIsNotTakenForATwoLetterOne) {
+  EXPECT_EQ(errors_of(std::string(kMinimal) + "ip: epoll\n"),
+            "t.yaml:10:1: ip: unknown key \"ip\" (did you mean \"io\"?)\n");
+  EXPECT_EQ(errors_of(std::string(kMinimal) + "foo: 1\n"),
+            "t.yaml:10:1: foo: unknown key \"foo\"\n");
+}
+
 TEST(ConfigLoader, AccessLogFormat) {
   EXPECT_EQ(errors_of(std::string(kMinimal) + "access_log: { path: stderr, format: text }\n"),
             "t.yaml:10:37: access_log.format: unsupported format \"text\" (only \"json\" is "
