@@ -33,7 +33,8 @@
 #   CLOSE_DURATION=5s   wrk duration of the new-connection-per-request measurement
 #   BIG_BYTES=1048576 BIG_CONNS=8 BIG_DURATION=5s   the large-response measurement
 #   SCALE_CPUS=0,1      CPUs of the 2-worker proxies
-#   WEIR_IO=MODE        adds `io: MODE` to weir's config (io_uring: syscall target is <= 3)
+#   WEIR_IO=MODE        adds `io: MODE` to weir's config (the default, auto, takes io_uring where
+#                       the kernel has it; the syscall target is <= 3 when weir runs on io_uring)
 #   BASE_PORT           ports BASE_PORT+1..+23 on 127.0.0.1 (default: first free block from 23000)
 #   PROXY_CPU=0 CLIENT_CPU=1
 #   NICE=N              run everything it starts with nice -n N (e.g. -10 as root on a shared
@@ -192,6 +193,10 @@ head_of() {
     done
   ) 2>/dev/null || echo "no answer"
 }
+# The backend weir started with (its start line: "ready, io epoll|io_uring"): io: auto picks it.
+WEIR_BACKEND=$(grep -o 'ready, io [a-z_]*' "$TMP/weir.log" 2>/dev/null | awk '{print $3}')
+WEIR_BACKEND=${WEIR_BACKEND:-unknown}
+
 # Every target answers 200 (and the full body size for the big responses) before anything is
 # measured.
 for t in direct "${PROXIES[@]}" $(has_part scale && echo weir-2w nginx-2w haproxy-2w); do
@@ -409,7 +414,7 @@ errs_of() { if ((${ERRS[$1]:-0})); then echo "  (${ERRS[$1]} errors)"; fi; }
 vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
 {
   echo "weir side-by-side benchmark, $started, $(uname -r), $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
-  echo "weir: $weir_version, $BUILD/weir built $(date -u -r "$BUILD/weir" '+%Y-%m-%d %H:%M UTC'), tree at $commit$dirty${WEIR_IO:+, io: $WEIR_IO}"
+  echo "weir: $weir_version, $BUILD/weir built $(date -u -r "$BUILD/weir" '+%Y-%m-%d %H:%M UTC'), tree at $commit$dirty, io $WEIR_BACKEND${WEIR_IO:+ (WEIR_IO=$WEIR_IO)}"
   echo "$(haproxy -v 2>&1 | awk 'NR == 1 {print "HAProxy " $3}'), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | awk 'NR == 1 {print "wrk " $2}'), strace $(strace -V | awk 'NR == 1 {print $4}')"
   echo "1-worker proxies on CPU $PROXY_CPU; wrk + 2 upstreams (90/10 split, upstream keep-alive) on CPU $CLIENT_CPU${NICE:+; nice $NICE}"
   echo "parts: $PARTS; median of $ROUNDS alternating rounds each; load average $load_start at start, $load_end at end; ulimit -n $nofile_start -> $NOFILE"
@@ -501,7 +506,7 @@ vs() { if [[ $1 == direct ]]; then echo -; else ratio "$2" "$3" '%.2fx'; fi; }
   if has_part syscalls && [[ $SYSCALL_PATH == / ]]; then
     w=$(med sys:weir:per) h=$(med sys:haproxy:per)
     echo "  $(pass "$w" '<=' "$h")  syscalls per request <= HAProxy's: weir $w, HAProxy $h"
-    if [[ ${WEIR_IO:-} == io_uring ]]; then
+    if [[ $WEIR_BACKEND == io_uring ]]; then
       echo "  $(pass "$w" '<=' 3)  syscalls per request <= 3 with io_uring: weir $w"
     fi
   fi

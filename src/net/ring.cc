@@ -90,9 +90,11 @@ Ring::Ring(boost::asio::io_context& io, Options options) : io_(io), options_(opt
   reg.bgid = buffer_group();
   r = io_uring_register_buf_ring(&ring_, &reg, 0);
   if (r < 0) fail(-r, "io_uring_register_buf_ring");
-  // The buffers themselves: address space only until the kernel first fills one.
+  // The buffers themselves: address space only until the kernel first fills one (no swap
+  // reserved either: with 1 MiB head limits this is 256 MiB of address space per worker).
   buffers_bytes_ = options_.buffers * options_.buffer_size;
-  mem = ::mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  mem = ::mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE,
+               MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) fail(errno, "mmap");
   buffers_ = static_cast<char*>(mem);
   io_uring_buf_ring_init(buf_ring_);
@@ -105,6 +107,8 @@ Ring::Ring(boost::asio::io_context& io, Options options) : io_(io), options_(opt
 }
 
 Ring::~Ring() {
+  for (int fd : closing_)
+    ::close(fd);
   boost::system::error_code ignored;
   event_.close(ignored);
   // Tearing the ring down cancels what is still in flight; nothing of a client is referenced by
@@ -144,14 +148,17 @@ void Ring::detach(uint32_t slot) {
 }
 
 io_uring_sqe* Ring::get_sqe() {
+  if (stopped_) return nullptr;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (!sqe) {
-    // The queue is full: hand what is in it to the kernel now.
-    ++enters_;
-    io_uring_submit(&ring_);
+  // The queue is full: hand it to the kernel now. Should the kernel refuse (its completion
+  // queue overflowing), make room by taking the completions out (handed over later, in order),
+  // and try again a few times before giving up on this one operation.
+  for (int attempt = 0; !sqe && attempt < 4; ++attempt) {
+    enter();
     sqe = io_uring_get_sqe(&ring_);
-    if (!sqe) fail(EBUSY, "io_uring_get_sqe");
+    if (!sqe) take_completions();
   }
+  if (!sqe) return nullptr;
   unsubmitted_ = true;
   schedule_flush();
   return sqe;
@@ -159,14 +166,72 @@ io_uring_sqe* Ring::get_sqe() {
 
 io_uring_sqe* Ring::prepare(uint32_t slot, uint8_t op) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_sqe_set_data64(sqe, user_data(slot, slots_[slot].generation, op));
+  if (sqe) io_uring_sqe_set_data64(sqe, user_data(slot, slots_[slot].generation, op));
   return sqe;
 }
 
 void Ring::cancel(uint32_t slot, uint8_t op) {
-  io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_cancel64(sqe, user_data(slot, slots_[slot].generation, op), 0);
-  io_uring_sqe_set_data64(sqe, kOrphanSlot << 32);
+  if (io_uring_sqe* sqe = get_sqe()) {
+    io_uring_prep_cancel64(sqe, user_data(slot, slots_[slot].generation, op), 0);
+    io_uring_sqe_set_data64(sqe, kOrphanSlot << 32);
+  }
+}
+
+void Ring::close_fd(int fd) {
+  if (unsubmitted_ && !stopped_)
+    closing_.push_back(fd);
+  else
+    ::close(fd);
+}
+
+void Ring::stop() {
+  stopped_ = true;
+  for (int fd : closing_)
+    ::close(fd);
+  closing_.clear();
+}
+
+void Ring::enter() {
+  ++enters_;
+  io_uring_submit_and_get_events(&ring_);
+  if (io_uring_sq_ready(&ring_) == 0) {
+    unsubmitted_ = false;
+    for (int fd : closing_)
+      ::close(fd);
+    closing_.clear();
+  }
+}
+
+void Ring::take_completions() {
+  io_uring_cqe* cqe;
+  unsigned head;
+  unsigned n = 0;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    reaped_.push_back({cqe->user_data, cqe->res, cqe->flags});
+    // Counted now: a recv told ENOBUFS knows whether a buffer is really back
+    // (wait_for_buffer), and a client whose completion waits is not sure of its socket.
+    if (cqe->flags & IORING_CQE_F_BUFFER) ++buffers_out_;
+    uint32_t slot = static_cast<uint32_t>(cqe->user_data >> 32);
+    if (slot < slots_.size()) ++slots_[slot].undelivered;
+    ++n;
+  }
+  io_uring_cq_advance(&ring_, n);
+  completions_ += n;
+}
+
+void Ring::deliver(const Done& d) {
+  uint32_t slot = static_cast<uint32_t>(d.data >> 32);
+  uint8_t op = static_cast<uint8_t>(d.data & 0xFF);
+  uint32_t generation = static_cast<uint32_t>((d.data >> 8) & 0xFFFFFF);
+  RingClient* client = nullptr;
+  if (slot < slots_.size()) {
+    --slots_[slot].undelivered;
+    if ((slots_[slot].generation & 0xFFFFFFu) == generation) client = slots_[slot].client;
+  }
+  if (client)
+    client->on_completion(op, d.res, d.flags);
+  else if (d.flags & IORING_CQE_F_BUFFER)
+    recycle(static_cast<uint16_t>(d.flags >> IORING_CQE_BUFFER_SHIFT)); // nobody to read it
 }
 
 void Ring::recycle(uint16_t id) {
@@ -175,20 +240,27 @@ void Ring::recycle(uint16_t id) {
                         io_uring_buf_ring_mask(options_.buffers), 0);
   io_uring_buf_ring_advance(buf_ring_, 1);
   --buffers_out_;
-  while (!starved_.empty()) {
-    auto [slot, generation] = starved_.front();
-    starved_.pop_front();
-    if (slot < slots_.size() && slots_[slot].generation == generation && slots_[slot].client) {
-      slots_[slot].client->on_buffer_free(); // re-arms its recv: one buffer, one client
-      break;
-    }
-  }
+  wake_starved();
 }
 
 bool Ring::wait_for_buffer(uint32_t slot) {
   if (buffers_out_ < options_.buffers) return true;
   starved_.emplace_back(slot, slots_[slot].generation);
   return false;
+}
+
+void Ring::wake_starved() {
+  // As many as buffers are free: a woken recv that finds no bytes takes none, so the rest are
+  // woken too (here or at the end of the reaping round), never left behind.
+  unsigned free = options_.buffers - buffers_out_;
+  while (free > 0 && !starved_.empty()) {
+    auto [slot, generation] = starved_.front();
+    starved_.pop_front();
+    if (slot < slots_.size() && slots_[slot].generation == generation && slots_[slot].client) {
+      slots_[slot].client->on_buffer_free(); // re-arms its recv
+      --free;
+    }
+  }
 }
 
 void Ring::schedule_flush() {
@@ -204,56 +276,35 @@ void Ring::schedule_flush() {
 void Ring::listen() {
   event_.async_read_some(boost::asio::buffer(event_bytes_),
                          [this](const boost::system::error_code& ec, size_t) {
-                           if (ec == boost::asio::error::operation_aborted) return;
+                           if (ec == boost::asio::error::operation_aborted || stopped_) return;
                            reap();
                            listen();
                          });
 }
 
 void Ring::reap() {
-  if (reaping_) return;
+  if (reaping_ || stopped_) return;
   reaping_ = true;
   ++reaps_;
   // Completions this loop reaps itself need no wake-up: the eventfd is muted meanwhile.
   io_uring_cq_eventfd_toggle(&ring_, false);
-  struct Done {
-    uint64_t data;
-    int res;
-    uint32_t flags;
-  };
-  std::array<Done, 256> done;
   for (int round = 0; round < 16; ++round) {
-    unsubmitted_ = false;
-    ++enters_;
-    io_uring_submit_and_get_events(&ring_); // submits what is queued, runs the kernel's work
-    unsigned n = 0;
-    io_uring_cqe* cqe;
-    unsigned head;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      done[n++] = {cqe->user_data, cqe->res, cqe->flags};
-      if (n == done.size()) break;
+    enter();
+    take_completions();
+    size_t delivered = 0;
+    // Hand over in order; a client may queue operations (and, with a full queue, take more
+    // completions into reaped_) meanwhile.
+    while (reaped_head_ < reaped_.size() && delivered < 256) {
+      Done d = reaped_[reaped_head_++];
+      deliver(d);
+      ++delivered;
     }
-    io_uring_cq_advance(&ring_, n);
-    completions_ += n;
-    // Every buffer of the batch counts as out before any client runs, so a recv told ENOBUFS
-    // knows whether one is really back (wait_for_buffer).
-    for (unsigned i = 0; i < n; ++i)
-      if (done[i].flags & IORING_CQE_F_BUFFER) ++buffers_out_;
-    for (unsigned i = 0; i < n; ++i) {
-      const Done& d = done[i];
-      uint32_t slot = static_cast<uint32_t>(d.data >> 32);
-      uint8_t op = static_cast<uint8_t>(d.data & 0xFF);
-      uint32_t generation = static_cast<uint32_t>((d.data >> 8) & 0xFFFFFF);
-      RingClient* client = nullptr;
-      if (slot < slots_.size() && (slots_[slot].generation & 0xFFFFFFu) == generation)
-        client = slots_[slot].client;
-      if (client) {
-        client->on_completion(op, d.res, d.flags);
-      } else if (d.flags & IORING_CQE_F_BUFFER) {
-        recycle(static_cast<uint16_t>(d.flags >> IORING_CQE_BUFFER_SHIFT)); // nobody to read it
-      }
+    if (reaped_head_ == reaped_.size()) {
+      reaped_.clear();
+      reaped_head_ = 0;
     }
-    if (n == 0 && !unsubmitted_) {
+    if (!starved_.empty()) wake_starved();
+    if (delivered == 0 && !unsubmitted_ && reaped_.empty()) {
       // Unmute, then look once more: work the kernel queued while muted signalled nothing.
       io_uring_cq_eventfd_toggle(&ring_, true);
       std::atomic_thread_fence(std::memory_order_seq_cst);

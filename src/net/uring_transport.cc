@@ -18,7 +18,7 @@ using Sent = socket_ops::GatherWrite::Sent;
 UringTransport::~UringTransport() {
   if (fd_ >= 0) {
     cancel_armed();
-    ::close(fd_);
+    ring_.close_fd(fd_);
   }
   release_held();
   if (slot_ != Ring::kNoSlot) ring_.detach(slot_);
@@ -41,19 +41,51 @@ void UringTransport::cancel_armed() {
 
 void UringTransport::arm_recv() {
   if (recv_armed_ || fd_ < 0) return;
-  recv_armed_ = true;
+  starving_ = false;
   io_uring_sqe* sqe = ring_.prepare(slot_, kRecv);
-  // Up to one provided buffer; the kernel picks it when bytes are there, not before.
-  io_uring_prep_recv(sqe, fd_, nullptr, static_cast<unsigned>(ring_.buffer_size()), 0);
+  if (!sqe) {
+    // The ring takes nothing more (the kernel refuses submissions): fail the read.
+    input_error_ = asio::error::no_buffer_space;
+    if (std::exchange(read_pending_, false)) post_read(input_error_, 0);
+    if (std::exchange(wait_pending_, false)) post_readable({});
+    return;
+  }
+  recv_armed_ = true;
+  // Up to one provided buffer, picked by the kernel when bytes are there, not before; a read
+  // takes no more than its own buffer holds, so nothing is left over in the provided one.
+  size_t len = ring_.buffer_size();
+  if (read_pending_) len = std::min(len, read_buffer_.size());
+  io_uring_prep_recv(sqe, fd_, nullptr, static_cast<unsigned>(len), 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = ring_.buffer_group();
 }
 
 size_t UringTransport::take(asio::mutable_buffer buffer) {
+  if (spill_len_ != 0) {
+    size_t n = std::min<size_t>(buffer.size(), spill_len_ - spill_pos_);
+    std::memcpy(buffer.data(), spill_.get() + spill_pos_, n);
+    spill_pos_ += static_cast<uint32_t>(n);
+    if (spill_pos_ == spill_len_) {
+      spill_.reset();
+      spill_pos_ = spill_len_ = 0;
+    }
+    return n;
+  }
+  const char* held = ring_.buffer(static_cast<uint16_t>(held_id_));
   size_t n = std::min<size_t>(buffer.size(), held_len_ - held_pos_);
-  std::memcpy(buffer.data(), ring_.buffer(static_cast<uint16_t>(held_id_)) + held_pos_, n);
+  std::memcpy(buffer.data(), held + held_pos_, n);
   held_pos_ += static_cast<uint32_t>(n);
-  if (held_pos_ == held_len_) release_held();
+  if (held_pos_ < held_len_) {
+    // The owner had less room than the bytes that came (a head's second part, a response
+    // while the buffer is half full): keep the rest in memory of this connection's own and
+    // give the provided buffer back now. Held across the owner's next wait, 256 of them would
+    // starve every recv of the worker, the upstream ones that would free them included.
+    spill_len_ = held_len_ - held_pos_;
+    spill_pos_ = 0;
+    spill_.reset(new char[spill_len_]);
+    std::memcpy(spill_.get(), held + held_pos_, spill_len_);
+  }
+  release_held();
   return n;
 }
 
@@ -75,7 +107,7 @@ size_t UringTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
-  if (held_id_ >= 0) {
+  if (holding()) {
     ec.clear();
     return buffer.size() == 0 ? 0 : take(buffer);
   }
@@ -89,7 +121,7 @@ size_t UringTransport::read_now(asio::mutable_buffer buffer, error_code& ec) {
 
 void UringTransport::read(asio::mutable_buffer buffer) {
   if (fd_ < 0) return post_read(asio::error::bad_descriptor, 0);
-  if (input_ready()) {
+  if (input_ready() || buffer.size() == 0) { // an empty read reads nothing (as Asio)
     error_code ec;
     size_t n = read_now(buffer, ec);
     return post_read(ec, n);
@@ -108,8 +140,11 @@ void UringTransport::wait_readable() {
 
 bool UringTransport::quiet() {
   if (fd_ < 0 || input_ready()) return false;
-  // The last recv left bytes in the socket (or filled its buffer: maybe): ask the kernel.
-  if (maybe_more_) {
+  // A completion of ours is reaped but not handed over yet: not sure.
+  if (ring_.completion_due(slot_)) return false;
+  // The last recv left bytes in the socket (or filled its buffer: maybe), or no recv could be
+  // armed (starved of buffers, so no completion would have told): ask the kernel.
+  if (maybe_more_ || starving_) {
     if (!socket_ops::peek_quiet(fd_)) return false;
     maybe_more_ = false;
   }
@@ -117,7 +152,7 @@ bool UringTransport::quiet() {
 }
 
 bool UringTransport::quiet_now() {
-  if (fd_ < 0 || input_ready()) return false;
+  if (fd_ < 0 || input_ready() || ring_.completion_due(slot_)) return false;
   return socket_ops::peek_quiet(fd_);
 }
 
@@ -134,7 +169,10 @@ void UringTransport::on_recv(int res, uint32_t flags) {
   } else if (res == -ENOBUFS) {
     // Every provided buffer is out (held by connections whose owners have not read yet): the
     // bytes stay in the socket until one comes back.
-    if (ring_.wait_for_buffer(slot_)) arm_recv();
+    if (ring_.wait_for_buffer(slot_))
+      arm_recv();
+    else
+      starving_ = true;
     return;
   } else if (res < 0 && res != -ECANCELED) {
     input_error_ = socket_ops::errno_code(-res);
@@ -155,10 +193,13 @@ void UringTransport::on_recv(int res, uint32_t flags) {
 
 // --- writing -----------------------------------------------------------------------------------
 
-void UringTransport::arm_poll_out() {
-  if (poll_armed_) return;
+bool UringTransport::arm_poll_out() {
+  if (poll_armed_) return true;
+  io_uring_sqe* sqe = ring_.prepare(slot_, kPollOut);
+  if (!sqe) return false;
   poll_armed_ = true;
-  io_uring_prep_poll_add(ring_.prepare(slot_, kPollOut), fd_, POLLOUT);
+  io_uring_prep_poll_add(sqe, fd_, POLLOUT);
+  return true;
 }
 
 Sent UringTransport::send_some(error_code& ec) {
@@ -181,8 +222,8 @@ void UringTransport::write(BufferView buffers) {
       break;
     }
   }
+  if (!arm_poll_out()) return post_written(asio::error::no_buffer_space, out_.written());
   write_pending_ = true;
-  arm_poll_out();
 }
 
 void UringTransport::on_writable(int res) {
@@ -201,7 +242,8 @@ void UringTransport::on_writable(int res) {
   if (!write_pending_) return;
   error_code ec = failed;
   Sent sent = failed ? Sent::failed : send_some(ec);
-  if (sent == Sent::blocked) return arm_poll_out();
+  if (sent == Sent::blocked && arm_poll_out()) return;
+  if (sent == Sent::blocked) ec = asio::error::no_buffer_space;
   write_pending_ = false;
   owner_->on_transport_written(ec, out_.written());
 }
@@ -231,9 +273,9 @@ void UringTransport::connect(const asio::ip::tcp::endpoint& endpoint) {
   fd_ = fd;
   slot_ = ring_.attach(this);
   if (!in_progress) return post_connected({});
-  connect_pending_ = true; // writable (or failed) ends it
   writable_ = false;
-  arm_poll_out();
+  if (!arm_poll_out()) return post_connected(asio::error::no_buffer_space);
+  connect_pending_ = true; // writable (or failed) ends it
 }
 
 void UringTransport::shutdown_send() {
@@ -254,7 +296,7 @@ void UringTransport::close() {
   // completions are dropped (the slot is let go here), and they reference no memory of ours
   // but the Ring's provided buffers, which the Ring takes back.
   cancel_armed();
-  ::close(fd_);
+  ring_.close_fd(fd_);
   fd_ = -1;
   ring_.detach(slot_);
   slot_ = Ring::kNoSlot;

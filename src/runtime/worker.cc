@@ -68,6 +68,8 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     // run them so every connection object is freed before the thread ends.
     io_.restart();
     io_.poll();
+    // What is destroyed after this thread (pools, on the owner's thread) submits nothing more.
+    if (ring_) ring_->stop();
   });
 }
 

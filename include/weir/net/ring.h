@@ -75,10 +75,24 @@ public:
 
   // A submission queue entry for `slot`'s operation `op`, submitted at the end of this turn of
   // the loop (or at once when the queue is full). user_data is set; the caller fills the rest.
+  // nullptr when the ring cannot take it (stopped, or the kernel refuses submissions): the
+  // caller fails its operation.
   io_uring_sqe* prepare(uint32_t slot, uint8_t op);
   // Cancels `slot`'s operation `op` (by its user_data: a descriptor number may be reused before
   // the cancel is submitted). Nobody hears of the cancel's own completion.
   void cancel(uint32_t slot, uint8_t op);
+  // Closes a socket whose operations may still sit unsubmitted in the queue: only once they are
+  // in the kernel (which then holds the socket itself), so a number reused by the next accept or
+  // connect, on any thread, is never what they run on.
+  void close_fd(int fd);
+  // A completion for `slot` is reaped but not yet handed over, or the kernel has completions
+  // not reaped yet: what the client knows of its socket may be behind.
+  bool completion_due(uint32_t slot) const {
+    return slots_[slot].undelivered != 0 || io_uring_cq_ready(&ring_) != 0;
+  }
+  // The worker thread is done: no more submissions (destructors that run later, on another
+  // thread, only close their sockets; tearing the ring down cancels what is in flight).
+  void stop();
 
   uint16_t buffer_group() const { return 0; }
   size_t buffer_size() const { return options_.buffer_size; }
@@ -86,7 +100,7 @@ public:
   void recycle(uint16_t id);
   // A recv of `slot`'s found every provided buffer out (-ENOBUFS). True: one is back already
   // (try again now); false: its client is told (on_buffer_free) when one comes back, in the
-  // order they asked.
+  // order they asked, as many at a time as buffers are free.
   bool wait_for_buffer(uint32_t slot);
 
   // For tests and the benchmark: turns of the reaping loop, io_uring_enter calls, completions.
@@ -101,9 +115,22 @@ private:
     RingClient* client = nullptr;
     uint32_t generation = 0;
     uint32_t next_free = kNoSlot;
+    uint32_t undelivered = 0; // completions reaped, not yet handed over
+  };
+  struct Done {
+    uint64_t data;
+    int res;
+    uint32_t flags;
   };
 
   io_uring_sqe* get_sqe();
+  // io_uring_enter: submits what is queued and runs the kernel's deferred work; then closes
+  // the sockets close_fd() held back if nothing is left unsubmitted.
+  void enter();
+  // Moves what the completion queue holds into reaped_ (not handed over yet).
+  void take_completions();
+  void deliver(const Done& d);
+  void wake_starved();
   void schedule_flush();
   void listen();
   // Submits, reaps and dispatches until nothing is left to do (a few rounds at most).
@@ -122,6 +149,11 @@ private:
   unsigned buffers_out_ = 0;
   std::vector<Slot> slots_;
   std::deque<std::pair<uint32_t, uint32_t>> starved_; // slot, generation: wait_for_buffer()
+  std::vector<Done>
+      reaped_; // taken from the completion queue, from reaped_head_ on not handed over
+  size_t reaped_head_ = 0;
+  std::vector<int> closing_; // close_fd(): closed once the queue is submitted
+  bool stopped_ = false;
   uint32_t free_slot_ = kNoSlot;
   bool reaping_ = false;
   bool flush_scheduled_ = false;

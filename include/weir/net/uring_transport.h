@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <memory>
 
 namespace weir::net {
 
@@ -62,10 +63,11 @@ private:
   void on_recv(int res, uint32_t flags);
   void on_writable(int res);
   void arm_recv();
-  void arm_poll_out();
+  bool arm_poll_out(); // false: the ring takes nothing more
   // Copies held bytes into `buffer`, recycling the provided buffer once emptied.
   size_t take(boost::asio::mutable_buffer buffer);
-  bool input_ready() const { return held_id_ >= 0 || end_ || input_error_; }
+  bool holding() const { return held_id_ >= 0 || spill_len_ != 0; }
+  bool input_ready() const { return holding() || end_ || input_error_; }
   // What read_now() says when nothing is held: an end, an error, or would_block.
   boost::system::error_code input_state() const;
   socket_ops::GatherWrite::Sent send_some(boost::system::error_code& ec);
@@ -87,6 +89,10 @@ private:
   int32_t held_id_ = -1;
   uint32_t held_pos_ = 0;
   uint32_t held_len_ = 0;
+  // Bytes a read had no room for, moved out of the provided buffer (rare; freed once read).
+  std::unique_ptr<char[]> spill_;
+  uint32_t spill_pos_ = 0;
+  uint32_t spill_len_ = 0;
   boost::system::error_code input_error_;
   bool end_ = false;
   // The last recv said more bytes were left in the socket, or filled its buffer.
@@ -95,6 +101,7 @@ private:
   socket_ops::GatherWrite out_; // the pending write
   bool writable_ = true;
   bool recv_armed_ = false;
+  bool starving_ = false; // a recv found no provided buffer and waits for one
   bool poll_armed_ = false;
   bool read_pending_ = false;
   bool wait_pending_ = false;

@@ -75,7 +75,7 @@ TEST_F(UringTransportTest, AWaitingConnectionHoldsNoBufferAndTheBytesWaitInAProv
   ::close(client);
 }
 
-TEST_F(UringTransportTest, AReadTakesWhatFitsAndTheRestIsReadFromTheBufferWithoutTheKernel) {
+TEST_F(UringTransportTest, AReadTakesNoMoreThanItsBufferHoldsAndLeavesTheRestInTheSocket) {
   auto [client, server] = net_.pair();
   Recorder owner;
   auto t = adopt(owner, server);
@@ -87,16 +87,39 @@ TEST_F(UringTransportTest, AReadTakesWhatFitsAndTheRestIsReadFromTheBufferWithou
   ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
   EXPECT_EQ(owner.calls, std::vector<std::string>{"read 4"});
   EXPECT_EQ(std::string(buf, 4), "abcd");
-  uint64_t completions = ring_->completions();
-  // The rest is held: the next read completes from it, posted, not inside read().
+  EXPECT_EQ(ring_->buffers_out(), 0u) << "nothing left over in a provided buffer";
+  EXPECT_FALSE(t->quiet()) << "the rest is in the socket";
   t->read(asio::buffer(buf));
-  EXPECT_EQ(owner.calls.size(), 1u);
-  io_.poll();
-  ASSERT_EQ(owner.calls.size(), 2u);
+  ASSERT_TRUE(run_until([&] { return owner.calls.size() == 2; }));
   EXPECT_EQ(owner.calls[1], "read 4");
   EXPECT_EQ(std::string(buf, 4), "efgh");
-  EXPECT_EQ(ring_->completions(), completions) << "no operation went to the kernel";
-  EXPECT_EQ(ring_->buffers_out(), 0u);
+  ::close(client);
+}
+
+TEST_F(UringTransportTest, BytesAWaitersReadHadNoRoomForAreKeptWithoutHoldingAProvidedBuffer) {
+  // 256 connections each keeping the end of a head in a provided buffer would starve every recv
+  // of the worker: the rest moves to the connection's own memory.
+  auto [client, server] = net_.pair();
+  Recorder owner;
+  auto t = adopt(owner, server);
+  t->wait_readable();
+  ASSERT_EQ(::send(client, "abcdefgh", 8, 0), 8);
+  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
+  EXPECT_EQ(ring_->buffers_out(), 1u);
+  char buf[4];
+  error_code ec;
+  ASSERT_EQ(t->read_now(asio::buffer(buf), ec), 4u);
+  EXPECT_EQ(std::string(buf, 4), "abcd");
+  EXPECT_EQ(ring_->buffers_out(), 0u) << "the provided buffer went back at once";
+  EXPECT_FALSE(t->quiet());
+  uint64_t completions = ring_->completions();
+  owner.calls.clear();
+  t->read(asio::buffer(buf)); // from the kept bytes: posted, no kernel
+  io_.poll();
+  EXPECT_EQ(owner.calls, std::vector<std::string>{"read 4"});
+  EXPECT_EQ(std::string(buf, 4), "efgh");
+  EXPECT_EQ(ring_->completions(), completions);
+  EXPECT_TRUE(t->quiet());
   ::close(client);
 }
 
@@ -265,6 +288,65 @@ TEST_F(UringTransportTest, MoreConnectionsWithBytesThanProvidedBuffersAllGetThei
     return true;
   })) << "a connection starved of buffers never got its bytes";
   EXPECT_EQ(ring_->buffers_out(), 0u);
+  for (int c : clients)
+    ::close(c);
+}
+
+TEST_F(UringTransportTest, ConnectionsThatStartedWaitingWhileEveryBufferWasOutAreAllWokenLater) {
+  // Waits armed while no provided buffer is free fail at once (ENOBUFS, bytes or not) and wait
+  // for a buffer. One coming back must not wake just one of them: a woken recv that finds no
+  // bytes gives its buffer back to the kernel, and the others would wait forever.
+  Ring::Options two;
+  two.buffers = 2;
+  two.buffer_size = 4096;
+  make_ring(two);
+  std::vector<int> clients;
+  std::vector<std::unique_ptr<UringTransport>> holders, waiters;
+  std::vector<Recorder> holder_owners(2), waiter_owners(5);
+  for (size_t i = 0; i < holder_owners.size(); ++i) {
+    auto [client, server] = net_.pair();
+    clients.push_back(client);
+    holders.push_back(adopt(holder_owners[i], server));
+    holders.back()->wait_readable();
+    ASSERT_EQ(::send(client, "held", 4, 0), 4);
+  }
+  ASSERT_TRUE(run_until([&] { return ring_->buffers_out() == 2; })) << "both buffers held";
+  std::vector<std::string> got(waiter_owners.size());
+  for (size_t i = 0; i < waiter_owners.size(); ++i) {
+    auto [client, server] = net_.pair();
+    clients.push_back(client);
+    waiters.push_back(adopt(waiter_owners[i], server));
+    UringTransport& t = *waiters.back();
+    waiter_owners[i].after = [&t, &got, i] { // as an owner does: reads at once
+      char in[16];
+      error_code e;
+      size_t n = t.read_now(asio::buffer(in), e);
+      got[i].append(in, n);
+    };
+    t.wait_readable();
+  }
+  uint64_t before = ring_->completions();
+  io_.restart();
+  io_.run_for(30ms); // their recvs are refused: no buffer
+  EXPECT_EQ(ring_->completions() - before, waiters.size()) << "each recv was refused (ENOBUFS)";
+  char buf[16];
+  error_code ec;
+  for (auto& h : holders)
+    ASSERT_EQ(h->read_now(asio::buffer(buf), ec), 4u); // both buffers back
+  io_.restart();
+  io_.run_for(30ms); // the woken recvs find no bytes yet
+  EXPECT_EQ(ring_->buffers_out(), 0u);
+  // Only the last ones to have asked get bytes: no read by the first ones brings a buffer back.
+  const size_t first_sender = 2;
+  for (size_t i = first_sender; i < waiters.size(); ++i)
+    ASSERT_EQ(::send(clients[holders.size() + i], "late", 4, 0), 4);
+  ASSERT_TRUE(run_until([&] {
+    for (size_t i = first_sender; i < waiters.size(); ++i)
+      if (got[i] != "late") return false;
+    return true;
+  })) << "a connection that waited for a buffer was never woken";
+  for (size_t i = 0; i < first_sender; ++i)
+    EXPECT_TRUE(waiter_owners[i].calls.empty());
   for (int c : clients)
     ::close(c);
 }
