@@ -7,11 +7,13 @@
 #include "weir/control/controller.h"
 #include "weir/control/server.h"
 #include "weir/rollout/manager.h"
+#include "weir/runtime/worker_group.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -135,6 +137,12 @@ int main(int argc, char** argv) {
   case Action::check: {
     auto config = load_or_print(args.config_path);
     if (!config) return 1;
+    // What start would refuse too: a bad WEIR_IO, io: io_uring on a kernel without it.
+    auto io = weir::runtime::WorkerGroup::resolve_io(config->io, std::getenv("WEIR_IO"));
+    if (!io.ok()) {
+      std::fprintf(stderr, "weir: %s\n", io.error().message.c_str());
+      return 1;
+    }
     std::printf("%s: ok\n", args.config_path.c_str());
     return 0;
   }

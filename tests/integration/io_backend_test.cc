@@ -113,6 +113,13 @@ TEST(IoBackend, ABadOverrideStopsWeirWithAClearError) {
   EXPECT_NE(*code, 0);
   EXPECT_TRUE(contains(proc->output(), "WEIR_IO=kqueue: expected auto, epoll or io_uring"))
       << proc->output();
+  // --check-config says so too, rather than "ok" for a weir that would not start.
+  auto check = Process::start({WEIR_BIN, "--check-config", path});
+  ASSERT_TRUE(check);
+  auto check_code = check->wait_exit(10s);
+  ASSERT_TRUE(check_code);
+  EXPECT_EQ(*check_code, 1);
+  EXPECT_TRUE(contains(check->output(), "WEIR_IO=kqueue")) << check->output();
 }
 
 TEST(IoBackend, AReloadThatChangesTheBackendSaysItNeedsARestartAndKeepsServing) {
