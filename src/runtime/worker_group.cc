@@ -1,5 +1,6 @@
 #include "weir/runtime/worker_group.h"
 
+#include "weir/base/log.h"
 #include "weir/net/listener.h"
 #include "weir/net/ring.h"
 
@@ -99,19 +100,38 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
   ring.buffer_size =
       std::max<size_t>({config.limits.buffer_bytes, config.limits.max_request_head_bytes,
                         config.limits.max_response_head_bytes});
-  // Every worker is set up before any starts, so a failure leaves nothing running.
-  for (unsigned w = 0; w < n; ++w) {
-    workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
-    if (!io_uring_) continue;
+  // Every worker is set up before any starts, so a failure leaves nothing running. With io:
+  // auto, a ring the kernel offered but would not set up now (out of descriptors or memory
+  // locked for rings) means epoll, not a failed start.
+  const char* env = std::getenv("WEIR_IO");
+  bool may_fall_back = io_uring_ && config.io == config::IoBackend::auto_ &&
+                       !(env && std::string_view(env) == "io_uring");
+  for (;;) {
+    bool in_ring = false;
     try {
-      workers_.back()->use_io_uring(ring);
+      for (unsigned w = 0; w < n; ++w) {
+        workers_.push_back(std::make_unique<Worker>(w, access_log_.get()));
+        if (!io_uring_) continue;
+        in_ring = true;
+        workers_.back()->use_io_uring(ring);
+        in_ring = false;
+      }
+      break;
     } catch (const std::exception& e) {
       workers_.clear();
+      if (in_ring && may_fall_back) {
+        log::warn(std::string("io: auto: io_uring could not be set up (") + e.what() +
+                  "); the workers use epoll");
+        io_uring_ = may_fall_back = false;
+        continue;
+      }
       for (const auto& worker_specs : specs)
         for (const auto& spec : worker_specs)
           if (spec.fd >= 0) ::close(spec.fd);
       bound_.clear();
-      return Error{ErrorSource::config, std::string("io: io_uring: ") + e.what()};
+      return Error{ErrorSource::config,
+                   std::string(in_ring ? "io: io_uring: " : "cannot set up the workers: ") +
+                       e.what()};
     }
   }
   for (unsigned w = 0; w < n; ++w) {

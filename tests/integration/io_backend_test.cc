@@ -122,6 +122,24 @@ TEST(IoBackend, ABadOverrideStopsWeirWithAClearError) {
   EXPECT_TRUE(contains(check->output(), "WEIR_IO=kqueue")) << check->output();
 }
 
+TEST(IoBackend, WorkersThatCannotBeSetUpStopWeirWithAClearErrorNotAnAbort) {
+  // 128 workers under a limit of 200 descriptors: their event loops alone need more.
+  DemoUpstream up = DemoUpstream::start("app");
+  for (const char* io : {"io: epoll\n", "io: auto\n"}) {
+    std::string path = temp_path("weir", ".yaml");
+    std::string yaml = config(up.address(), io);
+    yaml.replace(yaml.find("workers: 1"), 10, "workers: 128");
+    ASSERT_TRUE(write_file(path, yaml));
+    auto proc = Process::start(
+        {"/bin/sh", "-c", "ulimit -n 200 && exec " + std::string(WEIR_BIN) + " --config " + path});
+    ASSERT_TRUE(proc);
+    auto code = proc->wait_exit(20s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1) << io << proc->output();
+    EXPECT_TRUE(contains(proc->output(), "Too many open files")) << io << proc->output();
+  }
+}
+
 TEST(IoBackend, AReloadThatChangesTheBackendSaysItNeedsARestartAndKeepsServing) {
   DemoUpstream up = DemoUpstream::start("app");
   std::string socket = temp_path("ctl", ".sock");
