@@ -208,13 +208,23 @@ Sent UringTransport::send_some(error_code& ec) {
   return sent;
 }
 
+void UringTransport::write_last(BufferView buffers) {
+  start_write(buffers, true);
+}
+
 void UringTransport::write(BufferView buffers) {
+  start_write(buffers, false);
+}
+
+void UringTransport::start_write(BufferView buffers, bool end) {
+  end_after_write_ = end;
   out_.start(buffers);
   if (fd_ < 0) return post_written(asio::error::bad_descriptor, 0);
   if (writable_) {
     error_code ec;
     switch (send_some(ec)) {
     case Sent::all:
+      if (end_after_write_) ::shutdown(fd_, SHUT_WR);
       return post_written({}, out_.written());
     case Sent::failed:
       return post_written(ec, out_.written());
@@ -245,6 +255,7 @@ void UringTransport::on_writable(int res) {
   if (sent == Sent::blocked && arm_poll_out()) return;
   if (sent == Sent::blocked) ec = asio::error::no_buffer_space;
   write_pending_ = false;
+  if (sent == Sent::all && end_after_write_) ::shutdown(fd_, SHUT_WR);
   owner_->on_transport_written(ec, out_.written());
 }
 

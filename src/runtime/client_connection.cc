@@ -146,10 +146,18 @@ void ClientConnection::write_client(ClientWrite kind) {
   writing_ = kind;
   if (kind != ClientWrite::interim) response_started_ = true;
   ++pending_;
-  if (kind == ClientWrite::interim || kind == ClientWrite::local)
-    client_.write(BufferView(&one_buffer_, 1));
+  // The last bytes of the connection's last response: the end of the stream goes right behind
+  // them (net::Transport::write_last), not after the completion has made its way back here.
+  bool last = kind == ClientWrite::local ? conn_ == ConnState::closing
+                                         : kind == ClientWrite::response && response_done() &&
+                                               (!keep_alive_ || worker_.draining());
+  BufferView out = kind == ClientWrite::interim || kind == ClientWrite::local
+                       ? BufferView(&one_buffer_, 1)
+                       : BufferView(s_->response_iov);
+  if (last)
+    client_.write_last(out);
   else
-    client_.write(BufferView(s_->response_iov));
+    client_.write(out);
 }
 
 // ---------------------------------------------------------------------------------------------

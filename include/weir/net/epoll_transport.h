@@ -44,6 +44,7 @@ public:
   size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
   void wait_readable() override;
   void write(BufferView buffers) override;
+  void write_last(BufferView buffers) override;
   bool quiet() override;
   // quiet(), sure even of bytes whose edge may still wait in the kernel's event queue: without a
   // syscall once the Poller has emptied that queue since the read that drained the socket,
@@ -61,6 +62,7 @@ private:
   using Sent = socket_ops::GatherWrite::Sent;
   // Registers the socket with the Poller if it is not yet (the first operation that waits).
   bool watch(boost::system::error_code& ec);
+  void start_write(BufferView buffers, bool end);
   // Sends what the socket takes of the pending write; `ec` set when it failed.
   Sent send_some(boost::system::error_code& ec);
   // recv into the pending read's buffer: false when the socket had nothing (read stays pending).
@@ -91,7 +93,8 @@ private:
   bool write_pending_ = false;
   bool connect_pending_ = false;
   bool reset_on_close_ = false;
-  bool registered_ = false; // with the Poller: until then no edge tells readable_ or writable_
+  bool end_after_write_ = false; // write_last(): shut down once the pending write went out
+  bool registered_ = false;      // with the Poller: until then no edge tells readable_ or writable_
 };
 
 } // namespace weir::net

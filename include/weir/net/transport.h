@@ -46,6 +46,12 @@ public:
   virtual void wait_readable() = 0;
   // Writes every byte of `buffers`.
   virtual void write(BufferView buffers) = 0;
+  // write(), then the end of the stream (as shutdown_send) right behind the last byte, before
+  // the completion: for the last response of a connection, so the peer reads the end with it,
+  // not a turn of the loop later, and the proxy, not the client, is the side that ends first
+  // and keeps the TIME_WAIT (a client's own TIME_WAITs slow its next connects; HAProxy shuts
+  // down its side the same way). On a failed write nothing is shut down.
+  virtual void write_last(BufferView buffers) = 0;
   // Nothing unread waits and the peer has not ended the stream (asks without consuming).
   virtual bool quiet() = 0;
   virtual void connect(const boost::asio::ip::tcp::endpoint& endpoint) = 0;

@@ -42,6 +42,7 @@ public:
   size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
   void wait_readable() override;
   void write(BufferView buffers) override;
+  void write_last(BufferView buffers) override;
   // Nothing held, no end or error seen, and the socket asked (MSG_PEEK) when the last recv
   // left bytes behind. A recv whose completion the Ring has not reaped yet, or bytes that came
   // after the last recv while none was armed, are not seen (as EpollTransport's edge not yet
@@ -70,6 +71,7 @@ private:
   bool input_ready() const { return holding() || end_ || input_error_; }
   // What read_now() says when nothing is held: an end, an error, or would_block.
   boost::system::error_code input_state() const;
+  void start_write(BufferView buffers, bool end);
   socket_ops::GatherWrite::Sent send_some(boost::system::error_code& ec);
   // Cancels the recv and poll in flight (close, destruction).
   void cancel_armed();
@@ -108,6 +110,7 @@ private:
   bool write_pending_ = false;
   bool connect_pending_ = false;
   bool reset_on_close_ = false;
+  bool end_after_write_ = false; // write_last(): shut down once the pending write went out
 };
 
 } // namespace weir::net
