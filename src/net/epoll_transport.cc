@@ -29,7 +29,7 @@ EpollTransport::~EpollTransport() {
 }
 
 bool EpollTransport::adopt(int fd, error_code& ec) {
-  socket_ops::set_no_delay(fd);
+  // TCP_NODELAY and the delayed first ACK come from weir's listening socket (net/listener.cc).
   // Registered only once an operation has to wait (watch()): a connection whose request is
   // there by the time it is accepted, and whose response goes out whole, costs no epoll_ctl at
   // all (HAProxy's speculative I/O). Until then both directions are presumed ready, so the

@@ -25,7 +25,7 @@ UringTransport::~UringTransport() {
 }
 
 bool UringTransport::adopt(int fd, error_code& ec) {
-  socket_ops::set_no_delay(fd);
+  // TCP_NODELAY and the delayed first ACK come from weir's listening socket (net/listener.cc).
   ec.clear();
   fd_ = fd;
   slot_ = ring_.attach(this);

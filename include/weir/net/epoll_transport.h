@@ -34,9 +34,10 @@ public:
   EpollTransport(const EpollTransport&) = delete;
   EpollTransport& operator=(const EpollTransport&) = delete;
 
-  // Takes a connected, non-blocking socket (an accepted one: accept4 made it non-blocking) and
-  // sets TCP_NODELAY. It is registered with the Poller only when an operation first has to
-  // wait; until then reads and writes are tried at once.
+  // Takes a connected, non-blocking socket: an accepted one (accept4 made it non-blocking; it
+  // inherits TCP_NODELAY and the delayed first ACK from weir's listening socket). It is
+  // registered with the Poller only when an operation first has to wait; until then reads and
+  // writes are tried at once.
   bool adopt(int fd, boost::system::error_code& ec) override;
   int native_handle() const { return fd_; }
 
