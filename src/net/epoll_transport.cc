@@ -154,14 +154,12 @@ void EpollTransport::write(BufferView buffers) {
 }
 
 void EpollTransport::start_write(BufferView buffers, bool end) {
-  end_after_write_ = end;
-  out_.start(buffers);
+  out_.start(buffers, end);
   if (fd_ < 0) return post_written(asio::error::bad_descriptor, 0);
   if (writable_) {
     error_code ec;
     switch (send_some(ec)) {
     case Sent::all:
-      if (end_after_write_) ::shutdown(fd_, SHUT_WR);
       return post_written({}, out_.written());
     case Sent::failed:
       return post_written(ec, out_.written());
@@ -236,7 +234,6 @@ void EpollTransport::on_ready(uint32_t events) {
     Sent sent = send_some(ec);
     if (sent != Sent::blocked) {
       write_pending_ = false;
-      if (sent == Sent::all && end_after_write_) ::shutdown(fd_, SHUT_WR);
       bool more = read_pending_ || wait_pending_;
       owner_->on_transport_written(ec, out_.written());
       if (!more) return;

@@ -90,8 +90,9 @@ GatherWrite::Sent GatherWrite::send(int fd, error_code& ec) {
     }
     offset_ += left;
     // Less than offered: the socket's send buffer is full, the rest waits for room.
-    if (static_cast<size_t>(n) < wanted) return pos_ == end_ ? Sent::all : Sent::blocked;
+    if (static_cast<size_t>(n) < wanted && pos_ != end_) return Sent::blocked;
   }
+  if (end_stream_) ::shutdown(fd, SHUT_WR);
   return Sent::all;
 }
 

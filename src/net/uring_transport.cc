@@ -217,14 +217,12 @@ void UringTransport::write(BufferView buffers) {
 }
 
 void UringTransport::start_write(BufferView buffers, bool end) {
-  end_after_write_ = end;
-  out_.start(buffers);
+  out_.start(buffers, end);
   if (fd_ < 0) return post_written(asio::error::bad_descriptor, 0);
   if (writable_) {
     error_code ec;
     switch (send_some(ec)) {
     case Sent::all:
-      if (end_after_write_) ::shutdown(fd_, SHUT_WR);
       return post_written({}, out_.written());
     case Sent::failed:
       return post_written(ec, out_.written());
@@ -255,7 +253,6 @@ void UringTransport::on_writable(int res) {
   if (sent == Sent::blocked && arm_poll_out()) return;
   if (sent == Sent::blocked) ec = asio::error::no_buffer_space;
   write_pending_ = false;
-  if (sent == Sent::all && end_after_write_) ::shutdown(fd_, SHUT_WR);
   owner_->on_transport_written(ec, out_.written());
 }
 

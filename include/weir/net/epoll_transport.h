@@ -94,8 +94,7 @@ private:
   bool write_pending_ = false;
   bool connect_pending_ = false;
   bool reset_on_close_ = false;
-  bool end_after_write_ = false; // write_last(): shut down once the pending write went out
-  bool registered_ = false;      // with the Poller: until then no edge tells readable_ or writable_
+  bool registered_ = false; // with the Poller: until then no edge tells readable_ or writable_
 };
 
 } // namespace weir::net

@@ -36,11 +36,14 @@ class GatherWrite {
 public:
   enum class Sent : uint8_t { all, blocked, failed };
 
-  void start(BufferView buffers) {
+  // `end_stream`: once every byte went out, shut the sending side down right behind them
+  // (Transport::write_last).
+  void start(BufferView buffers, bool end_stream = false) {
     pos_ = buffers.begin();
     end_ = buffers.end();
     offset_ = 0;
     written_ = 0;
+    end_stream_ = end_stream;
   }
   // Sends what the socket takes: all of it, or blocked (the send buffer is full), or failed.
   Sent send(int fd, boost::system::error_code& ec);
@@ -51,6 +54,7 @@ private:
   const boost::asio::const_buffer* end_ = nullptr;
   size_t offset_ = 0; // bytes of *pos_ already sent
   size_t written_ = 0;
+  bool end_stream_ = false;
 };
 
 // Posts a completion to a transport's owner (the operation finished at once: never inside the

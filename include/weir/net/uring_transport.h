@@ -110,7 +110,6 @@ private:
   bool write_pending_ = false;
   bool connect_pending_ = false;
   bool reset_on_close_ = false;
-  bool end_after_write_ = false; // write_last(): shut down once the pending write went out
 };
 
 } // namespace weir::net

@@ -363,55 +363,15 @@ TEST_F(EpollTransportTest, AKeepAliveExchangeTakesOneEventPerDirectionAndNoEmpty
 }
 
 TEST_F(EpollTransportTest, TheLastWriteEndsTheStreamBeforeItsCompletionIsHeard) {
-  // A connection's last response: by the time the owner hears "written", the peer has the
-  // bytes and the end behind them, so the proxy is the side that ends first.
-  auto [client, server] = net_.pair();
-  Recorder owner;
-  EpollTransport t(poller_, io_, &owner, alloc_);
-  error_code ec;
-  ASSERT_TRUE(t.adopt(server, ec));
-  EpollTransport* tp = &t;
-  std::vector<asio::const_buffer> out{asio::buffer("HTTP/1.1 200 OK\r\n\r\n", 19)};
-  tp->write_last(BufferView(out));
-  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
-  EXPECT_EQ(owner.calls, std::vector<std::string>{"written 19"});
-  char in[65536];
-  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 19);
-  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 0) << "the end is there already";
-
-  // The same when the write has to wait for room first.
-  auto [client2, server2] = net_.pair();
-  int small = 4096;
-  ::setsockopt(server2, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  [[maybe_unused]] error_code ec2;
-  Recorder owner2;
-  EpollTransport t2(poller_, io_, &owner2, alloc_);
-  ASSERT_TRUE(t2.adopt(server2, ec2));
-  EpollTransport* tp2 = &t2;
-  std::string big(300000, 'b');
-  std::vector<asio::const_buffer> out2{asio::buffer(big)};
-  tp2->write_last(BufferView(out2));
-  size_t got = 0;
-  ASSERT_TRUE(run_until([&] {
-    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
-    if (n > 0) got += static_cast<size_t>(n);
-    return !owner2.calls.empty();
-  }));
-  // Heard: what the peer has not read yet is in the kernel, and the end behind it.
-  bool ended = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       !ended && std::chrono::steady_clock::now() < deadline;) {
-    pollfd p{client2, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
-    if (n > 0) got += static_cast<size_t>(n);
-    if (n == 0) ended = true;
-  }
-  EXPECT_EQ(owner2.calls, std::vector<std::string>{"written 300000"});
-  EXPECT_EQ(got, big.size());
-  EXPECT_TRUE(ended);
-  ::close(client);
-  ::close(client2);
+  check_write_last_ends_the_stream(
+      net_,
+      [this](Recorder& o, int fd) {
+        auto t = std::make_unique<EpollTransport>(poller_, io_, &o, alloc_);
+        error_code ec;
+        EXPECT_TRUE(t->adopt(fd, ec));
+        return t;
+      },
+      [this](const std::function<bool()>& done) { return run_until(done); });
 }
 
 } // namespace

@@ -1,14 +1,17 @@
 #pragma once
 
-// What the socket transports' tests share: an owner that records its callbacks, and loopback
-// socket pairs.
+// What the socket transports' tests share: an owner that records its callbacks, loopback socket
+// pairs, and the checks that hold for every socket transport.
+#include "weir/base/buffer_view.h"
 #include "weir/net/transport.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <functional>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,5 +73,54 @@ private:
   int listen_fd_ = -1;
   uint16_t port_ = 0;
 };
+
+// Transport::write_last, the same for both socket transports: by the time the owner hears
+// "written", the peer has the bytes and the end behind them, so the proxy is the side that ends
+// first; also when the write had to wait for room. `adopt(owner, fd)` gives a transport (a
+// unique_ptr) owning the accepted end; `run_until` runs the loop.
+template <class Adopt, class RunUntil>
+void check_write_last_ends_the_stream(Loopback& net, Adopt adopt, RunUntil run_until) {
+  using namespace std::chrono_literals;
+  auto [client, server] = net.pair();
+  Recorder owner;
+  auto t = adopt(owner, server);
+  std::vector<boost::asio::const_buffer> out{boost::asio::buffer("HTTP/1.1 200 OK\r\n\r\n", 19)};
+  t->write_last(BufferView(out));
+  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
+  EXPECT_EQ(owner.calls, std::vector<std::string>{"written 19"});
+  char in[65536];
+  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 19);
+  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 0) << "the end is there already";
+
+  auto [client2, server2] = net.pair();
+  int small = 4096;
+  ::setsockopt(server2, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  Recorder owner2;
+  auto t2 = adopt(owner2, server2);
+  std::string big(300000, 'b');
+  std::vector<boost::asio::const_buffer> out2{boost::asio::buffer(big)};
+  t2->write_last(BufferView(out2));
+  size_t got = 0;
+  ASSERT_TRUE(run_until([&] {
+    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
+    if (n > 0) got += static_cast<size_t>(n);
+    return !owner2.calls.empty();
+  }));
+  // Heard: what the peer has not read yet is in the kernel, and the end behind it.
+  bool ended = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       !ended && std::chrono::steady_clock::now() < deadline;) {
+    pollfd p{client2, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
+    if (n > 0) got += static_cast<size_t>(n);
+    if (n == 0) ended = true;
+  }
+  EXPECT_EQ(owner2.calls, std::vector<std::string>{"written 300000"});
+  EXPECT_EQ(got, big.size());
+  EXPECT_TRUE(ended);
+  ::close(client);
+  ::close(client2);
+}
 
 } // namespace weir::net

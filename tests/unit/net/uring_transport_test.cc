@@ -353,52 +353,9 @@ TEST_F(UringTransportTest, ConnectionsThatStartedWaitingWhileEveryBufferWasOutAr
 }
 
 TEST_F(UringTransportTest, TheLastWriteEndsTheStreamBeforeItsCompletionIsHeard) {
-  // A connection's last response: by the time the owner hears "written", the peer has the
-  // bytes and the end behind them, so the proxy is the side that ends first.
-  auto [client, server] = net_.pair();
-  Recorder owner;
-  auto t = adopt(owner, server);
-  UringTransport* tp = t.get();
-  std::vector<asio::const_buffer> out{asio::buffer("HTTP/1.1 200 OK\r\n\r\n", 19)};
-  tp->write_last(BufferView(out));
-  ASSERT_TRUE(run_until([&] { return !owner.calls.empty(); }));
-  EXPECT_EQ(owner.calls, std::vector<std::string>{"written 19"});
-  char in[65536];
-  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 19);
-  EXPECT_EQ(::recv(client, in, sizeof in, MSG_DONTWAIT), 0) << "the end is there already";
-
-  // The same when the write has to wait for room first.
-  auto [client2, server2] = net_.pair();
-  int small = 4096;
-  ::setsockopt(server2, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  [[maybe_unused]] error_code ec2;
-  Recorder owner2;
-  auto t2 = adopt(owner2, server2);
-  UringTransport* tp2 = t2.get();
-  std::string big(300000, 'b');
-  std::vector<asio::const_buffer> out2{asio::buffer(big)};
-  tp2->write_last(BufferView(out2));
-  size_t got = 0;
-  ASSERT_TRUE(run_until([&] {
-    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
-    if (n > 0) got += static_cast<size_t>(n);
-    return !owner2.calls.empty();
-  }));
-  // Heard: what the peer has not read yet is in the kernel, and the end behind it.
-  bool ended = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s;
-       !ended && std::chrono::steady_clock::now() < deadline;) {
-    pollfd p{client2, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = ::recv(client2, in, sizeof in, MSG_DONTWAIT);
-    if (n > 0) got += static_cast<size_t>(n);
-    if (n == 0) ended = true;
-  }
-  EXPECT_EQ(owner2.calls, std::vector<std::string>{"written 300000"});
-  EXPECT_EQ(got, big.size());
-  EXPECT_TRUE(ended);
-  ::close(client);
-  ::close(client2);
+  check_write_last_ends_the_stream(
+      net_, [this](Recorder& o, int fd) { return adopt(o, fd); },
+      [this](const std::function<bool()>& done) { return run_until(done); });
 }
 
 } // namespace
