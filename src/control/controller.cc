@@ -383,6 +383,15 @@ void Controller::reload(Done done) {
     if (!find_service(old, s.id())) services_added.push_back(s.id());
   for (const auto& s : old.services)
     if (!find_service(*next, s.id())) services_removed.push_back(s.id());
+  // What else a reload applies now, so a reply to a file that changed only these does not read
+  // "no changes".
+  std::vector<std::string> services_changed, settings_changed;
+  for (const auto& s : next->services)
+    if (const config::Service* before = find_service(old, s.id()); before && !(*before == s))
+      services_changed.push_back(s.id());
+  if (next->limits != old.limits) settings_changed.push_back("limits");
+  if (next->drain_timeout != old.drain_timeout) settings_changed.push_back("drain_timeout");
+  if (next->trusted_proxies != old.trusted_proxies) settings_changed.push_back("trusted_proxies");
   for (const auto& l : next->listeners) {
     bool existed = false;
     for (const auto& o : old.listeners)
@@ -400,6 +409,8 @@ void Controller::reload(Done done) {
   names("routes_changed", changed);
   names("services_added", services_added);
   names("services_removed", services_removed);
+  names("services_changed", services_changed);
+  names("settings_changed", settings_changed);
   names("listeners_added", listeners_added);
   names("listeners_removed", listeners_removed);
   names("overrides_kept", kept_overrides);

@@ -184,6 +184,28 @@ TEST_F(ControlSocket, SetWeightAppliesToTheVeryNextRequest) {
   }
 }
 
+TEST_F(ControlSocket, AReloadThatChangesOnlyLimitsOrAServiceSaysSoRatherThanNoChanges) {
+  Weir weir = Weir::start(setup_.yaml());
+  auto c = connect_control(setup_.socket);
+  ASSERT_TRUE(c);
+  std::string yaml = setup_.yaml() + "limits:\n  client_header_timeout: 7s\n";
+  ASSERT_TRUE(write_file(weir.config_path, yaml));
+  json::Value reply = ok(*c, "reload");
+  ASSERT_EQ(reply["changes"]["settings_changed"].as_array().size(), 1u) << c->last_line();
+  EXPECT_EQ(reply["changes"]["settings_changed"].as_array()[0].as_string(), "limits");
+  EXPECT_TRUE(reply["changes"]["services_changed"].as_array().empty()) << c->last_line();
+  // A service's idle-connection cap: the service is named as changed.
+  const std::string before = "name: app\n";
+  size_t at = yaml.find(before);
+  ASSERT_NE(at, std::string::npos);
+  yaml.insert(at + before.size(), "    max_idle_connections: 3\n");
+  ASSERT_TRUE(write_file(weir.config_path, yaml));
+  reply = ok(*c, "reload");
+  ASSERT_EQ(reply["changes"]["services_changed"].as_array().size(), 1u) << c->last_line();
+  EXPECT_TRUE(reply["changes"]["settings_changed"].as_array().empty()) << c->last_line();
+  EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
+}
+
 TEST_F(ControlSocket, FileIsPrivateAndOtherUsersAreRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user";
   OpenDir dir;

@@ -86,6 +86,7 @@ struct Service {
   // Idle keep-alive connections kept per worker and endpoint.
   uint32_t max_idle_connections = 64;
   std::string id() const { return ns + "/" + name; }
+  bool operator==(const Service&) const = default;
 };
 
 struct Backend {
