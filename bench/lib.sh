@@ -138,11 +138,19 @@ parse_strace() {
 # --- configs ---------------------------------------------------------------------------------
 # All three proxies: the same two upstreams split 90/10, keep-alive upstream connections, no
 # access log, client keep-alive long enough never to end a measurement.
+# With TLS_CERT and TLS_KEY set (PEM files; TLS_PEM: the two in one file, which HAProxy's `crt`
+# wants) the listener terminates TLS with them, TLS 1.2 at least, OpenSSL's default suites and
+# groups, session resumption on (bench/tls.sh); unset, it speaks plain HTTP. The upstreams stay
+# plain HTTP either way.
 
 # write_weir_conf FILE PORT WORKERS MAX_CONNS UP1 UP2
 write_weir_conf() {
-  local io_line=""
+  local io_line="" tls_lines=""
   [[ -n ${WEIR_IO:-} ]] && io_line="io: $WEIR_IO"
+  [[ -n ${TLS_CERT:-} ]] && tls_lines="    tls:
+      certificates: [{ cert: $TLS_CERT, key: $TLS_KEY }]
+      min_version: TLSv1.2
+      session_resumption: true"
   cat >"$1" <<EOF
 workers: $3
 $io_line
@@ -151,6 +159,7 @@ limits:
 listeners:
   - name: bench
     address: 127.0.0.1:$2
+$tls_lines
 services:
   - namespace: app-v1
     name: app
@@ -178,7 +187,7 @@ EOF
 # proxy_max_temp_file_size 0: nginx would otherwise spool a 1 MiB response to a temp file once
 # its proxy buffers are full; with 0 it relays through its buffers as the other two do.
 write_nginx_conf() {
-  local file=$1 dir=$2 temp_paths m user=""
+  local file=$1 dir=$2 temp_paths m user="" listen_tls="" tls_lines=""
   mkdir -p "$dir"
   temp_paths="client_body_temp_path $dir/body;
   proxy_temp_path $dir/proxy;"
@@ -189,6 +198,14 @@ write_nginx_conf() {
     fi
   done
   [[ $(id -u) == 0 ]] && user="user root;"
+  # ssl_session_tickets is on by default; the shared cache is the session-id half of resumption.
+  if [[ -n ${TLS_CERT:-} ]]; then
+    listen_tls=" ssl"
+    tls_lines="ssl_certificate $TLS_CERT;
+    ssl_certificate_key $TLS_KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:bench:10m;"
+  fi
   cat >"$file" <<EOF
 $user
 worker_processes $4;
@@ -212,7 +229,8 @@ http {
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:$3;
+    listen 127.0.0.1:$3$listen_tls;
+    $tls_lines
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -243,7 +261,7 @@ defaults
   timeout server 30s
   timeout http-keep-alive 300s
 frontend bench
-  bind 127.0.0.1:$2
+  bind 127.0.0.1:$2${TLS_PEM:+ ssl crt $TLS_PEM ssl-min-ver TLSv1.2}
   maxconn $4
   default_backend app
 backend app
