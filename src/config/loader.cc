@@ -1,6 +1,7 @@
 #include "weir/config/loader.h"
 
 #include "rollout_reader.h"
+#include "tls_reader.h"
 #include "weir/config/address.h"
 #include "weir/config/duration.h"
 #include "weir/net/url.h"
@@ -38,6 +39,8 @@ public:
   explicit Loader(const std::string& file) : c_(file) {}
 
   LoadResult load(std::string_view text, const std::string& source_path) {
+    if (const size_t slash = source_path.rfind('/'); slash != std::string::npos)
+      base_dir_ = slash == 0 ? "/" : source_path.substr(0, slash);
     YAML::Node root;
     try {
       root = YAML::Load(std::string(text));
@@ -74,7 +77,8 @@ private:
     }
     Fields f(c_, top,
              {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
-              "drain_timeout", "control", "admin", "state_dir", "trusted_proxies"});
+              "drain_timeout", "control", "admin", "state_dir", "trusted_proxies",
+              "tls_reload_interval"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -94,6 +98,9 @@ private:
     if (auto s = f.require("services")) read_services(*s);
     if (auto r = f.require("routes")) read_routes(*r);
     if (auto l = f.get("limits")) read_limits(*l);
+    if (auto t = f.get("tls_reload_interval")) {
+      if (auto v = c_.duration(*t, false)) config_.tls_reload_interval = *v;
+    }
     if (auto a = f.get("access_log")) read_access_log(*a);
     if (auto d = f.get("drain_timeout")) {
       if (auto v = c_.duration(*d, false)) config_.drain_timeout = *v;
@@ -153,7 +160,7 @@ private:
         all_listeners_named_ = false;
         continue;
       }
-      Fields f(c_, element, {"name", "address"});
+      Fields f(c_, element, {"name", "address", "tls", "redirect_to_https"});
       Listener listener;
       ListenerMarks marks;
       marks.path = element.path;
@@ -167,6 +174,17 @@ private:
         if (auto v = c_.address(*a, true)) {
           listener.address = *v;
           marks.address = *a;
+        }
+      }
+      if (auto t = f.get("tls")) {
+        listener.tls.emplace();
+        read_listener_tls(c_, *t, base_dir_, *listener.tls);
+      }
+      if (auto r = f.get("redirect_to_https")) {
+        if (listener.tls) {
+          c_.fail(*r, "a TLS listener cannot redirect to https: it is https");
+        } else if (auto v = c_.integer(*r, 1, 65535)) {
+          listener.redirect_to_https = static_cast<uint16_t>(*v);
         }
       }
       if (!marks.name) all_listeners_named_ = false;
@@ -186,7 +204,7 @@ private:
       }
       Fields f(c_, element,
                {"namespace", "name", "endpoints", "health_check", "probes", "outlier_detection",
-                "max_idle_connections"});
+                "max_idle_connections", "tls"});
       Service service;
       ServiceMarks marks{element.pos, element.path, true};
       if (auto n = f.require("namespace")) {
@@ -215,6 +233,7 @@ private:
       if (auto m = f.get("max_idle_connections")) {
         if (auto v = c_.integer(*m, 0, kMaxIdleConnections)) service.max_idle_connections = *v;
       }
+      if (auto t = f.get("tls")) read_upstream_tls(c_, *t, base_dir_, service.tls);
       if (!marks.valid) all_services_named_ = false;
       config_.services.push_back(std::move(service));
       service_marks_.push_back(std::move(marks));
@@ -689,7 +708,7 @@ private:
               "max_response_head_bytes", "buffer_bytes", "client_header_timeout",
               "client_body_timeout", "request_timeout", "max_client_connections",
               "max_upstream_connections", "queue_timeout", "max_access_log_queue_bytes",
-              "max_admin_connections", "admin_idle_timeout"});
+              "max_admin_connections", "admin_idle_timeout", "tls_handshake_timeout"});
     bool head_ok = true;
     if (auto i = f.get("max_request_head_bytes")) {
       if (auto v = c_.integer(*i, kMinHeadBytes, kMaxHeadBytes)) {
@@ -747,6 +766,9 @@ private:
     }
     if (auto i = f.get("admin_idle_timeout")) {
       if (auto v = c_.duration(*i, true)) limits.admin_idle_timeout = *v;
+    }
+    if (auto i = f.get("tls_handshake_timeout")) {
+      if (auto v = c_.duration(*i, true)) limits.tls_handshake_timeout = *v;
     }
   }
 
@@ -915,6 +937,7 @@ private:
   }
 
   Checker c_;
+  std::string base_dir_; // the config file's directory: where relative TLS file paths start
   Config config_;
   // False when a listener (service) has no usable name: a route naming one that seems undefined
   // may be naming that one, and its own error already says what to fix.

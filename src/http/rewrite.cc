@@ -357,6 +357,8 @@ std::string_view reason_phrase(int status) {
     return "Bad Request";
   case 403:
     return "Forbidden";
+  case 308:
+    return "Permanent Redirect";
   case 404:
     return "Not Found";
   case 405:

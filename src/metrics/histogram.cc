@@ -55,6 +55,8 @@ const char* failure_name(UpstreamFailure f) {
     return "response_timeout";
   case UpstreamFailure::bad_response:
     return "bad_response";
+  case UpstreamFailure::tls:
+    return "tls";
   case UpstreamFailure::kCount:
     break;
   }

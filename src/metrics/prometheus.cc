@@ -1,5 +1,6 @@
 #include "weir/metrics/prometheus.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -58,6 +59,12 @@ void sample(std::string& out, std::string_view name, std::string_view labels,
             std::string_view extra, uint64_t v) {
   sample_head(out, name, {}, labels, extra);
   append_u64(out, v);
+  out.push_back('\n');
+}
+
+void sample_double(std::string& out, std::string_view name, std::string_view labels, double v) {
+  sample_head(out, name, {}, labels, {});
+  append_double(out, v);
   out.push_back('\n');
 }
 
@@ -156,6 +163,13 @@ void Exposition::add(const Registry& registry) {
                  [&](const EndpointKey& key, const EndpointCells& c) { endpoints[key].add(c); });
   client_connections += registry.client_connections.get();
   accept_errors += registry.accept_errors.get();
+  registry.visit_tls([&](const std::string& listener, const TlsListenerCells& c) {
+    TlsHandshakes& t = tls_handshakes[listener];
+    t.full += c.full.get();
+    t.resumed += c.resumed.get();
+    t.failed += c.failed.get();
+    t.timedout += c.timedout.get();
+  });
   access_log_dropped += registry.access_log_dropped.get();
 }
 
@@ -200,6 +214,41 @@ void write_prometheus(const Exposition& e, std::string& out) {
 
   family(out, "weir_client_connections", "gauge", "Open downstream (client) connections.");
   sample(out, "weir_client_connections", {}, {}, e.client_connections);
+
+  if (!e.tls_handshakes.empty()) {
+    family(out, "weir_tls_handshakes_total", "counter",
+           "Client TLS handshakes by listener and result: full, resumed (a session ticket or the "
+           "cache), failed, timeout (limits.tls_handshake_timeout).");
+    for (const auto& [listener, t] : e.tls_handshakes) {
+      labels.clear();
+      label(labels, "listener", listener);
+      sample(out, "weir_tls_handshakes_total", labels, "result=\"full\"", t.full);
+      sample(out, "weir_tls_handshakes_total", labels, "result=\"resumed\"", t.resumed);
+      sample(out, "weir_tls_handshakes_total", labels, "result=\"failed\"", t.failed);
+      sample(out, "weir_tls_handshakes_total", labels, "result=\"timeout\"", t.timedout);
+    }
+    family(out, "weir_tls_resumption_ratio", "gauge",
+           "Of the listener's completed handshakes since start, the share that resumed a session.");
+    for (const auto& [listener, t] : e.tls_handshakes) {
+      labels.clear();
+      label(labels, "listener", listener);
+      const uint64_t done = t.full + t.resumed;
+      sample_double(out, "weir_tls_resumption_ratio", labels,
+                    done == 0 ? 0.0 : static_cast<double>(t.resumed) / static_cast<double>(done));
+    }
+  }
+  if (!e.certificates.empty()) {
+    family(out, "weir_tls_certificate_expiry_seconds", "gauge",
+           "When each served certificate expires (its notAfter), in Unix seconds: alert on it "
+           "minus time().");
+    for (const auto& c : e.certificates) {
+      labels.clear();
+      label(labels, "listener", c.listener);
+      label(labels, "name", c.name);
+      sample(out, "weir_tls_certificate_expiry_seconds", labels, {},
+             static_cast<uint64_t>(std::max<int64_t>(0, c.not_after)));
+    }
+  }
 
   family(out, "weir_accept_errors_total", "counter",
          "accept() failures (out of file descriptors or memory); accepting pauses briefly.");

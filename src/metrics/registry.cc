@@ -16,6 +16,20 @@ EndpointCells* Registry::endpoint(const EndpointKey& key) {
   return cells.get();
 }
 
+TlsListenerCells* Registry::tls_listener(const std::string& listener) {
+  std::lock_guard lock(mutex_);
+  auto& cells = tls_listeners_[listener];
+  if (!cells) cells = std::make_unique<TlsListenerCells>();
+  return cells.get();
+}
+
+void Registry::visit_tls(
+    const std::function<void(const std::string&, const TlsListenerCells&)>& listener_fn) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, cells] : tls_listeners_)
+    listener_fn(name, *cells);
+}
+
 void Registry::visit(
     const std::function<void(const BackendKey&, const BackendCells&)>& backend_fn,
     const std::function<void(const EndpointKey&, const EndpointCells&)>& endpoint_fn) const {

@@ -43,6 +43,15 @@ void append_access_line(const AccessLine& l, std::string& out) {
   char frac[4] = {'.', static_cast<char>('0' + us % 1000 / 100),
                   static_cast<char>('0' + us % 100 / 10), static_cast<char>('0' + us % 10)};
   out.append(frac, 4);
+  if (l.tls) {
+    out.append(",\"tls_version\":");
+    json::escape_to(out, l.tls_version);
+    out.append(",\"sni\":");
+    if (l.sni.empty())
+      out.append("null");
+    else
+      json::escape_to(out, l.sni);
+  }
   out.append("}\n");
 }
 

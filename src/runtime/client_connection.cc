@@ -53,11 +53,34 @@ void ClientConnection::go(UpstreamEvent e) {
 ClientConnection::ClientConnection(Worker& worker, const ListenerSlot* listener)
     : worker_(worker),
       transport_(worker.poller(), worker.ring(), worker.io(), this, worker.handler_allocator()),
-      client_(transport_.get()), listener_(listener), try_timer_(worker.io()) {}
+      client_(&transport_.get()), listener_(listener), try_timer_(worker.io()) {}
+
+ClientConnection::~ClientConnection() {
+  if (tls_) tls_->release();
+}
 
 void ClientConnection::start(int fd, const sockaddr* peer) {
   error_code ec;
-  if (!transport_->adopt(fd, ec)) {
+  const Snapshot& snap = *worker_.snapshot();
+  const int index = listener_->snapshot_index;
+  const Snapshot::Listener* listener =
+      index >= 0 && static_cast<size_t>(index) < snap.listeners.size()
+          ? &snap.listeners[static_cast<size_t>(index)]
+          : nullptr;
+  if (listener && listener->tls) {
+    SSL* ssl = listener->tls->new_ssl();
+    if (!ssl) {
+      ::close(fd);
+      delete this;
+      return;
+    }
+    tls_ = new net::TlsTransport(worker_.poller(), worker_.ring(), worker_.io(), this,
+                                 worker_.handler_allocator(), ssl);
+    client_ = tls_;
+  }
+  net::SocketTransport& socket =
+      tls_ ? static_cast<net::SocketTransport&>(*tls_) : transport_.get();
+  if (!socket.adopt(fd, ec)) {
     // Not registered (out of memory in the kernel): nothing was started, nothing refers to us.
     ::close(fd);
     delete this;
@@ -82,8 +105,26 @@ void ClientConnection::start(int fd, const sockaddr* peer) {
   client_ip_len_ = static_cast<uint8_t>(::strnlen(client_ip_, sizeof client_ip_));
   worker_.link(this);
   worker_.metrics().client_connections.add();
-  set_deadline(Deadline::header, client_timeouts().header);
+  if (tls_)
+    set_deadline(Deadline::handshake, client_timeouts().handshake);
+  else
+    set_deadline(Deadline::header, client_timeouts().header);
   wait_idle();
+}
+
+void ClientConnection::on_transport_handshake(const error_code& ec) {
+  worker_.tick();
+  if (metrics::TlsListenerCells* cells = listener_->tls_cells) {
+    if (ec)
+      cells->failed.add();
+    else if (tls_->resumed())
+      cells->resumed.add();
+    else
+      cells->full.add();
+  }
+  // The request head's time starts now: the handshake had its own.
+  if (!ec && !closed() && deadline_kind_ == Deadline::handshake)
+    set_deadline(Deadline::header, client_timeouts().header);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,9 +196,9 @@ void ClientConnection::write_client(ClientWrite kind) {
                        ? BufferView(&one_buffer_, 1)
                        : BufferView(s_->response_iov);
   if (last)
-    client_.write_last(out);
+    client_->write_last(out);
   else
-    client_.write(out);
+    client_->write(out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +258,7 @@ void ClientConnection::check_deadline(Clock::time_point now) {
     // Timed out with a response still unsent: a reset, not a close, so the kernel drops what
     // the client would not read instead of holding it (nginx's reset_timedout_connection). A
     // thousand slow readers would otherwise pin hundreds of MB of socket memory.
-    client_.reset_on_close();
+    client_->reset_on_close();
   }
   switch (deadline_kind_) {
   case Deadline::none:
@@ -235,6 +276,9 @@ void ClientConnection::check_deadline(Clock::time_point now) {
     return send_local(503, "upstream connection limit reached, try again\n", false,
                       "Retry-After: 1\r\n");
   }
+  case Deadline::handshake:
+    if (listener_->tls_cells) listener_->tls_cells->timedout.add();
+    return close();
   case Deadline::idle:
     return close();
   case Deadline::header:
@@ -268,6 +312,7 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
       after = t ? t->request : config::Duration(30000);
       break;
     case Deadline::header:
+    case Deadline::handshake:
       return; // absolute from the first byte: not refreshed by progress
     case Deadline::queue:
     case Deadline::connect:
@@ -349,7 +394,7 @@ void ClientConnection::close() {
   snap_.reset();
   // No shutdown first: close() sends the FIN itself (and a reset when input is left unread,
   // shutdown or not), so a shutdown would be one syscall per connection for nothing.
-  client_.close();
+  client_->close();
   worker_.unlink(this);
   worker_.metrics().client_connections.sub();
   ++pending_;

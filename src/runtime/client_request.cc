@@ -8,6 +8,7 @@
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/worker.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -26,7 +27,7 @@ void ClientConnection::wait_idle() {
   // Idle keep-alive connections hold no buffer: wait for readability, then borrow a Stream.
   reading_ = ClientRead::idle;
   ++pending_;
-  client_.wait_readable();
+  client_->wait_readable();
 }
 
 void ClientConnection::on_idle_readable(const error_code& ec) {
@@ -36,7 +37,7 @@ void ClientConnection::on_idle_readable(const error_code& ec) {
   go(ConnEvent::bytes_arrived);
   error_code rec;
   size_t n =
-      client_.read_now(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
+      client_->read_now(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len), rec);
   if (rec == asio::error::would_block) {
     // Woken for nothing (the transport may wake a wait at once after a read that filled its
     // buffer): the connection is still idle, under the idle deadline, not the header's.
@@ -68,7 +69,7 @@ void ClientConnection::read_client() {
   }
   reading_ = ClientRead::request;
   ++pending_;
-  client_.read(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len));
+  client_->read(asio::buffer(s_->in.get() + s_->in_len, s_->capacity - s_->in_len));
 }
 
 void ClientConnection::on_client_read(const error_code& ec, size_t n) {
@@ -218,6 +219,28 @@ int ClientConnection::pick_backend(const Snapshot::Route& route, const http::Hea
   return -1;
 }
 
+void ClientConnection::redirect_to_https(uint16_t port) {
+  const http::Head& head = s_->request.head();
+  std::string_view host = head.authority;
+  if (host.starts_with('[')) {
+    host = host.substr(0, host.find(']') + 1); // "[::1]:8080" → "[::1]"
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  const bool sane = host.size() > 0 && std::all_of(host.begin(), host.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '[' ||
+                             c == ']' || c == ':';
+                    });
+  if (!sane) return send_local(400, "no host to redirect to\n", request_has_body_);
+  std::string location = "Location: https://";
+  location.append(host);
+  if (port != 443) location.append(":").append(std::to_string(port));
+  location.append(head.path.empty() ? std::string_view("/") : head.path).append("\r\n");
+  // 308, not 301: the method and body stay what they were when the client follows it.
+  send_local(308, "", request_has_body_, location);
+}
+
 void ClientConnection::on_request_head() {
   const http::Head& head = s_->request.head();
   Worker& w = worker_;
@@ -247,8 +270,10 @@ void ClientConnection::on_request_head() {
     keep_alive_ = false;
     return send_local(503, "listener removed by a reload\n", true);
   }
-  route_ =
-      snap.listeners[static_cast<size_t>(listener_->snapshot_index)].table.match(authority, path);
+  const Snapshot::Listener& listener =
+      snap.listeners[static_cast<size_t>(listener_->snapshot_index)];
+  if (listener.redirect_to_https != 0) return redirect_to_https(listener.redirect_to_https);
+  route_ = listener.table.match(authority, path);
   if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
   const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
   bool trusted = peer_trusted();
@@ -274,6 +299,7 @@ void ClientConnection::on_request_head() {
   ctx.request_id = {request_id, sizeof request_id};
   ctx.tunnel = upgrade_;
   ctx.trusted_peer = trusted;
+  ctx.proto = tls_ ? "https" : "http";
   ctx.default_host = pool->key();
   s_->request_out.clear();
   http::write_upstream_request(head, ctx, s_->request_out);

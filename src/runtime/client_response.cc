@@ -268,7 +268,7 @@ void ClientConnection::tunnel_read_client(asio::mutable_buffer buffer) {
   if (closed() || client_reading()) return;
   reading_ = ClientRead::tunnel;
   ++pending_;
-  client_.read(buffer);
+  client_->read(buffer);
 }
 
 void ClientConnection::tunnel_write_client(asio::const_buffer bytes) {
@@ -297,7 +297,7 @@ void ClientConnection::tunnel_write_upstream(asio::const_buffer bytes) {
 }
 
 void ClientConnection::tunnel_end_client() {
-  client_.shutdown_send();
+  client_->shutdown_send();
 }
 
 void ClientConnection::tunnel_end_upstream() {

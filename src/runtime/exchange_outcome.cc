@@ -244,6 +244,11 @@ void ClientConnection::log_access() {
   if (started_.time_since_epoch().count() != 0)
     line.duration_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(worker_.now() - started_).count());
+  if (tls_) {
+    line.tls = true;
+    line.tls_version = tls_->version();
+    line.sni = tls_->server_name();
+  }
   append_access_line(line, log.line_buffer());
   log.flush(false);
   status_ = 0;

@@ -11,6 +11,7 @@ bool retry_wanted(const config::Retries& rr, metrics::UpstreamFailure cause, int
   switch (cause) {
   case metrics::UpstreamFailure::connect_refused:
   case metrics::UpstreamFailure::connect_timeout:
+  case metrics::UpstreamFailure::tls: // the request never went: as a failed connect
     return rr.on_connect_failure;
   case metrics::UpstreamFailure::reset:
     return rr.on_reset;

@@ -1,13 +1,27 @@
 #include "weir/runtime/snapshot.h"
 
+#include "weir/tls/ticket_keys.h"
+
 #include <boost/asio/ip/address.hpp>
+#include <ctime>
 #include <unordered_map>
 
 namespace weir::runtime {
 
 std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Config> config,
                                                 const Overrides& overrides, uint64_t generation,
-                                                std::string* error) {
+                                                std::string* error, const tls::Contexts* tls) {
+  tls::Contexts built;
+  if (!tls) {
+    auto contexts =
+        tls::Contexts::build(*config, std::make_shared<tls::TicketKeys>(), std::time(nullptr));
+    if (!contexts.ok()) {
+      if (error) *error = contexts.error().message;
+      return nullptr;
+    }
+    built = std::move(*contexts);
+    tls = &built;
+  }
   auto snap = std::make_shared<Snapshot>();
   snap->config = config;
   snap->generation = generation;
@@ -17,6 +31,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.id = s.id();
     out.max_idle_connections = s.max_idle_connections;
     out.outlier = s.outlier_detection;
+    if (s.tls.enabled) {
+      auto t = tls->services.find(out.id);
+      if (t == tls->services.end()) {
+        if (error) *error = "service " + out.id + ": no TLS context built for it";
+        return nullptr;
+      }
+      out.tls = t->second;
+    }
     for (const config::Address& a : s.endpoints) {
       boost::system::error_code ec;
       auto ip = boost::asio::ip::make_address(a.host, ec);
@@ -90,10 +112,21 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
   snap->client.body = config->limits.client_body_timeout;
   snap->client.request = config->limits.request_timeout;
   snap->client.queue = config->limits.queue_timeout;
+  snap->client.handshake = config->limits.tls_handshake_timeout;
   snap->trusted_proxies = config->trusted_proxies;
-  for (const config::Listener& l : config->listeners)
-    snap->listeners.push_back(
-        {l.name, l.address, route::Table::build(config->routes, l.name), snap->client});
+  for (const config::Listener& l : config->listeners) {
+    Listener out{l.name,       l.address, route::Table::build(config->routes, l.name),
+                 snap->client, nullptr,   l.redirect_to_https};
+    if (l.tls) {
+      auto t = tls->listeners.find(l.name);
+      if (t == tls->listeners.end()) {
+        if (error) *error = "listener " + l.name + ": no TLS context built for it";
+        return nullptr;
+      }
+      out.tls = t->second;
+    }
+    snap->listeners.push_back(std::move(out));
+  }
   return snap;
 }
 

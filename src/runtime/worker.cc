@@ -140,6 +140,10 @@ void Worker::index_listeners() {
     for (size_t i = 0; i < snapshot_->listeners.size(); ++i)
       if (snapshot_->listeners[i].name == slot->name && slot->open)
         slot->snapshot_index = static_cast<int>(i);
+    const int i = slot->snapshot_index;
+    slot->tls_cells = i >= 0 && snapshot_->listeners[static_cast<size_t>(i)].tls
+                          ? metrics_.tls_listener(slot->name)
+                          : nullptr;
   }
 }
 

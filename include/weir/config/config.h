@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,9 +20,46 @@ struct Address {
   bool operator==(const Address&) const = default;
 };
 
+// One certificate a TLS listener serves (PEM files).
+struct TlsCertificate {
+  std::string cert;
+  std::string key;
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+enum class TlsVersion : uint8_t { tls1_2, tls1_3 };
+
+// A listener's TLS termination. SNI picks a certificate by the names in it: an exact name, then a
+// wildcard, then the first certificate.
+struct ListenerTls {
+  std::vector<TlsCertificate> certificates;
+  TlsVersion min_version = TlsVersion::tls1_2;
+  // TLS 1.2 cipher suites as OpenSSL names them; "default" is weir's list (AEAD with ECDHE
+  // only). TLS 1.3's suites are OpenSSL's, all of them modern.
+  std::string ciphers = "default";
+  std::vector<std::string> alpn{"http/1.1"};
+  bool session_resumption = true; // tickets (keys rotated on the control thread) and a cache
+  std::string client_ca;          // "": no client certificates asked for
+  bool operator==(const ListenerTls&) const = default;
+};
+
 struct Listener {
   std::string name;
   Address address;
+  std::optional<ListenerTls> tls;
+  // Not 0: every request gets 308 to https://<host>:<this port><target>.
+  uint16_t redirect_to_https = 0;
+};
+
+// TLS to a service's endpoints.
+struct UpstreamTls {
+  bool enabled = false;
+  std::string sni;       // "": none sent, and the endpoint's address is what is verified
+  std::string ca;        // "": the system's trusted CAs
+  bool verify = true;    // the endpoint's certificate chain and name
+  std::string client_cert; // both or neither: mutual TLS
+  std::string client_key;
+  bool operator==(const UpstreamTls&) const = default;
 };
 
 // An inclusive range of HTTP status codes, e.g. 200-399.
@@ -83,6 +121,7 @@ struct Service {
   HealthCheck health_check;
   std::vector<Probe> probes;
   OutlierDetection outlier_detection;
+  UpstreamTls tls;
   // Idle keep-alive connections kept per worker and endpoint.
   uint32_t max_idle_connections = 64;
   std::string id() const { return ns + "/" + name; }
@@ -247,6 +286,8 @@ struct Limits {
   uint64_t max_access_log_queue_bytes = 16 << 20; // lines beyond it are dropped and counted
   uint32_t max_admin_connections = 64;            // the longest-idle one makes room for a new one
   Duration admin_idle_timeout{10000};
+  // A TLS client's handshake must be done within: a stalled one is closed and counted.
+  Duration tls_handshake_timeout{10000};
   bool operator==(const Limits&) const = default;
 };
 
@@ -299,6 +340,9 @@ struct Config {
   // Peers whose X-Forwarded-* / Forwarded are believed and who may force a rollout version
   // without the override secret. Empty: nobody.
   std::vector<Cidr> trusted_proxies;
+  // How often the certificate and key files are looked at for changes (cert-manager rotates
+  // them in place); 0 never.
+  Duration tls_reload_interval{60000};
 };
 
 } // namespace weir::config

@@ -15,6 +15,7 @@ enum class UpstreamFailure : uint8_t {
   reset,
   response_timeout,
   bad_response,
+  tls, // the TLS handshake failed: the endpoint's certificate did not verify, or no agreement
   kCount
 };
 const char* failure_name(UpstreamFailure f);
@@ -46,6 +47,14 @@ struct alignas(64) EndpointCells {
   // config::OutlierDetection). Worker thread only.
   uint32_t consecutive_failures = 0;
   uint32_t consecutive_gateway_failures = 0;
+};
+
+// Per worker, per TLS listener: its clients' handshakes by result.
+struct alignas(64) TlsListenerCells {
+  Counter full;     // completed with a full handshake
+  Counter resumed;  // completed by resuming a session (a ticket or the cache)
+  Counter failed;   // refused or broken off: a bad ClientHello, no common version, no client cert
+  Counter timedout; // not done within limits.tls_handshake_timeout
 };
 
 // Per worker, per route × backend: what the canary analysis reads.

@@ -90,6 +90,19 @@ struct Exposition {
   uint64_t access_log_dropped = 0;
   std::vector<Weight> weights;
   std::vector<EndpointState> endpoint_states;
+  struct TlsHandshakes {
+    uint64_t full = 0;
+    uint64_t resumed = 0;
+    uint64_t failed = 0;
+    uint64_t timedout = 0;
+  };
+  std::map<std::string, TlsHandshakes> tls_handshakes; // by listener
+  struct Certificate {
+    std::string listener;
+    std::string name;      // the certificate's first name
+    int64_t not_after = 0; // Unix seconds
+  };
+  std::vector<Certificate> certificates;
   uint64_t reloads_ok = 0;
   uint64_t reloads_failed = 0;
   std::string version;

@@ -31,6 +31,7 @@ class Registry {
 public:
   BackendCells* backend(const BackendKey& key);
   EndpointCells* endpoint(const EndpointKey& key);
+  TlsListenerCells* tls_listener(const std::string& listener);
 
   Counter client_connections;   // open downstream connections (gauge)
   Counter upstream_connections; // open upstream connections (gauge)
@@ -41,11 +42,14 @@ public:
   void
   visit(const std::function<void(const BackendKey&, const BackendCells&)>& backend_fn,
         const std::function<void(const EndpointKey&, const EndpointCells&)>& endpoint_fn) const;
+  void visit_tls(
+      const std::function<void(const std::string&, const TlsListenerCells&)>& listener_fn) const;
 
 private:
   mutable std::mutex mutex_;
   std::map<BackendKey, std::unique_ptr<BackendCells>> backends_;
   std::map<EndpointKey, std::unique_ptr<EndpointCells>> endpoints_;
+  std::map<std::string, std::unique_ptr<TlsListenerCells>> tls_listeners_;
 };
 
 } // namespace weir::metrics

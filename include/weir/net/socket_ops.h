@@ -59,7 +59,7 @@ private:
 
 // Posts a completion to a transport's owner (the operation finished at once: never inside the
 // initiating call), on the worker's recycled handler memory.
-enum class Done : uint8_t { read, written, readable, connected };
+enum class Done : uint8_t { read, written, readable, connected, handshake };
 inline void post_to_owner(boost::asio::io_context& io, HandlerAllocator<void> alloc,
                           TransportOwner* owner, Done what, boost::system::error_code ec,
                           size_t n = 0) {
@@ -73,6 +73,8 @@ inline void post_to_owner(boost::asio::io_context& io, HandlerAllocator<void> al
                         return owner->on_transport_readable(ec);
                       case Done::connected:
                         return owner->on_transport_connected(ec);
+                      case Done::handshake:
+                        return owner->on_transport_handshake(ec);
                       }
                     }));
 }

@@ -21,6 +21,9 @@ public:
   // A wait_readable() completed: bytes, an end or an error wait (read them with read_now()).
   virtual void on_transport_readable(const boost::system::error_code& ec) = 0;
   virtual void on_transport_connected(const boost::system::error_code&) {}
+  // A TLS server handshake ended (ec: it failed, tls_error), before the completion of the read
+  // or wait that carried it. Plain transports never call it.
+  virtual void on_transport_handshake(const boost::system::error_code&) {}
 
 protected:
   ~TransportOwner() = default;

@@ -21,6 +21,10 @@ struct AccessLine {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t duration_ns = 0; // written in milliseconds with 3 decimals
+  // A TLS connection's: "tls_version" and "sni" are written only then ("sni" null without one).
+  bool tls = false;
+  std::string_view tls_version;
+  std::string_view sni;
 };
 
 // Appends the line, newline included, to `out`.

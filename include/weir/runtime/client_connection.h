@@ -2,6 +2,7 @@
 
 #include "weir/metrics/cells.h"
 #include "weir/net/any_socket_transport.h"
+#include "weir/net/tls_transport.h"
 #include "weir/runtime/attempt_recorder.h"
 #include "weir/runtime/connection_state.h"
 #include "weir/runtime/snapshot.h"
@@ -64,6 +65,7 @@ public:
   void on_transport_read(const boost::system::error_code& ec, size_t n) override;
   void on_transport_written(const boost::system::error_code& ec, size_t n) override;
   void on_transport_readable(const boost::system::error_code& ec) override;
+  void on_transport_handshake(const boost::system::error_code& ec) override;
   // The upstream connection.
   void on_upstream_readable(const boost::system::error_code& ec) override;
   void on_upstream_written(const boost::system::error_code& ec) override;
@@ -88,7 +90,7 @@ private:
   // pending, by purpose.
   enum class ClientRead : uint8_t { none, idle, request, tunnel };
   enum class ClientWrite : uint8_t { none, interim, local, response, tunnel };
-  enum class Deadline : uint8_t { none, idle, header, queue, connect, upstream, tunnel };
+  enum class Deadline : uint8_t { none, handshake, idle, header, queue, connect, upstream, tunnel };
   // How the response body goes to the client.
   enum class Reframe : uint8_t {
     as_is,   // as the upstream framed it
@@ -96,7 +98,7 @@ private:
     raw,     // copied without framing, the connection closes after it (HTTP/1.0 client)
   };
 
-  ~ClientConnection() = default;
+  ~ClientConnection();
 
   // State changes: the only writers of conn_, req_, resp_ and upstream_.
   void go(ConnEvent e);
@@ -158,6 +160,8 @@ private:
   void fail_upstream(int status, std::string_view why, metrics::UpstreamFailure cause);
   // The client did not send its request in time (body or whole request): 408 and close.
   void request_timed_out(std::string_view why);
+  // redirect_to_https: 308 to the same host and target over https on `port`.
+  void redirect_to_https(uint16_t port);
   // The peer is in trusted_proxies (its forwarding headers and overrides are believed).
   bool peer_trusted() const;
   // The client timeouts of this connection's listener in the worker's current snapshot (the
@@ -192,8 +196,9 @@ private:
   void end_retry_in_flight();
 
   Worker& worker_;
-  net::AnySocketTransport transport_;
-  net::Transport& client_; // the seam: every client read and write goes through it
+  net::AnySocketTransport transport_; // plain TCP (unused on a TLS listener)
+  net::TlsTransport* tls_ = nullptr;  // a TLS listener's: over its own socket transport
+  net::Transport* client_;            // the seam: every client read and write goes through it
   const ListenerSlot* listener_;
   Stream* s_ = nullptr;
   upstream::Connection* up_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include "weir/config/config.h"
 #include "weir/route/table.h"
+#include "weir/tls/contexts.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -29,6 +30,7 @@ struct Snapshot {
     std::vector<uint32_t> available; // indices of endpoints that may take new requests
     uint32_t max_idle_connections = 64;
     config::OutlierDetection outlier;
+    std::shared_ptr<const tls::ClientContext> tls; // TLS to the endpoints (null: plain TCP)
   };
   struct Backend {
     uint32_t service = 0;           // index into services
@@ -69,16 +71,19 @@ struct Snapshot {
     // Keep-alive idle before a request is routed (and a tunnel's before it): the first route's
     // timeouts.idle, 60 s without routes — what weir has always used.
     config::Duration idle{60000};
-    config::Duration header{10000};   // limits.client_header_timeout
-    config::Duration body{10000};     // limits.client_body_timeout
-    config::Duration request{300000}; // limits.request_timeout
-    config::Duration queue{5000};     // limits.queue_timeout
+    config::Duration header{10000};    // limits.client_header_timeout
+    config::Duration body{10000};      // limits.client_body_timeout
+    config::Duration request{300000};  // limits.request_timeout
+    config::Duration queue{5000};      // limits.queue_timeout
+    config::Duration handshake{10000}; // limits.tls_handshake_timeout
   };
   struct Listener {
     std::string name;
     config::Address address;
     route::Table table;
     ClientTimeouts client;
+    std::shared_ptr<const tls::ServerContext> tls; // TLS termination (null: plaintext)
+    uint16_t redirect_to_https = 0;                // not 0: every request gets 308 to that port
   };
 
   std::shared_ptr<const config::Config> config;
@@ -105,11 +110,14 @@ struct Snapshot {
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that
-  // does not parse as an IP address, for instance). Overrides naming routes, services or
-  // endpoints that the config does not have are ignored.
+  // does not parse as an IP address, a certificate file that changed since, for instance).
+  // Overrides naming routes, services or endpoints that the config does not have are ignored.
+  // `tls`: the config's TLS contexts, built before (the control thread keeps them across
+  // snapshots); null builds them here.
   static std::shared_ptr<const Snapshot> build(std::shared_ptr<const config::Config> config,
                                                const Overrides& overrides, uint64_t generation,
-                                               std::string* error);
+                                               std::string* error,
+                                               const tls::Contexts* tls = nullptr);
   static std::shared_ptr<const Snapshot> build(std::shared_ptr<const config::Config> config,
                                                uint64_t generation, std::string* error) {
     return build(std::move(config), Overrides{}, generation, error);

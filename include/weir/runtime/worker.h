@@ -59,6 +59,7 @@ struct ListenerSlot final : net::AcceptOwner {
   std::unique_ptr<net::PolledAcceptor> acceptor;
   std::unique_ptr<boost::asio::steady_timer> backoff; // re-accepts after an EMFILE and the like
   int snapshot_index = -1; // index in the worker's current snapshot, -1 when removed
+  metrics::TlsListenerCells* tls_cells = nullptr; // a TLS listener's handshake counters
   bool open = false;
   // Not accepting: the worker holds max_client_connections (new connections wait in the
   // kernel's backlog) or backs off after an accept error.
