@@ -1,6 +1,7 @@
 #include "weir/health/checker.h"
 
 #include "weir/base/log.h"
+#include "weir/tls/contexts.h"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -38,6 +39,7 @@ struct Checker::Target {
   std::string endpoint;
   asio::ip::tcp::endpoint address;
   config::HealthCheck check; // enabled == false: override only, no checks run
+  bool tls = false;          // the service speaks TLS: checks do too
   EndpointStatus status;
   std::optional<Checker::TimePoint> due; // the next check; timer wakes run_due() then
   asio::steady_timer timer;
@@ -59,8 +61,9 @@ Checker::Checker(asio::io_context& io, OnChange on_change)
     : Checker(
           io, std::move(on_change), Clock::system(),
           [&io](const asio::ip::tcp::endpoint& address, std::string request,
-                std::chrono::milliseconds timeout, HttpCheck::Done done) {
-            HttpCheck::run(io, address, std::move(request), timeout, std::move(done));
+                std::chrono::milliseconds timeout, const tls::ClientContext* tls,
+                HttpCheck::Done done) {
+            HttpCheck::run(io, address, std::move(request), timeout, tls, std::move(done));
           },
           std::random_device{}()) {}
 
@@ -93,6 +96,7 @@ void Checker::configure(const config::Config& config) {
         t = it->second;
         bool changed = !(t->check == svc.health_check);
         t->check = svc.health_check;
+        t->tls = svc.tls.enabled;
         if (changed) {
           t->due.reset();
           t->timer.cancel();
@@ -106,6 +110,7 @@ void Checker::configure(const config::Config& config) {
         boost::system::error_code ec;
         t->address = {asio::ip::make_address(ep.host, ec), ep.port};
         t->check = svc.health_check;
+        t->tls = svc.tls.enabled;
         if (t->check.enabled) {
           // Spread the first round over one interval so checks do not come in bursts.
           std::uniform_int_distribution<int64_t> d(0, t->check.interval.count());
@@ -163,21 +168,39 @@ void Checker::run(const std::shared_ptr<Target>& t) {
               "\r\nUser-Agent: weir-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   }
   config::Duration timeout = t->check.timeout;
-  connect_(t->address, std::move(request), timeout, [this, t](CheckResult r) {
-    if (t->stopped) return;
-    bool ok = r.error.empty();
-    std::string error = r.error;
-    if (ok && t->check.type == config::HealthCheck::Type::http &&
-        !status_matches(r.status, t->check.expected_status)) {
-      ok = false;
-      error = "unexpected status " + std::to_string(r.status);
+  const tls::ClientContext* tls = nullptr;
+  if (t->tls) {
+    tls = context_of(t->service);
+    if (!tls) {
+      CheckResult missing;
+      missing.error = "tls: no TLS settings loaded for the service";
+      return finish(t, std::move(missing));
     }
-    record(t, ok, std::move(error));
-    // Jitter ±10 % keeps checks of many endpoints from lining up.
-    auto interval = t->check.interval.count();
-    std::uniform_int_distribution<int64_t> jitter(-interval / 10, interval / 10);
-    schedule(t, std::chrono::milliseconds(std::max<int64_t>(1, interval + jitter(random_))));
-  });
+  }
+  connect_(t->address, std::move(request), timeout, tls,
+           [this, t](CheckResult r) { finish(t, std::move(r)); });
+}
+
+const tls::ClientContext* Checker::context_of(const std::string& service) const {
+  if (!tls_) return nullptr;
+  auto it = tls_->services.find(service);
+  return it == tls_->services.end() ? nullptr : it->second.get();
+}
+
+void Checker::finish(const std::shared_ptr<Target>& t, CheckResult r) {
+  if (t->stopped) return;
+  bool ok = r.error.empty();
+  std::string error = std::move(r.error);
+  if (ok && t->check.type == config::HealthCheck::Type::http &&
+      !status_matches(r.status, t->check.expected_status)) {
+    ok = false;
+    error = "unexpected status " + std::to_string(r.status);
+  }
+  record(t, ok, std::move(error));
+  // Jitter ±10 % keeps checks of many endpoints from lining up.
+  auto interval = t->check.interval.count();
+  std::uniform_int_distribution<int64_t> jitter(-interval / 10, interval / 10);
+  schedule(t, std::chrono::milliseconds(std::max<int64_t>(1, interval + jitter(random_))));
 }
 
 void Checker::record(const std::shared_ptr<Target>& t, bool ok, std::string error) {

@@ -2,6 +2,7 @@
 
 #include "weir/base/log.h"
 #include "weir/http/head.h"
+#include "weir/tls/contexts.h"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -13,6 +14,7 @@ struct Prober::Runner {
   explicit Runner(asio::io_context& io) : timer(io) {}
   std::string service;
   config::Probe probe;
+  bool tls = false; // the service speaks TLS: probes do too
   std::vector<std::pair<std::string, asio::ip::tcp::endpoint>> endpoints;
   size_t next = 0;
   ProbeStatus status;
@@ -55,10 +57,12 @@ void Prober::configure(const config::Config& config) {
       }
       if (r) {
         r->endpoints = endpoints; // keep results of an unchanged probe
+        r->tls = svc.tls.enabled;
       } else {
         r = std::make_shared<Runner>(io_);
         r->service = svc.id();
         r->probe = probe;
+        r->tls = svc.tls.enabled;
         r->endpoints = endpoints;
         r->status.name = probe.name;
         r->status.ready_after = probe.ready_after;
@@ -142,33 +146,49 @@ void Prober::run(const std::shared_ptr<Runner>& r) {
   std::string endpoint = key;
   // The timeout covers max_latency too, so a slow answer fails as slow, not as a hang.
   auto timeout = std::max(r->probe.timeout, r->probe.max_latency);
+  const tls::ClientContext* tls = nullptr;
+  if (r->tls) {
+    if (tls_) {
+      auto it = tls_->services.find(r->service);
+      if (it != tls_->services.end()) tls = it->second.get();
+    }
+    if (!tls) {
+      CheckResult missing;
+      missing.error = "tls: no TLS settings loaded for the service";
+      return record(r, endpoint, std::move(missing));
+    }
+  }
   HttpCheck::run(
-      io_, address, build_request(r->probe, key), timeout, [this, r, endpoint](CheckResult result) {
-        if (r->stopped) return;
-        ProbeStatus& s = r->status;
-        bool was_ready = ready(r->service);
-        std::string why = evaluate(r->probe, result);
-        s.ran = true;
-        s.last_endpoint = endpoint;
-        s.last_latency_ms = std::chrono::duration<double, std::milli>(result.latency).count();
-        if (why.empty()) {
-          ++s.passes;
-          ++s.consecutive_passes;
-          s.last_passed = true;
-        } else {
-          ++s.failures;
-          s.consecutive_passes = 0;
-          s.last_passed = false;
-          s.last_failure = why;
-        }
-        bool now_ready = ready(r->service);
-        if (now_ready != was_ready) {
-          log::info("probe: " + r->service + (now_ready ? " is ready" : " is not ready") +
-                    (why.empty() ? "" : " (" + s.name + ": " + why + ")"));
-          on_change_(r->service, now_ready);
-        }
-        schedule(r, r->probe.interval);
-      });
+      io_, address, build_request(r->probe, key), timeout, tls,
+      [this, r, endpoint](CheckResult result) { record(r, endpoint, std::move(result)); });
+}
+
+void Prober::record(const std::shared_ptr<Runner>& r, const std::string& endpoint,
+                    CheckResult result) {
+  if (r->stopped) return;
+  ProbeStatus& s = r->status;
+  bool was_ready = ready(r->service);
+  std::string why = evaluate(r->probe, result);
+  s.ran = true;
+  s.last_endpoint = endpoint;
+  s.last_latency_ms = std::chrono::duration<double, std::milli>(result.latency).count();
+  if (why.empty()) {
+    ++s.passes;
+    ++s.consecutive_passes;
+    s.last_passed = true;
+  } else {
+    ++s.failures;
+    s.consecutive_passes = 0;
+    s.last_passed = false;
+    s.last_failure = why;
+  }
+  bool now_ready = ready(r->service);
+  if (now_ready != was_ready) {
+    log::info("probe: " + r->service + (now_ready ? " is ready" : " is not ready") +
+              (why.empty() ? "" : " (" + s.name + ": " + why + ")"));
+    on_change_(r->service, now_ready);
+  }
+  schedule(r, r->probe.interval);
 }
 
 bool Prober::ready(const std::string& service) const {

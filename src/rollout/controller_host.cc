@@ -27,7 +27,8 @@ ControllerHost::ControllerHost(asio::io_context& io, control::Controller& c)
                             if (i < 0) return out;
                             const auto& svc = snap->services[static_cast<size_t>(i)];
                             for (uint32_t e : svc.available)
-                              out.push_back({svc.endpoints[e].key, svc.endpoints[e].address});
+                              out.push_back(
+                                  {svc.endpoints[e].key, svc.endpoints[e].address, svc.tls});
                             return out;
                           })) {}
 ControllerHost::~ControllerHost() = default;

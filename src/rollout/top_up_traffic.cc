@@ -32,8 +32,9 @@ struct TopUpTraffic::Route {
 TopUpTraffic::TopUpTraffic(asio::io_context& io, metrics::Registry& cells, Endpoints endpoints)
     : TopUpTraffic(io, cells, std::move(endpoints), Clock::system(),
                    [&io](const asio::ip::tcp::endpoint& address, std::string request,
-                         std::chrono::milliseconds timeout, health::HttpCheck::Done done) {
-                     health::HttpCheck::run(io, address, std::move(request), timeout,
+                         std::chrono::milliseconds timeout, const tls::ClientContext* tls,
+                         health::HttpCheck::Done done) {
+                     health::HttpCheck::run(io, address, std::move(request), timeout, tls,
                                             std::move(done));
                    }) {}
 
@@ -182,7 +183,7 @@ void TopUpTraffic::send(const std::shared_ptr<Route>& r, Version& v) {
   ++v.in_flight;
   ++r->counts.sent;
   size_t index = static_cast<size_t>(&v - r->versions);
-  send_(target.address, request_text(r->top_up, host), r->top_up.timeout,
+  send_(target.address, request_text(r->top_up, host), r->top_up.timeout, target.tls.get(),
         [r, index](health::CheckResult result) {
           Version& v = r->versions[index];
           --v.in_flight;

@@ -14,6 +14,11 @@
 #include <random>
 #include <string>
 
+namespace weir::tls {
+class ClientContext;
+struct Contexts;
+} // namespace weir::tls
+
 namespace weir::health {
 
 enum class State { unknown, up, down };
@@ -47,10 +52,11 @@ class Checker {
 public:
   using OnChange = std::function<void(const std::string& service, const std::string& endpoint,
                                       const EndpointStatus& status)>;
-  // How a check reaches its endpoint (HttpCheck::run in weir): `request` empty = TCP connect.
-  using Connect =
-      std::function<void(const boost::asio::ip::tcp::endpoint& address, std::string request,
-                         std::chrono::milliseconds timeout, HttpCheck::Done done)>;
+  // How a check reaches its endpoint (HttpCheck::run in weir): `request` empty = TCP connect;
+  // `tls` the service's TLS settings, null for plain TCP (valid only during the call).
+  using Connect = std::function<void(const boost::asio::ip::tcp::endpoint& address,
+                                     std::string request, std::chrono::milliseconds timeout,
+                                     const tls::ClientContext* tls, HttpCheck::Done done)>;
   using TimePoint = Clock::Steady::time_point;
 
   Checker(boost::asio::io_context& io, OnChange on_change);
@@ -62,6 +68,11 @@ public:
   // Starts, keeps or stops checks to match `config`. Endpoints that stay keep their state.
   void configure(const config::Config& config);
   void stop();
+  // Where the TLS settings of services with `tls` are found: the controller's contexts, which
+  // outlive the checker. Looked up at every check, so certificates reloaded into them are used
+  // from the next check on. A TLS service checked without them fails its checks (speaking
+  // plaintext to a TLS port would not tell anything).
+  void set_tls(const tls::Contexts* contexts) { tls_ = contexts; }
 
   // nullptr when the endpoint is not checked and has no override.
   const EndpointStatus* status(const std::string& service, const std::string& endpoint) const;
@@ -80,12 +91,15 @@ private:
   void schedule(const std::shared_ptr<Target>& t, std::chrono::milliseconds delay);
   void run_due(const std::shared_ptr<Target>& t);
   void run(const std::shared_ptr<Target>& t);
+  void finish(const std::shared_ptr<Target>& t, CheckResult r);
+  const tls::ClientContext* context_of(const std::string& service) const;
   void record(const std::shared_ptr<Target>& t, bool ok, std::string error);
 
   boost::asio::io_context& io_;
   OnChange on_change_;
   Clock& clock_;
   Connect connect_;
+  const tls::Contexts* tls_ = nullptr;
   std::map<std::string, std::shared_ptr<Target>> targets_; // "service|endpoint"
   std::mt19937 random_;
 };

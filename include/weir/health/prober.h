@@ -12,6 +12,11 @@
 #include <string>
 #include <vector>
 
+namespace weir::tls {
+class ClientContext;
+struct Contexts;
+} // namespace weir::tls
+
 namespace weir::health {
 
 // What one synthetic probe has seen so far.
@@ -32,7 +37,8 @@ struct ProbeStatus {
 // Synthetic probes: scripted requests with expectations, run per service version against its
 // endpoints directly (round robin), marked with `x-weir-synthetic: 1` so upstreams and logs can
 // tell them from user traffic. A service is ready when every probe passed its last `ready_after`
-// runs; a service without probes is always ready. Control thread only.
+// runs; a service without probes is always ready. A service with `tls` is probed over TLS with
+// its settings (as the workers and the health checker reach it). Control thread only.
 class Prober {
 public:
   using OnChange = std::function<void(const std::string& service, bool ready)>;
@@ -42,6 +48,10 @@ public:
 
   void configure(const config::Config& config);
   void stop();
+  // Where the TLS settings of services with `tls` are found: the controller's contexts, which
+  // outlive the prober. Looked up at every run, so reloaded certificates are used from the next
+  // run on; a TLS service probed without them fails its probes.
+  void set_tls(const tls::Contexts* contexts) { tls_ = contexts; }
   bool ready(const std::string& service) const;
   // Probes of a service in config order; empty when it has none.
   std::vector<ProbeStatus> status(const std::string& service) const;
@@ -54,9 +64,11 @@ private:
   struct Runner;
   void schedule(const std::shared_ptr<Runner>& r, std::chrono::milliseconds delay);
   void run(const std::shared_ptr<Runner>& r);
+  void record(const std::shared_ptr<Runner>& r, const std::string& endpoint, CheckResult result);
 
   boost::asio::io_context& io_;
   OnChange on_change_;
+  const tls::Contexts* tls_ = nullptr;
   // service id → its probes
   std::map<std::string, std::vector<std::shared_ptr<Runner>>> runners_;
 };

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+namespace weir::tls {
+class ClientContext;
+}
+
 namespace weir::rollout {
 
 // Synthetic requests for thin services (rollout.analysis.top_up): while a rollout's canary gets
@@ -25,8 +29,9 @@ namespace weir::rollout {
 // like. Per route: `rate` requests per second in total, alternating stable and canary (each gets
 // half), evenly spaced (one request per 1/rate s, never a burst to catch up), round robin over each
 // version's endpoints that take traffic now, each over a fresh connection with the configured
-// timeout. A version has at most one second of its share in flight (at least 4), so a frozen
-// endpoint cannot pile requests up: sends beyond that are skipped.
+// timeout — over TLS with the version's settings when it has `tls`, as user traffic reaches it. A
+// version has at most one second of its share in flight (at least 4), so a frozen endpoint cannot
+// pile requests up: sends beyond that are skipped.
 //
 // Results go into `cells` under the same key as user traffic (metrics::BackendKey{route,
 // service}) and with the workers' definition of a version's error: a 5xx answer, or no complete
@@ -41,14 +46,17 @@ public:
   struct Target {
     std::string key; // "host:port"
     boost::asio::ip::tcp::endpoint address;
+    // The service's TLS settings (in weir: the snapshot's, which the workers use); null: plain.
+    std::shared_ptr<const tls::ClientContext> tls;
   };
   // The endpoints of a service that take traffic now (in weir: the controller's snapshot).
   using Endpoints = std::function<std::vector<Target>(const std::string& service)>;
-  // How one request reaches its endpoint (health::HttpCheck::run in weir). `done` may run inside
-  // the call or later, on the control thread.
-  using Send =
-      std::function<void(const boost::asio::ip::tcp::endpoint& address, std::string request,
-                         std::chrono::milliseconds timeout, health::HttpCheck::Done done)>;
+  // How one request reaches its endpoint (health::HttpCheck::run in weir). `tls` is the
+  // target's (null: plain TCP), valid during the call. `done` may run inside the call or later,
+  // on the control thread.
+  using Send = std::function<void(const boost::asio::ip::tcp::endpoint& address,
+                                  std::string request, std::chrono::milliseconds timeout,
+                                  const tls::ClientContext* tls, health::HttpCheck::Done done)>;
   using TimePoint = Clock::Steady::time_point;
 
   // What a route's generator did since it started (for tests and logs).

@@ -3,6 +3,7 @@
 // answers at once from what the test says each endpoint does.
 #include "weir/base/clock.h"
 #include "weir/health/checker.h"
+#include "weir/tls/contexts.h"
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -56,8 +57,9 @@ protected:
                   },
                   clock,
                   [this](const boost::asio::ip::tcp::endpoint& to, std::string request, Ms,
-                         HttpCheck::Done done) {
+                         const tls::ClientContext* tls, HttpCheck::Done done) {
                     checked[to.port()].push_back(clock.now());
+                    tls_seen.push_back(tls);
                     requests.push_back(std::move(request));
                     CheckResult r;
                     int status = answer[to.port()];
@@ -71,6 +73,7 @@ protected:
                   },
                   42};
   std::vector<std::string> requests;
+  std::vector<const tls::ClientContext*> tls_seen; // what each check was given
 
   void advance(Clock::Steady::duration d) {
     auto target = clock.now() + d;
@@ -210,6 +213,36 @@ TEST_F(CheckerTest, StoppedCheckerSchedulesNothing) {
   EXPECT_FALSE(checker.next_due());
   advance(10s);
   EXPECT_TRUE(checked.empty());
+}
+
+TEST_F(CheckerTest, ATlsServiceIsCheckedWithItsContextAndFailsWithoutOne) {
+  config::Config c = two_endpoints(config::HealthCheck::Type::http);
+  c.services[0].tls.enabled = true;
+  c.services[0].tls.verify = false; // no CA file needed: the fake never handshakes
+  // Without the contexts a TLS service's checks fail without connecting: plaintext to a TLS port
+  // would tell nothing about it.
+  checker.configure(c);
+  advance(1s);
+  EXPECT_EQ(state(a), State::down);
+  EXPECT_EQ(checker.status(svc, a)->last_error, "tls: no TLS settings loaded for the service");
+  EXPECT_TRUE(checked.empty());
+
+  std::string error;
+  tls::Contexts contexts;
+  contexts.services[svc] = tls::ClientContext::build(c.services[0].tls, &error);
+  ASSERT_TRUE(contexts.services[svc]) << error;
+  checker.set_tls(&contexts);
+  advance(1s);
+  EXPECT_EQ(state(a), State::up);
+  ASSERT_FALSE(tls_seen.empty());
+  for (const tls::ClientContext* seen : tls_seen)
+    EXPECT_EQ(seen, contexts.services[svc].get());
+
+  // Contexts rebuilt (a certificate reload) are used from the next check on.
+  contexts.services[svc] = tls::ClientContext::build(c.services[0].tls, &error);
+  advance(1s);
+  EXPECT_EQ(tls_seen.back(), contexts.services[svc].get());
+  checker.stop(); // before `contexts` goes
 }
 
 } // namespace

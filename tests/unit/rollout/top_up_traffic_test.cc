@@ -4,6 +4,7 @@
 // answers it.
 #include "weir/base/clock.h"
 #include "weir/rollout/top_up_traffic.h"
+#include "weir/tls/client_context.h"
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -32,29 +33,33 @@ protected:
     uint16_t port = 0;
     std::string request;
     Ms timeout{0};
+    const tls::ClientContext* tls = nullptr;
     health::HttpCheck::Done done;
   };
   std::vector<Call> calls;
   // service → ports of its endpoints that take traffic now
   std::map<std::string, std::vector<uint16_t>> endpoints{{kStable, {9001, 9002}},
                                                          {kCanary, {9101}}};
+  // service → its TLS settings (none: plain)
+  std::map<std::string, std::shared_ptr<const tls::ClientContext>> tls_of;
 
   ManualClock clock;
   metrics::Registry cells;
-  TopUpTraffic traffic{
-      io, cells,
-      [this](const std::string& service) {
-        std::vector<TopUpTraffic::Target> out;
-        for (uint16_t p : endpoints[service])
-          out.push_back(
-              {"127.0.0.1:" + std::to_string(p), {asio::ip::make_address("127.0.0.1"), p}});
-        return out;
-      },
-      clock,
-      [this](const asio::ip::tcp::endpoint& to, std::string request, Ms timeout,
-             health::HttpCheck::Done done) {
-        calls.push_back({clock.now(), to.port(), std::move(request), timeout, std::move(done)});
-      }};
+  TopUpTraffic traffic{io, cells,
+                       [this](const std::string& service) {
+                         std::vector<TopUpTraffic::Target> out;
+                         for (uint16_t p : endpoints[service])
+                           out.push_back({"127.0.0.1:" + std::to_string(p),
+                                          {asio::ip::make_address("127.0.0.1"), p},
+                                          tls_of[service]});
+                         return out;
+                       },
+                       clock,
+                       [this](const asio::ip::tcp::endpoint& to, std::string request, Ms timeout,
+                              const tls::ClientContext* tls, health::HttpCheck::Done done) {
+                         calls.push_back({clock.now(), to.port(), std::move(request), timeout, tls,
+                                          std::move(done)});
+                       }};
 
   static config::TopUp top_up(double rate) {
     config::TopUp t;
@@ -257,6 +262,20 @@ TEST_F(TopUpTrafficTest, RoutesRunApart) {
   traffic.stop_all();
   EXPECT_FALSE(traffic.running("r"));
   EXPECT_FALSE(traffic.running("s"));
+}
+
+TEST_F(TopUpTrafficTest, AVersionWithTlsIsSentItsSettings) {
+  config::UpstreamTls settings;
+  settings.enabled = true;
+  settings.verify = false; // no CA file needed: the fake never handshakes
+  std::string error;
+  tls_of[kCanary] = tls::ClientContext::build(settings, &error);
+  ASSERT_TRUE(tls_of[kCanary]) << error;
+  traffic.start("r", kStable, kCanary, top_up(20));
+  run_for(200ms);
+  ASSERT_GE(calls.size(), 4u);
+  for (const Call& c : calls)
+    EXPECT_EQ(c.tls, is_canary(c) ? tls_of[kCanary].get() : nullptr) << "port " << c.port;
 }
 
 TEST(TopUpRequest, TaggedFramedAndClosed) {
