@@ -392,6 +392,9 @@ void AdminServer::write_metrics(std::string& out) const {
       for (const auto& ep : s.endpoints)
         e.endpoint_states.push_back({s.id, ep.key, !ep.drained && !ep.down});
   }
+  for (const auto& [listener, ctx] : controller_.tls().listeners)
+    for (const auto& c : ctx->certificates())
+      e.certificates.push_back({listener, c.primary_name(), c.not_after});
   e.reloads_ok = controller_.reloads_ok();
   e.reloads_failed = controller_.reloads_failed();
   e.version = WEIR_VERSION;

@@ -201,6 +201,37 @@ void Controller::register_commands(CommandTable& table) {
                }));
              }});
 
+  table.add(
+      {"show certs", "", "certificates served by TLS listeners: names, issuer, days left",
+       [this](const Args& args, std::shared_ptr<Responder> r) {
+         if (!args.empty()) return r->reply(error_reply("usage: show certs"));
+         const int64_t now = static_cast<int64_t>(std::time(nullptr));
+         r->reply(ok_reply([&](json::Writer& w) {
+           w.key("certificates").begin_array();
+           for (const auto& [listener, ctx] : tls_.listeners) {
+             for (const tls::CertificateInfo& c : ctx->certificates()) {
+               w.begin_object();
+               w.key("listener").value(listener);
+               w.key("names").begin_array();
+               for (const std::string& n : c.names)
+                 w.value(n);
+               w.end_array();
+               w.key("subject").value(c.subject);
+               w.key("issuer").value(c.issuer);
+               w.key("not_before").value(c.not_before);
+               w.key("not_after").value(c.not_after);
+               // Whole days left, rounded down (0 on its last day, negative once expired).
+               const int64_t left = c.not_after - now;
+               w.key("days_left").value(left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
+               w.key("cert").value(c.cert_file);
+               w.key("key").value(c.key_file);
+               w.end_object();
+             }
+           }
+           w.end_array();
+         }));
+       }});
+
   table.add({"show services", "", "services with endpoints, drain state and active requests",
              [this](const Args& args, std::shared_ptr<Responder> r) {
                if (!args.empty()) return r->reply(error_reply("usage: show services"));

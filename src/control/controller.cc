@@ -63,7 +63,8 @@ Controller::Controller(asio::io_context& io, std::string config_path,
     : io_(io), clock_(clock), config_path_(std::move(config_path)), config_(std::move(config)),
       metrics_timer_(io), checker_(io, [this](const std::string&, const std::string&,
                                               const health::EndpointStatus&) { republish(); }),
-      prober_(io, [this](const std::string&, bool) {}), ejection_timer_(io) {}
+      prober_(io, [this](const std::string&, bool) {}), ejection_timer_(io),
+      ticket_keys_(std::make_shared<tls::TicketKeys>()), tls_timer_(io), ticket_timer_(io) {}
 
 runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
                                                    const LiveState& live) const {
@@ -173,9 +174,16 @@ Result<bool> Controller::start() {
     }
   }
   std::string error;
+  auto contexts = tls::Contexts::build(*config_, ticket_keys_, std::time(nullptr));
+  if (!contexts.ok()) return contexts.error();
+  tls_ = std::move(*contexts);
+  tls_stamps_ = stamp_files(tls_.files());
+  checker_.set_tls(&tls_); // health checks and probes speak TLS to TLS services
+  prober_.set_tls(&tls_);
   checker_.configure(*config_);
   prober_.configure(*config_);
-  snapshot_ = runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error);
+  snapshot_ =
+      runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error, &tls_);
   if (!snapshot_) return Error{ErrorSource::config, error};
   auto started = workers_.start(
       snapshot_,
@@ -188,12 +196,16 @@ Result<bool> Controller::start() {
   if (!started.ok()) return started;
   started_ = true;
   sample_metrics();
+  schedule_tls_check();
+  schedule_ticket_rotation();
   return true;
 }
 
 void Controller::stop() {
   metrics_timer_.cancel();
   ejection_timer_.cancel();
+  tls_timer_.cancel();
+  ticket_timer_.cancel();
 }
 
 void Controller::sample_metrics() {
@@ -210,17 +222,18 @@ void Controller::sample_metrics() {
 }
 
 Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, LiveState live,
-                                 std::function<void()> applied) {
+                                 std::function<void()> applied, const tls::Contexts* tls) {
   std::string error;
   // Health and ejections are the control thread's current view; they are not saved.
-  auto snapshot =
-      runtime::Snapshot::build(config, overrides(*config, live), generation_ + 1, &error);
+  auto snapshot = runtime::Snapshot::build(config, overrides(*config, live), generation_ + 1,
+                                           &error, tls ? tls : &tls_);
   if (!snapshot) return Error{ErrorSource::config, error};
   auto published = workers_.publish(snapshot, [this, applied = std::move(applied)] {
     asio::post(io_, applied); // the last worker acknowledged; continue on the control thread
   });
   if (!published.ok()) return published;
   ++generation_;
+  if (tls) tls_ = *tls;
   config_ = std::move(config);
   live_ = std::move(live);
   snapshot_ = std::move(snapshot);
@@ -336,6 +349,16 @@ void Controller::reload(Done done) {
     return done(Error{ErrorSource::config, text});
   }
   auto next = std::make_shared<const config::Config>(std::move(std::get<config::Config>(loaded)));
+  // Certificate and key files are read again on every reload, changed or not: a reload is how
+  // an operator says "the files are new". A file that went bad since it was checked refuses
+  // the reload like a bad config.
+  auto contexts = tls::Contexts::build(*next, ticket_keys_, std::time(nullptr));
+  if (!contexts.ok()) {
+    ++reloads_failed_;
+    log::error("reload refused, running config kept: " + contexts.error().message);
+    return done(contexts.error());
+  }
+  auto next_tls = std::make_shared<tls::Contexts>(std::move(*contexts));
   const config::Config& old = *config_;
   json::Writer w;
   w.begin_object();
@@ -392,6 +415,7 @@ void Controller::reload(Done done) {
   if (next->limits != old.limits) settings_changed.push_back("limits");
   if (next->drain_timeout != old.drain_timeout) settings_changed.push_back("drain_timeout");
   if (next->trusted_proxies != old.trusted_proxies) settings_changed.push_back("trusted_proxies");
+  if (stamp_files(next_tls->files()) != tls_stamps_) settings_changed.push_back("certificates");
   for (const auto& l : next->listeners) {
     bool existed = false;
     for (const auto& o : old.listeners)
@@ -429,14 +453,21 @@ void Controller::reload(Done done) {
   names("need_restart", restart_only);
   w.end_object();
   std::string fields = w.take();
-  auto published = publish(next, std::move(live), [this, done, fields] {
-    checker_.configure(*config_);
-    prober_.configure(*config_);
-    if (reload_listener_) reload_listener_();
-    ++reloads_ok_;
-    log::info("config reloaded from " + config_path_);
-    done(fields);
-  });
+  auto published = publish(
+      next, std::move(live),
+      [this, done, fields] {
+        checker_.configure(*config_);
+        prober_.configure(*config_);
+        if (reload_listener_) reload_listener_();
+        ++reloads_ok_;
+        log::info("config reloaded from " + config_path_);
+        // tls_reload_interval may have changed: the file watch starts over with the new one.
+        tls_timer_.cancel();
+        schedule_tls_check();
+        done(fields);
+      },
+      next_tls.get());
+  if (published.ok()) tls_stamps_ = stamp_files(tls_.files());
   if (!published.ok()) {
     ++reloads_failed_;
     log::error("reload refused: " + published.error().message);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace weir::control::render {
 
@@ -245,6 +246,30 @@ std::string services(const json::Value& list) {
   return t.str();
 }
 
+std::string certificates(const json::Value& list) {
+  TextTable t;
+  t.header = {"LISTENER", "NAMES", "ISSUER", "EXPIRES", "DAYS LEFT"};
+  t.right_aligned = {false, false, false, false, true};
+  for (const json::Value& c : array_or_empty(list)) {
+    std::string names;
+    for (const json::Value& n : array_or_empty(c["names"])) {
+      if (!names.empty()) names += ",";
+      names += n.is_string() ? n.as_string() : "?";
+    }
+    std::string expires = "-";
+    if (const json::Value* v = c.find("not_after"); v && v->is_number()) {
+      const std::time_t when = static_cast<std::time_t>(v->as_number());
+      struct tm tm {};
+      char text[32];
+      if (gmtime_r(&when, &tm) && std::strftime(text, sizeof text, "%Y-%m-%d", &tm)) expires = text;
+    }
+    t.rows.push_back({text_or_dash(c, "listener"), names.empty() ? "-" : names,
+                      text_or_dash(c, "issuer"), expires, number(c["days_left"])});
+  }
+  if (t.rows.empty()) return "no TLS listeners\n";
+  return t.str();
+}
+
 std::string help(const json::Value& commands) {
   TextTable t;
   for (const json::Value& c : array_or_empty(commands)) {
@@ -304,6 +329,7 @@ std::string reply(const json::Value& r) {
   if (!r.is_object()) return pretty_json(r);
   if (const json::Value* c = r.find("commands"); c && c->is_array()) return help(*c);
   if (const json::Value* v = r.find("routes"); v && v->is_array()) return routes(*v);
+  if (const json::Value* v = r.find("certificates"); v && v->is_array()) return certificates(*v);
   if (const json::Value* v = r.find("services"); v && v->is_array()) {
     bool probes = !v->as_array().empty() && v->as_array().front().find("probes");
     return probes ? probe_table(*v) : services(*v);

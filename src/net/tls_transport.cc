@@ -49,7 +49,20 @@ const boost::system::error_category& tls_category() {
 TlsTransport::TlsTransport(Poller& poller, Ring* ring, boost::asio::io_context& io,
                            TransportOwner* owner, HandlerAllocator<void> alloc, SSL* ssl)
     : inner_(poller, ring, io, this, alloc), io_(io), alloc_(alloc), owner_(owner), ssl_(ssl) {
+  if (!ssl_) {
+    // OpenSSL was out of memory: a connection that fails, never one without TLS.
+    failed_ = true;
+    failure_ = "no memory for a TLS session";
+    return;
+  }
   BIO* bio = BIO_new(bio_method());
+  if (!bio) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    failed_ = true;
+    failure_ = "no memory for a TLS session";
+    return;
+  }
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);
@@ -135,11 +148,13 @@ long TlsTransport::bio_ctrl(BIO*, int cmd, long, void*) {
 void TlsTransport::read(boost::asio::mutable_buffer buffer) {
   reading_ = OwnerRead::read;
   read_buffer_ = buffer;
+  if (!ssl_) return complete_read(error::no_memory, 0);
   drive();
 }
 
 void TlsTransport::wait_readable() {
   reading_ = OwnerRead::wait;
+  if (!ssl_) return complete_read(error::no_memory, 0);
   drive();
 }
 
@@ -247,7 +262,7 @@ void TlsTransport::encrypt_and_send(BufferView buffers, bool last) {
 }
 
 bool TlsTransport::quiet() {
-  if (!handshake_done_ || closed_) return inner_->quiet();
+  if (!handshake_done_ || closed_ || !ssl_) return inner_->quiet();
   if (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_)) return false;
   if (inner_->quiet()) return true;
   if (inner_waiting_ || reading_ != OwnerRead::none) return false;
@@ -267,13 +282,17 @@ bool TlsTransport::quiet_now() {
 }
 
 void TlsTransport::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
+  if (!ssl_) {
+    socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, error::no_memory);
+    return;
+  }
   connecting_ = true;
   inner_connecting_ = true;
   inner_->connect(endpoint);
 }
 
 void TlsTransport::shutdown_send() {
-  if (closed_) return;
+  if (closed_ || !ssl_) return;
   if (!handshake_done_ || failed_) {
     inner_->shutdown_send();
     return;

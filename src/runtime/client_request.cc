@@ -369,6 +369,13 @@ bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
 void ClientConnection::on_upstream_connected(const error_code& ec) {
   worker_.tick();
   if (ec && local_shortage(ec)) return refuse_for_shortage();
+  if (ec && ec.category() == net::tls_category()) {
+    // The TCP connection was made; the handshake failed (most often the endpoint's certificate
+    // did not verify): a connect failure, counted as "tls", its reason in the log.
+    worker_.log_tls_failure(up_ ? up_->pool()->key() : std::string_view(),
+                            up_ ? up_->tls_failure() : std::string_view());
+    return fail_upstream(502, "upstream TLS handshake failed", metrics::UpstreamFailure::tls);
+  }
   if (ec)
     return fail_upstream(503, "upstream connect failed",
                          ec == asio::error::timed_out ? metrics::UpstreamFailure::connect_timeout

@@ -165,7 +165,9 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
   for (const auto& svc : s.services) {
     std::vector<upstream::Pool*> pools;
     for (const auto& ep : svc.endpoints) {
-      auto& pool = pools_[ep.key];
+      // A TLS service's connections are its own: another service may reach the same endpoint
+      // in plaintext, or with other certificates.
+      auto& pool = pools_[svc.tls ? ep.key + " tls " + svc.id : ep.key];
       if (!pool)
         pool = std::make_unique<upstream::Pool>(io_, poller_, ep.address, ep.key,
                                                 svc.max_idle_connections, handler_allocator(),
@@ -173,6 +175,7 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
       else
         pool->set_max_idle(svc.max_idle_connections);
       pool->set_max_connections(upstream_share);
+      pool->set_tls(svc.tls);
       pools.push_back(pool.get());
     }
     pools_by_service_.push_back(std::move(pools));
@@ -189,6 +192,22 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
       endpoint_cells_[r].push_back(std::move(eps));
     }
   }
+}
+
+void Worker::log_tls_failure(std::string_view endpoint, std::string_view reason) {
+  const auto now = this->now();
+  if (tls_failure_logged_.time_since_epoch().count() != 0 &&
+      now - tls_failure_logged_ < std::chrono::seconds(1)) {
+    ++tls_failures_unlogged_;
+    return;
+  }
+  std::string line = "upstream " + std::string(endpoint) + ": TLS handshake failed: " +
+                     std::string(reason.empty() ? "unknown reason" : reason);
+  if (tls_failures_unlogged_ > 0)
+    line += " (and " + std::to_string(tls_failures_unlogged_) + " more in the last second)";
+  log::warn(line);
+  tls_failure_logged_ = now;
+  tls_failures_unlogged_ = 0;
 }
 
 int Worker::pick_backend(uint32_t route) {

@@ -8,12 +8,28 @@
 namespace weir::upstream {
 
 Connection::Connection(boost::asio::io_context& io, net::Poller& poller, Pool* pool,
-                       HandlerAllocator<void> alloc, net::Ring* ring)
-    : transport_(poller, ring, io, this, alloc), pool_(pool) {}
+                       HandlerAllocator<void> alloc, net::Ring* ring, const tls::ClientContext* tls,
+                       const std::string& endpoint_ip)
+    : transport_(poller, ring, io, this, alloc), t_(&transport_.get()), pool_(pool) {
+  if (tls) {
+    // Out of memory for the SSL: a TLS connection that fails its handshake, never plain TCP.
+    tls_ = new net::TlsTransport(poller, ring, io, this, alloc, tls->new_ssl(endpoint_ip));
+    t_ = tls_;
+  }
+}
+
+Connection::~Connection() {
+  if (tls_) tls_->release();
+}
+
+const std::string& Connection::tls_failure() const {
+  static const std::string kNone;
+  return tls_ ? tls_->failure() : kNone;
+}
 
 void Connection::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
   ++pending_;
-  transport_->connect(endpoint);
+  t_->connect(endpoint);
 }
 
 void Connection::on_transport_connected(const boost::system::error_code& ec) {
@@ -27,7 +43,7 @@ void Connection::wait_readable() {
   if (wait_pending_ || closed_) return;
   wait_pending_ = true;
   ++pending_;
-  transport_->wait_readable();
+  t_->wait_readable();
 }
 
 void Connection::on_transport_readable(const boost::system::error_code& ec) {
@@ -45,7 +61,7 @@ void Connection::on_transport_readable(const boost::system::error_code& ec) {
 void Connection::write(BufferView buffers) {
   write_pending_ = true;
   ++pending_;
-  transport_->write(buffers);
+  t_->write(buffers);
 }
 
 void Connection::on_transport_written(const boost::system::error_code& ec, size_t) {
@@ -60,7 +76,7 @@ void Connection::close_and_release() {
   if (closed_) return;
   closed_ = true;
   owner_ = nullptr;
-  transport_->close();
+  t_->close();
   if (pool_) {
     --pool_->active_count_;
     if (!pool_->waiters_.empty()) pool_->schedule_grant();
@@ -77,7 +93,7 @@ Pool::Pool(boost::asio::io_context& io, net::Poller& poller,
            boost::asio::ip::tcp::endpoint endpoint, std::string key, uint32_t max_idle,
            HandlerAllocator<void> alloc, net::Ring* ring)
     : io_(io), poller_(poller), ring_(ring), alloc_(alloc), endpoint_(endpoint),
-      key_(std::move(key)), max_idle_(max_idle) {}
+      key_(std::move(key)), ip_(endpoint.address().to_string()), max_idle_(max_idle) {}
 
 Pool::~Pool() {
   close_idle();
@@ -138,7 +154,7 @@ void Pool::grant() {
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
   ++active_count_;
-  auto* c = new Connection(io_, poller_, this, alloc_, ring_);
+  auto* c = new Connection(io_, poller_, this, alloc_, ring_, tls_.get(), ip_);
   c->set_owner(owner);
   return c;
 }

@@ -12,6 +12,8 @@
 #include "weir/rollout/fast_abort.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/worker_group.h"
+#include "weir/tls/contexts.h"
+#include "weir/tls/ticket_keys.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -51,6 +53,12 @@ public:
   const std::string& config_path() const { return config_path_; }
   uint64_t reloads_ok() const { return reloads_ok_; }
   uint64_t reloads_failed() const { return reloads_failed_; }
+  // The TLS contexts in force (certificates served, upstream TLS settings).
+  const tls::Contexts& tls() const { return tls_; }
+  const tls::TicketKeys& ticket_keys() const { return *ticket_keys_; }
+  // Looks at the TLS files now, as the tls_reload_interval timer does: rebuilds the contexts
+  // when one changed. Returns what happened ("" nothing changed).
+  std::string check_tls_files();
 
   // Operations. `done` runs on the control thread after every worker applied the change.
   void set_weights(const std::string& route,
@@ -129,8 +137,12 @@ public:
 
 private:
   class Watch;
+  // `tls`: new TLS contexts to publish with (they replace tls_ once published); null keeps tls_.
   Result<bool> publish(std::shared_ptr<const config::Config> config, LiveState live,
-                       std::function<void()> applied);
+                       std::function<void()> applied, const tls::Contexts* tls = nullptr);
+  // TLS (controller_tls.cc): the file watch and the session ticket key rotation.
+  void schedule_tls_check();
+  void schedule_ticket_rotation();
   std::string persist();
   void sample_metrics();
   // Health, readiness or ejections changed: publish a snapshot with the same config and state.
@@ -168,6 +180,15 @@ private:
   WeightGuard weight_guard_;
   std::function<void(std::string&)> rollout_metrics_;
   std::function<std::string(const std::string&)> rollout_status_;
+  std::shared_ptr<tls::TicketKeys> ticket_keys_;
+  tls::Contexts tls_;
+  std::vector<std::string> tls_stamps_; // what tls_'s files looked like when it was built
+  boost::asio::steady_timer tls_timer_;
+  boost::asio::steady_timer ticket_timer_;
 };
+
+// What a file looks like (device, inode, size, modification time): a changed certificate, even
+// one swapped in by a symlink as Kubernetes secrets are, looks different. "" if it is missing.
+std::vector<std::string> stamp_files(const std::vector<std::string>& files);
 
 } // namespace weir::control

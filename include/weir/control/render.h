@@ -44,6 +44,7 @@ std::string reply(const json::Value& reply);
 std::string routes(const json::Value& routes);        // array of "show routes" route objects
 std::string services(const json::Value& services);    // array of "show services" service objects
 std::string probe_table(const json::Value& services); // "show probes" services with their probes
+std::string certificates(const json::Value& list);    // "show certs": one row per certificate
 std::string help(const json::Value& commands);        // array of {name, usage, help}
 std::string changes(const json::Value& changes);      // reload's {list name: [names]}
 

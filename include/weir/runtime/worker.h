@@ -156,6 +156,9 @@ public:
   AccessLogBuffer& access_log() { return access_log_buffer_; }
   bool draining() const { return draining_; }
   void format_request_id(char* out32);
+  // Logs why a TLS handshake with an endpoint failed: the first in a second, then how many
+  // more there were (a bad certificate under load fails every connect).
+  void log_tls_failure(std::string_view endpoint, std::string_view reason);
   // A uniformly random bucket 0..9999 for sticky versions.
   uint32_t random_bucket() {
     bucket_state_ ^= bucket_state_ << 13;
@@ -210,6 +213,8 @@ private:
   std::unordered_map<std::string, std::unique_ptr<upstream::Pool>> pools_;
   std::unique_ptr<StreamPool> streams_;
   metrics::Registry metrics_;
+  std::chrono::steady_clock::time_point tls_failure_logged_{};
+  uint64_t tls_failures_unlogged_ = 0;
   std::vector<std::vector<metrics::BackendCells*>> backend_cells_; // [route][backend]
   std::vector<std::vector<std::vector<metrics::EndpointCells*>>> endpoint_cells_; // +[endpoint]
   AccessLogBuffer access_log_buffer_;

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 
 namespace weir::upstream {
@@ -39,6 +40,8 @@ public:
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   const std::string& key() const { return key_; }
   void set_max_idle(uint32_t n) { max_idle_ = n; }
+  // TLS for the connections made from now on (null: plain TCP); open ones keep what they have.
+  void set_tls(std::shared_ptr<const tls::ClientContext> tls) { tls_ = std::move(tls); }
   // Connections (lent out, connecting and idle) this worker keeps to the endpoint at most.
   void set_max_connections(uint32_t n);
   size_t waiting() const { return waiters_.size(); }
@@ -65,6 +68,8 @@ private:
   HandlerAllocator<void> alloc_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string key_;
+  std::string ip_; // the endpoint's address as text: what TLS verifies when no SNI is set
+  std::shared_ptr<const tls::ClientContext> tls_;
   uint32_t max_idle_;
   Connection* idle_head_ = nullptr;
   uint32_t idle_count_ = 0;

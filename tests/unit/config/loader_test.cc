@@ -125,7 +125,7 @@ routes:
 TEST(ConfigLoader, UnknownKeyInEveryMap) {
   EXPECT_EQ(errors_of(R"(
 listeners:
-  - { name: public, address: 127.0.0.1:0, tls: on }
+  - { name: public, address: 127.0.0.1:0, tsl: on }
 services:
   - { namespace: app-v1, name: app, endpoints: [127.0.0.1:9001], weight: 1 }
 routes:
@@ -137,7 +137,7 @@ routes:
 limits: { max_header: 10 }
 access_log: { file: x }
 )"),
-            "t.yaml:2:43: listeners[0].tls: unknown key \"tls\"\n"
+            "t.yaml:2:43: listeners[0].tsl: unknown key \"tsl\" (did you mean \"tls\"?)\n"
             "t.yaml:4:66: services[0].weight: unknown key \"weight\"\n"
             "t.yaml:8:14: routes[0].match.hots: unknown key \"hots\" (did you mean \"host\"?)\n"
             "t.yaml:10:17: routes[0].timeouts.conect: unknown key \"conect\" (did you mean "
