@@ -179,7 +179,7 @@ size_t TlsTransport::read_now(boost::asio::mutable_buffer buffer, error_code& ec
   case SSL_ERROR_ZERO_RETURN:
     return 0; // close_notify, or the end of the stream
   default:
-    ec = fail_code(n);
+    ec = read_failure();
     return 0;
   }
 }
@@ -395,36 +395,29 @@ void TlsTransport::handshake_failed(int ssl_error) {
 void TlsTransport::drive_read() {
   if (reading_ == OwnerRead::none) return;
   ERR_clear_error();
-  if (reading_ == OwnerRead::read) {
-    const int n = SSL_read(ssl_, read_buffer_.data(), static_cast<int>(read_buffer_.size()));
-    if (!out_.empty()) flush();
-    if (n > 0) return complete_read({}, static_cast<size_t>(n));
-    switch (SSL_get_error(ssl_, n)) {
-    case SSL_ERROR_WANT_READ:
-      return want_input();
-    case SSL_ERROR_ZERO_RETURN:
-      return complete_read({}, 0);
-    default:
-      return complete_read(fail_code(n), 0);
-    }
+  const bool read = reading_ == OwnerRead::read;
+  int n;
+  if (read) {
+    n = SSL_read(ssl_, read_buffer_.data(), static_cast<int>(read_buffer_.size()));
+  } else {
+    // A wait: plaintext decrypted and kept (peeked) inside OpenSSL, an end or an error.
+    if (SSL_pending(ssl_) > 0) return complete_read({}, 0);
+    char byte;
+    n = SSL_peek(ssl_, &byte, 1);
   }
-  // A wait: plaintext decrypted and kept (peeked) inside OpenSSL, an end or an error.
-  if (SSL_pending(ssl_) > 0) return complete_read({}, 0);
-  char byte;
-  const int n = SSL_peek(ssl_, &byte, 1);
-  if (!out_.empty()) flush();
-  if (n > 0) return complete_read({}, 0);
+  if (!out_.empty()) flush(); // what reading wrote: a session ticket, a key update's answer
+  if (n > 0) return complete_read({}, read ? static_cast<size_t>(n) : 0);
   switch (SSL_get_error(ssl_, n)) {
   case SSL_ERROR_WANT_READ:
     return want_input();
   case SSL_ERROR_ZERO_RETURN:
     return complete_read({}, 0);
   default:
-    return complete_read(fail_code(n), 0);
+    return complete_read(read_failure(), 0);
   }
 }
 
-error_code TlsTransport::fail_code(int) {
+error_code TlsTransport::read_failure() {
   if (input_error_) return input_error_;
   failed_ = true;
   failure_ = tls::take_openssl_errors();

@@ -54,9 +54,9 @@ struct Listener {
 // TLS to a service's endpoints.
 struct UpstreamTls {
   bool enabled = false;
-  std::string sni;       // "": none sent, and the endpoint's address is what is verified
-  std::string ca;        // "": the system's trusted CAs
-  bool verify = true;    // the endpoint's certificate chain and name
+  std::string sni;         // "": none sent, and the endpoint's address is what is verified
+  std::string ca;          // "": the system's trusted CAs
+  bool verify = true;      // the endpoint's certificate chain and name
   std::string client_cert; // both or neither: mutual TLS
   std::string client_key;
   bool operator==(const UpstreamTls&) const = default;

@@ -96,8 +96,8 @@ private:
   // Sends what OpenSSL wrote so far, unless a socket write is in flight (its completion does).
   void flush();
   void want_input();
-  // An SSL call returned `ret`: the error code a failed read or write completes with.
-  boost::system::error_code fail_code(int ret);
+  // A read failed for good: the socket's error if it had one, else a TLS protocol error.
+  boost::system::error_code read_failure();
   void complete_read(boost::system::error_code ec, size_t n);
   void complete_write(boost::system::error_code ec);
   void maybe_free();
