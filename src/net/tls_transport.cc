@@ -155,6 +155,13 @@ void TlsTransport::read(boost::asio::mutable_buffer buffer) {
 void TlsTransport::wait_readable() {
   reading_ = OwnerRead::wait;
   if (!ssl_) return complete_read(error::no_memory, 0);
+  // A wait is how a connection idles: the ciphertext buffers a large response grew go back, so
+  // an idle TLS connection holds no more than a plain one (small ones are kept, to be reused).
+  constexpr size_t kKeptBuffer = 4096;
+  if (!inner_writing_ && out_.empty()) {
+    if (out_.capacity() > kKeptBuffer) std::vector<char>().swap(out_);
+    if (sending_.capacity() > kKeptBuffer) std::vector<char>().swap(sending_);
+  }
   drive();
 }
 
@@ -177,6 +184,7 @@ size_t TlsTransport::read_now(boost::asio::mutable_buffer buffer, error_code& ec
     ec = error::would_block;
     return 0;
   case SSL_ERROR_ZERO_RETURN:
+    say_goodbye();
     return 0; // close_notify, or the end of the stream
   default:
     ec = read_failure();
@@ -306,8 +314,17 @@ void TlsTransport::shutdown_send() {
   }
 }
 
+void TlsTransport::say_goodbye() {
+  if (!ssl_ || !handshake_done_ || failed_ || closed_) return;
+  if (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  flush(); // a socket write goes out at once when there is room: before a close right after
+}
+
 void TlsTransport::close() {
   if (closed_) return;
+  say_goodbye(); // best effort: the peer reads a clean end, not a truncation
   closed_ = true;
   inner_->close();
   // The owner's pending operations end now; the socket's own come back aborted later and only
@@ -411,6 +428,7 @@ void TlsTransport::drive_read() {
   case SSL_ERROR_WANT_READ:
     return want_input();
   case SSL_ERROR_ZERO_RETURN:
+    say_goodbye();
     return complete_read({}, 0);
   default:
     return complete_read(read_failure(), 0);

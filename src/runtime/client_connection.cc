@@ -277,7 +277,8 @@ void ClientConnection::check_deadline(Clock::time_point now) {
                       "Retry-After: 1\r\n");
   }
   case Deadline::handshake:
-    if (listener_->tls_cells) listener_->tls_cells->timedout.add();
+    // A connection that never sent a byte (a port scan, a TCP check) stalled no handshake.
+    if (listener_->tls_cells && tls_ && tls_->received_any()) listener_->tls_cells->timedout.add();
     return close();
   case Deadline::idle:
     return close();

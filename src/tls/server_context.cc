@@ -155,6 +155,7 @@ int ServerContext::on_server_name(SSL* ssl, int*, void* arg) {
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!name) return SSL_TLSEXT_ERR_OK; // no SNI: the first certificate
   std::string lower(name);
+  if (!lower.empty() && lower.back() == '.') lower.pop_back(); // "a.test." is "a.test"
   for (char& c : lower)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   const size_t index = self->pick(lower);

@@ -81,9 +81,10 @@ TEST(TlsListener, SniPicksTheCertificateByItsNamesThenWildcardThenTheFirst) {
   struct Case {
     std::string sni;
     std::string cn;
-  } cases[] = {{"a.test", "a.test"}, {"b.test", "b.test"},       {"x.wild.test", "b.test"},
-               {"A.TEST", "a.test"}, {"unknown.test", "a.test"}, {"deep.x.wild.test", "a.test"},
-               {"", "a.test"}};
+  } cases[] = {{"a.test", "a.test"},           {"b.test", "b.test"},
+               {"x.wild.test", "b.test"},      {"A.TEST", "a.test"},
+               {"unknown.test", "a.test"},     {"b.test.", "b.test"},
+               {"deep.x.wild.test", "a.test"}, {"", "a.test"}};
   for (const Case& c : cases) {
     SClientResult r = s_client(port, c.sni, verified());
     EXPECT_TRUE(r.handshake_ok) << c.sni << "\n" << r.dump();

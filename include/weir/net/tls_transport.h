@@ -70,6 +70,8 @@ public:
   std::string_view server_name() const; // the SNI name the client sent ("" none)
   std::string_view version() const;     // "TLSv1.3", "TLSv1.2"
   bool resumed() const;
+  // Some ciphertext came from the peer (a connection that sent nothing made no handshake).
+  bool received_any() const { return got_input_; }
   // Why the handshake (or a later record) failed, in OpenSSL's words ("" none).
   const std::string& failure() const { return failure_; }
 
@@ -95,6 +97,9 @@ private:
   void encrypt_and_send(BufferView buffers, bool last);
   // Sends what OpenSSL wrote so far, unless a socket write is in flight (its completion does).
   void flush();
+  // Sends our close_notify unless it went already (the peer sent its own, or weir closes): RFC
+  // 8446 6.1 asks for one, and strict clients call a close without it a truncation.
+  void say_goodbye();
   void want_input();
   // A read failed for good: the socket's error if it had one, else a TLS protocol error.
   boost::system::error_code read_failure();

@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <memory>
+#include <openssl/ssl.h>
 #include <string>
+#include <thread>
 
 namespace weir::net {
 namespace {
@@ -194,6 +196,42 @@ TEST_P(TlsTransportTest, ClosingWithOperationsPendingAbortsThemAndReleaseFreesLa
   ASSERT_TRUE(run_until([&] { return client_owner.calls.size() == 2; }));
   EXPECT_EQ(client_owner.calls[1], "read 0 Operation canceled");
   client->release();
+  server->release();
+}
+
+TEST_P(TlsTransportTest, APeersCloseNotifyIsAnsweredWithOurs) {
+  // A plain blocking OpenSSL client on its own thread: it sends its close_notify and reads
+  // whether weir's came back (RFC 8446 6.1), not just the end of the stream.
+  auto ctx = client_ctx(certs_.ca());
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto ep = net_.endpoint();
+  ASSERT_EQ(::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())), 0);
+  TlsRecorder owner;
+  TlsTransport* server = accept_server(owner);
+  server->wait_readable();
+  bool answered = false;
+  std::thread client([&] {
+    SSL* ssl = ctx->new_ssl("127.0.0.1");
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      SSL_shutdown(ssl);
+      char byte;
+      const int n = SSL_read(ssl, &byte, 1);
+      answered = n == 0 && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+    }
+    SSL_free(ssl);
+  });
+  // The server's wait ends with the client's close_notify; reading it says "the end".
+  ASSERT_TRUE(run_until([&] { return owner.calls.size() == 2; }));
+  EXPECT_EQ(owner.calls, (std::vector<std::string>{"handshake", "readable"}));
+  char in[16];
+  error_code ec;
+  EXPECT_EQ(server->read_now(asio::buffer(in), ec), 0u);
+  EXPECT_FALSE(ec) << ec.message();
+  server->close();
+  client.join();
+  EXPECT_TRUE(answered);
+  ::close(fd);
   server->release();
 }
 
