@@ -80,7 +80,8 @@ void TlsTransport::release() {
 }
 
 void TlsTransport::maybe_free() {
-  if (released_ && !inner_waiting_ && !inner_writing_ && !inner_connecting_) delete this;
+  if (released_ && in_callback_ == 0 && !inner_waiting_ && !inner_writing_ && !inner_connecting_)
+    delete this;
 }
 
 std::string_view TlsTransport::server_name() const {
@@ -146,6 +147,7 @@ long TlsTransport::bio_ctrl(BIO*, int cmd, long, void*) {
 // --- the owner's operations ------------------------------------------------------------------
 
 void TlsTransport::read(boost::asio::mutable_buffer buffer) {
+  OwnerCall call(*this);
   reading_ = OwnerRead::read;
   read_buffer_ = buffer;
   if (!ssl_) return complete_read(error::no_memory, 0);
@@ -153,6 +155,7 @@ void TlsTransport::read(boost::asio::mutable_buffer buffer) {
 }
 
 void TlsTransport::wait_readable() {
+  OwnerCall call(*this);
   reading_ = OwnerRead::wait;
   if (!ssl_) return complete_read(error::no_memory, 0);
   // A wait is how a connection idles: the ciphertext buffers a large response grew go back, so
@@ -201,6 +204,7 @@ void TlsTransport::write_last(BufferView buffers) {
 }
 
 void TlsTransport::start_write(BufferView buffers, bool last) {
+  OwnerCall call(*this);
   writing_ = true;
   write_last_ = last;
   write_bytes_ = 0;
@@ -290,8 +294,9 @@ bool TlsTransport::quiet_now() {
 }
 
 void TlsTransport::connect(const boost::asio::ip::tcp::endpoint& endpoint) {
+  OwnerCall call(*this);
   if (!ssl_) {
-    socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, error::no_memory);
+    tell(Done::connected, error::no_memory);
     return;
   }
   connecting_ = true;
@@ -323,6 +328,7 @@ void TlsTransport::say_goodbye() {
 }
 
 void TlsTransport::close() {
+  OwnerCall call(*this); // the aborted operations are posted, never told inside the close
   if (closed_) return;
   say_goodbye(); // best effort: the peer reads a clean end, not a truncation
   closed_ = true;
@@ -333,8 +339,7 @@ void TlsTransport::close() {
   if (writing_) complete_write(error::operation_aborted);
   if (connecting_) {
     connecting_ = false;
-    if (owner_)
-      socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, error::operation_aborted);
+    if (owner_) tell(Done::connected, error::operation_aborted);
   }
 }
 
@@ -348,7 +353,7 @@ void TlsTransport::drive() {
   }
   if (connecting_) {
     connecting_ = false;
-    socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, {});
+    tell(Done::connected, {});
   }
   if (write_waits_) {
     write_waits_ = false;
@@ -366,8 +371,7 @@ bool TlsTransport::handshake() {
   if (!out_.empty()) flush();
   if (r == 1) {
     handshake_done_ = true;
-    if (SSL_is_server(ssl_) && owner_)
-      socket_ops::post_to_owner(io_, alloc_, owner_, Done::handshake, {});
+    if (SSL_is_server(ssl_) && owner_) tell(Done::handshake, {});
     return true;
   }
   const int e = SSL_get_error(ssl_, r);
@@ -399,11 +403,10 @@ void TlsTransport::handshake_failed(int ssl_error) {
   // A peer that closed before sending anything made no handshake (a port check, a scanner that
   // gave up): no result to count.
   const bool attempted = got_input_ || !SSL_is_server(ssl_);
-  if (SSL_is_server(ssl_) && attempted && owner_)
-    socket_ops::post_to_owner(io_, alloc_, owner_, Done::handshake, ec);
+  if (SSL_is_server(ssl_) && attempted && owner_) tell(Done::handshake, ec);
   if (connecting_) {
     connecting_ = false;
-    socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, ec);
+    tell(Done::connected, ec);
   }
   if (reading_ != OwnerRead::none) complete_read(attempted ? ec : error_code(error::eof), 0);
   if (writing_) complete_write(ec);
@@ -462,34 +465,55 @@ void TlsTransport::flush() {
   }
 }
 
+void TlsTransport::tell(Done what, error_code ec, size_t n) {
+  if (!owner_) return;
+  // From a socket completion the owner is told at once, as the socket transports tell theirs;
+  // from inside the owner's own call (an operation that ended at once) it is posted.
+  if (in_callback_ == 0 || owner_calls_ > 0)
+    return socket_ops::post_to_owner(io_, alloc_, owner_, what, ec, n);
+  switch (what) {
+  case Done::read:
+    return owner_->on_transport_read(ec, n);
+  case Done::written:
+    return owner_->on_transport_written(ec, n);
+  case Done::readable:
+    return owner_->on_transport_readable(ec);
+  case Done::connected:
+    return owner_->on_transport_connected(ec);
+  case Done::handshake:
+    return owner_->on_transport_handshake(ec);
+  }
+}
+
 void TlsTransport::complete_read(error_code ec, size_t n) {
   const OwnerRead what = reading_;
   reading_ = OwnerRead::none;
   if (!owner_) return;
-  socket_ops::post_to_owner(io_, alloc_, owner_,
-                            what == OwnerRead::read ? Done::read : Done::readable, ec, n);
+  tell(what == OwnerRead::read ? Done::read : Done::readable, ec, n);
 }
 
 void TlsTransport::complete_write(error_code ec) {
   writing_ = false;
   write_waits_ = false;
   if (!owner_) return;
-  socket_ops::post_to_owner(io_, alloc_, owner_, Done::written, ec, ec ? 0 : write_bytes_);
+  tell(Done::written, ec, ec ? 0 : write_bytes_);
 }
 
 // --- the socket's completions ----------------------------------------------------------------
 
 void TlsTransport::on_transport_readable(const error_code& ec) {
+  Callback callback(*this);
   inner_waiting_ = false;
-  if (closed_) return maybe_free();
+  if (closed_) return;
   if (ec && ec != error::eof) input_error_ = ec;
   drive();
 }
 
 void TlsTransport::on_transport_written(const error_code& ec, size_t) {
+  Callback callback(*this);
   inner_writing_ = false;
   sending_.clear();
-  if (closed_) return maybe_free();
+  if (closed_) return;
   if (ec) {
     failed_ = true;
     if (writing_) complete_write(ec);
@@ -504,11 +528,12 @@ void TlsTransport::on_transport_written(const error_code& ec, size_t) {
 }
 
 void TlsTransport::on_transport_connected(const error_code& ec) {
+  Callback callback(*this);
   inner_connecting_ = false;
-  if (closed_) return maybe_free();
+  if (closed_) return;
   if (ec) {
     connecting_ = false;
-    socket_ops::post_to_owner(io_, alloc_, owner_, Done::connected, ec);
+    tell(Done::connected, ec);
     return;
   }
   drive();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weir/net/any_socket_transport.h"
+#include "weir/net/socket_ops.h"
 
 #include <boost/system/error_code.hpp>
 #include <cstdint>
@@ -103,9 +104,26 @@ private:
   void want_input();
   // A read failed for good: the socket's error if it had one, else a TLS protocol error.
   boost::system::error_code read_failure();
+  // Tells the owner: at once from a socket completion, posted from inside one of its calls.
+  void tell(socket_ops::Done what, boost::system::error_code ec, size_t n = 0);
   void complete_read(boost::system::error_code ec, size_t n);
   void complete_write(boost::system::error_code ec);
   void maybe_free();
+
+  // While a socket completion runs (the object is not freed under it, even if the owner releases
+  // it from a callback), and while one of the owner's calls runs (completions are posted then).
+  struct Callback {
+    explicit Callback(TlsTransport& t) : t(t) { ++t.in_callback_; }
+    ~Callback() {
+      if (--t.in_callback_ == 0) t.maybe_free(); // the last thing: it may free t
+    }
+    TlsTransport& t;
+  };
+  struct OwnerCall {
+    explicit OwnerCall(TlsTransport& t) : t(t) { ++t.owner_calls_; }
+    ~OwnerCall() { --t.owner_calls_; }
+    TlsTransport& t;
+  };
 
   static BIO_METHOD* bio_method();
   static int bio_read(BIO* bio, char* data, int size);
@@ -125,6 +143,8 @@ private:
   size_t write_bytes_ = 0;
   boost::system::error_code input_error_; // the socket's read error, for OpenSSL's syscall error
   std::string failure_;
+  int in_callback_ = 0;
+  int owner_calls_ = 0;
   OwnerRead reading_ = OwnerRead::none;
   bool writing_ = false;       // the owner's write is pending
   bool write_waits_ = false;   // ...and waits for the handshake
