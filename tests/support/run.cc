@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <string_view>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +48,11 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
     ADD_FAILURE() << "run_command: no argv";
     return result;
   }
+  int in[2] = {-1, -1};
+  if (opt.input && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0) {
+    ADD_FAILURE() << "socketpair: " << std::strerror(errno);
+    return result;
+  }
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) {
     ADD_FAILURE() << "pipe: " << std::strerror(errno);
@@ -72,6 +78,7 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
   envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
+    if (in[1] >= 0) ::dup2(in[1], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
     if (opt.as_nobody &&
@@ -82,21 +89,40 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
   }
   ::close(out[1]);
   ::close(err[1]);
+  if (in[1] >= 0) ::close(in[1]);
+  int input_fd = in[0];
   if (pid < 0) {
     ADD_FAILURE() << "fork: " << std::strerror(errno);
     ::close(out[0]);
     ::close(err[0]);
+    if (input_fd >= 0) ::close(input_fd);
     return result;
   }
+  const std::string no_input;
+  const std::string& input = opt.input ? *opt.input : no_input;
+  size_t written = 0;
   auto deadline = std::chrono::steady_clock::now() + opt.timeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {-1, POLLOUT, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open = 2;
   while (open > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left <= 0ms) break;
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    const bool writing = input_fd >= 0 && written < input.size();
+    fds[2].fd = writing ? input_fd : -1;
+    // While stdin is open, wake up now and then to ask close_input again.
+    const long wait = input_fd >= 0 ? std::min<long>(left.count(), 20) : left.count();
+    if (::poll(fds, 3, static_cast<int>(wait)) < 0 && errno != EINTR) break;
+    if (writing && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = ::send(input_fd, input.data() + written, input.size() - written,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        written += static_cast<size_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        written = input.size(); // the child stopped reading: nothing more to give it
+      }
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[4096];
@@ -109,7 +135,13 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
         --open;
       }
     }
+    if (input_fd >= 0 && written == input.size() &&
+        (!opt.close_input || opt.close_input(result.out, result.err))) {
+      ::close(input_fd);
+      input_fd = -1;
+    }
   }
+  if (input_fd >= 0) ::close(input_fd);
   // Reaped before the pipes close, so a child still writing is not killed by SIGPIPE.
   int status = 0;
   bool reaped = wait_until(
@@ -124,8 +156,8 @@ RunResult run_command(const std::vector<std::string>& argv, const RunOptions& op
     result.exited = true;
     result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
+  for (int i = 0; i < 2; ++i)
+    if (fds[i].fd >= 0) ::close(fds[i].fd);
   return result;
 }
 

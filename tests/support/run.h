@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,13 @@ struct RunOptions {
   std::vector<std::string> unset; // names dropped from the inherited environment
   bool as_nobody = false;         // run as uid/gid 65534 (needs root); exit code 126 if it cannot
   std::chrono::milliseconds timeout = 15s;
+  // Standard input: nullopt inherits the test's. Else `input` is written first, then stdin is
+  // closed once close_input says so (asked after every read and every 20 ms; unset: at once).
+  // Some clients (openssl s_client) read stdin only after their handshake and quit at its end,
+  // so when the end comes decides what they still read. stdin is a socket: writing to a child
+  // that exited is EPIPE, not a SIGPIPE for the test.
+  std::optional<std::string> input;
+  std::function<bool(const std::string& out, const std::string& err)> close_input;
 };
 
 // Runs argv (argv[0] is the path of the binary: no PATH lookup) with stdout and stderr captured

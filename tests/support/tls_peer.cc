@@ -7,20 +7,15 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <functional>
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <regex>
 #include <sstream>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace weir::test {
@@ -28,114 +23,6 @@ namespace weir::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// run_command with a standard input the caller controls: `input` is written first, then stdin is
-// closed once close_input() says so (asked after every read and every 20 ms). s_client needs
-// this: it reads stdin only after its handshake, and quits at EOF, so when EOF comes decides what
-// it still reads from the server. stdin is a socket, so writing to a child that exited is EPIPE
-// (MSG_NOSIGNAL), not a SIGPIPE for the test.
-RunResult
-run_fed(const std::vector<std::string>& argv, const std::string& input,
-        const std::function<bool(const std::string& out, const std::string& err)>& close_input,
-        std::chrono::milliseconds timeout) {
-  RunResult result;
-  int in[2], out[2], err[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0) {
-    ADD_FAILURE() << "socketpair: " << std::strerror(errno);
-    return result;
-  }
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return result; // a leak of a few fds in a failing test
-  }
-  std::vector<std::string> argv_s = argv;
-  std::vector<char*> argv_p;
-  for (auto& a : argv_s)
-    argv_p.push_back(a.data());
-  argv_p.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(in[1], STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGPIPE, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv_p[0], argv_p.data());
-    ::_exit(127);
-  }
-  ::close(in[1]);
-  ::close(out[1]);
-  ::close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
-    ::close(in[0]);
-    ::close(out[0]);
-    ::close(err[0]);
-    return result;
-  }
-  int input_fd = in[0];
-  size_t written = 0;
-  const auto deadline = Clock::now() + timeout;
-  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {-1, POLLOUT, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open = 2;
-  while (open > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) break;
-    const bool writing = input_fd >= 0 && written < input.size();
-    fds[2].fd = writing ? input_fd : -1;
-    if (::poll(fds, 3, static_cast<int>(std::min<long>(left.count(), 20))) < 0 && errno != EINTR)
-      break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-    if (writing && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = ::send(input_fd, input.data() + written, input.size() - written,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        written += static_cast<size_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        written = input.size(); // the child stopped reading: nothing more to give it
-      }
-    }
-    if (input_fd >= 0 && written == input.size() && close_input(result.out, result.err)) {
-      ::close(input_fd);
-      input_fd = -1;
-    }
-  }
-  int status = 0;
-  const bool reaped = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::max(deadline - Clock::now(), Clock::duration(0))) +
-                                     1000ms);
-  if (!reaped) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  } else {
-    result.exited = true;
-    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  for (int i = 0; i < 2; ++i)
-    if (fds[i].fd >= 0) ::close(fds[i].fd);
-  if (input_fd >= 0) ::close(input_fd);
-  return result;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -337,7 +224,11 @@ SClientResult s_client(uint16_t port, const std::string& servername,
            err.find(":error:") != std::string::npos ||
            Clock::now() - *handshake_done >= options.post_handshake_wait;
   };
-  RunResult run = run_fed(argv, options.request.value_or(""), close_input, options.timeout);
+  RunOptions run_options;
+  run_options.input = options.request.value_or("");
+  run_options.close_input = close_input;
+  run_options.timeout = options.timeout;
+  RunResult run = run_command(argv, run_options);
   SClientResult r;
   r.exited = run.exited;
   r.exit_code = run.code;

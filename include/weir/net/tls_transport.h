@@ -37,9 +37,12 @@ inline boost::system::error_code make_error_code(TlsError e) {
 //
 // Lifetime: unlike the plain transports, it is not a member of its owner. It may have socket
 // operations of its own pending when the owner is done (a close_notify still going out), so the
-// owner calls release() instead of destroying it, and it frees itself once they are over. Every
-// completion to the owner is posted (never inside the call that started it), and none comes
-// after close() but the operation_aborted ones, nor any after release().
+// owner calls release() instead of destroying it, and it frees itself once they are over (never
+// under a completion it is running, even one in which the owner released it). The owner hears
+// of an operation's end from inside a socket completion, at once, as the socket transports tell
+// theirs; one that ends inside the owner's own call is posted (never inside the call that
+// started it). None comes after close() but the operation_aborted ones, nor any after
+// release().
 // Thread contract: the worker's thread only, as every Transport.
 class TlsTransport final : public SocketTransport, private TransportOwner {
 public:
