@@ -1,5 +1,7 @@
 // weir: wires the modules together — flags, config, workers, signals.
+#include "weir/base/build_id.h"
 #include "weir/base/log.h"
+#include "weir/config/duration.h"
 #include "weir/config/loader.h"
 #include "weir/control/admin_server.h"
 #include "weir/control/command_line.h"
@@ -11,10 +13,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -26,8 +30,10 @@ constexpr const char* kUsage = R"(usage: weir --config FILE        run the proxy
        weir --version
        weir --help
 
-Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config file
-(an invalid file is refused and the running config stays).
+Signals: SIGTERM/SIGINT drain in-flight requests and exit 0 (after shutdown_delay, during
+which /ready answers 503; a second signal drains at once); SIGHUP reloads the config file
+(an invalid file is refused and the running config stays). Under systemd (NOTIFY_SOCKET set),
+weir reports READY=1, RELOADING=1 and STOPPING=1 (Type=notify).
 )";
 
 using weir::config::Config;
@@ -65,6 +71,8 @@ int run(const std::string& path) {
     }
   }
   weir::control::Controller controller(control_io, path, config);
+  weir::control::SystemdNotifier notifier; // Type=notify: READY, RELOADING, STOPPING
+  controller.set_notifier(&notifier);
   controller.register_commands(commands);
   weir::rollout::Manager rollouts(control_io, controller);
   rollouts.register_commands(commands);
@@ -93,13 +101,40 @@ int run(const std::string& path) {
               controller.workers().io_backend());
   std::fflush(stdout);
   weir::log::info("weir " WEIR_VERSION " started with " + path);
+  notifier.ready();
 
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    weir::log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                    ", draining");
-    control_io.stop();
-  });
+  // SIGTERM: /ready turns 503 at once; weir serves on for shutdown_delay (a load balancer that
+  // polls readiness stops sending meanwhile), then drains. A second signal drains at once.
+  boost::asio::steady_timer shutdown_timer(control_io);
+  bool stopping = false;
+  std::function<void()> wait_stop = [&] {
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      const auto delay = controller.config().shutdown_delay;
+      if (stopping || delay.count() == 0) {
+        if (!stopping) notifier.stopping();
+        admin_server.set_shutting_down();
+        weir::log::info("received " + name + ", draining");
+        control_io.stop();
+        return;
+      }
+      stopping = true;
+      notifier.stopping();
+      admin_server.set_shutting_down();
+      weir::log::info("received " + name + ": /ready says 503, serving " +
+                      weir::config::format_duration(delay) +
+                      " more (shutdown_delay), then draining");
+      shutdown_timer.expires_after(delay);
+      shutdown_timer.async_wait([&](const boost::system::error_code& timer_ec) {
+        if (timer_ec) return;
+        weir::log::info("shutdown_delay over, draining");
+        control_io.stop();
+      });
+      wait_stop();
+    });
+  };
+  wait_stop();
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -129,7 +164,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   case Action::version:
-    std::printf("weir %s\n", WEIR_VERSION);
+    std::printf("weir %s (build %s)\n", WEIR_VERSION, weir::build_id().c_str());
     return 0;
   case Action::usage_error:
     std::fprintf(stderr, "weir: %s\n\n%s", args.error.c_str(), kUsage);

@@ -79,7 +79,7 @@ private:
     Fields f(c_, top,
              {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
               "drain_timeout", "control", "admin", "state_dir", "trusted_proxies",
-              "tls_reload_interval"});
+              "tls_reload_interval", "shutdown_delay"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -103,6 +103,9 @@ private:
       if (auto v = c_.duration(*t, false)) config_.tls_reload_interval = *v;
     }
     if (auto a = f.get("access_log")) read_access_log(*a);
+    if (auto d = f.get("shutdown_delay")) {
+      if (auto v = c_.duration(*d, false)) config_.shutdown_delay = *v;
+    }
     if (auto d = f.get("drain_timeout")) {
       if (auto v = c_.duration(*d, false)) config_.drain_timeout = *v;
     }

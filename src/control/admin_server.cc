@@ -376,7 +376,8 @@ std::string AdminServer::address() const {
 }
 
 bool AdminServer::ready() const {
-  return controller_.snapshot() != nullptr && !controller_.workers().workers().empty();
+  return !shutting_down_ && controller_.snapshot() != nullptr &&
+         !controller_.workers().workers().empty();
 }
 
 void AdminServer::write_metrics(std::string& out) const {

@@ -1,4 +1,5 @@
 // The control socket's command table: every command weirctl and operators can send.
+#include "weir/base/build_id.h"
 #include "weir/base/clock.h"
 #include "weir/config/duration.h"
 #include "weir/control/arguments.h"
@@ -8,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <unistd.h>
 
 namespace weir::control {
 
@@ -198,6 +200,17 @@ void Controller::register_commands(CommandTable& table) {
                    write_route(w, *snapshot_, config_->routes[i], i,
                                weights_owner(config_->routes[i].name));
                  w.end_array();
+               }));
+             }});
+
+  table.add({"show version", "",
+             "the running weir: version, build id (changes with the binary), pid",
+             [](const Args& args, std::shared_ptr<Responder> r) {
+               if (!args.empty()) return r->reply(error_reply("usage: show version"));
+               r->reply(ok_reply([&](json::Writer& w) {
+                 w.key("version").value(WEIR_VERSION);
+                 w.key("build_id").value(build_id());
+                 w.key("pid").value(static_cast<int64_t>(::getpid()));
                }));
              }});
 

@@ -340,6 +340,13 @@ void Controller::set_drained(const std::string& service, const std::string& endp
 }
 
 void Controller::reload(Done done) {
+  if (notifier_ && notifier_->enabled()) {
+    notifier_->reloading();
+    done = [this, reply = std::move(done)](Result<std::string> r) {
+      notifier_->ready();
+      reply(std::move(r));
+    };
+  }
   auto loaded = config::load_file(config_path_);
   if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
     ++reloads_failed_;

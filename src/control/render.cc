@@ -330,6 +330,9 @@ std::string reply(const json::Value& r) {
   if (const json::Value* c = r.find("commands"); c && c->is_array()) return help(*c);
   if (const json::Value* v = r.find("routes"); v && v->is_array()) return routes(*v);
   if (const json::Value* v = r.find("certificates"); v && v->is_array()) return certificates(*v);
+  if (const json::Value* v = r.find("build_id"); v && v->is_string())
+    return "weir " + r.get_string("version") + " (build " + v->as_string() + "), pid " +
+           number(r["pid"]) + "\n";
   if (const json::Value* v = r.find("services"); v && v->is_array()) {
     bool probes = !v->as_array().empty() && v->as_array().front().find("probes");
     return probes ? probe_table(*v) : services(*v);

@@ -334,6 +334,9 @@ struct Config {
   Limits limits;
   AccessLog access_log;
   Duration drain_timeout{30000}; // SIGTERM: in-flight requests get this long to finish
+  // SIGTERM: /ready answers 503 at once and weir goes on serving this long before it drains, so
+  // a load balancer that polls readiness stops sending first (Kubernetes: no preStop needed).
+  Duration shutdown_delay{0};
   Control control;
   Admin admin;
   std::string state_dir; // live state (weight overrides, drains) survives restarts here; "" off

@@ -45,11 +45,14 @@ public:
 
   // 200 once the config is loaded and the workers run on their bound listeners.
   bool ready() const;
+  // SIGTERM came: /ready answers 503 from now on, whatever else holds.
+  void set_shutting_down() { shutting_down_ = true; }
   // The bodies of /metrics and /stats.json, appended to `out`.
   void write_metrics(std::string& out) const;
   void write_stats(std::string& out) const;
 
 private:
+  bool shutting_down_ = false;
   class Session;
   friend class Session;
   void accept();

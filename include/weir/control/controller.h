@@ -6,6 +6,7 @@
 #include "weir/control/command_table.h"
 #include "weir/control/ejections.h"
 #include "weir/control/state_file.h"
+#include "weir/control/systemd_notify.h"
 #include "weir/health/checker.h"
 #include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
@@ -98,6 +99,8 @@ public:
   void set_health(const std::string& service, const std::string& endpoint,
                   health::Override override_state, Done done);
   void reload(Done done);
+  // systemd hears RELOADING=1 when a reload starts and READY=1 when it ended (either way).
+  void set_notifier(SystemdNotifier* notifier) { notifier_ = notifier; }
   // A named section of the state file owned by another module (e.g. "rollouts"): saved now.
   void set_extra(const std::string& key, std::string json);
   // Called on the control thread when the workers' runs of errors from one of a rollout's
@@ -180,6 +183,7 @@ private:
   WeightGuard weight_guard_;
   std::function<void(std::string&)> rollout_metrics_;
   std::function<std::string(const std::string&)> rollout_status_;
+  SystemdNotifier* notifier_ = nullptr;
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
   tls::Contexts tls_;
   std::vector<std::string> tls_stamps_; // what tls_'s files looked like when it was built
