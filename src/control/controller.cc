@@ -174,10 +174,10 @@ Result<bool> Controller::start() {
     }
   }
   std::string error;
+  tls_stamps_ = stamp_files(tls::Contexts::files_of(*config_)); // before: see check_tls_files
   auto contexts = tls::Contexts::build(*config_, ticket_keys_, std::time(nullptr));
   if (!contexts.ok()) return contexts.error();
   tls_ = std::move(*contexts);
-  tls_stamps_ = stamp_files(tls_.files());
   checker_.set_tls(&tls_); // health checks and probes speak TLS to TLS services
   prober_.set_tls(&tls_);
   checker_.configure(*config_);
@@ -359,6 +359,7 @@ void Controller::reload(Done done) {
   // Certificate and key files are read again on every reload, changed or not: a reload is how
   // an operator says "the files are new". A file that went bad since it was checked refuses
   // the reload like a bad config.
+  std::vector<std::string> next_stamps = stamp_files(tls::Contexts::files_of(*next));
   auto contexts = tls::Contexts::build(*next, ticket_keys_, std::time(nullptr));
   if (!contexts.ok()) {
     ++reloads_failed_;
@@ -422,7 +423,7 @@ void Controller::reload(Done done) {
   if (next->limits != old.limits) settings_changed.push_back("limits");
   if (next->drain_timeout != old.drain_timeout) settings_changed.push_back("drain_timeout");
   if (next->trusted_proxies != old.trusted_proxies) settings_changed.push_back("trusted_proxies");
-  if (stamp_files(next_tls->files()) != tls_stamps_) settings_changed.push_back("certificates");
+  if (next_stamps != tls_stamps_) settings_changed.push_back("certificates");
   for (const auto& l : next->listeners) {
     bool existed = false;
     for (const auto& o : old.listeners)
@@ -474,7 +475,7 @@ void Controller::reload(Done done) {
         done(fields);
       },
       next_tls.get());
-  if (published.ok()) tls_stamps_ = stamp_files(tls_.files());
+  if (published.ok()) tls_stamps_ = std::move(next_stamps);
   if (!published.ok()) {
     ++reloads_failed_;
     log::error("reload refused: " + published.error().message);

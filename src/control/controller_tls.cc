@@ -34,7 +34,8 @@ std::vector<std::string> stamp_files(const std::vector<std::string>& files) {
 
 std::string Controller::check_tls_files() {
   if (tls_.listeners.empty() && tls_.services.empty()) return {};
-  std::vector<std::string> stamps = stamp_files(tls_.files());
+  // Stamped before the build: a file that changes while it is read is seen at the next look.
+  std::vector<std::string> stamps = stamp_files(tls::Contexts::files_of(*config_));
   if (stamps == tls_stamps_) return {};
   // Whatever comes of it, these files were looked at: a bad file is reported once, not at every
   // tick, and looked at again when it changes again.
@@ -55,7 +56,6 @@ std::string Controller::check_tls_files() {
     log::error(why);
     return why;
   }
-  tls_stamps_ = stamp_files(tls_.files());
   log::info("TLS certificates reloaded: new handshakes use the changed files");
   return "reloaded";
 }

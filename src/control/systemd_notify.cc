@@ -44,6 +44,7 @@ bool SystemdNotifier::send(std::string_view message) {
 }
 
 void SystemdNotifier::ready() {
+  if (stopping_) return; // a reload during shutdown_delay: weir is still on its way out
   send("READY=1\nSTATUS=serving\n");
 }
 
@@ -55,6 +56,7 @@ void SystemdNotifier::reloading() {
 }
 
 void SystemdNotifier::stopping() {
+  stopping_ = true;
   send("STOPPING=1\nSTATUS=draining\n");
 }
 

@@ -135,6 +135,11 @@ int TlsTransport::bio_read(BIO* bio, char* data, int size) {
 int TlsTransport::bio_write(BIO* bio, const char* data, int size) {
   auto* self = static_cast<TlsTransport*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  // Ciphertext waits here only while a socket write is in flight: the owner's largest write
+  // (limits.buffer_bytes, at most 1 MiB) and handshake messages. More is a peer that makes weir
+  // answer (key updates) without reading: the connection fails instead of growing.
+  constexpr size_t kMaxWaitingCiphertext = 4u << 20;
+  if (self->out_.size() + static_cast<size_t>(size) > kMaxWaitingCiphertext) return -1;
   self->out_.insert(self->out_.end(), data, data + size);
   return size;
 }
@@ -187,7 +192,6 @@ size_t TlsTransport::read_now(boost::asio::mutable_buffer buffer, error_code& ec
     ec = error::would_block;
     return 0;
   case SSL_ERROR_ZERO_RETURN:
-    say_goodbye();
     return 0; // close_notify, or the end of the stream
   default:
     ec = read_failure();
@@ -228,9 +232,10 @@ void TlsTransport::encrypt_and_send(BufferView buffers, bool last) {
   size_t staged = 0;
   bool ok = true;
   auto seal = [&](const char* data, size_t size) {
+    if (!ok) return; // keep the failed write's errors for failure_
     ERR_clear_error();
     // Our BIO takes every byte, so a write either goes whole or fails for good.
-    if (ok && SSL_write(ssl_, data, static_cast<int>(size)) <= 0) ok = false;
+    if (SSL_write(ssl_, data, static_cast<int>(size)) <= 0) ok = false;
   };
   for (const auto& b : buffers) {
     const char* p = static_cast<const char*>(b.data());
@@ -274,6 +279,7 @@ void TlsTransport::encrypt_and_send(BufferView buffers, bool last) {
 }
 
 bool TlsTransport::quiet() {
+  if (failed_ || (ssl_ && SSL_get_shutdown(ssl_) != 0)) return false; // broken, or ending
   if (!handshake_done_ || closed_ || !ssl_) return inner_->quiet();
   if (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_)) return false;
   if (inner_->quiet()) return true;
@@ -431,7 +437,6 @@ void TlsTransport::drive_read() {
   case SSL_ERROR_WANT_READ:
     return want_input();
   case SSL_ERROR_ZERO_RETURN:
-    say_goodbye();
     return complete_read({}, 0);
   default:
     return complete_read(read_failure(), 0);
@@ -515,6 +520,13 @@ void TlsTransport::on_transport_written(const error_code& ec, size_t) {
   sending_.clear();
   if (closed_) return;
   if (ec) {
+    if (!handshake_done_ && !failed_) {
+      // The handshake's own flight could not go out: the handshake failed, and every pending
+      // operation (connect, read or wait, write) ends with it.
+      input_error_ = ec;
+      handshake_failed(SSL_ERROR_SYSCALL);
+      return;
+    }
     failed_ = true;
     if (writing_) complete_write(ec);
     return;

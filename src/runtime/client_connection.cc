@@ -76,6 +76,7 @@ void ClientConnection::start(int fd, const sockaddr* peer) {
     }
     tls_ = new net::TlsTransport(worker_.poller(), worker_.ring(), worker_.io(), this,
                                  worker_.handler_allocator(), ssl);
+    tls_->keep_alive(listener->tls); // its SNI and ALPN callbacks point into it
     client_ = tls_;
   }
   net::SocketTransport& socket =

@@ -137,7 +137,9 @@ bool load_certificate(const std::string& cert_file, const std::string& key_file,
   {
     BioPtr bio = open_file(key_file, error);
     if (!bio) return false;
-    c.key_ = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    // No passphrase callback of OpenSSL's own: it would prompt on a terminal and block.
+    pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+    c.key_ = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
     if (!c.key_) {
       ERR_clear_error();
       *error = key_file + ": no PEM private key in it (or one protected by a passphrase)";

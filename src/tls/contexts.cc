@@ -21,6 +21,24 @@ Result<Contexts> Contexts::build(const config::Config& config,
   return out;
 }
 
+std::vector<std::string> Contexts::files_of(const config::Config& config) {
+  std::vector<std::string> out;
+  for (const config::Listener& l : config.listeners) {
+    if (!l.tls) continue;
+    for (const config::TlsCertificate& c : l.tls->certificates) {
+      out.push_back(c.cert);
+      out.push_back(c.key);
+    }
+    if (!l.tls->client_ca.empty()) out.push_back(l.tls->client_ca);
+  }
+  for (const config::Service& s : config.services) {
+    if (!s.tls.enabled) continue;
+    for (const std::string* f : {&s.tls.ca, &s.tls.client_cert, &s.tls.client_key})
+      if (!f->empty()) out.push_back(*f);
+  }
+  return out;
+}
+
 std::vector<std::string> Contexts::files() const {
   std::vector<std::string> out;
   for (const auto& [name, ctx] : listeners)

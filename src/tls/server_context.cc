@@ -2,7 +2,11 @@
 
 #include "weir/tls/ticket_keys.h"
 
+#include <array>
+#include <fstream>
+#include <iterator>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -46,6 +50,20 @@ std::shared_ptr<const ServerContext> ServerContext::build(const std::string& lis
     s->alpn_wire_ += p;
   }
   const std::string ciphers = tls.ciphers == "default" ? kDefaultCiphers : tls.ciphers;
+  // What a session may resume under: this listener with these client certificate rules. A
+  // session from before a reload that added or changed client_ca does not resume (that would
+  // skip the certificate check), nor one of another listener.
+  std::array<unsigned char, 32> sid_context{};
+  {
+    std::string what = listener;
+    what.push_back('\0');
+    if (!tls.client_ca.empty()) {
+      std::ifstream in(tls.client_ca, std::ios::binary);
+      what.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    unsigned int n = 0;
+    EVP_Digest(what.data(), what.size(), sid_context.data(), &n, EVP_sha256(), nullptr);
+  }
   for (const config::TlsCertificate& c : tls.certificates) {
     LoadedCertificate loaded;
     if (!load_certificate(c.cert, c.key, now, loaded, error)) return nullptr;
@@ -76,8 +94,8 @@ std::shared_ptr<const ServerContext> ServerContext::build(const std::string& lis
     }
     // Resumption: one id context for all the listener's certificates (a session started under
     // one SNI name may resume under another of the same listener, as with one certificate).
-    SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(listener.data()),
-                                   static_cast<unsigned>(std::min<size_t>(listener.size(), 32)));
+    SSL_CTX_set_session_id_context(ctx, sid_context.data(),
+                                   static_cast<unsigned>(sid_context.size()));
     if (tls.session_resumption) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
       SSL_CTX_sess_set_cache_size(ctx, kSessionCacheSize);

@@ -11,10 +11,13 @@
 #include "support/weir.h"
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace weir::test {
@@ -208,6 +211,112 @@ TEST(TlsListener, ClientCertificatesAreRequiredAndCheckedWhenClientCaIsSet) {
   c.cert_file = good.cert_file;
   c.key_file = good.key_file;
   EXPECT_EQ(curl_https(weir.port(), "a.test", "/", c).status, 200);
+}
+
+TEST(TlsListener, ASessionFromBeforeAReloadThatAddedClientCaDoesNotSkipTheCertificateCheck) {
+  TestCa clients = TestCa::make("late clients CA");
+  ASSERT_TRUE(clients.ok());
+  DemoUpstream up = DemoUpstream::start("app");
+  Weir weir = Weir::start(tls_config(up.address()));
+  SClientOptions o = verified();
+  o.sess_out = temp_path("session", ".pem");
+  ASSERT_TRUE(s_client(weir.port(), "a.test", o).accepted());
+  // The same listener now requires client certificates.
+  ASSERT_TRUE(
+      write_file(weir.config_path,
+                 tls_config(up.address(), "      client_ca: " + clients.cert_file() + "\n")));
+  weir.proc->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return contains(weir.proc->output(), "config reloaded"); }, 5s))
+      << weir.proc->output();
+  o.sess_in = o.sess_out;
+  o.sess_out.clear();
+  o.request = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+  SClientResult r = s_client(weir.port(), "a.test", o);
+  EXPECT_FALSE(r.reused) << r.dump();
+  EXPECT_FALSE(contains(r.response, "200")) << r.dump();
+}
+
+int connect_raw(uint16_t port); // below
+
+// A TCP relay: what a client's bytes go through, held until release() — so a connection can be
+// accepted by weir before a reload and make its handshake after it.
+class HeldRelay {
+public:
+  explicit HeldRelay(uint16_t target) : target_(target) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~HeldRelay() {
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_);
+  }
+  uint16_t port() const { return port_; }
+  // Accepts the client and connects to the target now (weir accepts); copies nothing yet.
+  bool connect_both() {
+    client_ = ::accept(listen_, nullptr, nullptr);
+    upstream_ = connect_raw(target_);
+    return client_ >= 0 && upstream_ >= 0;
+  }
+  // Copies both ways until either side ends.
+  void release() {
+    thread_ = std::thread([this] {
+      pollfd p[2] = {{client_, POLLIN, 0}, {upstream_, POLLIN, 0}};
+      char buf[16384];
+      for (;;) {
+        if (::poll(p, 2, 10000) <= 0) break;
+        bool done = false;
+        for (int i = 0; i < 2; ++i) {
+          if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+          if (n <= 0 || ::write(p[1 - i].fd, buf, static_cast<size_t>(n)) != n) done = true;
+        }
+        if (done) break;
+      }
+      ::close(client_);
+      ::close(upstream_);
+    });
+  }
+
+private:
+  uint16_t target_;
+  uint16_t port_ = 0;
+  int listen_ = -1;
+  int client_ = -1;
+  int upstream_ = -1;
+  std::thread thread_;
+};
+
+TEST(TlsListener, AHandshakeThatStartsAfterAReloadDroppedItsListenersContextCompletes) {
+  DemoUpstream up = DemoUpstream::start("app");
+  Weir weir = Weir::start(tls_config(up.address()));
+  HeldRelay relay(weir.port());
+  SClientResult r;
+  std::thread client([&] {
+    SClientOptions o = verified();
+    o.request = "GET / HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n";
+    r = s_client(relay.port(), "b.test", o);
+  });
+  ASSERT_TRUE(relay.connect_both());
+  // Two reloads: the contexts the connection's SSL was made from are freed twice over.
+  for (int i = 0; i < 2; ++i) {
+    const size_t before = weir.proc->output().size();
+    weir.proc->signal(SIGHUP);
+    ASSERT_TRUE(wait_until(
+        [&] { return weir.proc->output().find("config reloaded", before) != std::string::npos; },
+        5s));
+  }
+  relay.release();
+  client.join();
+  EXPECT_TRUE(r.accepted()) << r.dump();
+  EXPECT_EQ(r.peer_cn, "b.test"); // SNI still picks by the names it was built with
+  EXPECT_TRUE(contains(r.response, "HTTP/1.1 200")) << r.dump();
 }
 
 TEST(TlsListener, APlaintextListenerRedirectsEveryRequestToHttps) {

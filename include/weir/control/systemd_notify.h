@@ -35,6 +35,7 @@ private:
   std::string address_; // NOTIFY_SOCKET as given
   int fd_ = -1;
   bool failure_logged_ = false;
+  bool stopping_ = false;
 };
 
 } // namespace weir::control

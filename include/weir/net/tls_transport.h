@@ -5,6 +5,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <cstdint>
+#include <memory>
 #include <openssl/bio.h>
 #include <openssl/types.h>
 #include <string>
@@ -52,6 +53,9 @@ public:
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
 
+  // Keeps `what` alive as long as this transport: what OpenSSL's callbacks point into (the
+  // listener's tls::ServerContext, which a reload may drop while a handshake is under way).
+  void keep_alive(std::shared_ptr<const void> what) { keep_alive_ = std::move(what); }
   // The owner is done with it (none of its operations pending): closes it if open; it frees
   // itself once its own socket operations are over.
   void release();
@@ -138,6 +142,7 @@ private:
   HandlerAllocator<void> alloc_;
   TransportOwner* owner_;
   SSL* ssl_;
+  std::shared_ptr<const void> keep_alive_;
   std::vector<char> out_;     // ciphertext OpenSSL wrote, not yet handed to the socket
   std::vector<char> sending_; // ciphertext of the socket write in flight
   boost::asio::const_buffer sending_buffer_;

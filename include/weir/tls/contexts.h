@@ -27,6 +27,9 @@ struct Contexts {
                                 const std::shared_ptr<TicketKeys>& ticket_keys, std::time_t now);
   // Every file the contexts were built from.
   std::vector<std::string> files() const;
+  // Every TLS file `config` names (certificates, keys, CAs), in the config's order: what is
+  // looked at for changes, before a build, so a change during one is seen at the next look.
+  static std::vector<std::string> files_of(const config::Config& config);
 };
 
 } // namespace weir::tls

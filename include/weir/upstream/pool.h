@@ -40,8 +40,13 @@ public:
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   const std::string& key() const { return key_; }
   void set_max_idle(uint32_t n) { max_idle_ = n; }
-  // TLS for the connections made from now on (null: plain TCP); open ones keep what they have.
-  void set_tls(std::shared_ptr<const tls::ClientContext> tls) { tls_ = std::move(tls); }
+  // TLS for the connections made from now on (null: plain TCP). Idle ones made with other
+  // settings (another CA, verify off) are closed: none is lent out under the old trust again.
+  void set_tls(std::shared_ptr<const tls::ClientContext> tls) {
+    if (tls == tls_) return;
+    tls_ = std::move(tls);
+    close_idle();
+  }
   // Connections (lent out, connecting and idle) this worker keeps to the endpoint at most.
   void set_max_connections(uint32_t n);
   size_t waiting() const { return waiters_.size(); }
