@@ -16,21 +16,21 @@ namespace weir::rollout {
 namespace asio = boost::asio;
 
 ControllerHost::ControllerHost(asio::io_context& io, control::Controller& c)
-    : io_(io), c_(c), top_up_(std::make_unique<TopUpTraffic>(
-                          io, c.synthetic_metrics(), [&c](const std::string& id) {
-                            // The endpoints that take user traffic now: top-up goes where real
-                            // requests would.
-                            std::vector<TopUpTraffic::Target> out;
-                            const auto& snap = c.snapshot();
-                            if (!snap) return out;
-                            int i = snap->service_index(id);
-                            if (i < 0) return out;
-                            const auto& svc = snap->services[static_cast<size_t>(i)];
-                            for (uint32_t e : svc.available)
-                              out.push_back(
-                                  {svc.endpoints[e].key, svc.endpoints[e].address, svc.tls});
-                            return out;
-                          })) {}
+    : io_(io), c_(c),
+      top_up_(
+          std::make_unique<TopUpTraffic>(io, c.synthetic_metrics(), [&c](const std::string& id) {
+            // The endpoints that take user traffic now: top-up goes where real
+            // requests would.
+            std::vector<TopUpTraffic::Target> out;
+            const auto& snap = c.snapshot();
+            if (!snap) return out;
+            int i = snap->service_index(id);
+            if (i < 0) return out;
+            const auto& svc = snap->services[static_cast<size_t>(i)];
+            for (uint32_t e : svc.available)
+              out.push_back({svc.endpoints[e].key, svc.endpoints[e].address, svc.tls});
+            return out;
+          })) {}
 ControllerHost::~ControllerHost() = default;
 
 const config::Config& ControllerHost::config() const {
