@@ -24,6 +24,24 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 port_free() { [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
 
+# Picks the script's block of ports: BASE_PORT when set (every port in it must be free), else the
+# first block from $1 up (steps of 100, below the ephemeral range) where all are. The script
+# defines set_ports BASE (sets its port variables) and ports_free (true when all are free); $2 is
+# the block's last offset, for the message.
+choose_port_block() {
+  local from=$1 span=$2 base
+  if [[ -n $BASE_PORT ]]; then
+    set_ports "$BASE_PORT"
+    ports_free || die "a port in $((BASE_PORT + 1))..$((BASE_PORT + span)) is in use; pick another BASE_PORT"
+    return
+  fi
+  for ((base = from; base < 32000; base += 100)); do
+    set_ports "$base"
+    ports_free && return
+  done
+  die "no free block of ports found; set BASE_PORT"
+}
+
 # Waits until something accepts on 127.0.0.1:$2, or $1 (a pid) exits, or 10 s pass.
 wait_port() {
   local pid=$1 port=$2 name=$3 log_file=$4

@@ -128,16 +128,7 @@ ports_free() {
     port_free "$p" || return 1
   done
 }
-if [[ -n $BASE_PORT ]]; then
-  set_ports "$BASE_PORT"
-  ports_free || die "a port in $((BASE_PORT + 1))..$((BASE_PORT + 32)) is in use; pick another BASE_PORT"
-else
-  for ((base = 24000; base < 32000; base += 100)); do
-    set_ports "$base"
-    ports_free && break
-  done
-  ports_free || die "no free block of ports found; set BASE_PORT"
-fi
+choose_port_block 24000 32
 
 # Slow connections and the proxy's own sockets need file descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -130,16 +130,7 @@ ports_free() {
   local port
   for port in "$PORT_V1" "$PORT_V2" "${PORT_OF[@]}"; do port_free "$port" || return 1; done
 }
-if [[ -n $BASE_PORT ]]; then
-  set_ports "$BASE_PORT"
-  ports_free || die "a port of $((BASE_PORT + 1)), +2, +11..13 is in use; pick another BASE_PORT"
-else
-  for ((base = 24000; base < 32000; base += 100)); do
-    set_ports "$base"
-    ports_free && break
-  done
-  ports_free || die "no free block of ports found; set BASE_PORT"
-fi
+choose_port_block 24000 13
 
 TMP=$(mktemp -d /tmp/weir-bench-tls.XXXXXX)
 cleanup() {
