@@ -8,10 +8,13 @@
 #include "weir/control/command_table.h"
 #include "weir/control/controller.h"
 #include "weir/control/server.h"
+#include "weir/control/takeover.h"
+#include "weir/control/upgrade.h"
 #include "weir/rollout/manager.h"
 #include "weir/runtime/worker_group.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -20,7 +23,10 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -34,24 +40,66 @@ Signals: SIGTERM/SIGINT drain in-flight requests and exit 0 (after shutdown_dela
 which /ready answers 503; a second signal drains at once); SIGHUP reloads the config file
 (an invalid file is refused and the running config stays). Under systemd (NOTIFY_SOCKET set),
 weir reports READY=1, RELOADING=1 and STOPPING=1 (Type=notify).
+
+Upgrading weir itself: `weirctl upgrade [--binary PATH]` starts the new binary, which takes the
+listening sockets and the live state; then this process stops accepting and drains.
 )";
 
 using weir::config::Config;
 
-std::shared_ptr<const Config> load_or_print(const std::string& path) {
+// The config, or nullptr after printing its errors (`errors` gets them too).
+std::shared_ptr<const Config> load_or_print(const std::string& path,
+                                            std::string* errors = nullptr) {
   auto result = weir::config::load_file(path);
-  if (auto* errors = std::get_if<std::vector<weir::config::ConfigError>>(&result)) {
-    std::fputs(weir::config::format_errors(*errors).c_str(), stderr);
+  if (auto* list = std::get_if<std::vector<weir::config::ConfigError>>(&result)) {
+    std::string text = weir::config::format_errors(*list);
+    std::fputs(text.c_str(), stderr);
+    if (errors) *errors = text;
     return nullptr;
   }
   return std::make_shared<const Config>(std::move(std::get<Config>(result)));
 }
 
-int run(const std::string& path) {
-  auto config = load_or_print(path);
-  if (!config) return 1;
+// `upgrade_fd` >= 0: started by `weirctl upgrade` on a running weir, whose sockets and live
+// state this process takes (control/takeover.h) instead of opening its own and reading the state
+// file; the running weir stops once this one says it serves.
+int run(const std::string& path, int upgrade_fd) {
+  std::unique_ptr<weir::control::Takeover> takeover;
+  if (upgrade_fd >= 0) takeover = std::make_unique<weir::control::Takeover>(upgrade_fd);
+  // Every way out before serving: the running weir of an upgrade hears why and serves on.
+  weir::control::Server* adopted_control = nullptr; // the old weir's control socket, if taken
+  auto give_up = [&](const std::string& why) {
+    std::fprintf(stderr, "weir: %s\n", why.c_str());
+    if (takeover) takeover->failed(why);
+    // Its file is the old weir's, which serves on: not ours to remove on the way out.
+    if (adopted_control) adopted_control->close_keeping_file();
+    return 1;
+  };
+  std::string config_errors;
+  auto config = load_or_print(path, &config_errors);
+  if (!config) {
+    if (!config_errors.empty() && config_errors.back() == '\n') config_errors.pop_back();
+    if (takeover) takeover->failed("the config is invalid:\n" + config_errors);
+    return 1;
+  }
   // Writes to a client that went away must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+
+  std::optional<weir::control::Takeover::Taken> taken;
+  if (takeover) {
+    auto handed = takeover->hello(std::chrono::seconds(10));
+    if (!handed.ok()) return give_up("upgrade: " + handed.error().message);
+    taken = std::move(*handed);
+  }
+  // Handed-over sockets this process does not use are closed on the way out of run().
+  struct Leftovers {
+    weir::control::Listening* l = nullptr;
+    ~Leftovers() {
+      if (!l) return;
+      for (int fd : {l->control_fd, l->admin_fd})
+        if (fd >= 0) ::close(fd);
+    }
+  } leftovers{taken ? &taken->listening : nullptr};
 
   boost::asio::io_context control_io;
   // The signal handlers go in before anything else: a SIGTERM that arrives while weir starts
@@ -62,13 +110,20 @@ int run(const std::string& path) {
   weir::control::CommandTable commands;
   weir::control::Server control_server(control_io, commands);
   // The control socket first: a second weir with the same socket must stop before it binds
-  // any listener.
+  // any listener. An upgrade's new process listens on the old one's socket at the same path.
+  bool control_adopted = false;
   if (config->control.enabled) {
-    auto opened = control_server.open(config->control);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "weir: %s\n", opened.error().message.c_str());
-      return 1;
+    weir::Result<bool> opened = true;
+    if (taken && taken->listening.control_fd >= 0 &&
+        taken->listening.control_path == config->control.socket) {
+      opened = control_server.adopt(config->control, taken->listening.control_fd);
+      taken->listening.control_fd = -1;
+      control_adopted = true;
+      adopted_control = &control_server;
+    } else {
+      opened = control_server.open(config->control);
     }
+    if (!opened.ok()) return give_up(opened.error().message);
   }
   weir::control::Controller controller(control_io, path, config);
   weir::control::SystemdNotifier notifier; // Type=notify: READY, RELOADING, STOPPING
@@ -79,19 +134,62 @@ int run(const std::string& path) {
   // The admin listener before the workers' listeners too: a taken admin port stops weir before
   // it serves anything. It answers /ready with 503 until the workers run.
   weir::control::AdminServer admin_server(control_io, controller);
+  const weir::config::Admin admin_config = config->admin; // as opened (a reload needs a restart)
   if (config->admin.enabled) {
-    auto opened = admin_server.open(config->admin, config->limits);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "weir: %s\n", opened.error().message.c_str());
-      return 1;
+    weir::Result<bool> opened = true;
+    if (taken && taken->listening.admin_fd >= 0 &&
+        taken->listening.admin == config->admin.address) {
+      opened = admin_server.adopt(config->admin, config->limits, taken->listening.admin_fd);
+      taken->listening.admin_fd = -1;
+    } else {
+      opened = admin_server.open(config->admin, config->limits);
     }
+    if (!opened.ok()) return give_up(opened.error().message);
   }
-  auto started = controller.start();
-  if (started.ok()) rollouts.start(); // resumes saved rollouts
-  if (!started.ok()) {
-    std::fprintf(stderr, "weir: %s\n", started.error().message.c_str());
-    return 1;
+
+  // `weirctl upgrade` on this process: what it hands over, and what it does once the new one
+  // serves.
+  bool handed_over = false;
+  weir::control::Upgrader upgrader(
+      control_io, path,
+      {[&] {
+         weir::control::Listening listening;
+         listening.listeners = controller.workers().listening_sockets();
+         listening.control_path = control_server.path();
+         listening.control_fd = control_server.native_handle();
+         listening.admin = admin_config.address;
+         listening.admin_fd = admin_server.native_handle();
+         return weir::control::make_offer(listening, controller.handover_state());
+       },
+       [&](bool new_has_control) {
+         handed_over = true;
+         notifier.hand_over();
+         controller.hand_off(); // the state file is the new process's now
+         if (new_has_control)
+           control_server.close_keeping_file();
+         else
+           control_server.close();
+         admin_server.close();
+         // After the reply's completion (its bytes are written already).
+         boost::asio::post(control_io, [&] { control_io.stop(); });
+       }});
+  upgrader.register_commands(commands);
+
+  std::optional<weir::control::Controller::Inherited> inherited;
+  if (taken) {
+    inherited.emplace();
+    std::string bad = weir::control::Controller::parse_handover_state(taken->state, *inherited);
+    if (!bad.empty()) {
+      for (auto& l : taken->listening.listeners)
+        for (int fd : l.fds)
+          ::close(fd);
+      return give_up("upgrade: the running weir's " + bad);
+    }
+    inherited->sockets = std::move(taken->listening.listeners);
   }
+  auto started = controller.start(inherited ? &*inherited : nullptr);
+  if (started.ok()) rollouts.start(); // resumes saved (or handed over) rollouts
+  if (!started.ok()) return give_up(started.error().message);
   for (const auto& b : controller.workers().bound())
     std::printf("weir: listening %s\n", b.c_str());
   if (config->control.enabled)
@@ -100,8 +198,17 @@ int run(const std::string& path) {
   std::printf("weir: %zu worker(s) ready, io %s\n", controller.workers().size(),
               controller.workers().io_backend());
   std::fflush(stdout);
-  weir::log::info("weir " WEIR_VERSION " started with " + path);
-  notifier.ready();
+  if (takeover) {
+    weir::log::info("weir " WEIR_VERSION " (build " + weir::build_id() + ") took over from pid " +
+                    std::to_string(taken->old_pid) + " with " + path);
+    takeover->ready(control_adopted);
+    takeover.reset();
+    adopted_control = nullptr; // ours now: removed when this weir stops
+    notifier.took_over();      // MAINPID: systemd follows this process from now on
+  } else {
+    weir::log::info("weir " WEIR_VERSION " started with " + path);
+    notifier.ready();
+  }
 
   // SIGTERM: /ready turns 503 at once; weir serves on for shutdown_delay (a load balancer that
   // polls readiness stops sending meanwhile), then drains. A second signal drains at once.
@@ -111,6 +218,7 @@ int run(const std::string& path) {
     stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      upgrader.abandon("weir received " + name);
       const auto delay = controller.config().shutdown_delay;
       if (stopping || delay.count() == 0) {
         if (!stopping) notifier.stopping();
@@ -144,12 +252,13 @@ int run(const std::string& path) {
   };
   wait_reload();
   control_io.run();
-  control_server.close();
+  upgrader.abandon("weir is stopping");
+  if (!handed_over) control_server.close();
   admin_server.close();
   rollouts.stop();
   controller.stop();
   controller.workers().drain_and_join(controller.config().drain_timeout);
-  weir::log::info("stopped");
+  weir::log::info(handed_over ? "stopped (upgraded: the new process serves)" : "stopped");
   return 0;
 }
 
@@ -184,5 +293,5 @@ int main(int argc, char** argv) {
   case Action::run:
     break;
   }
-  return run(args.config_path);
+  return run(args.config_path, args.upgrade_fd);
 }

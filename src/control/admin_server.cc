@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <unistd.h>
 
 namespace weir::control {
 
@@ -324,6 +325,25 @@ Result<bool> AdminServer::open(const config::Admin& admin, const config::Limits&
   }
   accept();
   return true;
+}
+
+Result<bool> AdminServer::adopt(const config::Admin& admin, const config::Limits& limits, int fd) {
+  limits_ = limits;
+  idle_timeout_ = limits.admin_idle_timeout;
+  const bool v6 = admin.address.host.find(':') != std::string::npos;
+  error_code ec;
+  acceptor_.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Error{ErrorSource::config,
+                 "admin listener " + admin.address.text() + " (handed over): " + ec.message()};
+  }
+  accept();
+  return true;
+}
+
+int AdminServer::native_handle() {
+  return acceptor_.is_open() ? acceptor_.native_handle() : -1;
 }
 
 void AdminServer::accept() {

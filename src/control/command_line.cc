@@ -2,6 +2,7 @@
 
 #include "weir/control/arguments.h"
 
+#include <charconv>
 #include <string_view>
 
 namespace weir::control {
@@ -63,10 +64,25 @@ WeirArgs parse_weir_args(const std::vector<std::string>& args) {
       out.action = flag == "--check-config" ? WeirArgs::Action::check : WeirArgs::Action::run;
       continue;
     }
+    if (a.name == "--upgrade-fd") {
+      std::string_view value = a.value;
+      if (!a.has_value) {
+        if (i + 1 >= args.size()) return fail("--upgrade-fd needs a descriptor number");
+        value = args[++i];
+      }
+      int fd = -1;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), fd);
+      if (ec != std::errc() || end != value.data() + value.size() || fd < 0)
+        return fail("--upgrade-fd: expected a descriptor number, got '" + std::string(value) + "'");
+      out.upgrade_fd = fd;
+      continue;
+    }
     if (looks_like_flag(args[i])) return fail("unknown flag '" + std::string(a.name) + "'");
     return fail("unexpected argument '" + args[i] + "' (the config file goes after --config)");
   }
   if (!have_config) return fail("--config FILE is required");
+  if (out.upgrade_fd >= 0 && out.action != WeirArgs::Action::run)
+    return fail("--upgrade-fd goes with --config");
   return out;
 }
 
@@ -125,6 +141,7 @@ WeirctlArgs parse_weirctl_args(const std::vector<std::string>& args, std::string
         return fail("--timeout: must be more than 0 and at most 24h, got \"" +
                     std::string(value.substr(0, 40)) + "\"");
       out.timeout = *d;
+      out.timeout_given = true;
     } else if (arg.starts_with("--")) {
       (out.words.empty() ? command_flags : out.words).push_back(arg);
     } else {

@@ -162,8 +162,10 @@ void Controller::set_health(const std::string& service, const std::string& endpo
   done(std::string());
 }
 
-Result<bool> Controller::start() {
-  if (!config_->state_dir.empty()) {
+Result<bool> Controller::start(Inherited* inherited) {
+  if (inherited) {
+    live_ = prune(inherited->live, *config_);
+  } else if (!config_->state_dir.empty()) {
     std::string error;
     auto loaded = load_state(config_->state_dir, &error);
     if (loaded) {
@@ -182,9 +184,14 @@ Result<bool> Controller::start() {
   prober_.set_tls(&tls_);
   checker_.configure(*config_);
   prober_.configure(*config_);
+  if (inherited)
+    for (const auto& o : inherited->health)
+      checker_.set_override(o.service, o.endpoint, o.state, *config_); // unknown ones: gone
   snapshot_ =
       runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error, &tls_);
   if (!snapshot_) return Error{ErrorSource::config, error};
+  std::vector<runtime::ListenerSockets> sockets;
+  if (inherited) sockets = std::move(inherited->sockets);
   auto started = workers_.start(
       snapshot_,
       [this](const std::string& svc, const std::string& ep) {
@@ -192,13 +199,57 @@ Result<bool> Controller::start() {
       },
       [this](runtime::FastAbortReport report) {
         asio::post(io_, [this, report = std::move(report)] { on_fast_abort_report(report); });
-      });
+      },
+      std::move(sockets));
   if (!started.ok()) return started;
+  // The state as this process took it is in the file at once (an upgrade's new process may
+  // start from no file at all).
+  if (inherited) {
+    std::string saved = persist();
+    if (!saved.empty()) log::error("state file not written: " + saved);
+  }
   started_ = true;
   sample_metrics();
   schedule_tls_check();
   schedule_ticket_rotation();
   return true;
+}
+
+std::string Controller::handover_state() const {
+  json::Writer w;
+  w.begin_object().key("live").raw(to_json(live_)).key("health").begin_array();
+  for (const auto& o : checker_.overrides())
+    w.begin_object()
+        .key("service")
+        .value(o.service)
+        .key("endpoint")
+        .value(o.endpoint)
+        .key("state")
+        .value(health::override_name(o.state))
+        .end_object();
+  w.end_array().end_object();
+  return w.take();
+}
+
+std::string Controller::parse_handover_state(std::string_view text, Inherited& into) {
+  auto parsed = json::parse(text);
+  if (!parsed.value || !parsed.value->is_object()) return "state: not a JSON object";
+  const json::Value* live = parsed.value->find("live");
+  if (!live) return "state: no \"live\"";
+  json::Writer w;
+  w.value(*live);
+  std::string error;
+  auto state = from_json(w.str(), &error);
+  if (!state) return "state: " + error;
+  into.live = std::move(*state);
+  if (const json::Value* health = parsed.value->find("health"); health && health->is_array())
+    for (const auto& o : health->as_array()) {
+      const std::string s = o.get_string("state");
+      if (s != "up" && s != "down") continue;
+      into.health.push_back({o.get_string("service"), o.get_string("endpoint"),
+                             s == "up" ? health::Override::up : health::Override::down});
+    }
+  return "";
 }
 
 void Controller::stop() {
@@ -243,7 +294,7 @@ Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, L
 }
 
 std::string Controller::persist() {
-  if (config_->state_dir.empty()) return {};
+  if (config_->state_dir.empty() || handed_off_) return {};
   return save_state(config_->state_dir, live_);
 }
 

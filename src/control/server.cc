@@ -253,6 +253,28 @@ Result<bool> Server::open(const config::Control& control) {
   return true;
 }
 
+Result<bool> Server::adopt(const config::Control& control, int fd) {
+  error_code ec;
+  acceptor_.assign(local(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Error{ErrorSource::config,
+                 "control socket " + control.socket + " (handed over): " + ec.message()};
+  }
+  path_ = control.socket;
+  accept();
+  return true;
+}
+
+int Server::native_handle() {
+  return acceptor_.is_open() ? acceptor_.native_handle() : -1;
+}
+
+void Server::close_keeping_file() {
+  path_.clear();
+  close();
+}
+
 void Server::accept() {
   acceptor_.async_accept([this](const error_code& ec, local::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;

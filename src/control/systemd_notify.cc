@@ -25,7 +25,7 @@ SystemdNotifier::~SystemdNotifier() {
 }
 
 bool SystemdNotifier::send(std::string_view message) {
-  if (!enabled()) return false;
+  if (!enabled() || muted_) return false;
   if (fd_ < 0) fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_un to{};
   to.sun_family = AF_UNIX;
@@ -60,8 +60,8 @@ void SystemdNotifier::stopping() {
   send("STOPPING=1\nSTATUS=draining\n");
 }
 
-void SystemdNotifier::main_pid(pid_t pid) {
-  send("MAINPID=" + std::to_string(pid) + "\n");
+void SystemdNotifier::took_over() {
+  send("MAINPID=" + std::to_string(::getpid()) + "\nREADY=1\nSTATUS=serving\n");
 }
 
 } // namespace weir::control

@@ -246,4 +246,12 @@ bool Checker::set_override(const std::string& service, const std::string& endpoi
   return true;
 }
 
+std::vector<Checker::OverrideEntry> Checker::overrides() const {
+  std::vector<OverrideEntry> out;
+  for (const auto& [key, t] : targets_)
+    if (t->status.override_state != Override::automatic)
+      out.push_back({t->service, t->endpoint, t->status.override_state});
+  return out;
+}
+
 } // namespace weir::health

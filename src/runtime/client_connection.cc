@@ -106,6 +106,7 @@ void ClientConnection::start(int fd, const sockaddr* peer) {
   client_ip_len_ = static_cast<uint8_t>(::strnlen(client_ip_, sizeof client_ip_));
   worker_.link(this);
   worker_.metrics().client_connections.add();
+  idle_since_ = worker_.now();
   if (tls_)
     set_deadline(Deadline::handshake, client_timeouts().handshake);
   else
@@ -190,9 +191,9 @@ void ClientConnection::write_client(ClientWrite kind) {
   ++pending_;
   // The last bytes of the connection's last response: the end of the stream goes right behind
   // them (net::Transport::write_last), not after the completion has made its way back here.
-  bool last = kind == ClientWrite::local ? conn_ == ConnState::closing
-                                         : kind == ClientWrite::response && response_done() &&
-                                               (!keep_alive_ || worker_.draining());
+  bool last = kind == ClientWrite::local
+                  ? conn_ == ConnState::closing
+                  : kind == ClientWrite::response && response_done() && !keep_alive_;
   BufferView out = kind == ClientWrite::interim || kind == ClientWrite::local
                        ? BufferView(&one_buffer_, 1)
                        : BufferView(s_->response_iov);
@@ -353,8 +354,8 @@ const Snapshot::ClientTimeouts& ClientConnection::client_timeouts() const {
              : snap.client;
 }
 
-void ClientConnection::drain() {
-  if (conn_ == ConnState::idle) close();
+void ClientConnection::drain(Clock::time_point now) {
+  if (conn_ == ConnState::idle && now - idle_since_ >= kDrainIdleGrace) close();
   // Busy connections see worker.draining() when their response is done.
 }
 

@@ -211,7 +211,11 @@ void ClientConnection::finish_exchange() {
   }
   finish_request();
   snap_.reset();
-  if (!keep_alive_ || worker_.draining()) {
+  // keep_alive_ is what the response head told the client. A drain that began after the head
+  // went out must not close a connection the client was told it may reuse (its next request
+  // would be lost): it goes idle, and gets Connection: close with its next response or is closed
+  // as an idle one (ClientConnection::drain).
+  if (!keep_alive_) {
     if (conn_ != ConnState::closing) go(ConnEvent::last_response);
     return close();
   }
@@ -237,6 +241,7 @@ void ClientConnection::start_next_request() {
     return advance_request();
   }
   set_deadline(Deadline::idle, {});
+  idle_since_ = worker_.now();
   if (client_reading()) {
     // A read into the stream is already pending (the client spoke first): let it complete.
     go(ConnEvent::pipelined);

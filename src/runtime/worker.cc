@@ -114,14 +114,14 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
     }
   }
   for (const auto& spec : specs) {
-    ListenerSlot* slot = nullptr;
-    for (auto& s : listeners_)
-      if (s->open && s->address == spec.address) slot = s.get();
-    if (slot) {
-      slot->name = spec.name;
+    if (spec.fd < 0) {
+      // A kept address: its sockets stay, under the listener's (maybe new) name.
+      for (auto& s : listeners_)
+        if (s->open && s->address == spec.address) s->name = spec.name;
       continue;
     }
-    if (spec.fd < 0) continue;
+    // A socket to adopt: a new address, or one more socket of an address (an upgrade may hand
+    // a worker several of the old process's sockets).
     auto fresh = std::make_unique<ListenerSlot>(this, spec.fd);
     fresh->name = spec.name;
     fresh->address = spec.address;
@@ -351,6 +351,11 @@ void Worker::sweep() {
   }
   access_log_buffer_.flush(true);
   if (draining_) {
+    for (ClientConnection* c = connections_; c;) {
+      ClientConnection* next = c->next; // drain may unlink c
+      c->drain(now);
+      c = next;
+    }
     if (now >= drain_deadline_) {
       while (connections_) {
         ClientConnection* c = connections_;
@@ -375,9 +380,10 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline) {
       slot->close();
       if (slot->backoff) slot->backoff->cancel();
     }
+    const auto now = tick();
     for (ClientConnection* c = connections_; c;) {
       ClientConnection* next = c->next;
-      c->drain();
+      c->drain(now);
       c = next;
     }
     maybe_finish_drain();

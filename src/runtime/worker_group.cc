@@ -45,41 +45,87 @@ WorkerGroup::~WorkerGroup() {
 }
 
 Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<Bound>& next,
-                                         std::vector<std::vector<ListenerSpec>>& specs) {
+                                         std::vector<std::vector<ListenerSpec>>& specs,
+                                         std::vector<ListenerSockets>* inherited) {
   size_t n = specs.size();
-  std::vector<int> opened;
+  std::vector<int> opened; // closed again on an error (inherited ones included: they are ours)
+  auto fail = [&](Error e) -> Result<bool> {
+    for (int fd : opened)
+      ::close(fd);
+    if (inherited)
+      for (auto& i : *inherited)
+        for (int fd : i.fds)
+          ::close(fd);
+    if (inherited) inherited->clear();
+    return e;
+  };
   for (const auto& listener : snapshot.listeners) {
     const Bound* running = nullptr;
     for (const auto& b : bound_)
       if (b.requested == listener.address) running = &b;
     bool v6 = listener.address.host.find(':') != std::string::npos;
     if (running) {
-      next.push_back({listener.name, listener.address, running->actual});
+      next.push_back(*running);
+      next.back().name = listener.name;
       for (size_t w = 0; w < n; ++w)
         specs[w].push_back({listener.name, running->actual.text(), v6, -1});
       continue;
     }
+    ListenerSockets* handed = nullptr;
+    if (inherited)
+      for (auto& i : *inherited)
+        if (i.requested == listener.address && !i.fds.empty()) handed = &i;
+    if (handed) {
+      // The old process's sockets, every one of them (closing one would reset the connections
+      // in its queue), round robin over the workers; more workers than sockets: more sockets.
+      Bound b{listener.name, listener.address, handed->actual, {}};
+      const size_t count = std::max(n, handed->fds.size());
+      for (size_t k = 0; k < count; ++k) {
+        int fd = -1;
+        if (k < handed->fds.size()) {
+          fd = handed->fds[k];
+          handed->fds[k] = -1;
+        } else {
+          auto sock = net::open_listener(handed->actual, false);
+          if (!sock.ok()) return fail(sock.error());
+          fd = sock->fd;
+        }
+        opened.push_back(fd);
+        b.fds.push_back(fd);
+        specs[k % n].push_back({listener.name, handed->actual.text(), v6, fd});
+      }
+      handed->fds.clear();
+      next.push_back(std::move(b));
+      continue;
+    }
     // With port 0 the first bind picks the port and the other workers follow it.
     config::Address address = listener.address;
+    Bound b{listener.name, listener.address, {}, {}};
     for (size_t w = 0; w < n; ++w) {
       auto sock = net::open_listener(address, w == 0);
-      if (!sock.ok()) {
-        for (int fd : opened)
-          ::close(fd);
-        return sock.error();
-      }
+      if (!sock.ok()) return fail(sock.error());
       opened.push_back(sock->fd);
+      b.fds.push_back(sock->fd);
       address.port = sock->port;
       specs[w].push_back({listener.name, address.text(), v6, sock->fd});
     }
-    next.push_back({listener.name, listener.address, address});
+    b.actual = address;
+    next.push_back(std::move(b));
+  }
+  if (inherited) {
+    // Addresses the new config no longer has: their sockets close with the old process too.
+    for (auto& i : *inherited)
+      for (int fd : i.fds)
+        if (fd >= 0) ::close(fd);
+    inherited->clear();
   }
   return true;
 }
 
 Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
                                 Worker::OutlierSink outlier_sink,
-                                Worker::FastAbortSink fast_abort_sink) {
+                                Worker::FastAbortSink fast_abort_sink,
+                                std::vector<ListenerSockets> inherited) {
   const config::Config& config = *snapshot->config;
   if (config.access_log.enabled) {
     std::string error;
@@ -88,12 +134,17 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
     if (!error.empty()) return Error{ErrorSource::config, error};
   }
   auto chosen = resolve_io(config.io, std::getenv("WEIR_IO"));
-  if (!chosen.ok()) return chosen.error();
+  if (!chosen.ok()) {
+    for (auto& i : inherited)
+      for (int fd : i.fds)
+        ::close(fd);
+    return chosen.error();
+  }
   io_uring_ = *chosen;
   unsigned n = config.workers == 0 ? 1 : config.workers;
   std::vector<Bound> next;
   std::vector<std::vector<ListenerSpec>> specs(n);
-  auto planned = plan_listeners(*snapshot, next, specs);
+  auto planned = plan_listeners(*snapshot, next, specs, &inherited);
   if (!planned.ok()) return planned.error();
   bound_ = std::move(next);
   net::Ring::Options ring;
@@ -177,6 +228,13 @@ void WorkerGroup::for_each_worker(std::function<void(Worker&)> fn, std::function
       if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
     });
   }
+}
+
+std::vector<ListenerSockets> WorkerGroup::listening_sockets() const {
+  std::vector<ListenerSockets> out;
+  for (const auto& b : bound_)
+    out.push_back({b.requested, b.actual, b.fds});
+  return out;
 }
 
 std::vector<std::string> WorkerGroup::bound() const {

@@ -48,6 +48,9 @@ Options:
   weirctl set weight ROUTE NS/SVC=W [NS/SVC=W ...]
   weirctl watch ROUTE [INTERVAL]     live view, e.g. every 2s (default 1s); Ctrl-C ends it
   weirctl rollout watch ROUTE        live view of a rollout: steps, time left, weights, analysis
+  weirctl upgrade [--binary PATH] [--timeout 30s]
+                                     replace the running weir with a new binary, dropping no
+                                     connection (--timeout: how long the new one has to be ready)
 
 Exit status: 0 done; 1 weir refused the command (its message goes to stderr) or answered
 badly; 2 usage error or no connection to weir.
@@ -309,7 +312,18 @@ int run(const Options& opt) {
     return run_rollout_watch(client, opt, opt.words[2]);
   }
 
-  auto reply = client.call(line, opt.timeout);
+  std::chrono::milliseconds wait = opt.timeout;
+  if (opt.words[0] == "upgrade") {
+    // `--timeout` is how long the new weir has to be ready: weir's to enforce (it stops the new
+    // binary and says why), so it goes to weir, and weirctl waits a while longer for the reply.
+    std::chrono::milliseconds limit = std::chrono::seconds(30); // weir's default
+    if (opt.timeout_given) {
+      limit = opt.timeout;
+      line += " --timeout " + std::to_string(limit.count()) + "ms";
+    }
+    wait = limit + std::chrono::seconds(15);
+  }
+  auto reply = client.call(line, wait);
   if (!reply) {
     std::fprintf(stderr, "weirctl: %s\n", reply.error().message.c_str());
     return kExitRefused;

@@ -1,12 +1,13 @@
 // How weir ends and how it tells a supervisor: shutdown_delay (on SIGTERM /ready answers 503 at
 // once while weir serves on, so a load balancer polling readiness stops sending before the
 // drain), and the sd_notify messages a Type=notify systemd unit reads, seen on a datagram socket
-// the test owns as $NOTIFY_SOCKET. Also which binary runs: its build id, in `weir --version` and
-// the control socket's `show version`.
+// the test owns as $NOTIFY_SOCKET (MAINPID from the new process of an upgrade included). Also which
+// binary runs: its build id, in `weir --version` and the control socket's `show version`.
 #include "rollout_helpers.h"
 #include "support/client.h"
 #include "support/load.h"
 #include "support/run.h"
+#include "support/upgrade_chain.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -152,6 +153,33 @@ TEST(SystemdNotify, ReadyAtStartReloadingThenReadyAroundAReloadStoppingOnSigterm
   auto code = weir.proc->wait_exit(10s);
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0);
+}
+
+TEST(SystemdNotify, TheNewProcessOfAnUpgradeNamesItselfMainPidAndTheOldOneFallsSilent) {
+  DemoUpstream up = DemoUpstream::start("app");
+  NotifySocket systemd;
+  ScopedNotifyEnv env(systemd.path());
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(config(up.address(), "control: { socket: " + socket + " }\n"));
+  EXPECT_TRUE(contains(systemd.next(), "READY=1\n"));
+  UpgradeChain chain(std::move(first), socket);
+  const pid_t old_pid = chain.pid();
+  auto reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  // One datagram: systemd follows the new pid from the moment it hears it serves.
+  std::string m = systemd.next();
+  EXPECT_TRUE(contains(m, "MAINPID=" + std::to_string(chain.pid()) + "\n")) << m;
+  EXPECT_TRUE(contains(m, "READY=1\n")) << m;
+  // The old one drains and exits without a word: STOPPING=1 from it would read as the service
+  // stopping.
+  ASSERT_TRUE(wait_until([&] { return chain.exited(old_pid); }, 10s));
+  EXPECT_EQ(systemd.next(0ms), "");
+  // The new one is the service now: a reload and a stop are its to report.
+  ASSERT_TRUE(control(socket, "reload").ok());
+  EXPECT_TRUE(contains(systemd.next(), "RELOADING=1\n"));
+  EXPECT_TRUE(contains(systemd.next(), "READY=1\n"));
+  EXPECT_TRUE(chain.stop());
+  EXPECT_TRUE(contains(systemd.next(), "STOPPING=1\n"));
 }
 
 TEST(SystemdNotify, WithoutNotifySocketNothingIsSentAndNothingBreaks) {

@@ -122,13 +122,22 @@ void LoadGen::run(Worker& w, std::chrono::duration<double> interval) {
       }
     }
     std::optional<HttpResponse> resp;
-    if (client->send(request)) resp = client->read_response(5s);
+    const bool sent = client->send(request);
+    if (sent) resp = client->read_response(5s);
     if (!resp || resp->status == 0 || !resp->complete) {
       {
         std::lock_guard lock(w.mutex);
         ++w.socket_errors;
       }
-      fail(std::string("no complete response on a ") + (fresh ? "new" : "reused") + " connection");
+      const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started_)
+                          .count();
+      fail(std::string("no complete response on a ") + (fresh ? "new" : "reused") +
+           " connection (" +
+           (!sent  ? "send failed"
+            : resp ? "response cut short"
+                   : "none") +
+           ", " + std::to_string(at) + " ms into the load)");
       client.reset();
       continue;
     }

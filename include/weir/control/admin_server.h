@@ -38,6 +38,11 @@ public:
 
   // Binds and listens on admin.address (port 0: the kernel picks one).
   Result<bool> open(const config::Admin& admin, const config::Limits& limits);
+  // Listens on `fd`, a socket already listening at admin.address that the weir this one
+  // upgrades handed over (owned from here).
+  Result<bool> adopt(const config::Admin& admin, const config::Limits& limits, int fd);
+  // The listening socket (-1 when not listening), for an upgrade's handover.
+  int native_handle();
   // Stops accepting and closes every admin connection.
   void close();
   // "host:port" as bound: the real port when the config said 0.

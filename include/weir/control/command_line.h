@@ -15,6 +15,9 @@ struct WeirArgs {
   enum class Action { run, check, help, version, usage_error };
   Action action = Action::run;
   std::string config_path;
+  // --upgrade-fd N: started by `weirctl upgrade` on a running weir, which waits on descriptor N
+  // to hand over its sockets and state (control/upgrade.h). -1: a plain start.
+  int upgrade_fd = -1;
   std::string error; // for usage_error: "--config needs a file path"
 };
 WeirArgs parse_weir_args(const std::vector<std::string>& args);
@@ -31,6 +34,7 @@ struct WeirctlArgs {
   std::string socket;
   bool json = false;
   std::chrono::milliseconds timeout{10000};
+  bool timeout_given = false;     // --timeout was on the command line (`upgrade` passes it on)
   std::vector<std::string> words; // the command and its arguments, sent joined by spaces
   std::string error;              // for usage_error
 };

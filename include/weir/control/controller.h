@@ -36,9 +36,23 @@ public:
   Controller(boost::asio::io_context& io, std::string config_path,
              std::shared_ptr<const config::Config> config, Clock& clock = Clock::system());
 
-  // Restores the state file, starts the workers and the once-a-second metrics merge.
-  Result<bool> start();
+  // What a weir being upgraded hands over (control/upgrade.h): the new process starts from it
+  // instead of the state file, on the old process's listening sockets.
+  struct Inherited {
+    LiveState live;
+    std::vector<health::Checker::OverrideEntry> health;
+    std::vector<runtime::ListenerSockets> sockets;
+  };
+  // Restores the state file (or takes `inherited`'s state and sockets), starts the workers and
+  // the once-a-second metrics merge.
+  Result<bool> start(Inherited* inherited = nullptr);
   void stop();
+  // The live state as the new process of an upgrade takes it: {"live":STATE,"health":[...]}.
+  std::string handover_state() const;
+  // Parses handover_state() into `into` (sockets untouched); an error says what is wrong.
+  static std::string parse_handover_state(std::string_view json, Inherited& into);
+  // The new process owns the state file from now on: this one writes it no more.
+  void hand_off() { handed_off_ = true; }
 
   runtime::WorkerGroup& workers() { return workers_; }
   const metrics::Aggregator& aggregator() const { return aggregator_; }
@@ -175,6 +189,7 @@ private:
   Ejections ejections_;
   boost::asio::steady_timer ejection_timer_;
   bool started_ = false;
+  bool handed_off_ = false;
   rollout::FastAbort fast_abort_;
   std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
   FastAbortHandler fast_abort_handler_;

@@ -26,7 +26,15 @@ public:
   // Creates the socket file with the configured mode and group. A stale file left by a dead
   // process is replaced; one a running weir still answers on is an error.
   Result<bool> open(const config::Control& control);
+  // Listens on `fd`, a socket already listening at control.socket that the weir this one
+  // upgrades handed over (owned from here).
+  Result<bool> adopt(const config::Control& control, int fd);
+  // Stops accepting and removes the socket file.
   void close();
+  // Stops accepting and leaves the file: the new weir of an upgrade listens on it.
+  void close_keeping_file();
+  // The listening socket (-1 when not listening), for an upgrade's handover.
+  int native_handle();
   const std::string& path() const { return path_; }
 
 private:

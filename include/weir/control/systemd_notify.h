@@ -26,8 +26,12 @@ public:
   void reloading();
   // STOPPING=1: draining towards the exit.
   void stopping();
-  // MAINPID=pid: the process systemd is to follow from now on (the new one after an upgrade).
-  void main_pid(pid_t pid);
+  // MAINPID=this process and READY=1 in one datagram: the new weir of an upgrade serves and is
+  // the one systemd follows (the unit needs NotifyAccess=all: it is not the main pid yet).
+  void took_over();
+  // An upgrade's new process is systemd's main process now: this one says nothing more (no
+  // STOPPING=1 while it drains, which systemd would take for the service stopping).
+  void hand_over() { muted_ = true; }
   // One datagram as is ("KEY=value\n..."); false when it could not be sent.
   bool send(std::string_view message);
 
@@ -36,6 +40,7 @@ private:
   int fd_ = -1;
   bool failure_logged_ = false;
   bool stopping_ = false;
+  bool muted_ = false;
 };
 
 } // namespace weir::control

@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace weir::tls {
 class ClientContext;
@@ -80,6 +81,13 @@ public:
   // Manual override from the control socket; returns false for an unknown endpoint.
   bool set_override(const std::string& service, const std::string& endpoint, Override o,
                     const config::Config& config);
+  // Every manual override in force (what an upgrade hands to the new process).
+  struct OverrideEntry {
+    std::string service;
+    std::string endpoint;
+    Override state;
+  };
+  std::vector<OverrideEntry> overrides() const;
 
   // The earliest check due on any endpoint (nullopt: none scheduled, e.g. all in flight).
   std::optional<TimePoint> next_due() const;

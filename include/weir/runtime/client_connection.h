@@ -56,8 +56,15 @@ public:
   void start(int fd, const sockaddr* peer);
   // Called by the worker's sweep: acts on an expired deadline.
   void check_deadline(Clock::time_point now);
-  // The worker drains: an idle connection closes now, a busy one after its response.
-  void drain();
+  // The worker drains (called again on every sweep until the connection is gone): one idle for
+  // kDrainIdleGrace closes now, a busy one after its response (Connection: close).
+  void drain(Clock::time_point now);
+  // Closing a keep-alive connection races with the client's next request on it, which then
+  // fails (or is reset). A connection in use sends again within moments: it is left to end with
+  // its next response's Connection: close; only one idle this long is closed, as is one accepted
+  // just now whose first request is on its way. HAProxy 2.4+ closes idle ones at once (its
+  // idle-close-on-response brings back the wait for the next request).
+  static constexpr auto kDrainIdleGrace = std::chrono::seconds(1);
   // Drain time is up: close whatever is in flight.
   void abort() { close(); }
 
@@ -211,6 +218,7 @@ private:
   upstream::Pool* queued_in_ = nullptr;     // waiting for a connection of this pool
   upstream::Pool* buffering_for_ = nullptr; // the body is buffered first, then this pool
   Clock::time_point started_;
+  Clock::time_point idle_since_; // accepted, or the last response ended (conn_ idle)
   Deadline deadline_kind_ = Deadline::none;
   ConnState conn_ = ConnState::idle;
   RequestState req_ = RequestState::head;

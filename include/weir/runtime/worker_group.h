@@ -13,6 +13,15 @@
 
 namespace weir::runtime {
 
+// A listener's sockets, one per worker of the process that opened them (SO_REUSEPORT): what an
+// upgrade hands to the new binary, which accepts on the very same sockets, so nothing waiting in
+// their queues is lost.
+struct ListenerSockets {
+  config::Address requested; // as configured (port 0 allowed)
+  config::Address actual;    // as bound
+  std::vector<int> fds;
+};
+
 // The workers and the listening sockets they share by SO_REUSEPORT. Control thread only.
 class WorkerGroup {
 public:
@@ -20,9 +29,14 @@ public:
   ~WorkerGroup();
 
   // Opens every listener once per worker, starts the workers. On error nothing keeps running.
+  // `inherited`: sockets handed over by the weir this one upgrades (taken, owned from here): a
+  // listener whose configured address is among them accepts on those sockets, spread over the
+  // workers (a worker may get more than one; more workers than sockets open more sockets into the
+  // same SO_REUSEPORT group); the sockets of addresses no longer configured are closed.
   Result<bool> start(std::shared_ptr<const Snapshot> snapshot,
                      Worker::OutlierSink outlier_sink = nullptr,
-                     Worker::FastAbortSink fast_abort_sink = nullptr);
+                     Worker::FastAbortSink fast_abort_sink = nullptr,
+                     std::vector<ListenerSockets> inherited = {});
   // Installs a snapshot on every worker; `done` runs (on some worker thread) once all have it.
   // When the snapshot's listeners differ from the running ones, new sockets are opened first
   // (an error leaves everything as it was); a listener whose address is unchanged keeps its
@@ -33,6 +47,8 @@ public:
   // Stop accepting, finish in-flight requests within `timeout`, then return.
   void drain_and_join(std::chrono::milliseconds timeout);
 
+  // Every listener's sockets now (still the workers'; dup what must outlive them).
+  std::vector<ListenerSockets> listening_sockets() const;
   // "name address" of every listener as bound (the real port when the config said 0).
   std::vector<std::string> bound() const;
   size_t size() const { return workers_.size(); }
@@ -51,10 +67,13 @@ private:
     std::string name;
     config::Address requested; // as configured (port 0 allowed)
     config::Address actual;    // as bound
+    std::vector<int> fds;      // the sockets, the workers' (open while listed here)
   };
-  // Opens sockets for listeners not bound yet; fills per-worker specs.
+  // Opens sockets for listeners not bound yet (or takes them from `inherited`); fills per-worker
+  // specs.
   Result<bool> plan_listeners(const Snapshot& snapshot, std::vector<Bound>& next,
-                              std::vector<std::vector<ListenerSpec>>& specs);
+                              std::vector<std::vector<ListenerSpec>>& specs,
+                              std::vector<ListenerSockets>* inherited = nullptr);
 
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -1,0 +1,78 @@
+#pragma once
+
+#include "weir/base/result.h"
+#include "weir/control/command_table.h"
+#include "weir/control/handover.h"
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace weir::control {
+
+// `weirctl upgrade` on the running weir (the old process): starts the new binary with
+// `--upgrade-fd 3` (a SOCK_SEQPACKET socket, control/handover.h), and when it says hello hands it
+// the listening sockets and the live state (the hooks' offer); when it says ready, replies with
+// both pids, versions and build ids and lets the old process stop accepting and drain. Until
+// then the old process serves as if nothing happened: a new binary that cannot start, refuses
+// its config, dies or is not ready within the timeout is stopped (SIGKILL) and reaped, and the
+// reply says why. One upgrade at a time. Control thread only.
+//
+// The conversation, one JSON message each way (new → old unless marked):
+//   {"type":"hello","pid":N,"version":V,"build":B}      config loaded and checked
+//   old → new: {"type":"handover",...} + descriptors     see main.cc (offer)
+//   {"type":"ready","control_adopted":bool}              workers accept; the old one may go
+//   {"type":"failed","reason":TEXT}                      at any point before ready
+class Upgrader {
+public:
+  struct Hooks {
+    // The handover message as of now; its descriptors are the caller's duplicates, closed by the
+    // upgrader once sent.
+    std::function<handover::Message()> offer;
+    // The new process serves: stop accepting, drain and exit. `control_adopted`: it listens on
+    // this process's control socket now (do not unlink its file).
+    std::function<void(bool control_adopted)> handed_over;
+  };
+  using Done = std::function<void(Result<std::string>)>; // reply fields (JSON) or why not
+
+  Upgrader(boost::asio::io_context& io, std::string config_path, Hooks hooks);
+  ~Upgrader(); // an upgrade still under way is abandoned
+  Upgrader(const Upgrader&) = delete;
+  Upgrader& operator=(const Upgrader&) = delete;
+
+  void register_commands(CommandTable& table);
+  // Starts an upgrade to `binary` ("" = the running binary's path, read from disk again): ""
+  // when it started (`done` runs once, later), else why it cannot (and `done` never runs).
+  std::string start(std::string binary, std::chrono::milliseconds timeout, Done done);
+  bool in_progress() const { return attempt_ != nullptr; }
+  // weir is stopping: an upgrade under way fails with `why` and its new process is killed;
+  // later ones are refused with `why`.
+  void abandon(const std::string& why);
+  // The path of the running binary (as it was at start; " (deleted)" never).
+  const std::string& own_binary() const { return own_binary_; }
+
+  static constexpr std::chrono::milliseconds kDefaultTimeout{30'000};
+  static constexpr int kChildFd = 3; // where the new process finds its end of the socket pair
+
+private:
+  struct Attempt;
+  void wait_readable();
+  void on_readable();
+  void on_message(handover::Message m);
+  // Ends the attempt with an error: kills and reaps the new process first.
+  void fail(std::string why);
+  // Why the new process went away (it closed the socket): its exit status, reaped.
+  std::string exit_reason();
+
+  boost::asio::io_context& io_;
+  std::string config_path_;
+  Hooks hooks_;
+  std::string own_binary_;
+  std::unique_ptr<Attempt> attempt_;
+  std::string refusal_; // set once weir is stopping
+};
+
+} // namespace weir::control
