@@ -176,6 +176,11 @@ Result<bool> Controller::start(Inherited* inherited) {
     }
   }
   std::string error;
+  // The old process's ticket keys: what its clients hold resumes here. Its rotation clock
+  // starts over (a key lives at most one period longer).
+  if (inherited && !inherited->ticket_keys.empty() &&
+      !ticket_keys_->import_keys(inherited->ticket_keys))
+    log::warn("upgrade: the session ticket keys handed over are unreadable; new ones are used");
   tls_stamps_ = stamp_files(tls::Contexts::files_of(*config_)); // before: see check_tls_files
   auto contexts = tls::Contexts::build(*config_, ticket_keys_, std::time(nullptr));
   if (!contexts.ok()) return contexts.error();
@@ -227,8 +232,9 @@ std::string Controller::handover_state() const {
         .key("state")
         .value(health::override_name(o.state))
         .end_object();
-  w.end_array().end_object();
-  return w.take();
+  w.end_array();
+  w.key("ticket_keys").value(ticket_keys_->export_keys());
+  return w.end_object().take();
 }
 
 std::string Controller::parse_handover_state(std::string_view text, Inherited& into) {
@@ -249,6 +255,7 @@ std::string Controller::parse_handover_state(std::string_view text, Inherited& i
       into.health.push_back({o.get_string("service"), o.get_string("endpoint"),
                              s == "up" ? health::Override::up : health::Override::down});
     }
+  into.ticket_keys = parsed.value->get_string("ticket_keys");
   return "";
 }
 

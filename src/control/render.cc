@@ -330,6 +330,11 @@ std::string reply(const json::Value& r) {
   if (const json::Value* c = r.find("commands"); c && c->is_array()) return help(*c);
   if (const json::Value* v = r.find("routes"); v && v->is_array()) return routes(*v);
   if (const json::Value* v = r.find("certificates"); v && v->is_array()) return certificates(*v);
+  if (const json::Value* u = r.find("upgrade"); u && u->is_object())
+    return "upgraded in " + number((*u)["took_ms"]) + " ms: pid " + number((*u)["old_pid"]) +
+           " -> " + number((*u)["new_pid"]) + ", weir " + u->get_string("old_version") + " -> " +
+           u->get_string("new_version") + ", build " + u->get_string("old_build") + " -> " +
+           u->get_string("new_build") + "\nthe old process drains and exits\n";
   if (const json::Value* v = r.find("build_id"); v && v->is_string())
     return "weir " + r.get_string("version") + " (build " + v->as_string() + "), pid " +
            number(r["pid"]) + "\n";

@@ -6,6 +6,7 @@
 #include "support/client.h"
 #include "support/tls_peer.h"
 #include "support/tls_pki.h"
+#include "support/upgrade_chain.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -155,6 +156,27 @@ TEST(TlsListener, SessionsResumeWithATicketOrTheCacheAndTheRatioSaysSo) {
   const std::string m = metrics(weir);
   EXPECT_GE(sample(m, "weir_tls_handshakes_total{listener=\"public\",result=\"resumed\"}"), 2) << m;
   EXPECT_GT(sample(m, "weir_tls_resumption_ratio{listener=\"public\"}"), 0) << m;
+}
+
+TEST(TlsListener, TicketsIssuedBeforeAnUpgradeResumeOnTheNewProcess) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(tls_config(up.address(), "", "control: { socket: " + socket + " }\n"));
+  const uint16_t port = first.port();
+  UpgradeChain chain(std::move(first), socket);
+  SClientOptions o = verified();
+  o.version = TlsVersion::tls1_3;
+  o.sess_out = temp_path("session", ".pem");
+  SClientResult before = s_client(port, "a.test", o);
+  ASSERT_TRUE(before.accepted()) << before.dump();
+  auto reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  // The new process has the old one's ticket keys: the client's ticket resumes there.
+  o.sess_in = o.sess_out;
+  o.sess_out.clear();
+  SClientResult after = s_client(port, "a.test", o);
+  EXPECT_TRUE(after.accepted()) << after.dump();
+  EXPECT_TRUE(after.reused) << after.dump();
 }
 
 TEST(TlsListener, NoResumptionWhenSwitchedOff) {

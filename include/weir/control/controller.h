@@ -41,13 +41,15 @@ public:
   struct Inherited {
     LiveState live;
     std::vector<health::Checker::OverrideEntry> health;
+    std::string ticket_keys; // tls::TicketKeys::export_keys(): sessions resume across it
     std::vector<runtime::ListenerSockets> sockets;
   };
   // Restores the state file (or takes `inherited`'s state and sockets), starts the workers and
   // the once-a-second metrics merge.
   Result<bool> start(Inherited* inherited = nullptr);
   void stop();
-  // The live state as the new process of an upgrade takes it: {"live":STATE,"health":[...]}.
+  // The live state as the new process of an upgrade takes it:
+  // {"live":STATE,"health":[...],"ticket_keys":"..."}.
   std::string handover_state() const;
   // Parses handover_state() into `into` (sockets untouched); an error says what is wrong.
   static std::string parse_handover_state(std::string_view json, Inherited& into);

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <mutex>
 #include <openssl/types.h>
+#include <string>
+#include <string_view>
 
 namespace weir::tls {
 
@@ -24,6 +26,12 @@ public:
   void rotate();
   // Rotations so far (a new process starts at 0).
   uint64_t rotations() const;
+
+  // The current and previous keys as hex, for the new process of an upgrade (over a socket
+  // pair to the process this one starts): tickets the clients hold resume there too.
+  std::string export_keys() const;
+  // Takes keys from export_keys(); false (and nothing changed) when the text is not such.
+  bool import_keys(std::string_view text);
 
   // OpenSSL's SSL_CTX_set_tlsext_ticket_key_evp_cb contract: encrypting (enc 1), fills `name` and
   // `iv` and keys the cipher and MAC with the current key (1); decrypting, finds the key `name`

@@ -156,5 +156,25 @@ TEST(WeirArgs, UnknownAndExtraArgumentsAreNamed) {
     EXPECT_EQ(weir_args(w).action, WeirAction::usage_error);
 }
 
+TEST(WeirArgs, UpgradeFdGoesWithConfig) {
+  WeirArgs a = weir_args({"--config", "w.yaml", "--upgrade-fd", "3"});
+  EXPECT_EQ(a.action, WeirAction::run);
+  EXPECT_EQ(a.upgrade_fd, 3);
+  EXPECT_EQ(weir_args({"--upgrade-fd=7", "-c", "w.yaml"}).upgrade_fd, 7);
+  EXPECT_EQ(weir_args({"--config", "w.yaml"}).upgrade_fd, -1);
+  EXPECT_EQ(weir_args({"-c", "w.yaml", "--upgrade-fd", "x"}).error,
+            "--upgrade-fd: expected a descriptor number, got 'x'");
+  EXPECT_EQ(weir_args({"-c", "w.yaml", "--upgrade-fd", "-1"}).action, WeirAction::usage_error);
+  EXPECT_EQ(weir_args({"-c", "w.yaml", "--upgrade-fd"}).error,
+            "--upgrade-fd needs a descriptor number");
+  EXPECT_EQ(weir_args({"--check-config", "w.yaml", "--upgrade-fd", "3"}).error,
+            "--upgrade-fd goes with --config");
+}
+
+TEST(WeirctlArgs, TimeoutGivenIsKnown) {
+  EXPECT_FALSE(parse_weirctl_args({"upgrade"}, "/s").timeout_given);
+  EXPECT_TRUE(parse_weirctl_args({"upgrade", "--timeout", "5s"}, "/s").timeout_given);
+}
+
 } // namespace
 } // namespace weir::control

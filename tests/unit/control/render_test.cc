@@ -272,5 +272,13 @@ TEST(RenderProbes, ShowProbesIsAProbeTableNotTheServicesTable) {
   EXPECT_EQ(out.find("ENDPOINT"), std::string::npos) << out; // not the services table
 }
 
+TEST(Reply, AnUpgradeSaysPidsVersionsAndBuilds) {
+  const std::string out = reply(parse(
+      R"({"ok":true,"upgrade":{"old_pid":10,"new_pid":11,"old_version":"0.1.0",)"
+      R"("new_version":"0.2.0","old_build":"aa","new_build":"bb","binary":"/b","took_ms":4}})"));
+  EXPECT_EQ(out, "upgraded in 4 ms: pid 10 -> 11, weir 0.1.0 -> 0.2.0, build aa -> bb\n"
+                 "the old process drains and exits\n");
+}
+
 } // namespace
 } // namespace weir::control::render

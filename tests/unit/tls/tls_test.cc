@@ -110,5 +110,27 @@ TEST(TlsTicketKeys, ATicketResumesForTwoPeriodsAndIsRenewedInTheSecond) {
   EXPECT_EQ(call(keys, 0, fresh.name).result, 2);
 }
 
+TEST(TlsTicketKeys, ExportedKeysResumeTheSameTicketsElsewhereAndBadTextChangesNothing) {
+  TicketKeys old_keys;
+  TicketCall before_rotation = call(old_keys, 1);
+  old_keys.rotate();
+  TicketCall current = call(old_keys, 1);
+  TicketKeys taken; // the new process of an upgrade
+  ASSERT_TRUE(taken.import_keys(old_keys.export_keys()));
+  EXPECT_EQ(call(taken, 0, current.name).result, 1);
+  EXPECT_EQ(call(taken, 0, before_rotation.name).result, 2);
+  // Only the current key: the previous one is gone with it.
+  TicketKeys fresh;
+  TicketKeys one;
+  ASSERT_TRUE(one.import_keys(fresh.export_keys()));
+  TicketCall made = call(fresh, 1);
+  EXPECT_EQ(call(one, 0, made.name).result, 1);
+  const std::string kept = one.export_keys();
+  for (const char* bad : {"", "zz", "00", ":", "x:y"})
+    EXPECT_FALSE(one.import_keys(bad)) << bad;
+  EXPECT_FALSE(one.import_keys(kept + ":" + kept + ":" + kept));
+  EXPECT_EQ(one.export_keys(), kept);
+}
+
 } // namespace
 } // namespace weir::tls
