@@ -62,7 +62,7 @@ std::shared_ptr<const Config> load_or_print(const std::string& path,
 
 // `upgrade_fd` >= 0: started by `weirctl upgrade` on a running weir, whose sockets and live
 // state this process takes (control/takeover.h) instead of opening its own and reading the state
-// file; the running weir stops once this one says it serves.
+// file; it serves once the running weir has let go (control/upgrade.h).
 int run(const std::string& path, int upgrade_fd) {
   std::unique_ptr<weir::control::Takeover> takeover;
   if (upgrade_fd >= 0) takeover = std::make_unique<weir::control::Takeover>(upgrade_fd);
@@ -91,16 +91,6 @@ int run(const std::string& path, int upgrade_fd) {
     if (!handed.ok()) return give_up("upgrade: " + handed.error().message);
     taken = std::move(*handed);
   }
-  // Handed-over sockets this process does not use are closed on the way out of run().
-  struct Leftovers {
-    weir::control::Listening* l = nullptr;
-    ~Leftovers() {
-      if (!l) return;
-      for (int fd : {l->control_fd, l->admin_fd})
-        if (fd >= 0) ::close(fd);
-    }
-  } leftovers{taken ? &taken->listening : nullptr};
-
   boost::asio::io_context control_io;
   // The signal handlers go in before anything else: a SIGTERM that arrives while weir starts
   // (or just after it printed "ready") is held until control_io runs, then drains and exits 0,
@@ -125,6 +115,11 @@ int run(const std::string& path, int upgrade_fd) {
     }
     if (!opened.ok()) return give_up(opened.error().message);
   }
+  // Not ours (a changed path): closed now, not held for this process's life.
+  if (taken && taken->listening.control_fd >= 0) {
+    ::close(taken->listening.control_fd);
+    taken->listening.control_fd = -1;
+  }
   weir::control::Controller controller(control_io, path, config);
   weir::control::SystemdNotifier notifier; // Type=notify: READY, RELOADING, STOPPING
   controller.set_notifier(&notifier);
@@ -135,16 +130,22 @@ int run(const std::string& path, int upgrade_fd) {
   // it serves anything. It answers /ready with 503 until the workers run.
   weir::control::AdminServer admin_server(control_io, controller);
   const weir::config::Admin admin_config = config->admin; // as opened (a reload needs a restart)
+  bool admin_adopted = false;
   if (config->admin.enabled) {
     weir::Result<bool> opened = true;
     if (taken && taken->listening.admin_fd >= 0 &&
         taken->listening.admin == config->admin.address) {
       opened = admin_server.adopt(config->admin, config->limits, taken->listening.admin_fd);
       taken->listening.admin_fd = -1;
+      admin_adopted = true;
     } else {
       opened = admin_server.open(config->admin, config->limits);
     }
     if (!opened.ok()) return give_up(opened.error().message);
+  }
+  if (taken && taken->listening.admin_fd >= 0) { // a changed address: the old weir's to close
+    ::close(taken->listening.admin_fd);
+    taken->listening.admin_fd = -1;
   }
 
   // `weirctl upgrade` on this process: what it hands over, and what it does once the new one
@@ -161,10 +162,17 @@ int run(const std::string& path, int upgrade_fd) {
          listening.admin_fd = admin_server.native_handle();
          return weir::control::make_offer(listening, controller.handover_state());
        },
+       [&] { return controller.handover_state(); },
        [&](bool new_has_control) {
+         // All of it now, before this thread runs anything else: from the commit on, the new
+         // process owns the sockets, the state and the service.
          handed_over = true;
+         commands.refuse_all("this weir has handed over to its successor; connect again");
          notifier.hand_over();
          controller.hand_off(); // the state file is the new process's now
+         rollouts.stop();
+         controller.stop();
+         controller.workers().start_drain(controller.config().drain_timeout);
          if (new_has_control)
            control_server.close_keeping_file();
          else
@@ -188,8 +196,27 @@ int run(const std::string& path, int upgrade_fd) {
     inherited->sockets = std::move(taken->listening.listeners);
   }
   auto started = controller.start(inherited ? &*inherited : nullptr);
-  if (started.ok()) rollouts.start(); // resumes saved (or handed over) rollouts
   if (!started.ok()) return give_up(started.error().message);
+  if (takeover) {
+    // Set up, accepting nothing: the old weir may let go now. Until it says so (the commit),
+    // it serves; without the commit this process leaves without having served.
+    if (!takeover->ready(control_adopted)) return give_up("upgrade: the running weir went away");
+    auto committed = takeover->wait_commit(std::chrono::seconds(10));
+    if (!committed.ok()) {
+      std::fprintf(stderr, "weir: upgrade called off: %s\n", committed.error().message.c_str());
+      if (adopted_control) adopted_control->close_keeping_file();
+      return 1;
+    }
+    takeover.reset();
+    weir::control::Controller::Inherited latest;
+    std::string bad = weir::control::Controller::parse_handover_state(*committed, latest);
+    if (!bad.empty()) weir::log::error("upgrade: the old weir's last " + bad);
+    controller.finish_takeover(bad.empty() ? latest : *inherited); // then the workers accept
+    if (config->control.enabled && control_adopted) control_server.start_accepting();
+    if (config->admin.enabled && admin_adopted) admin_server.start_accepting();
+    adopted_control = nullptr; // ours now: removed when this weir stops
+  }
+  rollouts.start(); // resumes saved (or handed over) rollouts
   for (const auto& b : controller.workers().bound())
     std::printf("weir: listening %s\n", b.c_str());
   if (config->control.enabled)
@@ -198,13 +225,10 @@ int run(const std::string& path, int upgrade_fd) {
   std::printf("weir: %zu worker(s) ready, io %s\n", controller.workers().size(),
               controller.workers().io_backend());
   std::fflush(stdout);
-  if (takeover) {
+  if (taken) {
     weir::log::info("weir " WEIR_VERSION " (build " + weir::build_id() + ") took over from pid " +
                     std::to_string(taken->old_pid) + " with " + path);
-    takeover->ready(control_adopted);
-    takeover.reset();
-    adopted_control = nullptr; // ours now: removed when this weir stops
-    notifier.took_over();      // MAINPID: systemd follows this process from now on
+    notifier.took_over(); // MAINPID: systemd follows this process from now on
   } else {
     weir::log::info("weir " WEIR_VERSION " started with " + path);
     notifier.ready();

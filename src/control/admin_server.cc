@@ -338,7 +338,6 @@ Result<bool> AdminServer::adopt(const config::Admin& admin, const config::Limits
     return Error{ErrorSource::config,
                  "admin listener " + admin.address.text() + " (handed over): " + ec.message()};
   }
-  accept();
   return true;
 }
 

@@ -23,6 +23,7 @@ void CommandTable::add(Command command) {
 void CommandTable::dispatch(std::string_view line, std::shared_ptr<Responder> responder) const {
   std::vector<std::string> words = split_words(line);
   if (words.empty()) return responder->reply(error_reply("empty command; try \"help\""));
+  if (!refusal_.empty()) return responder->reply(error_reply(refusal_));
   const Command* found = nullptr;
   size_t used = 0;
   if (words.size() >= 2) {

@@ -163,6 +163,7 @@ void Controller::set_health(const std::string& service, const std::string& endpo
 }
 
 Result<bool> Controller::start(Inherited* inherited) {
+  taking_over_ = inherited != nullptr;
   if (inherited) {
     live_ = prune(inherited->live, *config_);
   } else if (!config_->state_dir.empty()) {
@@ -189,9 +190,12 @@ Result<bool> Controller::start(Inherited* inherited) {
   prober_.set_tls(&tls_);
   checker_.configure(*config_);
   prober_.configure(*config_);
-  if (inherited)
+  if (inherited) {
+    for (const auto& f : inherited->checks)
+      checker_.seed(f);
     for (const auto& o : inherited->health)
       checker_.set_override(o.service, o.endpoint, o.state, *config_); // unknown ones: gone
+  }
   snapshot_ =
       runtime::Snapshot::build(config_, overrides(*config_, live_), ++generation_, &error, &tls_);
   if (!snapshot_) return Error{ErrorSource::config, error};
@@ -205,19 +209,35 @@ Result<bool> Controller::start(Inherited* inherited) {
       [this](runtime::FastAbortReport report) {
         asio::post(io_, [this, report = std::move(report)] { on_fast_abort_report(report); });
       },
-      std::move(sockets));
+      std::move(sockets), inherited != nullptr);
   if (!started.ok()) return started;
-  // The state as this process took it is in the file at once (an upgrade's new process may
-  // start from no file at all).
-  if (inherited) {
-    std::string saved = persist();
-    if (!saved.empty()) log::error("state file not written: " + saved);
-  }
   started_ = true;
   sample_metrics();
   schedule_tls_check();
   schedule_ticket_rotation();
   return true;
+}
+
+void Controller::finish_takeover(const Inherited& latest) {
+  // The old process may have changed its state since it handed it over (it served and took
+  // commands until this one was ready): its last word wins.
+  for (const auto& o : checker_.overrides()) {
+    bool kept = false;
+    for (const auto& l : latest.health)
+      kept = kept || (l.service == o.service && l.endpoint == o.endpoint);
+    if (!kept) checker_.set_override(o.service, o.endpoint, health::Override::automatic, *config_);
+  }
+  for (const auto& f : latest.checks)
+    checker_.seed(f);
+  for (const auto& o : latest.health)
+    checker_.set_override(o.service, o.endpoint, o.state, *config_);
+  // Published before the workers accept (each worker takes its posts in order), and written to
+  // the state file, which is this process's from now on.
+  taking_over_ = false;
+  auto published = publish(config_, prune(latest.live, *config_), [] {});
+  if (!published.ok())
+    log::error("upgrade: the old process's last state: " + published.error().message);
+  workers_.release_accepting();
 }
 
 std::string Controller::handover_state() const {
@@ -231,6 +251,20 @@ std::string Controller::handover_state() const {
         .value(o.endpoint)
         .key("state")
         .value(health::override_name(o.state))
+        .end_object();
+  w.end_array().key("checks").begin_array();
+  for (const auto& f : checker_.findings())
+    w.begin_object()
+        .key("service")
+        .value(f.service)
+        .key("endpoint")
+        .value(f.endpoint)
+        .key("state")
+        .value(health::state_name(f.state))
+        .key("successes")
+        .value(f.successes)
+        .key("failures")
+        .value(f.failures)
         .end_object();
   w.end_array();
   w.key("ticket_keys").value(ticket_keys_->export_keys());
@@ -254,6 +288,15 @@ std::string Controller::parse_handover_state(std::string_view text, Inherited& i
       if (s != "up" && s != "down") continue;
       into.health.push_back({o.get_string("service"), o.get_string("endpoint"),
                              s == "up" ? health::Override::up : health::Override::down});
+    }
+  if (const json::Value* checks = parsed.value->find("checks"); checks && checks->is_array())
+    for (const auto& c : checks->as_array()) {
+      const std::string s = c.get_string("state");
+      if (s != "up" && s != "down") continue;
+      into.checks.push_back({c.get_string("service"), c.get_string("endpoint"),
+                             s == "up" ? health::State::up : health::State::down,
+                             static_cast<uint32_t>(c.get_number("successes")),
+                             static_cast<uint32_t>(c.get_number("failures"))});
     }
   into.ticket_keys = parsed.value->get_string("ticket_keys");
   return "";
@@ -301,7 +344,8 @@ Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, L
 }
 
 std::string Controller::persist() {
-  if (config_->state_dir.empty() || handed_off_) return {};
+  // Before an upgrade's commit the file is the old process's; after a handover, the new one's.
+  if (config_->state_dir.empty() || handed_off_ || taking_over_) return {};
   return save_state(config_->state_dir, live_);
 }
 

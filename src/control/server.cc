@@ -262,7 +262,6 @@ Result<bool> Server::adopt(const config::Control& control, int fd) {
                  "control socket " + control.socket + " (handed over): " + ec.message()};
   }
   path_ = control.socket;
-  accept();
   return true;
 }
 

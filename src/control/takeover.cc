@@ -4,6 +4,8 @@
 #include "weir/base/json.h"
 #include "weir/config/address.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,8 +21,13 @@ int dup_fd(int fd) {
 
 } // namespace
 
-handover::Message make_offer(const Listening& listening, const std::string& state) {
+Result<handover::Message> make_offer(const Listening& listening, const std::string& state) {
   handover::Message m;
+  auto cannot = [&](const std::string& what) -> Result<handover::Message> {
+    Error e{ErrorSource::internal, "cannot hand over " + what + ": " + std::strerror(errno)};
+    handover::close_fds(m);
+    return e;
+  };
   json::Writer w;
   w.begin_object().key("type").value("handover").key("pid").value(static_cast<int64_t>(::getpid()));
   w.key("listeners").begin_array();
@@ -28,7 +35,7 @@ handover::Message make_offer(const Listening& listening, const std::string& stat
     size_t sent = 0;
     for (int fd : l.fds) {
       int copy = dup_fd(fd);
-      if (copy < 0) continue; // not listening any more (a reload is closing it)
+      if (copy < 0) return cannot("a socket of listener " + l.actual.text());
       m.fds.push_back(copy);
       ++sent;
     }
@@ -40,11 +47,15 @@ handover::Message make_offer(const Listening& listening, const std::string& stat
     w.key("sockets").value(static_cast<uint64_t>(sent)).end_object();
   }
   w.end_array();
-  if (int copy = dup_fd(listening.control_fd); copy >= 0) {
+  if (listening.control_fd >= 0) {
+    int copy = dup_fd(listening.control_fd);
+    if (copy < 0) return cannot("the control socket");
     m.fds.push_back(copy);
     w.key("control").value(listening.control_path);
   }
-  if (int copy = dup_fd(listening.admin_fd); copy >= 0) {
+  if (listening.admin_fd >= 0) {
+    int copy = dup_fd(listening.admin_fd);
+    if (copy < 0) return cannot("the admin listener");
     m.fds.push_back(copy);
     w.key("admin").value(listening.admin.text());
   }
@@ -113,12 +124,26 @@ Result<Takeover::Taken> Takeover::hello(std::chrono::milliseconds timeout) {
   return taken;
 }
 
-void Takeover::ready(bool control_adopted) {
+bool Takeover::ready(bool control_adopted) {
   json::Writer w;
   w.begin_object().key("type").value("ready").key("control_adopted").value(control_adopted);
-  say(w.end_object().take());
+  return handover::send(fd_, {w.end_object().take(), {}},
+                        SteadyClock::now() + std::chrono::seconds(2))
+      .ok();
+}
+
+Result<std::string> Takeover::wait_commit(std::chrono::milliseconds timeout) {
+  auto received = handover::receive(fd_, SteadyClock::now() + timeout);
   ::close(fd_);
   fd_ = -1;
+  if (!received.ok()) return received.error();
+  handover::close_fds(*received);
+  auto parsed = json::parse(received->json);
+  if (!parsed.value || !parsed.value->is_object() || parsed.value->get_string("type") != "commit")
+    return Error{ErrorSource::internal, "the running weir sent no commit"};
+  json::Writer w;
+  if (const json::Value* s = parsed.value->find("state")) w.value(*s);
+  return w.take();
 }
 
 void Takeover::failed(const std::string& reason) {

@@ -208,10 +208,11 @@ void Upgrader::on_message(handover::Message m) {
     a.new_pid = static_cast<int64_t>(v.get_number("pid"));
     a.new_version = v.get_string("version");
     a.new_build = v.get_string("build");
-    handover::Message offer = hooks_.offer();
-    auto sent = handover::send(a.socket.native_handle(), offer,
+    auto offer = hooks_.offer();
+    if (!offer.ok()) return fail(offer.error().message);
+    auto sent = handover::send(a.socket.native_handle(), *offer,
                                SteadyClock::now() + std::chrono::seconds(2));
-    handover::close_fds(offer);
+    handover::close_fds(*offer);
     a.handed = true;
     if (!sent.ok()) return fail(sent.error().message);
     return;
@@ -219,6 +220,13 @@ void Upgrader::on_message(handover::Message m) {
   if (type == "ready") {
     if (!a.handed) return fail("the new weir said ready before it had the sockets");
     const bool adopted = v.get_bool("control_adopted");
+    // The commit: from here this process lets go (handed_over runs before anything else does on
+    // this thread), and the new one accepts.
+    json::Writer commit;
+    commit.begin_object().key("type").value("commit").key("state").raw(hooks_.state());
+    auto sent = handover::send(a.socket.native_handle(), {commit.end_object().take(), {}},
+                               SteadyClock::now() + std::chrono::seconds(2));
+    if (!sent.ok()) return fail(sent.error().message);
     json::Writer w;
     w.begin_object().key("old_pid").value(static_cast<int64_t>(::getpid()));
     w.key("new_pid").value(a.new_pid);
@@ -234,11 +242,13 @@ void Upgrader::on_message(handover::Message m) {
     // The new process runs on without us: it is not reaped here (when this process exits, it
     // goes to the init process or the service manager, which follows it by MAINPID).
     Done done = std::move(a.done);
+    const int64_t a_new_pid = a.new_pid;
     boost::system::error_code ignored;
     a.socket.close(ignored);
     attempt_.reset();
-    done(std::move(fields));
+    refusal_ = "this weir has handed over to pid " + std::to_string(a_new_pid);
     hooks_.handed_over(adopted);
+    done(std::move(fields));
     return;
   }
   fail("the new binary sent an unknown message \"" + type.substr(0, 40) + "\"");

@@ -246,6 +246,24 @@ bool Checker::set_override(const std::string& service, const std::string& endpoi
   return true;
 }
 
+std::vector<Checker::Finding> Checker::findings() const {
+  std::vector<Finding> out;
+  for (const auto& [key, t] : targets_)
+    if (t->check.enabled && !t->stopped && t->status.state != State::unknown)
+      out.push_back(
+          {t->service, t->endpoint, t->status.state, t->status.successes, t->status.failures});
+  return out;
+}
+
+void Checker::seed(const Finding& f) {
+  auto it = targets_.find(key_of(f.service, f.endpoint));
+  if (it == targets_.end() || !it->second->check.enabled) return;
+  EndpointStatus& s = it->second->status;
+  s.state = f.state;
+  s.successes = f.successes;
+  s.failures = f.failures;
+}
+
 std::vector<Checker::OverrideEntry> Checker::overrides() const {
   std::vector<OverrideEntry> out;
   for (const auto& [key, t] : targets_)

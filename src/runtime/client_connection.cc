@@ -355,7 +355,9 @@ const Snapshot::ClientTimeouts& ClientConnection::client_timeouts() const {
 }
 
 void ClientConnection::drain(Clock::time_point now) {
-  if (conn_ == ConnState::idle && now - idle_since_ >= kDrainIdleGrace) close();
+  // Not while bytes wait unread (a request that just arrived: its readiness is on the way, and
+  // closing now would reset it) or the client has ended its side (its close comes anyway).
+  if (conn_ == ConnState::idle && now - idle_since_ >= kDrainIdleGrace && client_->quiet()) close();
   // Busy connections see worker.draining() when their response is done.
 }
 

@@ -128,6 +128,10 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
     int flags = ::fcntl(spec.fd, F_GETFL);
     if (flags >= 0) ::fcntl(spec.fd, F_SETFL, flags | O_NONBLOCK);
     fresh->acceptor = std::make_unique<net::PolledAcceptor>(poller_, io_, spec.fd, fresh.get());
+    if (holding_) {
+      fresh->acceptor->pause(); // before start(): not one accept until release_accepting()
+      fresh->paused = true;
+    }
     error_code ec;
     if (!fresh->acceptor->start(ec)) {
       log::error("worker: cannot adopt listener socket " + spec.address + ": " + ec.message());
@@ -136,7 +140,7 @@ void Worker::update_listeners(const std::vector<ListenerSpec>& specs) {
     fresh->backoff = std::make_unique<asio::steady_timer>(io_);
     fresh->open = true;
     listeners_.push_back(std::move(fresh));
-    accept(listeners_.back().get());
+    if (!holding_) accept(listeners_.back().get());
   }
   index_listeners();
 }
@@ -273,8 +277,16 @@ void ListenerSlot::on_accept_error(const error_code& ec) {
   worker->on_accept_error(this, ec);
 }
 
+void Worker::release_accepting() {
+  asio::post(io_, [this] {
+    holding_ = false;
+    for (auto& slot : listeners_)
+      accept(slot.get());
+  });
+}
+
 void Worker::accept(ListenerSlot* slot) {
-  if (!slot->open || draining_) return;
+  if (!slot->open || draining_ || holding_) return;
   if (connection_count_ >= snapshot_->config->limits.max_client_connections) {
     // At the cap: leave connections in the backlog until one closes (unlink resumes).
     slot->paused = true;

@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <string_view>
 #include <unistd.h>
 
@@ -77,18 +80,24 @@ Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<B
         if (i.requested == listener.address && !i.fds.empty()) handed = &i;
     if (handed) {
       // The old process's sockets, every one of them (closing one would reset the connections
-      // in its queue), round robin over the workers; more workers than sockets: more sockets.
+      // in its queue), round robin over the workers. More workers than sockets share them (a
+      // duplicate each) rather than open new ones: a socket joins the SO_REUSEPORT group, and
+      // gets its share of connections, the moment it listens, and those would be reset if this
+      // upgrade were called off.
       Bound b{listener.name, listener.address, handed->actual, {}};
-      const size_t count = std::max(n, handed->fds.size());
+      const size_t handed_count = handed->fds.size();
+      const size_t count = std::max(n, handed_count);
       for (size_t k = 0; k < count; ++k) {
         int fd = -1;
-        if (k < handed->fds.size()) {
+        if (k < handed_count) {
           fd = handed->fds[k];
           handed->fds[k] = -1;
         } else {
-          auto sock = net::open_listener(handed->actual, false);
-          if (!sock.ok()) return fail(sock.error());
-          fd = sock->fd;
+          fd = ::fcntl(b.fds[k % handed_count], F_DUPFD_CLOEXEC, 0);
+          if (fd < 0)
+            return fail(Error{ErrorSource::config,
+                              "listener " + handed->actual.text() +
+                                  ": cannot share a socket handed over: " + std::strerror(errno)});
         }
         opened.push_back(fd);
         b.fds.push_back(fd);
@@ -125,7 +134,7 @@ Result<bool> WorkerGroup::plan_listeners(const Snapshot& snapshot, std::vector<B
 Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
                                 Worker::OutlierSink outlier_sink,
                                 Worker::FastAbortSink fast_abort_sink,
-                                std::vector<ListenerSockets> inherited) {
+                                std::vector<ListenerSockets> inherited, bool hold_accepting) {
   const config::Config& config = *snapshot->config;
   if (config.access_log.enabled) {
     std::string error;
@@ -188,6 +197,7 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
   for (unsigned w = 0; w < n; ++w) {
     workers_[w]->set_outlier_sink(outlier_sink);
     workers_[w]->set_fast_abort_sink(fast_abort_sink);
+    if (hold_accepting) workers_[w]->hold_accepting();
     workers_[w]->start(snapshot, std::move(specs[w]));
   }
   return true;
@@ -230,6 +240,11 @@ void WorkerGroup::for_each_worker(std::function<void(Worker&)> fn, std::function
   }
 }
 
+void WorkerGroup::release_accepting() {
+  for (auto& w : workers_)
+    w->release_accepting();
+}
+
 std::vector<ListenerSockets> WorkerGroup::listening_sockets() const {
   std::vector<ListenerSockets> out;
   for (const auto& b : bound_)
@@ -244,10 +259,16 @@ std::vector<std::string> WorkerGroup::bound() const {
   return out;
 }
 
-void WorkerGroup::drain_and_join(std::chrono::milliseconds timeout) {
+void WorkerGroup::start_drain(std::chrono::milliseconds timeout) {
+  if (drain_started_) return;
+  drain_started_ = true;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& w : workers_)
     w->drain(deadline);
+}
+
+void WorkerGroup::drain_and_join(std::chrono::milliseconds timeout) {
+  start_drain(timeout);
   for (auto& w : workers_)
     w->join();
   workers_.clear();

@@ -15,12 +15,15 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <mutex>
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <vector>
 
@@ -351,6 +354,196 @@ TEST(Upgrade, ABinaryThatFailsOrNeverAnswersOrABadConfigLeavesTheOldOneServing) 
   reply = chain.upgrade();
   ASSERT_TRUE(reply.ok()) << reply.raw;
   EXPECT_EQ(http_request(port, "GET", "/").status, 200);
+}
+
+// A stand-in for the new binary: it runs the real weir behind a relay of the upgrade socket
+// (frames and descriptors passed on as they come), and holds the new weir's "ready" back: until
+// the file GO exists ("hold"), or for good ("drop": the old weir's timeout then kills the relay,
+// and the real new weir, which has the sockets, hears no commit). It writes the real weir's pid
+// to PIDFILE and creates HELD once it holds "ready".
+struct HeldReady {
+  std::string script, go, held, pidfile;
+  static HeldReady make(const std::string& mode) {
+    HeldReady h{temp_path("held-ready", ".py"), temp_path("go"), temp_path("held"),
+                temp_path("new-pid")};
+    const std::string text = R"(#!/usr/bin/env python3
+import array, os, select, socket, subprocess, sys, time
+old = socket.socket(fileno=3)
+mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+args = sys.argv[1:-1] + [str(theirs.fileno())]
+child = subprocess.Popen([")" +
+                             std::string(WEIR_BIN) + R"("] + args, pass_fds=[theirs.fileno()])
+theirs.close()
+with open(")" + h.pidfile + R"(", "w") as f:
+    f.write(str(child.pid))
+def frame(src):
+    data, anc, _, _ = src.recvmsg(65536, socket.CMSG_SPACE(253 * 4))
+    fds = []
+    for level, kind, raw in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += array.array("i", raw[: len(raw) - len(raw) % 4])
+    return data, fds
+def send(dst, data, fds):
+    dst.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
+    for fd in fds:
+        os.close(fd)
+while True:
+    ready, _, _ = select.select([old, mine], [], [])
+    for src in ready:
+        dst = mine if src is old else old
+        data, fds = frame(src)
+        if not data:
+            os._exit(0)  # not sys.exit: Python would reap the real weir, the test's to reap
+        if src is mine and b'"type":"ready"' in data:
+            open(")" + h.held +
+                             R"(", "w").close()
+            while ")" + mode +
+                             R"(" == "drop" or not os.path.exists(")" + h.go + R"("):
+                time.sleep(0.01)
+        send(dst, data, fds)
+)";
+    EXPECT_TRUE(write_file(h.script, text));
+    ::chmod(h.script.c_str(), 0755);
+    return h;
+  }
+  pid_t new_pid() const { return static_cast<pid_t>(std::atoi(read_file(pidfile).c_str())); }
+};
+
+TEST(Upgrade, ANewWeirKilledWithTheSocketsBeforeTheCommitHadAcceptedNothing) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(single_service(socket, up.address()));
+  const pid_t pid = first.proc->pid();
+  const uint16_t port = first.port();
+  UpgradeChain chain(std::move(first), socket);
+  LoadGen load(port, 4, 300);
+  FreshConnections fresh(port, 2ms);
+  ASSERT_TRUE(wait_until([&] { return load.responses() > 50; }, 5s)) << load.report();
+  HeldReady relay = HeldReady::make("drop");
+  auto reply = chain.upgrade("--binary " + relay.script + " --timeout 2s");
+  EXPECT_FALSE(reply.ok());
+  EXPECT_TRUE(contains(reply.value.get_string("error"), "not ready within 2s")) << reply.raw;
+  EXPECT_TRUE(std::ifstream(relay.held).good()) << "the new weir never got to ready";
+  // The real new weir had every socket, set up its workers, said ready, heard no commit, and
+  // left without having served.
+  const pid_t held_pid = relay.new_pid();
+  ASSERT_GT(held_pid, 0);
+  int status = 0;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(held_pid, &status, WNOHANG) == held_pid; }, 15s));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_TRUE(contains(chain.first().proc->output(), "upgrade called off"));
+  const uint64_t at = fresh.sent();
+  ASSERT_TRUE(wait_until([&] { return fresh.sent() > at + 50; }, 5s));
+  load.stop();
+  fresh.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+  EXPECT_EQ(fresh.failures(), 0u) << fresh.report();
+  EXPECT_EQ(control(socket, "show version").value.get_number("pid"), static_cast<double>(pid));
+}
+
+TEST(Upgrade, ChangesMadeOnTheOldWeirWhileTheNewOneStartsGoAlong) {
+  DemoUpstream v1 = DemoUpstream::start("v1");
+  DemoUpstream v1b = DemoUpstream::start("v1b");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(
+      "workers: 1\ncontrol: { socket: " + socket +
+      " }\nlisteners:\n  - { name: public, address: 127.0.0.1:0 }\n"
+      "services:\n  - { namespace: a, name: app, endpoints: [" +
+      v1.address() + ", " + v1b.address() +
+      "], outlier_detection: { enabled: false } }\n"
+      "  - { namespace: b, name: app, endpoints: [" +
+      v1.address() +
+      "] }\n"
+      "routes:\n  - { name: r, listener: public, backends: [{ service: a/app, weight: 100 }, "
+      "{ service: b/app, weight: 0 }] }\n");
+  UpgradeChain chain(std::move(first), socket);
+  HeldReady relay = HeldReady::make("hold");
+  UpgradeChain::Reply reply;
+  std::thread upgrading([&] { reply = chain.upgrade("--binary " + relay.script); });
+  ASSERT_TRUE(wait_until([&] { return std::ifstream(relay.held).good(); }, 10s));
+  // The new weir has the sockets and the state as they were; the old one still answers.
+  ASSERT_TRUE(control(socket, "set weight r a/app=40 b/app=60").ok());
+  ASSERT_TRUE(control(socket, "drain a/app " + v1b.address()).ok());
+  ASSERT_TRUE(control(socket, "set health a/app " + v1.address() + " up").ok());
+  ASSERT_TRUE(write_file(relay.go, "go"));
+  upgrading.join();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  EXPECT_EQ(control(socket, "show version").value.get_number("pid"),
+            reply.value["upgrade"].get_number("new_pid"));
+  EXPECT_EQ(rollout::live_weight(socket, "r", "a/app"), 40);
+  EXPECT_EQ(rollout::live_weight(socket, "r", "b/app"), 60);
+  const rollout::Reply shown = control(socket, "show services");
+  std::string services;
+  for (const auto& s : shown.value["services"].as_array())
+    for (const auto& e : s["endpoints"].as_array())
+      services += s.get_string("service") + " " + e.get_string("address") + " " +
+                  e.get_string("health") + (e.get_bool("drained") ? " drained" : "") + "\n";
+  EXPECT_TRUE(contains(services, "a/app " + v1b.address() + " unchecked drained")) << services;
+  EXPECT_TRUE(contains(services, "a/app " + v1.address() + " up (override)")) << services;
+  // The old weir takes no command any more, should a client still be connected to it.
+}
+
+TEST(Upgrade, AnAdminListenerThatMovesIsLetGoAndCanComeBack) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  const uint16_t admin_a = unused_port(), admin_b = unused_port();
+  auto yaml = [&](uint16_t admin) {
+    return single_service(socket, up.address()) +
+           "admin: { address: 127.0.0.1:" + std::to_string(admin) + " }\n";
+  };
+  // single_service has an admin on port 0 already: the test's own one replaces it.
+  auto without_default_admin = [](std::string y) {
+    const std::string line = "admin: { address: 127.0.0.1:0 }\n";
+    y.erase(y.find(line), line.size());
+    return y;
+  };
+  Weir first = Weir::start(without_default_admin(yaml(admin_a)));
+  const std::string config_path = first.config_path;
+  const pid_t old_pid = first.proc->pid();
+  UpgradeChain chain(std::move(first), socket);
+  ASSERT_EQ(http_request(admin_a, "GET", "/ready").status, 200);
+  ASSERT_TRUE(write_file(config_path, without_default_admin(yaml(admin_b))));
+  auto reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  EXPECT_EQ(http_request(admin_b, "GET", "/ready").status, 200);
+  // Once the old weir is gone, nobody holds the old port: it is free to come back to.
+  ASSERT_TRUE(wait_until([&] { return chain.exited(old_pid); }, 10s));
+  EXPECT_EQ(http_request(admin_a, "GET", "/ready").status, 0);
+  ASSERT_TRUE(write_file(config_path, without_default_admin(yaml(admin_a))));
+  reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  EXPECT_EQ(http_request(admin_a, "GET", "/ready").status, 200);
+}
+
+TEST(Upgrade, AnEndpointTheHealthChecksFoundDownStaysOutOfTraffic) {
+  DemoUpstream good = DemoUpstream::start("good");
+  const std::string dead = "127.0.0.1:" + std::to_string(unused_port());
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(
+      "workers: 1\ncontrol: { socket: " + socket +
+      " }\nlisteners:\n  - { name: public, address: 127.0.0.1:0 }\n"
+      "services:\n  - namespace: a\n    name: app\n    endpoints: [" +
+      good.address() + ", " + dead +
+      "]\n    outlier_detection: { enabled: false }\n"
+      "    health_check: { type: tcp, interval: 200ms, timeout: 150ms, unhealthy_threshold: 3 }\n"
+      "routes:\n  - { name: r, listener: public, backends: [{ service: a/app }] }\n");
+  const uint16_t port = first.port();
+  UpgradeChain chain(std::move(first), socket);
+  auto health_of = [&](const std::string& endpoint) {
+    const rollout::Reply shown = control(socket, "show services");
+    for (const auto& s : shown.value["services"].as_array())
+      for (const auto& e : s["endpoints"].as_array())
+        if (e.get_string("address") == endpoint) return e.get_string("health");
+    return std::string("(none)");
+  };
+  ASSERT_TRUE(wait_until([&] { return health_of(dead) == "down"; }, 5s)) << health_of(dead);
+  auto reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  // At once, before the new process could have failed three checks of its own.
+  EXPECT_EQ(health_of(dead), "down");
+  EXPECT_EQ(health_of(good.address()), "up");
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(http_request(port, "GET", "/").header("x-served-by"), "good");
 }
 
 TEST(Upgrade, ANewWorkerCountTakesEveryOldSocket) {

@@ -3,6 +3,7 @@
 #include "control.h"
 #include "run.h"
 
+#include <cerrno>
 #include <csignal>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -99,6 +100,11 @@ bool UpgradeChain::reap(pid_t pid, std::chrono::milliseconds timeout) {
     if (r == pid) {
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       exits_.push_back({pid, code});
+      return true;
+    }
+    if (r < 0 && errno == ECHILD && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      // Gone, and reaped by someone else (its parent, before it exited itself): no status.
+      exits_.push_back({pid, -1});
       return true;
     }
     // Not our child yet (its parent, an older weir, still drains): wait on.

@@ -38,9 +38,10 @@ public:
 
   // Binds and listens on admin.address (port 0: the kernel picks one).
   Result<bool> open(const config::Admin& admin, const config::Limits& limits);
-  // Listens on `fd`, a socket already listening at admin.address that the weir this one
-  // upgrades handed over (owned from here).
+  // Takes `fd`, a socket already listening at admin.address that the weir this one upgrades
+  // handed over (owned from here), without accepting from it until start_accepting().
   Result<bool> adopt(const config::Admin& admin, const config::Limits& limits, int fd);
+  void start_accepting() { accept(); }
   // The listening socket (-1 when not listening), for an upgrade's handover.
   int native_handle();
   // Stops accepting and closes every admin connection.

@@ -50,10 +50,14 @@ public:
   // `help`.
   void dispatch(std::string_view line, std::shared_ptr<Responder> responder) const;
   const std::vector<Command>& commands() const { return commands_; }
+  // From now on every command is refused with `why` (a weir that has handed over to its
+  // successor: a change made here would be lost).
+  void refuse_all(std::string why) { refusal_ = std::move(why); }
 
 private:
   std::vector<Command> commands_;
   NameChecks checks_;
+  std::string refusal_;
 };
 
 // Reply helpers: {"ok":true,...} with fields written by `fill`, and {"ok":false,"error":...}.

@@ -41,15 +41,20 @@ public:
   struct Inherited {
     LiveState live;
     std::vector<health::Checker::OverrideEntry> health;
+    std::vector<health::Checker::Finding> checks; // what the health checks found
     std::string ticket_keys; // tls::TicketKeys::export_keys(): sessions resume across it
     std::vector<runtime::ListenerSockets> sockets;
   };
   // Restores the state file (or takes `inherited`'s state and sockets), starts the workers and
-  // the once-a-second metrics merge.
+  // the once-a-second metrics merge. With `inherited` the workers accept nothing, and the state
+  // file is not written, until finish_takeover().
   Result<bool> start(Inherited* inherited = nullptr);
+  // The old process has let go: its state as it left it (`latest`, sockets unused) replaces
+  // what start() took, then the workers accept.
+  void finish_takeover(const Inherited& latest);
   void stop();
   // The live state as the new process of an upgrade takes it:
-  // {"live":STATE,"health":[...],"ticket_keys":"..."}.
+  // {"live":STATE,"health":[...],"checks":[...],"ticket_keys":"..."}.
   std::string handover_state() const;
   // Parses handover_state() into `into` (sockets untouched); an error says what is wrong.
   static std::string parse_handover_state(std::string_view json, Inherited& into);
@@ -192,6 +197,7 @@ private:
   boost::asio::steady_timer ejection_timer_;
   bool started_ = false;
   bool handed_off_ = false;
+  bool taking_over_ = false; // an upgrade's new process until finish_takeover()
   rollout::FastAbort fast_abort_;
   std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
   FastAbortHandler fast_abort_handler_;

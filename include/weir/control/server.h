@@ -26,9 +26,11 @@ public:
   // Creates the socket file with the configured mode and group. A stale file left by a dead
   // process is replaced; one a running weir still answers on is an error.
   Result<bool> open(const config::Control& control);
-  // Listens on `fd`, a socket already listening at control.socket that the weir this one
-  // upgrades handed over (owned from here).
+  // Takes `fd`, a socket already listening at control.socket that the weir this one upgrades
+  // handed over (owned from here), without accepting from it until start_accepting(): until
+  // then the old weir answers what arrives.
   Result<bool> adopt(const config::Control& control, int fd);
+  void start_accepting() { accept(); }
   // Stops accepting and removes the socket file.
   void close();
   // Stops accepting and leaves the file: the new weir of an upgrade listens on it.

@@ -24,7 +24,9 @@ struct Listening {
 
 // Old side: the handover message. Every descriptor is a duplicate (the caller's stay open and
 // in use until the new process is ready); `state` is Controller::handover_state().
-handover::Message make_offer(const Listening& listening, const std::string& state);
+// An error when a socket cannot be duplicated (out of descriptors): an offer without it would
+// leave the connections in its queue to be reset when this process drains.
+Result<handover::Message> make_offer(const Listening& listening, const std::string& state);
 
 // New side: descriptor `fd` of `weir --upgrade-fd`, from the old process. Blocking, with
 // deadlines: weir is starting, nothing else runs yet.
@@ -43,8 +45,14 @@ public:
     int64_t old_pid = 0;
   };
   Result<Taken> hello(std::chrono::milliseconds timeout);
-  // The workers accept: the old process may stop. Closes the connection.
-  void ready(bool control_adopted);
+  // The workers are set up on the sockets (accepting nothing yet): the old process may let go.
+  // False when it could not be told.
+  bool ready(bool control_adopted);
+  // Waits up to `timeout` for the old process's commit: it has stopped accepting and changes
+  // nothing more; the state as it left it (Controller::handover_state) comes with it. Without a
+  // commit (the old process called the upgrade off, or is gone) this process must not serve.
+  // Closes the connection.
+  Result<std::string> wait_commit(std::chrono::milliseconds timeout);
   // This process will not take over (bad config, a socket it cannot use...): the old one serves
   // on and replies with `reason`. Closes the connection.
   void failed(const std::string& reason);

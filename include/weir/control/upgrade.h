@@ -24,14 +24,20 @@ namespace weir::control {
 // The conversation, one JSON message each way (new → old unless marked):
 //   {"type":"hello","pid":N,"version":V,"build":B}      config loaded and checked
 //   old → new: {"type":"handover",...} + descriptors     see main.cc (offer)
-//   {"type":"ready","control_adopted":bool}              workers accept; the old one may go
+//   {"type":"ready","control_adopted":bool}              workers set up, accepting nothing
+//   old → new: {"type":"commit","state":STATE}           the old one has let go: it accepts
+//                                                        and changes nothing more
 //   {"type":"failed","reason":TEXT}                      at any point before ready
+// Until the commit the new process has accepted nothing, so killing it loses nothing; after it
+// the old one never kills it. A new process that hears no commit exits without serving.
 class Upgrader {
 public:
   struct Hooks {
     // The handover message as of now; its descriptors are the caller's duplicates, closed by the
     // upgrader once sent.
-    std::function<handover::Message()> offer;
+    std::function<Result<handover::Message>()> offer;
+    // The live state as of now, sent with the commit (it may have changed since the offer).
+    std::function<std::string()> state;
     // The new process serves: stop accepting, drain and exit. `control_adopted`: it listens on
     // this process's control socket now (do not unlink its file).
     std::function<void(bool control_adopted)> handed_over;

@@ -88,6 +88,18 @@ public:
     Override state;
   };
   std::vector<OverrideEntry> overrides() const;
+  // What the checks found so far (endpoints checked up or down), and taking it over: an
+  // upgrade's new process starts from the old one's view, not from "unknown" (which takes
+  // traffic) for an endpoint known to be down. seed() ignores endpoints not checked here.
+  struct Finding {
+    std::string service;
+    std::string endpoint;
+    State state;
+    uint32_t successes;
+    uint32_t failures;
+  };
+  std::vector<Finding> findings() const;
+  void seed(const Finding& f);
 
   // The earliest check due on any endpoint (nullopt: none scheduled, e.g. all in flight).
   std::optional<TimePoint> next_due() const;

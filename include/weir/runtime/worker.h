@@ -113,6 +113,12 @@ public:
   // `deadline`, after which remaining connections are closed).
   void drain(std::chrono::steady_clock::time_point deadline);
   void join();
+  // Before start(): the listening sockets are taken but nothing is accepted until
+  // release_accepting() (an upgrade's new process, until the old one has let go: whatever it
+  // accepted would be lost if the upgrade were called off).
+  void hold_accepting() { holding_ = true; }
+  // Any thread: accept from now on.
+  void release_accepting();
 
   // Before start(): where outlier reports go (the sink posts to the control thread).
   using OutlierSink = std::function<void(const std::string& service, const std::string& endpoint)>;
@@ -222,6 +228,7 @@ private:
   ClientConnection* connections_ = nullptr; // intrusive list, for timeouts and drain
   size_t connection_count_ = 0;
   bool draining_ = false;
+  bool holding_ = false; // hold_accepting(): sockets taken, nothing accepted yet
   std::chrono::steady_clock::time_point drain_deadline_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now(); // tick()
   std::chrono::steady_clock::time_point steady_base_ = now_; // now() when wall_base_ was read

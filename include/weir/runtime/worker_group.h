@@ -31,12 +31,15 @@ public:
   // Opens every listener once per worker, starts the workers. On error nothing keeps running.
   // `inherited`: sockets handed over by the weir this one upgrades (taken, owned from here): a
   // listener whose configured address is among them accepts on those sockets, spread over the
-  // workers (a worker may get more than one; more workers than sockets open more sockets into the
-  // same SO_REUSEPORT group); the sockets of addresses no longer configured are closed.
+  // workers (a worker may get more than one; more workers than sockets share them); the sockets
+  // of addresses no longer configured are closed. `hold_accepting`: nothing is accepted until
+  // release_accepting().
   Result<bool> start(std::shared_ptr<const Snapshot> snapshot,
                      Worker::OutlierSink outlier_sink = nullptr,
                      Worker::FastAbortSink fast_abort_sink = nullptr,
-                     std::vector<ListenerSockets> inherited = {});
+                     std::vector<ListenerSockets> inherited = {}, bool hold_accepting = false);
+  // After start(..., hold_accepting): every worker accepts from now on.
+  void release_accepting();
   // Installs a snapshot on every worker; `done` runs (on some worker thread) once all have it.
   // When the snapshot's listeners differ from the running ones, new sockets are opened first
   // (an error leaves everything as it was); a listener whose address is unchanged keeps its
@@ -46,6 +49,9 @@ public:
   void for_each_worker(std::function<void(Worker&)> fn, std::function<void()> done);
   // Stop accepting, finish in-flight requests within `timeout`, then return.
   void drain_and_join(std::chrono::milliseconds timeout);
+  // The same without waiting: the workers stop accepting now and drain by `timeout` from now
+  // (a later drain_and_join waits for them and keeps this deadline).
+  void start_drain(std::chrono::milliseconds timeout);
 
   // Every listener's sockets now (still the workers'; dup what must outlive them).
   std::vector<ListenerSockets> listening_sockets() const;
@@ -63,6 +69,7 @@ public:
 
 private:
   bool io_uring_ = false;
+  bool drain_started_ = false;
   struct Bound {
     std::string name;
     config::Address requested; // as configured (port 0 allowed)
