@@ -65,7 +65,12 @@ std::shared_ptr<const Config> load_or_print(const std::string& path,
 // file; it serves once the running weir has let go (control/upgrade.h).
 int run(const std::string& path, int upgrade_fd) {
   std::unique_ptr<weir::control::Takeover> takeover;
-  if (upgrade_fd >= 0) takeover = std::make_unique<weir::control::Takeover>(upgrade_fd);
+  if (upgrade_fd >= 0) {
+    takeover = std::make_unique<weir::control::Takeover>(upgrade_fd);
+    // A reload signal meant for the running weir (`pkill -HUP weir`) must not kill this one
+    // while it starts; its handler comes with the others, below.
+    std::signal(SIGHUP, SIG_IGN);
+  }
   // Every way out before serving: the running weir of an upgrade hears why and serves on.
   weir::control::Server* adopted_control = nullptr; // the old weir's control socket, if taken
   auto give_up = [&](const std::string& why) {
