@@ -357,7 +357,18 @@ const Snapshot::ClientTimeouts& ClientConnection::client_timeouts() const {
 void ClientConnection::drain(Clock::time_point now) {
   // Not while bytes wait unread (a request that just arrived: its readiness is on the way, and
   // closing now would reset it) or the client has ended its side (its close comes anyway).
-  if (conn_ == ConnState::idle && now - idle_since_ >= kDrainIdleGrace && client_->quiet()) close();
+  if (lingering_ || conn_ != ConnState::idle || now - idle_since_ < kDrainIdleGrace ||
+      !client_->quiet())
+    return;
+  // A lingering close (nginx's lingering_close): weir's end first, then whatever the client
+  // still sends is read and dropped until it closes its end. A request that crossed weir's end
+  // on the wire is absorbed, and the client reads a clean end of stream, not a reset (which
+  // closing at once would cause) — a client that retries on a closed keep-alive connection
+  // retries either way.
+  lingering_ = true;
+  client_->shutdown_send();
+  deadline_kind_ = Deadline::idle;
+  deadline_ = now + kDrainLinger;
   // Busy connections see worker.draining() when their response is done.
 }
 

@@ -33,6 +33,16 @@ void ClientConnection::wait_idle() {
 void ClientConnection::on_idle_readable(const error_code& ec) {
   if (ec) return close();
   if (conn_ != ConnState::idle) return; // a 408 for a silent client is on its way: closing
+  if (lingering_) {
+    // Drained (ClientConnection::drain): what the client still sends is dropped, its end closes.
+    char sink[4096];
+    for (;;) {
+      error_code rec;
+      size_t n = client_->read_now(asio::buffer(sink), rec);
+      if (rec == asio::error::would_block) return wait_idle();
+      if (rec || n == 0) return close();
+    }
+  }
   if (!s_) s_ = worker_.streams().acquire();
   go(ConnEvent::bytes_arrived);
   error_code rec;

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <mutex>
@@ -544,6 +545,40 @@ TEST(Upgrade, AnEndpointTheHealthChecksFoundDownStaysOutOfTraffic) {
   EXPECT_EQ(health_of(good.address()), "up");
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(http_request(port, "GET", "/").header("x-served-by"), "good");
+}
+
+TEST(Upgrade, AnIdleKeepAliveConnectionEndsCleanlyEvenWhenARequestCrossesItsClose) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(single_service(socket, up.address()));
+  const uint16_t port = first.port();
+  UpgradeChain chain(std::move(first), socket);
+  auto client = RawClient::connect(port);
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->send(build_request("GET", "/", {}, {})));
+  auto r = client->read_response(5s);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  ASSERT_TRUE(chain.upgrade().ok());
+  // Idle for a second in the draining weir: it ends the connection. The client does not look
+  // and sends its next request anyway, as one whose request crossed the end on the wire does.
+  pollfd p{client->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the idle connection was not ended";
+  const std::string again = build_request("GET", "/", {}, {});
+  ASSERT_EQ(::send(client->fd(), again.data(), again.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(again.size()));
+  // A reset would come within a round trip; none does: the draining weir reads and drops the
+  // request, and the client reads a clean end of stream (and may retry on a new connection).
+  pollfd e{client->fd(), 0, 0}; // POLLERR and POLLHUP only
+  EXPECT_EQ(::poll(&e, 1, 300), 0) << "revents " << e.revents;
+  char b;
+  EXPECT_EQ(::recv(client->fd(), &b, 1, 0), 0) << std::strerror(errno);
+  auto fresh = RawClient::connect(port);
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE(fresh->send(again));
+  auto served = fresh->read_response(5s);
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
 }
 
 TEST(Upgrade, ANewWorkerCountTakesEveryOldSocket) {

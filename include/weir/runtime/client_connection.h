@@ -65,6 +65,8 @@ public:
   // just now whose first request is on its way. HAProxy 2.4+ closes idle ones at once (its
   // idle-close-on-response brings back the wait for the next request).
   static constexpr auto kDrainIdleGrace = std::chrono::seconds(1);
+  // How long a drained idle connection lingers after weir's end of it (see drain()).
+  static constexpr auto kDrainLinger = std::chrono::seconds(2);
   // Drain time is up: close whatever is in flight.
   void abort() { close(); }
 
@@ -225,6 +227,7 @@ private:
   ResponseState resp_ = ResponseState::none;
   UpstreamState upstream_ = UpstreamState::none;
   ClientRead reading_ = ClientRead::none;
+  bool lingering_ = false; // drained while idle: weir's end is sent, the client's is awaited
   ClientWrite writing_ = ClientWrite::none;
   Reframe reframe_ = Reframe::as_is;
   int pending_ = 0;
