@@ -17,10 +17,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -46,6 +48,16 @@ listening sockets and the live state; then this process stops accepting and drai
 )";
 
 using weir::config::Config;
+
+// Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not).
+bool process_alive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
 
 // The config, or nullptr after printing its errors (`errors` gets them too).
 std::shared_ptr<const Config> load_or_print(const std::string& path,
@@ -156,6 +168,14 @@ int run(const std::string& path, int upgrade_fd) {
   // `weirctl upgrade` on this process: what it hands over, and what it does once the new one
   // serves.
   bool handed_over = false;
+  boost::asio::steady_timer drain_watch(control_io);
+  std::function<void()> watch_drain = [&] {
+    if (controller.workers().drained()) return control_io.stop();
+    drain_watch.expires_after(std::chrono::milliseconds(20));
+    drain_watch.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) watch_drain();
+    });
+  };
   weir::control::Upgrader upgrader(
       control_io, path,
       {[&] {
@@ -172,7 +192,7 @@ int run(const std::string& path, int upgrade_fd) {
          // All of it now, before this thread runs anything else: from the commit on, the new
          // process owns the sockets, the state and the service.
          handed_over = true;
-         commands.refuse_all("this weir has handed over to its successor; connect again");
+         commands.refuse_all(weir::control::kHandedOver);
          notifier.hand_over();
          controller.hand_off(); // the state file is the new process's now
          rollouts.stop();
@@ -182,11 +202,18 @@ int run(const std::string& path, int upgrade_fd) {
            control_server.close_keeping_file();
          else
            control_server.close();
-         admin_server.close();
-         // After the reply's completion (its bytes are written already).
-         boost::asio::post(control_io, [&] { control_io.stop(); });
+         // The connections already open are answered to the end (an admin one is closed after
+         // its next response): the control thread runs on until the workers have drained.
+         admin_server.stop_accepting();
+         watch_drain();
        }});
   upgrader.register_commands(commands);
+  // A reload meanwhile would be lost: the new process has read the file already.
+  controller.set_reload_refusal([&]() -> std::string {
+    return upgrader.in_progress() ? "an upgrade is under way (the new weir has read the config "
+                                    "file already): reload once it is over"
+                                  : "";
+  });
 
   std::optional<weir::control::Controller::Inherited> inherited;
   if (taken) {
@@ -207,15 +234,23 @@ int run(const std::string& path, int upgrade_fd) {
     // it serves; without the commit this process leaves without having served.
     if (!takeover->ready(control_adopted)) return give_up("upgrade: the running weir went away");
     auto committed = takeover->wait_commit(std::chrono::seconds(10));
-    if (!committed.ok()) {
+    takeover.reset();
+    std::string bad = "state: none";
+    weir::control::Controller::Inherited latest;
+    if (committed.ok()) {
+      bad = weir::control::Controller::parse_handover_state(*committed, latest);
+      if (!bad.empty()) weir::log::error("upgrade: the old weir's last " + bad);
+    } else if (process_alive(static_cast<pid_t>(taken->old_pid))) {
+      // It lives and called the upgrade off: it serves on, this one must not.
       std::fprintf(stderr, "weir: upgrade called off: %s\n", committed.error().message.c_str());
       if (adopted_control) adopted_control->close_keeping_file();
       return 1;
+    } else {
+      // It died before its commit: nobody serves but this process, which has every socket.
+      weir::log::warn("upgrade: the old weir (pid " + std::to_string(taken->old_pid) +
+                      ") is gone without its commit; this one serves, with its state as handed "
+                      "over");
     }
-    takeover.reset();
-    weir::control::Controller::Inherited latest;
-    std::string bad = weir::control::Controller::parse_handover_state(*committed, latest);
-    if (!bad.empty()) weir::log::error("upgrade: the old weir's last " + bad);
     controller.finish_takeover(bad.empty() ? latest : *inherited); // then the workers accept
     if (config->control.enabled && control_adopted) control_server.start_accepting();
     if (config->admin.enabled && admin_adopted) admin_server.start_accepting();

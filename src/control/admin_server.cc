@@ -210,7 +210,7 @@ private:
   }
 
   void answer() {
-    bool close_after = !keep_alive_;
+    bool close_after = !keep_alive_ || server_->winding_down_;
     if (method_ != "GET" && method_ != "HEAD")
       return respond(405, kTextPlain, "only GET and HEAD\n", close_after, "Allow: GET, HEAD\r\n");
     AdminServer& s = *server_;
@@ -375,6 +375,12 @@ bool AdminServer::make_room() {
   if (!oldest_idle) return false;
   oldest_idle->close();
   return true;
+}
+
+void AdminServer::stop_accepting() {
+  error_code ignored;
+  if (acceptor_.is_open()) acceptor_.close(ignored);
+  winding_down_ = true;
 }
 
 void AdminServer::close() {

@@ -442,6 +442,13 @@ void Controller::set_drained(const std::string& service, const std::string& endp
 }
 
 void Controller::reload(Done done) {
+  if (reload_refusal_) {
+    if (std::string why = reload_refusal_(); !why.empty()) {
+      ++reloads_failed_;
+      log::error("reload refused: " + why);
+      return done(Error{ErrorSource::config, why});
+    }
+  }
   if (notifier_ && notifier_->enabled()) {
     notifier_->reloading();
     done = [this, reply = std::move(done)](Result<std::string> r) {

@@ -109,6 +109,12 @@ Receiver::Status Receiver::read(int fd, Message& out, std::string& error) {
       return Status::error;
     }
     partial_.json.append(frame.data() + 1, static_cast<size_t>(n) - 1);
+    if (partial_.json.size() > kMaxMessage || partial_.fds.size() > kMaxFds) {
+      close_fds(partial_);
+      partial_.json.clear();
+      error = "the other weir sent a message larger than the handover allows";
+      return Status::error;
+    }
     if (frame[0] == 'E') {
       out = std::move(partial_);
       partial_ = Message{};

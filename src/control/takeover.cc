@@ -29,7 +29,8 @@ Result<handover::Message> make_offer(const Listening& listening, const std::stri
     return e;
   };
   json::Writer w;
-  w.begin_object().key("type").value("handover").key("pid").value(static_cast<int64_t>(::getpid()));
+  w.begin_object().key("type").value("handover").key("protocol").value(handover::kProtocol);
+  w.key("pid").value(static_cast<int64_t>(::getpid()));
   w.key("listeners").begin_array();
   for (const auto& l : listening.listeners) {
     size_t sent = 0;
@@ -75,7 +76,8 @@ void Takeover::say(const std::string& json) {
 
 Result<Takeover::Taken> Takeover::hello(std::chrono::milliseconds timeout) {
   json::Writer w;
-  w.begin_object().key("type").value("hello").key("pid").value(static_cast<int64_t>(::getpid()));
+  w.begin_object().key("type").value("hello").key("protocol").value(handover::kProtocol);
+  w.key("pid").value(static_cast<int64_t>(::getpid()));
   w.key("version").value(WEIR_VERSION).key("build").value(build_id()).end_object();
   auto deadline = SteadyClock::now() + timeout;
   if (auto sent = handover::send(fd_, {w.take(), {}}, deadline); !sent.ok()) return sent.error();
@@ -90,6 +92,10 @@ Result<Takeover::Taken> Takeover::hello(std::chrono::milliseconds timeout) {
   if (!parsed.value || !parsed.value->is_object()) return fail("not a JSON object");
   const json::Value& v = *parsed.value;
   if (v.get_string("type") != "handover") return fail("unexpected message");
+  if (v.get_number("protocol") != handover::kProtocol)
+    return fail("it speaks upgrade protocol " +
+                std::to_string(static_cast<int>(v.get_number("protocol"))) + ", this weir " +
+                std::to_string(handover::kProtocol));
   Taken taken;
   taken.old_pid = static_cast<int64_t>(v.get_number("pid"));
   size_t next = 0;

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -94,11 +95,13 @@ std::string describe_status(int status) {
 } // namespace
 
 struct Upgrader::Attempt {
-  explicit Attempt(asio::io_context& io) : socket(io), timer(io) {}
+  explicit Attempt(asio::io_context& io) : socket(io), timer(io), exit_timer(io) {}
   uint64_t id = 0;
   pid_t pid = -1;
   asio::posix::stream_descriptor socket; // this process's end of the pair
   asio::steady_timer timer;
+  asio::steady_timer exit_timer;                    // watch_child()
+  std::optional<SteadyClock::time_point> closed_at; // it closed its end of the socket
   handover::Receiver receiver;
   std::string binary;
   SteadyClock::time_point started;
@@ -160,6 +163,7 @@ std::string Upgrader::start(std::string binary, std::chrono::milliseconds timeou
          " (stopped)");
   });
   wait_readable();
+  watch_child();
   return "";
 }
 
@@ -185,7 +189,10 @@ void Upgrader::on_readable() {
     case handover::Receiver::Status::more:
       return wait_readable();
     case handover::Receiver::Status::closed:
-      return fail(exit_reason());
+      // It is exiting, or has: watch_child() reports how (or, should it live on without its
+      // end of the socket, that it closed it).
+      attempt_->closed_at = SteadyClock::now();
+      return;
     case handover::Receiver::Status::error:
       return fail(error);
     }
@@ -205,6 +212,10 @@ void Upgrader::on_message(handover::Message m) {
   }
   if (type == "hello") {
     if (a.handed) return fail("the new weir said hello twice");
+    if (v.get_number("protocol") != handover::kProtocol)
+      return fail("the new weir speaks upgrade protocol " +
+                  std::to_string(static_cast<int>(v.get_number("protocol"))) + ", this one " +
+                  std::to_string(handover::kProtocol));
     a.new_pid = static_cast<int64_t>(v.get_number("pid"));
     a.new_version = v.get_string("version");
     a.new_build = v.get_string("build");
@@ -245,6 +256,8 @@ void Upgrader::on_message(handover::Message m) {
     const int64_t a_new_pid = a.new_pid;
     boost::system::error_code ignored;
     a.socket.close(ignored);
+    a.timer.cancel();
+    a.exit_timer.cancel();
     attempt_.reset();
     refusal_ = "this weir has handed over to pid " + std::to_string(a_new_pid);
     hooks_.handed_over(adopted);
@@ -254,24 +267,24 @@ void Upgrader::on_message(handover::Message m) {
   fail("the new binary sent an unknown message \"" + type.substr(0, 40) + "\"");
 }
 
-std::string Upgrader::exit_reason() {
-  // It closed its end: it is exiting or has. Give it a moment to be reaped with its status.
-  const pid_t pid = attempt_->pid;
-  int status = 0;
-  for (int i = 0; i < 400; ++i) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      attempt_->pid = -1;
-      return "the new binary " + describe_status(status) + " before it was ready" +
-             (attempt_->handed ? "" : " (is it weir? its output is in this weir's log)");
+void Upgrader::watch_child() {
+  attempt_->exit_timer.expires_after(std::chrono::milliseconds(20));
+  attempt_->exit_timer.async_wait([this, id = attempt_->id](const boost::system::error_code& ec) {
+    if (ec || !attempt_ || attempt_->id != id) return;
+    Attempt& a = *attempt_;
+    int status = 0;
+    if (::waitpid(a.pid, &status, WNOHANG) == a.pid) {
+      a.pid = -1;
+      return fail("the new binary " + describe_status(status) + " before it was ready" +
+                  (a.handed ? "" : " (is it weir? its output is in this weir's log)"));
     }
-    if (r < 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return "the new binary closed the upgrade socket before it was ready";
+    if (a.closed_at && SteadyClock::now() - *a.closed_at > std::chrono::seconds(2))
+      return fail("the new binary closed the upgrade socket before it was ready");
+    watch_child();
+  });
 }
 
-void Upgrader::fail(std::string why) {
+void Upgrader::fail(std::string why, std::string why_prefix) {
   Attempt& a = *attempt_;
   if (a.pid > 0) {
     ::kill(a.pid, SIGKILL);
@@ -284,13 +297,14 @@ void Upgrader::fail(std::string why) {
   boost::system::error_code ignored;
   a.socket.close(ignored);
   a.timer.cancel();
+  a.exit_timer.cancel();
   attempt_.reset();
-  if (done) done(Error{ErrorSource::config, "upgrade failed, the running weir serves on: " + why});
+  if (done) done(Error{ErrorSource::config, why_prefix + why});
 }
 
 void Upgrader::abandon(const std::string& why) {
   if (refusal_.empty()) refusal_ = why;
-  if (attempt_) fail(why);
+  if (attempt_) fail(why, "upgrade called off: ");
 }
 
 void Upgrader::register_commands(CommandTable& table) {

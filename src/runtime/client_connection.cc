@@ -357,7 +357,7 @@ const Snapshot::ClientTimeouts& ClientConnection::client_timeouts() const {
 void ClientConnection::drain(Clock::time_point now) {
   // Not while bytes wait unread (a request that just arrived: its readiness is on the way, and
   // closing now would reset it) or the client has ended its side (its close comes anyway).
-  if (lingering_ || conn_ != ConnState::idle || now - idle_since_ < kDrainIdleGrace ||
+  if (lingering_ || conn_ != ConnState::idle || now - idle_since_ < worker_.drain_idle_after() ||
       !client_->quiet())
     return;
   // A lingering close (nginx's lingering_close): weir's end first, then whatever the client

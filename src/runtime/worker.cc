@@ -77,6 +77,7 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     io_.poll();
     // What is destroyed after this thread (pools, on the owner's thread) submits nothing more.
     if (ring_) ring_->stop();
+    finished_.store(true, std::memory_order_release);
   });
 }
 
@@ -388,6 +389,8 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline) {
   asio::post(io_, [this, deadline] {
     draining_ = true;
     drain_deadline_ = deadline;
+    drain_idle_after_ = std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(1),
+                                                                      (deadline - tick()) / 2);
     for (auto& slot : listeners_) {
       slot->close();
       if (slot->backoff) slot->backoff->cancel();

@@ -267,6 +267,12 @@ void WorkerGroup::start_drain(std::chrono::milliseconds timeout) {
     w->drain(deadline);
 }
 
+bool WorkerGroup::drained() const {
+  for (const auto& w : workers_)
+    if (!w->finished()) return false;
+  return true;
+}
+
 void WorkerGroup::drain_and_join(std::chrono::milliseconds timeout) {
   start_drain(timeout);
   for (auto& w : workers_)

@@ -324,6 +324,12 @@ int run(const Options& opt) {
     wait = limit + std::chrono::seconds(15);
   }
   auto reply = client.call(line, wait);
+  if (reply && reply->find(control::kHandedOver) != std::string::npos) {
+    // The weir that answered has just handed over to its successor (`upgrade`), which listens on
+    // the same socket: ask it. The command was not run.
+    auto again = Client::connect(opt.socket, opt.timeout);
+    if (again) reply = again->call(line, wait);
+  }
   if (!reply) {
     std::fprintf(stderr, "weirctl: %s\n", reply.error().message.c_str());
     return kExitRefused;

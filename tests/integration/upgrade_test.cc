@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -484,6 +485,29 @@ TEST(Upgrade, ChangesMadeOnTheOldWeirWhileTheNewOneStartsGoAlong) {
   // The old weir takes no command any more, should a client still be connected to it.
 }
 
+TEST(Upgrade, AnOldWeirThatDiesBeforeItsCommitLeavesTheNewOneServing) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(single_service(socket, up.address()));
+  const pid_t old_pid = first.proc->pid();
+  const uint16_t port = first.port();
+  UpgradeChain chain(std::move(first), socket);
+  HeldReady relay = HeldReady::make("hold");
+  std::thread upgrading([&] { chain.upgrade("--binary " + relay.script); });
+  ASSERT_TRUE(wait_until([&] { return std::ifstream(relay.held).good(); }, 10s));
+  // The new weir has every socket and waits for a commit that will not come.
+  ::kill(old_pid, SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return chain.exited(old_pid); }, 5s));
+  ASSERT_TRUE(write_file(relay.go, "go")); // its ready meets a dead peer; the relay ends
+  upgrading.join();
+  const pid_t new_pid = relay.new_pid();
+  chain.killed(old_pid, new_pid);
+  // Nobody else is left: it serves, on the same sockets, with the state it was handed.
+  EXPECT_TRUE(wait_until([&] { return http_request(port, "GET", "/").status == 200; }, 5s));
+  EXPECT_EQ(control(socket, "show version").value.get_number("pid"), static_cast<double>(new_pid));
+  EXPECT_TRUE(contains(chain.first().proc->output(), "is gone without its commit"));
+}
+
 TEST(Upgrade, AnAdminListenerThatMovesIsLetGoAndCanComeBack) {
   DemoUpstream up = DemoUpstream::start("app");
   const std::string socket = temp_path("control", ".sock");
@@ -550,7 +574,8 @@ TEST(Upgrade, AnEndpointTheHealthChecksFoundDownStaysOutOfTraffic) {
 TEST(Upgrade, AnIdleKeepAliveConnectionEndsCleanlyEvenWhenARequestCrossesItsClose) {
   DemoUpstream up = DemoUpstream::start("app");
   const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address()));
+  // drain_timeout 2s: a connection idle for 1 s (half of it) is ended.
+  Weir first = Weir::start(single_service(socket, up.address(), "drain_timeout: 2s\n"));
   const uint16_t port = first.port();
   UpgradeChain chain(std::move(first), socket);
   auto client = RawClient::connect(port);

@@ -3,6 +3,7 @@
 #include "control.h"
 #include "run.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <fstream>
@@ -137,7 +138,7 @@ bool UpgradeChain::stop() {
       clean = false;
       continue;
     }
-    if (exit_code(pid) != 0) {
+    if (exit_code(pid) != 0 && std::find(killed_.begin(), killed_.end(), pid) == killed_.end()) {
       ADD_FAILURE() << "weir pid " << pid << " of the upgrade chain exited with " << exit_code(pid)
                     << "\n"
                     << first_.proc->output_tail(3000);

@@ -48,6 +48,12 @@ public:
   // SIGTERM to the current process; waits for every process of the chain to exit with status
   // 0 (ADD_FAILURE otherwise, with the output's tail); false if one did not.
   bool stop();
+  // The test killed `pid` itself (its exit status is not checked), and `successor` serves now.
+  void killed(pid_t pid, pid_t successor) {
+    killed_.push_back(pid);
+    current_ = successor;
+    pids_.push_back(successor);
+  }
 
 private:
   bool reap(pid_t pid, std::chrono::milliseconds timeout);
@@ -57,6 +63,7 @@ private:
   std::vector<pid_t> pids_;
   std::vector<std::pair<pid_t, int>> exits_;
   bool stopped_ = false;
+  std::vector<pid_t> killed_;
 };
 
 } // namespace weir::test

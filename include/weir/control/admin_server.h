@@ -46,6 +46,10 @@ public:
   int native_handle();
   // Stops accepting and closes every admin connection.
   void close();
+  // Stops accepting; the connections open go on, each closed after its next response (an
+  // upgrade's old weir: the new one accepts from now on, and a prober's next connection
+  // reaches it).
+  void stop_accepting();
   // "host:port" as bound: the real port when the config said 0.
   std::string address() const;
 
@@ -69,6 +73,7 @@ private:
   Controller& controller_;
   std::chrono::milliseconds idle_timeout_{10000}; // limits.admin_idle_timeout
   config::Limits limits_;
+  bool winding_down_ = false; // stop_accepting(): every response closes its connection
   boost::asio::ip::tcp::acceptor acceptor_;
   std::unordered_set<Session*> sessions_;
 };

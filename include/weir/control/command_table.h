@@ -35,6 +35,11 @@ struct Command {
   Handler handler;
 };
 
+// What a weir that has handed over to its successor (`upgrade`) answers every command with;
+// weirctl connects again once on it.
+inline constexpr const char* kHandedOver =
+    "this weir has handed over to its successor: connect again";
+
 // Every command of the control socket, in one table (house rule 8).
 class CommandTable {
 public:

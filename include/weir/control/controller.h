@@ -140,6 +140,8 @@ public:
   // after `cursor` (which it advances); "" when the route has none.
   using RolloutFeed = std::function<std::string(const std::string& route, uint64_t& cursor)>;
   void set_rollout_feed(RolloutFeed feed) { rollout_feed_ = std::move(feed); }
+  // Asked before every reload: "" to go on, else why not (an upgrade under way).
+  void set_reload_refusal(std::function<std::string()> f) { reload_refusal_ = std::move(f); }
   // Runs after every successful reload (new config in force), on the control thread.
   void set_reload_listener(std::function<void()> f) { reload_listener_ = std::move(f); }
 
@@ -202,6 +204,7 @@ private:
   std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
+  std::function<std::string()> reload_refusal_;
   RolloutFeed rollout_feed_;
   WeightGuard weight_guard_;
   std::function<void(std::string&)> rollout_metrics_;

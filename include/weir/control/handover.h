@@ -15,6 +15,12 @@ namespace weir::control::handover {
 
 inline constexpr size_t kFrameText = 32 * 1024;
 inline constexpr size_t kFrameFds = 200; // the kernel takes at most 253 per message
+// A message larger (or with more descriptors) is refused: the other side is not a weir that
+// means well, and this one must not swell reading it.
+inline constexpr size_t kMaxMessage = 16 << 20;
+inline constexpr size_t kMaxFds = 1 << 16;
+// The conversation's version: both sides say it, and one that hears another stops.
+inline constexpr int kProtocol = 1;
 
 struct Message {
   std::string json;

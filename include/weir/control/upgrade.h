@@ -69,9 +69,11 @@ private:
   void on_readable();
   void on_message(handover::Message m);
   // Ends the attempt with an error: kills and reaps the new process first.
-  void fail(std::string why);
-  // Why the new process went away (it closed the socket): its exit status, reaped.
-  std::string exit_reason();
+  void fail(std::string why,
+            std::string why_prefix = "upgrade failed, the running weir serves on: ");
+  // Every 20 ms while an attempt runs: has the new process exited (reaped, with its status)?
+  // Its exit is what tells, not its socket: a wrapper's child may hold that open.
+  void watch_child();
 
   boost::asio::io_context& io_;
   std::string config_path_;

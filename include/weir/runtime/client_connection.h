@@ -57,14 +57,8 @@ public:
   // Called by the worker's sweep: acts on an expired deadline.
   void check_deadline(Clock::time_point now);
   // The worker drains (called again on every sweep until the connection is gone): one idle for
-  // kDrainIdleGrace closes now, a busy one after its response (Connection: close).
+  // Worker::drain_idle_after() is ended now, a busy one after its response (Connection: close).
   void drain(Clock::time_point now);
-  // Closing a keep-alive connection races with the client's next request on it, which then
-  // fails (or is reset). A connection in use sends again within moments: it is left to end with
-  // its next response's Connection: close; only one idle this long is closed, as is one accepted
-  // just now whose first request is on its way. HAProxy 2.4+ closes idle ones at once (its
-  // idle-close-on-response brings back the wait for the next request).
-  static constexpr auto kDrainIdleGrace = std::chrono::seconds(1);
   // How long a drained idle connection lingers after weir's end of it (see drain()).
   static constexpr auto kDrainLinger = std::chrono::seconds(2);
   // Drain time is up: close whatever is in flight.

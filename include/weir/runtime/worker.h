@@ -117,6 +117,15 @@ public:
   // release_accepting() (an upgrade's new process, until the old one has let go: whatever it
   // accepted would be lost if the upgrade were called off).
   void hold_accepting() { holding_ = true; }
+  // Draining: how long a connection must have been idle to be ended (ClientConnection::drain).
+  // Closing a keep-alive connection races with the client's next request on it, which then
+  // fails: a client still using its connection sends within moments and is told
+  // Connection: close with the answer. So only one idle for half the drain (at least 1 s) is
+  // ended — one that sat idle that long is likely done, and the first half of the drain gives
+  // every client in use its clean way out. HAProxy 2.4+ and nginx close idle ones at once.
+  std::chrono::steady_clock::duration drain_idle_after() const { return drain_idle_after_; }
+  // Any thread: the worker's loop has ended (after a drain); join() returns at once.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
   // Any thread: accept from now on.
   void release_accepting();
 
@@ -229,6 +238,8 @@ private:
   size_t connection_count_ = 0;
   bool draining_ = false;
   bool holding_ = false; // hold_accepting(): sockets taken, nothing accepted yet
+  std::atomic<bool> finished_{false};
+  std::chrono::steady_clock::duration drain_idle_after_{};
   std::chrono::steady_clock::time_point drain_deadline_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now(); // tick()
   std::chrono::steady_clock::time_point steady_base_ = now_; // now() when wall_base_ was read

@@ -52,6 +52,8 @@ public:
   // The same without waiting: the workers stop accepting now and drain by `timeout` from now
   // (a later drain_and_join waits for them and keeps this deadline).
   void start_drain(std::chrono::milliseconds timeout);
+  // Every worker's loop has ended (a drain started by start_drain is over).
+  bool drained() const;
 
   // Every listener's sockets now (still the workers'; dup what must outlive them).
   std::vector<ListenerSockets> listening_sockets() const;
