@@ -13,6 +13,7 @@
 #include "weir/rollout/manager.h"
 #include "weir/runtime/worker_group.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -169,8 +170,15 @@ int run(const std::string& path, int upgrade_fd) {
   // serves.
   bool handed_over = false;
   boost::asio::steady_timer drain_watch(control_io);
+  std::chrono::steady_clock::time_point handed_at;
   std::function<void()> watch_drain = [&] {
-    if (controller.workers().drained()) return control_io.stop();
+    // Admin connections as the workers' ones: idle for half the drain (at least 1 s), ended.
+    const auto drain = controller.config().drain_timeout;
+    const auto idle_for =
+        std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(1), drain / 2);
+    const bool over = std::chrono::steady_clock::now() - handed_at >= drain;
+    const size_t admin_left = admin_server.close_idle(over ? std::chrono::seconds(0) : idle_for);
+    if (controller.workers().drained() && (admin_left == 0 || over)) return control_io.stop();
     drain_watch.expires_after(std::chrono::milliseconds(20));
     drain_watch.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) watch_drain();
@@ -192,6 +200,7 @@ int run(const std::string& path, int upgrade_fd) {
          // All of it now, before this thread runs anything else: from the commit on, the new
          // process owns the sockets, the state and the service.
          handed_over = true;
+         handed_at = std::chrono::steady_clock::now();
          commands.refuse_all(weir::control::kHandedOver);
          notifier.hand_over();
          controller.hand_off(); // the state file is the new process's now

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 #include <unistd.h>
+#include <vector>
 
 namespace weir::control {
 
@@ -381,6 +382,19 @@ void AdminServer::stop_accepting() {
   error_code ignored;
   if (acceptor_.is_open()) acceptor_.close(ignored);
   winding_down_ = true;
+}
+
+size_t AdminServer::close_idle(std::chrono::steady_clock::duration idle_for) {
+  const auto now = std::chrono::steady_clock::now();
+  size_t left = 0;
+  for (Session* s : std::vector<Session*>(sessions_.begin(), sessions_.end())) {
+    if (s->closed()) continue;
+    if (s->idle() && now - s->last_active() >= idle_for)
+      s->close();
+    else
+      ++left;
+  }
+  return left;
 }
 
 void AdminServer::close() {

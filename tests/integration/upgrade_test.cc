@@ -6,6 +6,7 @@
 #include "rollout_helpers.h"
 #include "support/client.h"
 #include "support/load.h"
+#include "support/run.h"
 #include "support/upgrade_chain.h"
 #include "support/upstream.h"
 #include "support/wait.h"
@@ -604,6 +605,68 @@ TEST(Upgrade, AnIdleKeepAliveConnectionEndsCleanlyEvenWhenARequestCrossesItsClos
   auto served = fresh->read_response(5s);
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
+}
+
+TEST(Upgrade, AdminProbesAndWeirctlAreAnsweredAcrossUpgrades) {
+  DemoUpstream up = DemoUpstream::start("app");
+  const std::string socket = temp_path("control", ".sock");
+  Weir first = Weir::start(single_service(socket, up.address(), "drain_timeout: 2s\n"));
+  const uint16_t admin = first.admin_port();
+  UpgradeChain chain(std::move(first), socket);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> probes{0}, probe_failures{0}, commands{0}, command_failures{0};
+  std::mutex notes_mutex;
+  std::vector<std::string> notes;
+  auto note = [&](std::string n) {
+    std::lock_guard lock(notes_mutex);
+    if (notes.size() < 5) notes.push_back(std::move(n));
+  };
+  // Keep-alive readiness probes, as a load balancer sends them: a connection closed after its
+  // answer (Connection: close) is replaced; a probe without an answer is a failure.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&] {
+      std::unique_ptr<RawClient> c;
+      const std::string probe = build_request("GET", "/ready", {}, {});
+      while (!stop) {
+        if (!c) c = RawClient::connect(admin);
+        std::optional<HttpResponse> r;
+        if (c && c->send(probe)) r = c->read_response(5s);
+        ++probes;
+        if (!r || r->status != 200) {
+          ++probe_failures;
+          note(!r ? "probe without an answer" : "probe " + std::to_string(r->status));
+          c.reset();
+        } else if (iequals(r->header("connection"), "close")) {
+          c.reset();
+        }
+        std::this_thread::sleep_for(20ms); // pacing, not synchronisation
+      }
+    });
+  threads.emplace_back([&] {
+    while (!stop) {
+      RunResult r = run_command({WEIRCTL_BIN, "--socket", socket, "show", "version"});
+      ++commands;
+      if (r.code != 0) {
+        ++command_failures;
+        note("weirctl: " + r.err);
+      }
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return probes > 20 && commands > 3; }, 10s));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(chain.upgrade().ok());
+    const uint64_t p = probes, c = commands;
+    ASSERT_TRUE(wait_until([&] { return probes > p + 10 && commands > c + 2; }, 10s));
+  }
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  std::string why;
+  for (const auto& n : notes)
+    why += n + "; ";
+  EXPECT_EQ(probe_failures.load(), 0u) << probes << " probes: " << why;
+  EXPECT_EQ(command_failures.load(), 0u) << commands << " commands: " << why;
 }
 
 TEST(Upgrade, ANewWorkerCountTakesEveryOldSocket) {

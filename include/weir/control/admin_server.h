@@ -50,6 +50,10 @@ public:
   // upgrade's old weir: the new one accepts from now on, and a prober's next connection
   // reaches it).
   void stop_accepting();
+  // After stop_accepting(): closes the connections idle for `idle_for` (a prober that still
+  // uses its connection asks again within moments, and is answered with Connection: close);
+  // how many are left open.
+  size_t close_idle(std::chrono::steady_clock::duration idle_for);
   // "host:port" as bound: the real port when the config said 0.
   std::string address() const;
 
