@@ -206,7 +206,11 @@ int run(const std::string& path, int upgrade_fd) {
          controller.hand_off(); // the state file is the new process's now
          rollouts.stop();
          controller.stop();
-         controller.workers().start_drain(controller.config().drain_timeout);
+         // Its clients have a new weir to go to, on their next request: a connection idle for
+         // half the drain (at least 1 s) is ended, one in use is told Connection: close.
+         const auto drain = controller.config().drain_timeout;
+         controller.workers().start_drain(
+             drain, std::max<std::chrono::milliseconds>(std::chrono::seconds(1), drain / 2));
          if (new_has_control)
            control_server.close_keeping_file();
          else

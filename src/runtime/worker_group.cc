@@ -259,12 +259,13 @@ std::vector<std::string> WorkerGroup::bound() const {
   return out;
 }
 
-void WorkerGroup::start_drain(std::chrono::milliseconds timeout) {
+void WorkerGroup::start_drain(std::chrono::milliseconds timeout,
+                              std::chrono::milliseconds idle_after) {
   if (drain_started_) return;
   drain_started_ = true;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& w : workers_)
-    w->drain(deadline);
+    w->drain(deadline, idle_after);
 }
 
 bool WorkerGroup::drained() const {

@@ -25,14 +25,6 @@ RunResult run_weir(const std::vector<std::string>& args, std::chrono::millisecon
   return run_command(argv, opt);
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
-
 std::string write_temp(const std::string& name, const std::string& contents) {
   std::string path = temp_dir() + "/" + name;
   std::ofstream(path, std::ios::binary) << contents;

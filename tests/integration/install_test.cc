@@ -19,14 +19,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUnit = "/usr/local/lib/systemd/system/weir.service";
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }

@@ -99,15 +99,6 @@ std::string json_field(const std::string& line, const std::string& key) {
   return line.substr(at, end - at);
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
 class ProxyBasic : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -431,7 +422,7 @@ TEST_F(ProxyBasic, AccessLogWritesOneJsonLinePerRequest) {
   std::vector<std::string> lines;
   bool got = wait_until(
       [&] {
-        lines = lines_of(read_file(log_path));
+        lines = nonempty_lines_of(read_file(log_path));
         return lines.size() >= 3;
       },
       5s);

@@ -118,12 +118,20 @@ struct ScopedNotifyEnv {
   ~ScopedNotifyEnv() { ::unsetenv("NOTIFY_SOCKET"); }
 };
 
-TEST(SystemdNotify, ReadyAtStartReloadingThenReadyAroundAReloadStoppingOnSigterm) {
+// A weir with a control socket over one upstream, run under a systemd stand-in.
+class SystemdNotify : public ::testing::Test {
+protected:
+  Weir start_weir() {
+    return Weir::start(config(up.address(), "control: { socket: " + socket + " }\n"));
+  }
   DemoUpstream up = DemoUpstream::start("app");
   NotifySocket systemd;
-  ScopedNotifyEnv env(systemd.path());
+  ScopedNotifyEnv env{systemd.path()};
   const std::string socket = temp_path("control", ".sock");
-  Weir weir = Weir::start(config(up.address(), "control: { socket: " + socket + " }\n"));
+};
+
+TEST_F(SystemdNotify, ReadyAtStartReloadingThenReadyAroundAReloadStoppingOnSigterm) {
+  Weir weir = start_weir();
   std::string m = systemd.next();
   EXPECT_TRUE(contains(m, "READY=1\n")) << m;
   // A reload through the control socket, then one by SIGHUP; a refused one too.
@@ -155,12 +163,8 @@ TEST(SystemdNotify, ReadyAtStartReloadingThenReadyAroundAReloadStoppingOnSigterm
   EXPECT_EQ(*code, 0);
 }
 
-TEST(SystemdNotify, TheNewProcessOfAnUpgradeNamesItselfMainPidAndTheOldOneFallsSilent) {
-  DemoUpstream up = DemoUpstream::start("app");
-  NotifySocket systemd;
-  ScopedNotifyEnv env(systemd.path());
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(config(up.address(), "control: { socket: " + socket + " }\n"));
+TEST_F(SystemdNotify, TheNewProcessOfAnUpgradeNamesItselfMainPidAndTheOldOneFallsSilent) {
+  Weir first = start_weir();
   EXPECT_TRUE(contains(systemd.next(), "READY=1\n"));
   UpgradeChain chain(std::move(first), socket);
   const pid_t old_pid = chain.pid();
@@ -182,9 +186,8 @@ TEST(SystemdNotify, TheNewProcessOfAnUpgradeNamesItselfMainPidAndTheOldOneFallsS
   EXPECT_TRUE(contains(systemd.next(), "STOPPING=1\n"));
 }
 
-TEST(SystemdNotify, WithoutNotifySocketNothingIsSentAndNothingBreaks) {
+TEST_F(SystemdNotify, WithoutNotifySocketNothingIsSentAndNothingBreaks) {
   ::unsetenv("NOTIFY_SOCKET");
-  DemoUpstream up = DemoUpstream::start("app");
   Weir weir = Weir::start(config(up.address(), ""));
   EXPECT_EQ(http_request(weir.port(), "GET", "/").status, 200);
   EXPECT_FALSE(contains(weir.proc->output(), "cannot notify systemd"));

@@ -49,6 +49,32 @@ std::string single_service(const std::string& socket, const std::string& upstrea
          extra;
 }
 
+// One weir (a control socket, an admin listener) over one demo upstream, in an upgrade chain.
+struct OneService {
+  DemoUpstream up;
+  std::string socket;
+  uint16_t port = 0;
+  uint16_t admin = 0;
+  pid_t pid = 0; // the first weir's
+  std::string config_path;
+  std::unique_ptr<UpgradeChain> chain; // after `up`: it ends first
+
+  static OneService start(const std::string& extra = "", int workers = 2,
+                          std::vector<std::string> upstream_args = {}) {
+    OneService s;
+    s.up = DemoUpstream::start("app", std::move(upstream_args));
+    s.socket = temp_path("control", ".sock");
+    Weir first = Weir::start(single_service(s.socket, s.up.address(), extra, workers));
+    first.stop_timeout = 30s;
+    s.port = first.port();
+    s.admin = first.admin_port();
+    s.pid = first.proc->pid();
+    s.config_path = first.config_path;
+    s.chain = std::make_unique<UpgradeChain>(std::move(first), s.socket);
+    return s;
+  }
+};
+
 // A new connection for every request, one every `interval`, each asking to be closed after its
 // response: what a load balancer's fresh connections look like. Any refused connect, reset or
 // missing response is a failure (a connection lost in a listener's queue shows here).
@@ -120,13 +146,11 @@ Ending wait_for_end(int fd, std::chrono::milliseconds timeout) {
 }
 
 TEST(Upgrade, TenUpgradesInARowUnderLoadLoseNothing) {
-  DemoUpstream up = DemoUpstream::start("app", {"--threads", "2"});
-  const std::string socket = temp_path("control", ".sock");
   // drain_timeout above the long request: the first process keeps it and the WebSocket.
-  Weir first = Weir::start(single_service(socket, up.address(), "drain_timeout: 12s\n"));
-  first.stop_timeout = 30s;
-  const uint16_t port = first.port();
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start("drain_timeout: 12s\n", 2, {"--threads", "2"});
+  const std::string& socket = w.socket;
+  const uint16_t port = w.port;
+  UpgradeChain& chain = *w.chain;
   // Two builds, taken in turns: every upgrade changes the build id.
   const std::string builds[2] = {weir_binary_with_build_mark(0x5a),
                                  weir_binary_with_build_mark(0xa5)};
@@ -290,13 +314,12 @@ TEST(Upgrade, WeightsDrainsHealthOverridesAndARolloutInATimedStepGoAlong) {
 }
 
 TEST(Upgrade, ABinaryThatFailsOrNeverAnswersOrABadConfigLeavesTheOldOneServing) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address()));
-  const pid_t pid = first.proc->pid();
-  const uint16_t port = first.port();
-  const std::string config_path = first.config_path;
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start();
+  const std::string& socket = w.socket;
+  const pid_t pid = w.pid;
+  const uint16_t port = w.port;
+  const std::string& config_path = w.config_path;
+  UpgradeChain& chain = *w.chain;
   LoadGen load(port, 4, 300);
   FreshConnections fresh(port, 5ms);
   ASSERT_TRUE(wait_until([&] { return load.responses() > 50; }, 5s)) << load.report();
@@ -413,12 +436,9 @@ while True:
 };
 
 TEST(Upgrade, ANewWeirKilledWithTheSocketsBeforeTheCommitHadAcceptedNothing) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address()));
-  const pid_t pid = first.proc->pid();
-  const uint16_t port = first.port();
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start();
+  const uint16_t port = w.port;
+  UpgradeChain& chain = *w.chain;
   LoadGen load(port, 4, 300);
   FreshConnections fresh(port, 2ms);
   ASSERT_TRUE(wait_until([&] { return load.responses() > 50; }, 5s)) << load.report();
@@ -441,7 +461,7 @@ TEST(Upgrade, ANewWeirKilledWithTheSocketsBeforeTheCommitHadAcceptedNothing) {
   fresh.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
   EXPECT_EQ(fresh.failures(), 0u) << fresh.report();
-  EXPECT_EQ(control(socket, "show version").value.get_number("pid"), static_cast<double>(pid));
+  EXPECT_EQ(control(w.socket, "show version").value.get_number("pid"), static_cast<double>(w.pid));
 }
 
 TEST(Upgrade, ChangesMadeOnTheOldWeirWhileTheNewOneStartsGoAlong) {
@@ -487,12 +507,9 @@ TEST(Upgrade, ChangesMadeOnTheOldWeirWhileTheNewOneStartsGoAlong) {
 }
 
 TEST(Upgrade, AnOldWeirThatDiesBeforeItsCommitLeavesTheNewOneServing) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address()));
-  const pid_t old_pid = first.proc->pid();
-  const uint16_t port = first.port();
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start();
+  const pid_t old_pid = w.pid;
+  UpgradeChain& chain = *w.chain;
   HeldReady relay = HeldReady::make("hold");
   std::thread upgrading([&] { chain.upgrade("--binary " + relay.script); });
   ASSERT_TRUE(wait_until([&] { return std::ifstream(relay.held).good(); }, 10s));
@@ -504,8 +521,9 @@ TEST(Upgrade, AnOldWeirThatDiesBeforeItsCommitLeavesTheNewOneServing) {
   const pid_t new_pid = relay.new_pid();
   chain.killed(old_pid, new_pid);
   // Nobody else is left: it serves, on the same sockets, with the state it was handed.
-  EXPECT_TRUE(wait_until([&] { return http_request(port, "GET", "/").status == 200; }, 5s));
-  EXPECT_EQ(control(socket, "show version").value.get_number("pid"), static_cast<double>(new_pid));
+  EXPECT_TRUE(wait_until([&] { return http_request(w.port, "GET", "/").status == 200; }, 5s));
+  EXPECT_EQ(control(w.socket, "show version").value.get_number("pid"),
+            static_cast<double>(new_pid));
   EXPECT_TRUE(contains(chain.first().proc->output(), "is gone without its commit"));
 }
 
@@ -573,12 +591,10 @@ TEST(Upgrade, AnEndpointTheHealthChecksFoundDownStaysOutOfTraffic) {
 }
 
 TEST(Upgrade, AnIdleKeepAliveConnectionEndsCleanlyEvenWhenARequestCrossesItsClose) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
   // drain_timeout 2s: a connection idle for 1 s (half of it) is ended.
-  Weir first = Weir::start(single_service(socket, up.address(), "drain_timeout: 2s\n"));
-  const uint16_t port = first.port();
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start("drain_timeout: 2s\n");
+  const uint16_t port = w.port;
+  UpgradeChain& chain = *w.chain;
   auto client = RawClient::connect(port);
   ASSERT_TRUE(client);
   ASSERT_TRUE(client->send(build_request("GET", "/", {}, {})));
@@ -608,11 +624,10 @@ TEST(Upgrade, AnIdleKeepAliveConnectionEndsCleanlyEvenWhenARequestCrossesItsClos
 }
 
 TEST(Upgrade, AdminProbesAndWeirctlAreAnsweredAcrossUpgrades) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address(), "drain_timeout: 2s\n"));
-  const uint16_t admin = first.admin_port();
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start("drain_timeout: 2s\n");
+  const std::string& socket = w.socket;
+  const uint16_t admin = w.admin;
+  UpgradeChain& chain = *w.chain;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> probes{0}, probe_failures{0}, commands{0}, command_failures{0};
   std::mutex notes_mutex;
@@ -670,17 +685,14 @@ TEST(Upgrade, AdminProbesAndWeirctlAreAnsweredAcrossUpgrades) {
 }
 
 TEST(Upgrade, ANewWorkerCountTakesEveryOldSocket) {
-  DemoUpstream up = DemoUpstream::start("app");
-  const std::string socket = temp_path("control", ".sock");
-  Weir first = Weir::start(single_service(socket, up.address(), "", 3));
-  const uint16_t port = first.port();
-  const std::string config_path = first.config_path;
-  UpgradeChain chain(std::move(first), socket);
+  OneService w = OneService::start("", 3);
+  const uint16_t port = w.port;
+  UpgradeChain& chain = *w.chain;
   FreshConnections fresh(port, 2ms);
   ASSERT_TRUE(wait_until([&] { return fresh.sent() > 20; }, 5s));
   // Three sockets to one worker, then one socket to four workers.
   for (int workers : {1, 4}) {
-    ASSERT_TRUE(write_file(config_path, single_service(socket, up.address(), "", workers)));
+    ASSERT_TRUE(write_file(w.config_path, single_service(w.socket, w.up.address(), "", workers)));
     auto reply = chain.upgrade();
     ASSERT_TRUE(reply.ok()) << reply.raw;
     const uint64_t at = fresh.sent();

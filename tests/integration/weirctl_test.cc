@@ -59,15 +59,6 @@ std::string describe(const RunResult& r) {
   return "exit " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
 // The sum of the req=N fields of one plain `watch` line; nullopt when the line has none.
 std::optional<uint64_t> requests_in(const std::string& line) {
   static const std::regex req(R"( req=(\d+))");
@@ -259,7 +250,7 @@ TEST_F(Weirctl, ShowRoutesPrintsATable) {
   RunResult r = ctl({"show", "routes"});
   ASSERT_EQ(r.code, 0) << describe(r);
   EXPECT_EQ(r.err, "");
-  auto lines = lines_of(r.out);
+  auto lines = nonempty_lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   EXPECT_TRUE(
       std::regex_match(lines[0], std::regex(R"(ROUTE +MATCH +BACKEND +WEIGHT +CONFIGURED +SHARE)")))
@@ -273,7 +264,7 @@ TEST_F(Weirctl, ShowRoutesPrintsATable) {
 TEST_F(Weirctl, ShowServicesPrintsATable) {
   RunResult r = ctl({"show", "services"});
   ASSERT_EQ(r.code, 0) << describe(r);
-  auto lines = lines_of(r.out);
+  auto lines = nonempty_lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   EXPECT_TRUE(
       std::regex_match(lines[0], std::regex(R"(SERVICE +ENDPOINT +HEALTH +DRAINED +ACTIVE)")))
@@ -286,7 +277,7 @@ TEST_F(Weirctl, ShowServicesPrintsATable) {
 TEST_F(Weirctl, JsonPrintsTheRawReply) {
   RunResult r = ctl({"--json", "show", "routes"});
   ASSERT_EQ(r.code, 0) << describe(r);
-  auto lines = lines_of(r.out);
+  auto lines = nonempty_lines_of(r.out);
   ASSERT_EQ(lines.size(), 1u) << r.out;
   auto parsed = json::parse(lines[0]);
   ASSERT_TRUE(parsed.value) << parsed.error << ": " << lines[0];
@@ -342,7 +333,7 @@ TEST_F(Weirctl, RefusedCommandExitsOneWithTheMessageOnStderr) {
   // With --json the reply still goes to stdout, and the status still says it failed.
   r = ctl({"--json", "drain", "app-v1/app", "127.0.0.1:1"});
   EXPECT_EQ(r.code, 1) << describe(r);
-  auto parsed = json::parse(lines_of(r.out).empty() ? "" : lines_of(r.out)[0]);
+  auto parsed = json::parse(nonempty_lines_of(r.out).empty() ? "" : nonempty_lines_of(r.out)[0]);
   ASSERT_TRUE(parsed.value) << r.out;
   EXPECT_FALSE(parsed.value->get_bool("ok", true));
   EXPECT_NE(r.err.find("has no endpoint"), std::string::npos) << r.err;
@@ -379,7 +370,7 @@ TEST_F(Weirctl, WatchThroughAPipePrintsOneLinePerUpdateUntilWeirStops) {
   bool grew = wait_until(
       [&] {
         totals.clear();
-        for (const auto& line : lines_of(watch->output()))
+        for (const auto& line : nonempty_lines_of(watch->output()))
           if (auto n = requests_in(line)) totals.push_back(*n);
         size_t increases = 0;
         for (size_t i = 1; i < totals.size(); ++i)
@@ -394,7 +385,7 @@ TEST_F(Weirctl, WatchThroughAPipePrintsOneLinePerUpdateUntilWeirStops) {
 
   std::string out = watch->output();
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << "no terminal escapes on a pipe";
-  for (const auto& line : lines_of(out)) {
+  for (const auto& line : nonempty_lines_of(out)) {
     if (line.rfind("weirctl:", 0) == 0) continue;
     EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\d{4}-\d\d-\d\dT\S+Z web  app-v1/app )")))
         << line;
@@ -411,9 +402,9 @@ TEST_F(Weirctl, WatchJsonPassesLinesThroughAndStopsOnSigint) {
   auto watch =
       Process::start({WEIRCTL_BIN, "--socket", socket_, "--json", "watch", "web", "100ms"});
   ASSERT_TRUE(watch);
-  ASSERT_TRUE(wait_until([&] { return lines_of(watch->output()).size() >= 3; }, 10s))
+  ASSERT_TRUE(wait_until([&] { return nonempty_lines_of(watch->output()).size() >= 3; }, 10s))
       << watch->output();
-  for (const auto& line : lines_of(watch->output())) {
+  for (const auto& line : nonempty_lines_of(watch->output())) {
     auto parsed = json::parse(line);
     ASSERT_TRUE(parsed.value) << parsed.error << ": " << line;
     EXPECT_TRUE(parsed.value->get_bool("ok")) << line;
@@ -463,7 +454,7 @@ TEST_F(Weirctl, FlagsWorkAfterTheCommandAndItsArguments) {
   // --json after the command (it used to go to weir as an argument of `show routes`).
   RunResult r = run_weirctl({"show", "routes", "--json", "--socket", socket_});
   ASSERT_EQ(r.code, 0) << describe(r);
-  auto lines = lines_of(r.out);
+  auto lines = nonempty_lines_of(r.out);
   ASSERT_EQ(lines.size(), 1u) << r.out;
   auto parsed = json::parse(lines[0]);
   ASSERT_TRUE(parsed.value) << parsed.error << ": " << lines[0];
@@ -483,7 +474,8 @@ TEST_F(Weirctl, DurationsNeedTheirUnit) {
   RunResult r = ctl({"--timeout", "5", "show", "routes"});
   EXPECT_EQ(r.code, 2) << describe(r);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(lines_of(r.err).at(0), "weirctl: --timeout: \"5\" needs a unit, e.g. 5s") << r.err;
+  EXPECT_EQ(nonempty_lines_of(r.err).at(0), "weirctl: --timeout: \"5\" needs a unit, e.g. 5s")
+      << r.err;
   r = ctl({"--timeout", "5s", "show", "routes"});
   EXPECT_EQ(r.code, 0) << describe(r);
   r = ctl({"show", "routes", "--timeout=500ms"});
@@ -522,13 +514,15 @@ TEST_F(Weirctl, AnUnknownRouteIsNamedByEveryCommandThatTakesOne) {
 TEST_F(Weirctl, AMissingArgumentOrAnUnknownFlagIsNamed) {
   RunResult r = ctl({"set", "weight"});
   EXPECT_EQ(r.code, 1) << describe(r);
-  EXPECT_EQ(lines_of(r.err).at(0).rfind("weirctl: set weight: missing ROUTE (usage: set weight "
-                                        "ROUTE NS/SVC=W",
-                                        0),
-            0u)
+  EXPECT_EQ(
+      nonempty_lines_of(r.err).at(0).rfind("weirctl: set weight: missing ROUTE (usage: set weight "
+                                           "ROUTE NS/SVC=W",
+                                           0),
+      0u)
       << r.err;
   r = ctl({"set", "weight", "web"});
-  EXPECT_EQ(lines_of(r.err).at(0).rfind("weirctl: set weight: missing NS/SVC=W (usage: ", 0), 0u)
+  EXPECT_EQ(
+      nonempty_lines_of(r.err).at(0).rfind("weirctl: set weight: missing NS/SVC=W (usage: ", 0), 0u)
       << r.err;
   r = ctl({"drain", "app-v1/app"});
   EXPECT_EQ(r.err, "weirctl: drain: missing ENDPOINT (usage: drain NS/SVC ENDPOINT)\n");

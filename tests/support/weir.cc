@@ -61,6 +61,23 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> nonempty_lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::string& line : lines_of(text))
+    if (!line.empty()) out.push_back(std::move(line));
+  return out;
+}
+
 uint16_t Weir::admin_port() const {
   auto line = proc ? proc->wait_for_line("weir: admin ", std::chrono::seconds(2)) : std::nullopt;
   if (!line) {

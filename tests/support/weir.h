@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace weir::test {
 
@@ -55,5 +56,9 @@ std::string temp_path(const std::string& prefix, const std::string& suffix = "")
 bool write_file(const std::string& path, std::string_view contents);
 // Reads a whole file; "" if it cannot be read.
 std::string read_file(const std::string& path);
+// The lines of `text`, without their newlines (nor a "\r" before one).
+std::vector<std::string> lines_of(const std::string& text);
+// The same without the empty ones.
+std::vector<std::string> nonempty_lines_of(const std::string& text);
 
 } // namespace weir::test

@@ -111,7 +111,9 @@ public:
                std::optional<std::vector<ListenerSpec>> listeners, std::function<void()> done);
   // Any thread: stop accepting, finish in-flight requests, then leave the loop (bounded by
   // `deadline`, after which remaining connections are closed).
-  void drain(std::chrono::steady_clock::time_point deadline);
+  // `idle_after`: how long a connection must have been idle to be ended meanwhile.
+  void drain(std::chrono::steady_clock::time_point deadline,
+             std::chrono::steady_clock::duration idle_after = std::chrono::seconds(1));
   void join();
   // Before start(): the listening sockets are taken but nothing is accepted until
   // release_accepting() (an upgrade's new process, until the old one has let go: whatever it
@@ -120,9 +122,8 @@ public:
   // Draining: how long a connection must have been idle to be ended (ClientConnection::drain).
   // Closing a keep-alive connection races with the client's next request on it, which then
   // fails: a client still using its connection sends within moments and is told
-  // Connection: close with the answer. So only one idle for half the drain (at least 1 s) is
-  // ended — one that sat idle that long is likely done, and the first half of the drain gives
-  // every client in use its clean way out. HAProxy 2.4+ and nginx close idle ones at once.
+  // Connection: close with the answer, so only one idle a while is ended (HAProxy 2.4+ and nginx
+  // close idle ones at once).
   std::chrono::steady_clock::duration drain_idle_after() const { return drain_idle_after_; }
   // Any thread: the worker's loop has ended (after a drain); join() returns at once.
   bool finished() const { return finished_.load(std::memory_order_acquire); }

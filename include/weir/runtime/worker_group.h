@@ -47,11 +47,14 @@ public:
   Result<bool> publish(std::shared_ptr<const Snapshot> snapshot, std::function<void()> done);
   // Runs `fn` on every worker thread, then `done` (on the last worker's thread).
   void for_each_worker(std::function<void(Worker&)> fn, std::function<void()> done);
-  // Stop accepting, finish in-flight requests within `timeout`, then return.
+  // Stop accepting, finish in-flight requests within `timeout`, then return. A connection idle
+  // for 1 s meanwhile is ended (its client sends no more, or would have).
   void drain_and_join(std::chrono::milliseconds timeout);
   // The same without waiting: the workers stop accepting now and drain by `timeout` from now
-  // (a later drain_and_join waits for them and keeps this deadline).
-  void start_drain(std::chrono::milliseconds timeout);
+  // (a later drain_and_join waits for them and keeps this deadline); a connection idle for
+  // `idle_after` is ended meanwhile.
+  void start_drain(std::chrono::milliseconds timeout,
+                   std::chrono::milliseconds idle_after = std::chrono::seconds(1));
   // Every worker's loop has ended (a drain started by start_drain is over).
   bool drained() const;
 
