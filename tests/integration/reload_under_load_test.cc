@@ -5,6 +5,7 @@
 #include "support/control.h"
 #include "support/load.h"
 #include "support/process.h"
+#include "support/release_only.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -166,6 +167,7 @@ struct BadEdit {
 };
 
 TEST_F(ReloadUnderLoad, HundredReloadsTenInvalidAndHundredSetWeightsLoseNoRequest) {
+  WEIR_RELEASE_ONLY();
   Weir weir = Weir::start(a_.yaml());
   auto c = connect_control(socket_);
   ASSERT_TRUE(c);

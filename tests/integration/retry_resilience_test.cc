@@ -10,6 +10,7 @@
 #include "support/http_server.h"
 #include "support/load.h"
 #include "support/process.h"
+#include "support/release_only.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -229,6 +230,7 @@ private:
 // SIGKILL of one of two endpoints under load: 20 runs in a row without a failed request.
 
 TEST(RetryResilience, KilledEndpointUnderLoadFailsNoRequestTwentyRunsInARow) {
+  WEIR_RELEASE_ONLY();
   // Each run: 16 keep-alive connections as fast as weir answers, the kill once both endpoints
   // served their share (pools warm, requests in flight on both), then load until a few thousand
   // more answers came: past the in-flight requests, the refused connects and the ejection.

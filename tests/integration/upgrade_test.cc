@@ -6,6 +6,7 @@
 #include "rollout_helpers.h"
 #include "support/client.h"
 #include "support/load.h"
+#include "support/release_only.h"
 #include "support/run.h"
 #include "support/upgrade_chain.h"
 #include "support/upstream.h"
@@ -146,6 +147,7 @@ Ending wait_for_end(int fd, std::chrono::milliseconds timeout) {
 }
 
 TEST(Upgrade, TenUpgradesInARowUnderLoadLoseNothing) {
+  WEIR_RELEASE_ONLY();
   // drain_timeout above the long request: the first process keeps it and the WebSocket.
   OneService w = OneService::start("drain_timeout: 12s\n", 2, {"--threads", "2"});
   const std::string& socket = w.socket;
