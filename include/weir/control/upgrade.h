@@ -14,22 +14,24 @@
 namespace weir::control {
 
 // `weirctl upgrade` on the running weir (the old process): starts the new binary with
-// `--upgrade-fd 3` (a SOCK_SEQPACKET socket, control/handover.h), and when it says hello hands it
-// the listening sockets and the live state (the hooks' offer); when it says ready, replies with
-// both pids, versions and build ids and lets the old process stop accepting and drain. Until
-// then the old process serves as if nothing happened: a new binary that cannot start, refuses
-// its config, dies or is not ready within the timeout is stopped (SIGKILL) and reaped, and the
-// reply says why. One upgrade at a time. Control thread only.
+// `--upgrade-fd 3` (a SOCK_SEQPACKET socket, control/handover.h); when it says hello, hands it
+// the listening sockets and the live state (the hooks' offer); when it says ready, commits:
+// sends the state as it is then, lets go (handed_over: stop accepting, drain) and replies with
+// both pids, versions and build ids. Until then the old process serves as if nothing happened:
+// a new binary that cannot start, refuses its config, exits or is not ready within the timeout
+// is stopped (SIGKILL) and reaped, and the reply says why. One upgrade at a time. Control
+// thread only.
 //
 // The conversation, one JSON message each way (new → old unless marked):
-//   {"type":"hello","pid":N,"version":V,"build":B}      config loaded and checked
-//   old → new: {"type":"handover",...} + descriptors     see main.cc (offer)
+//   {"type":"hello","protocol":1,"pid":N,"version":V,"build":B}  config loaded and checked
+//   old → new: {"type":"handover","protocol":1,...} + descriptors (control/takeover.h)
 //   {"type":"ready","control_adopted":bool}              workers set up, accepting nothing
 //   old → new: {"type":"commit","state":STATE}           the old one has let go: it accepts
 //                                                        and changes nothing more
 //   {"type":"failed","reason":TEXT}                      at any point before ready
 // Until the commit the new process has accepted nothing, so killing it loses nothing; after it
-// the old one never kills it. A new process that hears no commit exits without serving.
+// the old one never kills it. A new process that hears no commit exits without serving, unless
+// the old one died (then nobody else serves).
 class Upgrader {
 public:
   struct Hooks {
