@@ -264,17 +264,7 @@ int connect_raw(uint16_t port); // below
 // accepted by weir before a reload and make its handshake after it.
 class HeldRelay {
 public:
-  explicit HeldRelay(uint16_t target) : target_(target) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_, 4);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
+  explicit HeldRelay(uint16_t target) : target_(target) { listen_ = listen_loopback(port_, 4); }
   ~HeldRelay() {
     if (thread_.joinable()) thread_.join();
     ::close(listen_);
