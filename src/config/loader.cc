@@ -1,5 +1,6 @@
 #include "weir/config/loader.h"
 
+#include "discovery_reader.h"
 #include "limits_reader.h"
 #include "rollout_reader.h"
 #include "tls_reader.h"
@@ -79,7 +80,7 @@ private:
     Fields f(c_, top,
              {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
               "drain_timeout", "control", "admin", "state_dir", "trusted_proxies",
-              "tls_reload_interval", "shutdown_delay"});
+              "tls_reload_interval", "shutdown_delay", "resolver", "kubernetes"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -121,6 +122,8 @@ private:
     }
 
     if (auto t = f.get("trusted_proxies")) read_trusted_proxies(*t);
+    if (auto r = f.get("resolver")) read_resolver(c_, *r, config_.resolver);
+    if (auto k = f.get("kubernetes")) read_kubernetes(c_, *k, base_dir_, config_.kubernetes);
 
     check_references();
   }
@@ -208,7 +211,7 @@ private:
       }
       Fields f(c_, element,
                {"namespace", "name", "endpoints", "health_check", "probes", "outlier_detection",
-                "max_idle_connections", "tls"});
+                "max_idle_connections", "tls", "kubernetes"});
       Service service;
       ServiceMarks marks{element.pos, element.path, true};
       if (auto n = f.require("namespace")) {
@@ -229,7 +232,16 @@ private:
       } else {
         marks.valid = false;
       }
-      if (auto e = f.require("endpoints")) read_endpoints(*e, service);
+      // Endpoints are listed, or found in Kubernetes: one or the other.
+      auto endpoints = f.get("endpoints");
+      auto kubernetes = f.get("kubernetes");
+      if (endpoints && kubernetes)
+        c_.fail(*kubernetes, "a service takes either endpoints or kubernetes, not both "
+                             "(kubernetes finds the endpoints)");
+      else if (kubernetes)
+        read_kubernetes_ref(c_, *kubernetes, service.kubernetes.emplace());
+      else if (auto e = f.require("endpoints"))
+        read_endpoints(c_, *e, service);
       if (auto h = f.get("health_check")) read_health_check(*h, service.health_check);
       if (auto p = f.get("probes")) read_probes(*p, service.probes);
       if (auto o = f.get("outlier_detection"))
@@ -241,21 +253,6 @@ private:
       if (!marks.valid) all_services_named_ = false;
       config_.services.push_back(std::move(service));
       service_marks_.push_back(std::move(marks));
-    }
-  }
-
-  void read_endpoints(const Item& item, Service& service) {
-    auto list = c_.nonempty_list(item, "endpoint");
-    if (!list) return;
-    for (const Item& element : *list) {
-      auto address = c_.address(element, false);
-      if (!address) continue;
-      if (std::find(service.endpoints.begin(), service.endpoints.end(), *address) !=
-          service.endpoints.end()) {
-        c_.fail(element, "endpoint " + address->text() + " is listed twice");
-        continue;
-      }
-      service.endpoints.push_back(*address);
     }
   }
 

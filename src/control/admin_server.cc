@@ -223,7 +223,9 @@ private:
     if (path_ == "/healthz") return respond(200, kTextPlain, "ok\n", close_after);
     if (path_ == "/ready") {
       if (s.ready()) return respond(200, kTextPlain, "ready\n", close_after);
-      return respond(503, kTextPlain, "not ready\n", close_after);
+      // Why, when discovery is what it waits for: an operator reads it with curl.
+      std::string why = s.not_ready_reason();
+      return respond(503, kTextPlain, "not ready\n" + why, close_after);
     }
     if (path_ == "/stats.json") {
       s.write_stats(body_);
@@ -416,7 +418,12 @@ std::string AdminServer::address() const {
 
 bool AdminServer::ready() const {
   return !shutting_down_ && controller_.snapshot() != nullptr &&
-         !controller_.workers().workers().empty();
+         !controller_.workers().workers().empty() && controller_.not_ready().empty();
+}
+
+std::string AdminServer::not_ready_reason() const {
+  if (shutting_down_) return "shutting down\n";
+  return controller_.not_ready();
 }
 
 void AdminServer::write_metrics(std::string& out) const {
@@ -440,6 +447,7 @@ void AdminServer::write_metrics(std::string& out) const {
   e.version = WEIR_VERSION;
   metrics::write_prometheus(e, out);
   controller_.write_rollout_metrics(out);
+  controller_.discovery().write_metrics(out);
 }
 
 void AdminServer::write_stats(std::string& out) const {

@@ -280,6 +280,18 @@ void Controller::register_commands(CommandTable& table) {
                    w.end_array();
                    w.key("ready").value(prober_.ready(s.id));
                    w.key("endpoints_available").value(static_cast<uint64_t>(s.available.size()));
+                   if (auto sources = discovery_.status(s.id); !sources.empty()) {
+                     w.key("discovery").begin_array();
+                     for (const auto& d : sources) {
+                       w.begin_object().key("kind").value(d.kind).key("source").value(d.what);
+                       w.key("answered").value(d.answered);
+                       w.key("endpoints").value(static_cast<uint64_t>(d.endpoints));
+                       w.key("updates").value(d.updates).key("failures").value(d.failures);
+                       if (!d.last_error.empty()) w.key("last_error").value(d.last_error);
+                       w.end_object();
+                     }
+                     w.end_array();
+                   }
 
                    w.end_object();
                  }

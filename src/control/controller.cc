@@ -1,10 +1,12 @@
 #include "weir/control/controller.h"
 
 #include "weir/base/log.h"
+#include "weir/config/address.h"
 #include "weir/config/loader.h"
 
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 namespace weir::control {
 
@@ -60,11 +62,18 @@ LiveState prune(const LiveState& live, const config::Config& config) {
 
 Controller::Controller(asio::io_context& io, std::string config_path,
                        std::shared_ptr<const config::Config> config, Clock& clock)
-    : io_(io), clock_(clock), config_path_(std::move(config_path)), config_(std::move(config)),
-      metrics_timer_(io), checker_(io, [this](const std::string&, const std::string&,
-                                              const health::EndpointStatus&) { republish(); }),
+    : io_(io), clock_(clock), config_path_(std::move(config_path)), file_config_(config),
+      config_(std::move(config)), metrics_timer_(io),
+      checker_(io, [this](const std::string&, const std::string&,
+                          const health::EndpointStatus&) { republish(); }),
       prober_(io, [this](const std::string&, bool) {}), ejection_timer_(io),
-      ticket_keys_(std::make_shared<tls::TicketKeys>()), tls_timer_(io), ticket_timer_(io) {}
+      ticket_keys_(std::make_shared<tls::TicketKeys>()), tls_timer_(io), ticket_timer_(io),
+      discovery_(
+          io,
+          [this](const std::string& service, const discovery::Found& found) {
+            set_discovered(service, found);
+          },
+          [](const char* name) -> const char* { return std::getenv(name); }) {}
 
 runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
                                                    const LiveState& live) const {
@@ -80,6 +89,7 @@ runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
       if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
         o.down[svc.id()].insert(ep.text());
     }
+  add_discovered_drains(config, o);
   return o;
 }
 
@@ -188,6 +198,12 @@ Result<bool> Controller::start(Inherited* inherited) {
   tls_ = std::move(*contexts);
   checker_.set_tls(&tls_); // health checks and probes speak TLS to TLS services
   prober_.set_tls(&tls_);
+  if (inherited) {
+    // What the old process had found is in force from the start: its endpoints, and what its
+    // health checks said of them (seeded below).
+    discovered_ = inherited->discovered;
+    config_ = with_discovered(*file_config_);
+  }
   checker_.configure(*config_);
   prober_.configure(*config_);
   if (inherited) {
@@ -212,6 +228,8 @@ Result<bool> Controller::start(Inherited* inherited) {
       std::move(sockets), inherited != nullptr);
   if (!started.ok()) return started;
   started_ = true;
+  discovery_.configure(*file_config_, inherited ? inherited->discovered
+                                                : std::map<std::string, discovery::Found>{});
   sample_metrics();
   schedule_tls_check();
   schedule_ticket_rotation();
@@ -268,6 +286,17 @@ std::string Controller::handover_state() const {
         .end_object();
   w.end_array();
   w.key("ticket_keys").value(ticket_keys_->export_keys());
+  w.key("discovered").begin_object();
+  for (const auto& [service, found] : discovered_) {
+    w.key(service).begin_object().key("source").value(found.source).key("endpoints").begin_array();
+    for (const auto& a : found.endpoints)
+      w.value(a.text());
+    w.end_array().key("terminating").begin_array();
+    for (const auto& t : found.terminating)
+      w.value(t);
+    w.end_array().end_object();
+  }
+  w.end_object();
   return w.end_object().take();
 }
 
@@ -299,10 +328,25 @@ std::string Controller::parse_handover_state(std::string_view text, Inherited& i
                              static_cast<uint32_t>(c.get_number("failures"))});
     }
   into.ticket_keys = parsed.value->get_string("ticket_keys");
+  if (const json::Value* d = parsed.value->find("discovered"); d && d->is_object())
+    for (const auto& [service, f] : d->as_object()) {
+      discovery::Found found;
+      found.source = f.get_string("source");
+      if (const json::Value* e = f.find("endpoints"); e && e->is_array())
+        for (const auto& a : e->as_array())
+          if (auto parsed_address =
+                  config::parse_address(a.is_string() ? a.as_string() : "", false))
+            found.endpoints.push_back(*parsed_address);
+      if (const json::Value* t = f.find("terminating"); t && t->is_array())
+        for (const auto& a : t->as_array())
+          if (a.is_string()) found.terminating.insert(a.as_string());
+      into.discovered[service] = std::move(found);
+    }
   return "";
 }
 
 void Controller::stop() {
+  discovery_.stop();
   metrics_timer_.cancel();
   ejection_timer_.cancel();
   tls_timer_.cancel();
@@ -464,7 +508,10 @@ void Controller::reload(Done done) {
     log::error("reload refused, running config kept:\n" + text);
     return done(Error{ErrorSource::config, text});
   }
-  auto next = std::make_shared<const config::Config>(std::move(std::get<config::Config>(loaded)));
+  auto next_file =
+      std::make_shared<const config::Config>(std::move(std::get<config::Config>(loaded)));
+  // What discovery found stays in force for the services whose sources the file keeps.
+  auto next = with_discovered(*next_file);
   // Certificate and key files are read again on every reload, changed or not: a reload is how
   // an operator says "the files are new". A file that went bad since it was checked refuses
   // the reload like a bad config.
@@ -476,7 +523,7 @@ void Controller::reload(Done done) {
     return done(contexts.error());
   }
   auto next_tls = std::make_shared<tls::Contexts>(std::move(*contexts));
-  const config::Config& old = *config_;
+  const config::Config& old = *file_config_;
   json::Writer w;
   w.begin_object();
   auto names = [&](const char* key, const std::vector<std::string>& list) {
@@ -519,14 +566,16 @@ void Controller::reload(Done done) {
   // reload and ends a rollout whose plan is gone).
   live = prune(live, *next);
   std::vector<std::string> services_added, services_removed, listeners_added, listeners_removed;
-  for (const auto& s : next->services)
+  for (const auto& s : next_file->services)
     if (!find_service(old, s.id())) services_added.push_back(s.id());
   for (const auto& s : old.services)
-    if (!find_service(*next, s.id())) services_removed.push_back(s.id());
+    if (!find_service(*next_file, s.id())) services_removed.push_back(s.id());
   // What else a reload applies now, so a reply to a file that changed only these does not read
   // "no changes".
   std::vector<std::string> services_changed, settings_changed;
-  for (const auto& s : next->services)
+  if (next_file->resolver != old.resolver) settings_changed.push_back("resolver");
+  if (next_file->kubernetes != old.kubernetes) settings_changed.push_back("kubernetes");
+  for (const auto& s : next_file->services)
     if (const config::Service* before = find_service(old, s.id()); before && !(*before == s))
       services_changed.push_back(s.id());
   if (next->limits != old.limits) settings_changed.push_back("limits");
@@ -584,7 +633,11 @@ void Controller::reload(Done done) {
         done(fields);
       },
       next_tls.get());
-  if (published.ok()) tls_stamps_ = std::move(next_stamps);
+  if (published.ok()) {
+    tls_stamps_ = std::move(next_stamps);
+    file_config_ = std::move(next_file);
+    discovery_.configure(*file_config_); // starts, keeps or stops sources
+  }
   if (!published.ok()) {
     ++reloads_failed_;
     log::error("reload refused: " + published.error().message);

@@ -243,7 +243,20 @@ std::string services(const json::Value& list) {
                         e.get_bool("drained") ? "yes" : "no", number(e["active"])});
   }
   if (t.rows.empty()) return "no services\n";
-  return t.str();
+  // Where discovered endpoints come from, and how that goes.
+  std::string sources;
+  for (const json::Value& s : array_or_empty(list))
+    for (const json::Value& d : array_or_empty(s["discovery"])) {
+      sources += text_or_dash(s, "service") + ": " + text_or_dash(d, "source") + ": " +
+                 (d.get_bool("answered") ? number(d["endpoints"]) + " endpoint(s)"
+                                         : std::string("no answer yet")) +
+                 ", " + number(d["updates"]) + " update(s), " + number(d["failures"]) +
+                 " failure(s)";
+      if (const json::Value* e = d.find("last_error"); e && e->is_string())
+        sources += ", last error: " + e->as_string();
+      sources += "\n";
+    }
+  return t.str() + (sources.empty() ? "" : "\ndiscovery:\n" + sources);
 }
 
 std::string certificates(const json::Value& list) {

@@ -100,7 +100,10 @@ void Checker::configure(const config::Config& config) {
         if (changed) {
           t->due.reset();
           t->timer.cancel();
-          if (!t->check.enabled) t->status.state = State::unknown;
+          if (!t->check.enabled) {
+            t->status.state = State::unknown;
+            t->status.awaiting_first_check = false;
+          }
           if (t->check.enabled) schedule(t, std::chrono::milliseconds(0));
         }
       } else {
@@ -111,7 +114,11 @@ void Checker::configure(const config::Config& config) {
         t->address = {asio::ip::make_address(ep.host, ec), ep.port};
         t->check = svc.health_check;
         t->tls = svc.tls.enabled;
-        if (t->check.enabled) {
+        if (t->check.enabled && svc.discovered()) {
+          // A pod or address that just appeared: checked at once, and out until then.
+          t->status.awaiting_first_check = true;
+          schedule(t, std::chrono::milliseconds(0));
+        } else if (t->check.enabled) {
           // Spread the first round over one interval so checks do not come in bursts.
           std::uniform_int_distribution<int64_t> d(0, t->check.interval.count());
           schedule(t, std::chrono::milliseconds(d(random_) / 4));
@@ -208,7 +215,17 @@ void Checker::record(const std::shared_ptr<Target>& t, bool ok, std::string erro
   bool was_available = s.available();
   State before = s.state;
   ++s.checks;
-  if (ok) {
+  if (s.awaiting_first_check) {
+    s.awaiting_first_check = false;
+    if (ok) {
+      s.successes = 1;
+      s.state = State::up;
+    } else {
+      s.failures = 1;
+      s.last_error = std::move(error);
+      s.state = State::down;
+    }
+  } else if (ok) {
     ++s.successes;
     s.failures = 0;
     if (s.state != State::up && s.successes >= t->check.healthy_threshold) s.state = State::up;

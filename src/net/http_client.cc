@@ -45,6 +45,7 @@ public:
         buffer_(kMaxHeadBytes + kReadChunk) {}
 
   void start() {
+    if (finished_) return; // aborted before it started
     try {
       begin();
     } catch (const std::exception& e) {
@@ -208,8 +209,14 @@ private:
       response_.status = parser_.head().status;
       for (const auto& h : parser_.head().headers)
         response_.headers.emplace_back(std::string(h.name), std::string(h.value));
+      if (request_.on_head && !request_.on_head(response_.status)) return finish("stopped"), false;
     }
     for (auto piece : parser_.body()) {
+      if (request_.on_body && parser_.head().status >= 200) {
+        if (!request_.on_body(piece)) return finish("stopped"), false;
+        if (finished_) return false; // aborted from inside on_body
+        continue;
+      }
       if (response_.body.size() + piece.size() > request_.max_body_bytes)
         return finish("response body larger than " + std::to_string(request_.max_body_bytes) +
                       " bytes"),
@@ -226,6 +233,14 @@ private:
     return true;
   }
 
+public:
+  // The caller does not want the answer any more: no `done`.
+  void abort() {
+    done_ = nullptr;
+    finish("aborted");
+  }
+
+private:
   void finish(std::string error) {
     if (finished_) return;
     finished_ = true;
@@ -267,9 +282,12 @@ private:
 
 } // namespace
 
-void HttpClient::fetch(asio::io_context& io, HttpRequest request, Done done) {
+HttpClient::Abort HttpClient::fetch(asio::io_context& io, HttpRequest request, Done done) {
   auto exchange = std::make_shared<Exchange>(io, std::move(request), std::move(done));
   asio::post(io, [exchange] { exchange->start(); });
+  return [weak = std::weak_ptr<Exchange>(exchange)] {
+    if (auto e = weak.lock()) e->abort();
+  };
 }
 
 } // namespace weir::net

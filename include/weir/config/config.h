@@ -114,10 +114,35 @@ struct OutlierDetection {
   bool operator==(const OutlierDetection&) const = default;
 };
 
+// An endpoint given by name: every A and AAAA record of `host` is an endpoint on `port`,
+// re-resolved when the answer's TTL runs out (discovery/dns_source.h).
+struct DnsName {
+  std::string host; // lower case, without a trailing dot
+  uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+  bool operator==(const DnsName&) const = default;
+};
+
+// A Kubernetes Service whose EndpointSlices give the endpoints (discovery/kubernetes_source.h);
+// the Kubernetes namespace is the weir service's namespace.
+struct KubernetesRef {
+  std::string service;
+  std::string port_name;    // the EndpointSlice port of this name ...
+  uint16_t port_number = 0; // ... or, when not 0, of this number
+  std::string port_text() const { return port_number ? std::to_string(port_number) : port_name; }
+  bool operator==(const KubernetesRef&) const = default;
+};
+
 struct Service {
   std::string ns;   // namespace, e.g. app-v1
   std::string name; // e.g. app
+  // Numeric endpoints as written; in the config in force (Controller::config()) also those
+  // that discovery found for `dns_names` and `kubernetes`, which the file never holds.
   std::vector<Address> endpoints;
+  std::vector<DnsName> dns_names;
+  std::optional<KubernetesRef> kubernetes; // replaces endpoints
+  // Endpoints come and go without a reload: a new one waits for its first health check.
+  bool discovered() const { return !dns_names.empty() || kubernetes.has_value(); }
   HealthCheck health_check;
   std::vector<Probe> probes;
   OutlierDetection outlier_detection;
@@ -324,6 +349,24 @@ struct Admin {
 // else epoll (resolved when the workers start, not by the loader).
 enum class IoBackend { auto_, epoll, io_uring };
 
+// Where DNS names are resolved (c-ares on the control thread).
+struct Resolver {
+  std::vector<Address> servers; // empty: the nameservers of /etc/resolv.conf
+  Duration min_ttl{1000};       // an answer is asked again after its TTL, clamped to these
+  Duration max_ttl{300000};
+  bool operator==(const Resolver&) const = default;
+};
+
+// How weir reaches the Kubernetes API (LIST and WATCH of EndpointSlices). Empty strings take
+// the in-cluster defaults when discovery starts: KUBERNETES_SERVICE_HOST/_PORT and the pod's
+// ServiceAccount files.
+struct Kubernetes {
+  std::string api_server; // https://host:port
+  std::string token_file; // read again for every request, so a rotated token is used
+  std::string ca_file;
+  bool operator==(const Kubernetes&) const = default;
+};
+
 struct Config {
   std::string source_path; // the file it was loaded from ("" when from a string)
   unsigned workers = 0;    // resolved: "auto" becomes the number of CPUs
@@ -346,6 +389,8 @@ struct Config {
   // How often the certificate and key files are looked at for changes (cert-manager rotates
   // them in place); 0 never.
   Duration tls_reload_interval{60000};
+  Resolver resolver;
+  Kubernetes kubernetes;
 };
 
 } // namespace weir::config

@@ -57,8 +57,11 @@ public:
   // "host:port" as bound: the real port when the config said 0.
   std::string address() const;
 
-  // 200 once the config is loaded and the workers run on their bound listeners.
+  // 200 once the config is loaded, the workers run on their bound listeners, and discovery
+  // answered for every service that has it.
   bool ready() const;
+  // Why not ready ("" when it is, or when nothing more can be said).
+  std::string not_ready_reason() const;
   // SIGTERM came: /ready answers 503 from now on, whatever else holds.
   void set_shutting_down() { shutting_down_ = true; }
   // The bodies of /metrics and /stats.json, appended to `out`.

@@ -7,6 +7,7 @@
 #include "weir/control/ejections.h"
 #include "weir/control/state_file.h"
 #include "weir/control/systemd_notify.h"
+#include "weir/discovery/discovery.h"
 #include "weir/health/checker.h"
 #include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
@@ -43,6 +44,8 @@ public:
     std::vector<health::Checker::OverrideEntry> health;
     std::vector<health::Checker::Finding> checks; // what the health checks found
     std::string ticket_keys; // tls::TicketKeys::export_keys(): sessions resume across it
+    // What discovery had found, by service id: used until this process's own sources answer.
+    std::map<std::string, discovery::Found> discovered;
     std::vector<runtime::ListenerSockets> sockets;
   };
   // Restores the state file (or takes `inherited`'s state and sockets), starts the workers and
@@ -69,7 +72,14 @@ public:
   metrics::Registry& synthetic_metrics() { return synthetic_metrics_; }
   const metrics::Registry& synthetic_metrics() const { return synthetic_metrics_; }
   const metrics::Aggregator& synthetic_aggregator() const { return synthetic_aggregator_; }
+  // The config in force: the file's, with the endpoints discovery found added to its services.
   const config::Config& config() const { return *config_; }
+  // The config as loaded from the file (no discovered endpoints).
+  const config::Config& file_config() const { return *file_config_; }
+  const discovery::Discovery& discovery() const { return discovery_; }
+  // "" when weir may report ready as far as the config goes; else why not (discovery has not
+  // answered for some service yet), a line per reason.
+  std::string not_ready() const { return discovery_.not_ready(); }
   const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
   const LiveState& live() const { return live_; }
   const std::string& config_path() const { return config_path_; }
@@ -163,6 +173,11 @@ public:
 
 private:
   class Watch;
+  // Discovery (controller_discovery.cc): what it found for a service replaces what was found
+  // before, in a config in force built from the file's and published like any change.
+  void set_discovered(const std::string& service, const discovery::Found& found);
+  std::shared_ptr<const config::Config> with_discovered(const config::Config& file) const;
+  void add_discovered_drains(const config::Config& config, runtime::Snapshot::Overrides& o) const;
   // `tls`: new TLS contexts to publish with (they replace tls_ once published); null keeps tls_.
   Result<bool> publish(std::shared_ptr<const config::Config> config, LiveState live,
                        std::function<void()> applied, const tls::Contexts* tls = nullptr);
@@ -182,7 +197,9 @@ private:
   boost::asio::io_context& io_;
   Clock& clock_;
   std::string config_path_;
+  std::shared_ptr<const config::Config> file_config_;
   std::shared_ptr<const config::Config> config_;
+  std::map<std::string, discovery::Found> discovered_; // by service id
   std::shared_ptr<const runtime::Snapshot> snapshot_;
   LiveState live_;
   uint64_t generation_ = 0;
@@ -215,6 +232,7 @@ private:
   std::vector<std::string> tls_stamps_; // what tls_'s files looked like when it was built
   boost::asio::steady_timer tls_timer_;
   boost::asio::steady_timer ticket_timer_;
+  discovery::Discovery discovery_; // last: its callbacks reach the members above
 };
 
 // What a file looks like (device, inode, size, modification time): a changed certificate, even

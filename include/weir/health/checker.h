@@ -35,11 +35,15 @@ struct EndpointStatus {
   uint32_t failures = 0;  // consecutive
   uint64_t checks = 0;
   std::string last_error;
+  // A discovered endpoint that appeared (config::Service::discovered) waits for its first
+  // check: its result alone makes it up or down (Envoy's ignore_new_hosts_until_first_hc).
+  bool awaiting_first_check = false;
   // What routing uses: an override wins; otherwise only a failed endpoint is out (an endpoint
-  // not yet checked takes traffic, as in Envoy without "wait for first check").
+  // of a listed service not yet checked takes traffic, as in Envoy without "wait for first
+  // check").
   bool available() const {
     if (override_state != Override::automatic) return override_state == Override::up;
-    return state != State::down;
+    return !awaiting_first_check && state != State::down;
   }
 };
 

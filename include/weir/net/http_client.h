@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct HttpRequest {
   std::string ca_file;
   // A longer body ends the exchange with an error: a gate or a metric never needs megabytes.
   size_t max_body_bytes = 1024 * 1024;
+  // Set: the body is streamed instead of kept (a Kubernetes watch): each piece as it arrives,
+  // after `on_head` with the status; false from either ends the exchange ("stopped").
+  // max_body_bytes does not apply.
+  std::function<bool(int status)> on_head;
+  std::function<bool(std::string_view piece)> on_body;
 };
 
 struct HttpResponse {
@@ -47,7 +53,10 @@ struct HttpResponse {
 class HttpClient {
 public:
   using Done = std::function<void(HttpResponse)>;
-  static void fetch(boost::asio::io_context& io, HttpRequest request, Done done);
+  // Ends the exchange at once if it is still going, without calling its `done` (the caller is
+  // going away). Harmless after the end. Control thread only.
+  using Abort = std::function<void()>;
+  static Abort fetch(boost::asio::io_context& io, HttpRequest request, Done done);
 };
 
 } // namespace weir::net

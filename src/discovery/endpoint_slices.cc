@@ -1,0 +1,172 @@
+#include "weir/discovery/endpoint_slices.h"
+
+#include "weir/base/json.h"
+#include "weir/config/address.h"
+#include "weir/net/url.h"
+
+#include <algorithm>
+
+namespace weir::discovery {
+
+namespace {
+
+// Kubernetes sends resourceVersion as a string; a number is taken too.
+std::string text_of(const json::Value* v) {
+  if (!v) return "";
+  if (v->is_string()) return v->as_string();
+  if (v->is_number()) return std::to_string(static_cast<uint64_t>(v->as_number()));
+  return "";
+}
+
+bool condition(const json::Value& conditions, std::string_view key, bool absent) {
+  const json::Value* v = conditions.find(key);
+  if (!v || !v->is_bool()) return absent; // nil: see SliceEndpoint
+  return v->as_bool();
+}
+
+} // namespace
+
+ParsedSlice parse_slice(const json::Value& object) {
+  ParsedSlice out;
+  if (!object.is_object()) return {std::nullopt, "the slice is not a JSON object"};
+  Slice s;
+  const json::Value& meta = object["metadata"];
+  s.name = meta.get_string("name");
+  if (s.name.empty()) return {std::nullopt, "the slice has no metadata.name"};
+  s.resource_version = text_of(meta.find("resourceVersion"));
+  s.address_type = object.get_string("addressType", "IPv4");
+  if (const json::Value* ports = object.find("ports"); ports && ports->is_array())
+    for (const auto& p : ports->as_array()) {
+      const double n = p.get_number("port", -1);
+      if (n < 1 || n > 65535) continue; // no port: the slice is of a Service without ports
+      s.ports.push_back({p.get_string("name"), static_cast<uint16_t>(n)});
+    }
+  if (const json::Value* eps = object.find("endpoints"); eps && eps->is_array())
+    for (const auto& e : eps->as_array()) {
+      SliceEndpoint ep;
+      if (const json::Value* a = e.find("addresses"); a && a->is_array())
+        for (const auto& x : a->as_array())
+          if (x.is_string()) ep.addresses.push_back(x.as_string());
+      const json::Value& c = e["conditions"];
+      ep.ready = condition(c, "ready", true);
+      // serving is new (1.20+): a server without it says only ready.
+      ep.serving = condition(c, "serving", ep.ready);
+      ep.terminating = condition(c, "terminating", false);
+      s.endpoints.push_back(std::move(ep));
+    }
+  out.slice = std::move(s);
+  return out;
+}
+
+SliceList parse_slice_list(std::string_view body) {
+  SliceList out;
+  auto parsed = json::parse(body);
+  if (!parsed.value || !parsed.value->is_object())
+    return {{}, "", "the list is not a JSON object: " + parsed.error};
+  const json::Value& v = *parsed.value;
+  if (v.get_string("kind") == "Status")
+    return {{}, "", "the API server answered " + v.get_string("message")};
+  out.resource_version = text_of(v["metadata"].find("resourceVersion"));
+  const json::Value* items = v.find("items");
+  if (!items || (!items->is_array() && !items->is_null()))
+    return {{}, "", "the list has no items array"};
+  if (items->is_array())
+    for (const auto& item : items->as_array()) {
+      auto s = parse_slice(item);
+      if (!s.slice) return {{}, "", s.error};
+      out.slices.push_back(std::move(*s.slice));
+    }
+  return out;
+}
+
+WatchEvent parse_watch_event(std::string_view line) {
+  WatchEvent e;
+  auto parsed = json::parse(line);
+  if (!parsed.value || !parsed.value->is_object()) {
+    e.message = "a watch line is not a JSON object: " + parsed.error;
+    return e;
+  }
+  const std::string type = parsed.value->get_string("type");
+  const json::Value& object = (*parsed.value)["object"];
+  if (type == "ERROR") {
+    e.type = WatchEvent::Type::error;
+    e.code = static_cast<int>(object.get_number("code"));
+    e.message = object.get_string("message", "watch error");
+    return e;
+  }
+  if (type == "BOOKMARK") {
+    e.type = WatchEvent::Type::bookmark;
+    e.resource_version = text_of(object["metadata"].find("resourceVersion"));
+    return e;
+  }
+  if (type == "ADDED")
+    e.type = WatchEvent::Type::added;
+  else if (type == "MODIFIED")
+    e.type = WatchEvent::Type::modified;
+  else if (type == "DELETED")
+    e.type = WatchEvent::Type::deleted;
+  else {
+    e.message = "unknown watch event type \"" + type + "\"";
+    return e;
+  }
+  auto s = parse_slice(object);
+  if (!s.slice) {
+    e.type = WatchEvent::Type::error;
+    e.message = s.error;
+    return e;
+  }
+  e.resource_version = s.slice->resource_version;
+  e.slice = std::move(s.slice);
+  return e;
+}
+
+Merged merge_slices(const std::map<std::string, Slice>& slices, const config::KubernetesRef& ref) {
+  Merged out;
+  std::map<std::string, bool> serving; // address text → terminating (false wins)
+  for (const auto& [name, s] : slices) {
+    if (s.address_type != "IPv4" && s.address_type != "IPv6") continue;
+    uint16_t port = 0;
+    for (const auto& p : s.ports)
+      if (ref.port_number ? p.port == ref.port_number : p.name == ref.port_name) port = p.port;
+    if (port == 0) {
+      if (!s.endpoints.empty() && out.problem.empty())
+        out.problem = "port \"" + ref.port_text() + "\" is not in EndpointSlice " + name;
+      continue;
+    }
+    for (const auto& e : s.endpoints) {
+      // Ready and not terminating serves; terminating but still serving is drained (requests in
+      // flight finish); not serving at all is left out.
+      if (!e.serving) continue;
+      for (const auto& a : e.addresses) {
+        auto parsed = config::parse_address((a.find(':') != std::string::npos ? "[" + a + "]" : a) +
+                                                ":" + std::to_string(port),
+                                            false);
+        if (!parsed) continue;
+        const std::string key = parsed->text();
+        auto [it, added] = serving.emplace(key, e.terminating);
+        if (!added) it->second = it->second && e.terminating;
+        if (added) out.endpoints.push_back(*parsed);
+      }
+    }
+  }
+  std::sort(out.endpoints.begin(), out.endpoints.end(),
+            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  for (const auto& [key, terminating] : serving)
+    if (terminating) out.terminating.insert(key);
+  return out;
+}
+
+std::string slices_target(const std::string& ns, const std::string& service, bool watch,
+                          const std::string& resource_version, int timeout_seconds) {
+  std::string t = "/apis/discovery.k8s.io/v1/namespaces/" + net::percent_encode(ns) +
+                  "/endpointslices?labelSelector=" +
+                  net::percent_encode("kubernetes.io/service-name=" + service);
+  if (watch) {
+    t += "&watch=1&allowWatchBookmarks=true";
+    if (!resource_version.empty()) t += "&resourceVersion=" + net::percent_encode(resource_version);
+    if (timeout_seconds > 0) t += "&timeoutSeconds=" + std::to_string(timeout_seconds);
+  }
+  return t;
+}
+
+} // namespace weir::discovery

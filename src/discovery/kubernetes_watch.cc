@@ -1,0 +1,303 @@
+#include "weir/discovery/kubernetes_watch.h"
+
+#include "weir/base/log.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace weir::discovery {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount/";
+constexpr size_t kMaxListBytes = 64u << 20;
+constexpr size_t kMaxEventBytes = 16u << 20;
+constexpr std::chrono::milliseconds kFirstRetry{200};
+constexpr std::chrono::milliseconds kMaxRetry{10000};
+
+std::string trim(std::string s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
+  return s;
+}
+
+} // namespace
+
+Result<ApiAccess> api_access(const config::Kubernetes& config,
+                             const std::function<const char*(const char*)>& env) {
+  ApiAccess a;
+  std::string server = config.api_server;
+  if (server.empty()) {
+    const char* host = env("KUBERNETES_SERVICE_HOST");
+    const char* port = env("KUBERNETES_SERVICE_PORT");
+    if (!host || !*host)
+      return Error{ErrorSource::config,
+                   "kubernetes.api_server is not set and KUBERNETES_SERVICE_HOST is not in the "
+                   "environment (weir is not in a pod)"};
+    std::string h = host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    server = "https://" + h + ":" + (port && *port ? port : "443");
+  }
+  auto url = net::parse_url(server);
+  if (!url.ok()) return Error{ErrorSource::config, "kubernetes.api_server: " + url.error().message};
+  a.url = *url;
+  a.token_file =
+      config.token_file.empty() ? std::string(kServiceAccountDir) + "token" : config.token_file;
+  a.ca_file = config.ca_file.empty() ? std::string(kServiceAccountDir) + "ca.crt" : config.ca_file;
+  return a;
+}
+
+KubernetesWatch::KubernetesWatch(asio::io_context& io, ApiAccess api, std::string ns,
+                                 config::KubernetesRef ref, Changed changed)
+    : io_(io), api_(std::move(api)), ns_(std::move(ns)), ref_(std::move(ref)),
+      changed_(std::move(changed)), retry_timer_(io), grace_timer_(io),
+      alive_(std::make_shared<bool>(true)) {
+  status_.kind = "kubernetes";
+  status_.what = "kubernetes service " + ns_ + "/" + ref_.service + " port " + ref_.port_text();
+}
+
+KubernetesWatch::~KubernetesWatch() {
+  *alive_ = false;
+  if (abort_) abort_();
+  retry_timer_.cancel();
+  grace_timer_.cancel();
+}
+
+void KubernetesWatch::start() {
+  list();
+}
+
+std::string KubernetesWatch::read_token(std::string& error) const {
+  std::ifstream in(api_.token_file);
+  if (!in) {
+    error = "cannot read the token file " + api_.token_file;
+    return "";
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string token = trim(s.str());
+  if (token.empty()) error = "the token file " + api_.token_file + " is empty";
+  return token;
+}
+
+net::HttpRequest KubernetesWatch::request(bool watch, std::string& error) const {
+  net::HttpRequest r;
+  r.url = api_.url;
+  r.ca_file = api_.url.tls ? api_.ca_file : "";
+  std::string token = read_token(error);
+  if (!error.empty()) return r;
+  r.headers.emplace_back("Authorization", "Bearer " + token);
+  r.headers.emplace_back("Accept", "application/json");
+  // Like client-go, a watch asks the server to end it after 5 to 10 minutes (spread out, so
+  // replicas do not all come back at once); the client's own deadline is a little later.
+  static thread_local std::mt19937 random{std::random_device{}()};
+  const int timeout_s = watch ? std::uniform_int_distribution<int>(300, 600)(random) : 0;
+  r.url.target = slices_target(ns_, ref_.service, watch, watch ? resource_version_ : "", timeout_s);
+  r.timeout = watch ? std::chrono::seconds(timeout_s + 30) : std::chrono::seconds(30);
+  r.max_body_bytes = kMaxListBytes;
+  return r;
+}
+
+void KubernetesWatch::list() {
+  std::string error;
+  net::HttpRequest r = request(false, error);
+  if (!error.empty()) return fail(error, true);
+  abort_ =
+      net::HttpClient::fetch(io_, std::move(r), [this, alive = alive_](net::HttpResponse response) {
+        if (!*alive) return;
+        abort_ = nullptr;
+        on_list(std::move(response));
+      });
+}
+
+void KubernetesWatch::on_list(net::HttpResponse r) {
+  if (!r.error.empty()) return fail("list: " + r.error, true);
+  if (r.status != 200) {
+    auto list = parse_slice_list(r.body);
+    std::string why = "list: HTTP " + std::to_string(r.status);
+    if (r.status == 401) why += " (the token in " + api_.token_file + " was refused)";
+    if (r.status == 403) why += " (RBAC: weir may not list endpointslices in " + ns_ + ")";
+    return fail(why, true);
+  }
+  SliceList list = parse_slice_list(r.body);
+  if (!list.error.empty()) return fail("list: " + list.error, true);
+  slices_.clear();
+  for (auto& s : list.slices)
+    slices_[s.name] = std::move(s);
+  resource_version_ = list.resource_version;
+  if (!status_.answered) log::info("discovery: " + status_.what + ": listed");
+  status_.answered = true;
+  status_.last_error.clear();
+  errors_in_a_row_ = 0;
+  recompute();
+  watch();
+}
+
+void KubernetesWatch::watch() {
+  std::string error;
+  net::HttpRequest r = request(true, error);
+  if (!error.empty()) return fail(error, false);
+  line_.clear();
+  relist_ = false;
+  watch_ok_ = false;
+  watch_error_.clear();
+  auto alive = alive_;
+  r.on_head = [this, alive](int status) { return *alive && on_watch_head(status); };
+  r.on_body = [this, alive](std::string_view piece) { return *alive && on_watch_bytes(piece); };
+  abort_ = net::HttpClient::fetch(io_, std::move(r), [this, alive](net::HttpResponse response) {
+    if (!*alive) return;
+    abort_ = nullptr;
+    on_watch_end(std::move(response));
+  });
+}
+
+bool KubernetesWatch::on_watch_head(int status) {
+  if (status == 200) {
+    watch_ok_ = true;
+    errors_in_a_row_ = 0;
+    status_.last_error.clear();
+    return true;
+  }
+  watch_error_ = "watch: HTTP " + std::to_string(status);
+  if (status == 401) watch_error_ += " (the token in " + api_.token_file + " was refused)";
+  if (status == 403) watch_error_ += " (RBAC: weir may not watch endpointslices in " + ns_ + ")";
+  if (status == 410) relist_ = true;
+  return false;
+}
+
+bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
+  bool changed = false;
+  bool keep_going = true;
+  size_t start = 0;
+  while (keep_going && start < piece.size()) {
+    const size_t nl = piece.find('\n', start);
+    if (nl == std::string_view::npos) {
+      line_.append(piece.substr(start));
+      if (line_.size() > kMaxEventBytes) {
+        watch_error_ = "watch: an event larger than 16 MiB";
+        return false;
+      }
+      break;
+    }
+    line_.append(piece.substr(start, nl - start));
+    start = nl + 1;
+    if (line_.find_first_not_of(" \r\t") == std::string::npos) {
+      line_.clear();
+      continue;
+    }
+    WatchEvent e = parse_watch_event(line_);
+    line_.clear();
+    switch (e.type) {
+    case WatchEvent::Type::added:
+    case WatchEvent::Type::modified:
+      resource_version_ = e.resource_version;
+      slices_[e.slice->name] = std::move(*e.slice);
+      changed = true;
+      break;
+    case WatchEvent::Type::deleted:
+      resource_version_ = e.resource_version;
+      changed = slices_.erase(e.slice->name) > 0 || changed;
+      break;
+    case WatchEvent::Type::bookmark:
+      if (!e.resource_version.empty()) resource_version_ = e.resource_version;
+      break;
+    case WatchEvent::Type::error:
+      // 410 Gone: the version we watch from is older than the server keeps; list again.
+      if (e.code == 410) {
+        relist_ = true;
+        watch_error_ = "watch: " + e.message + " (410 Gone: listing again)";
+      } else {
+        watch_error_ = "watch: " + e.message;
+      }
+      keep_going = false;
+      break;
+    }
+  }
+  if (changed) recompute();
+  return keep_going;
+}
+
+void KubernetesWatch::on_watch_end(net::HttpResponse r) {
+  // A watch the server ended at its timeout (or after a bookmark-only quiet spell) simply
+  // starts again from the last version; anything else is an error first.
+  if (relist_ && watch_ok_) {
+    // The server keeps no history that old: list at once (not an error of ours).
+    log::info("discovery: " + status_.what + ": " + watch_error_);
+    return list();
+  }
+  if (!watch_error_.empty()) return fail(watch_error_, relist_);
+  if (r.error.empty() && watch_ok_) return watch();
+  return fail("watch: " + (r.error.empty() ? std::string("ended") : r.error), false);
+}
+
+void KubernetesWatch::fail(std::string error, bool relist) {
+  ++status_.failures;
+  ++errors_in_a_row_;
+  if (error != status_.last_error)
+    log::warn("discovery: " + status_.what + ": " + error + " (last good endpoints kept)");
+  status_.last_error = std::move(error);
+  retry_later(relist);
+}
+
+void KubernetesWatch::retry_later(bool relist) {
+  auto delay = kFirstRetry * (1 << std::min(errors_in_a_row_ - 1, 6));
+  delay = std::min<std::chrono::milliseconds>(delay, kMaxRetry);
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([this, relist, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    if (relist || resource_version_.empty())
+      list();
+    else
+      watch();
+  });
+}
+
+void KubernetesWatch::recompute() {
+  Merged next = merge_slices(slices_, ref_);
+  const auto now = std::chrono::steady_clock::now();
+  std::set<std::string> present;
+  for (const auto& a : next.endpoints)
+    present.insert(a.text());
+  // Addresses that vanished without terminating first linger (see kMoveGrace).
+  for (const auto& a : published_.endpoints) {
+    const std::string key = a.text();
+    if (present.count(key) || published_.terminating.count(key)) continue;
+    lingering_.emplace(key, now + kMoveGrace);
+  }
+  for (auto it = lingering_.begin(); it != lingering_.end();) {
+    if (present.count(it->first) || it->second <= now) {
+      it = lingering_.erase(it);
+      continue;
+    }
+    for (const auto& a : published_.endpoints)
+      if (a.text() == it->first) next.endpoints.push_back(a);
+    ++it;
+  }
+  std::sort(next.endpoints.begin(), next.endpoints.end(),
+            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  if (!next.problem.empty() && next.problem != published_.problem)
+    log::warn("discovery: " + status_.what + ": " + next.problem);
+  if (!lingering_.empty()) {
+    auto first = lingering_.begin()->second;
+    for (const auto& [k, until] : lingering_)
+      first = std::min(first, until);
+    grace_timer_.expires_at(first);
+    grace_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+      if (!ec && *alive) recompute();
+    });
+  }
+  const bool same =
+      next.endpoints == published_.endpoints && next.terminating == published_.terminating;
+  published_ = std::move(next);
+  status_.endpoints = published_.endpoints.size();
+  if (same) return;
+  ++status_.updates;
+  changed_();
+}
+
+} // namespace weir::discovery
