@@ -124,8 +124,14 @@ void read_endpoints(Checker& c, const Item& item, Service& service) {
     std::string_view host = colon == std::string::npos ? std::string_view(*text)
                                                        : std::string_view(*text).substr(0, colon);
     if (host.find(':') != std::string_view::npos || host.starts_with('[') ||
-        all_digits_or_dots(host) || colon == std::string::npos) {
+        all_digits_or_dots(host)) {
       c.fail(element, address.error().message);
+      continue;
+    }
+    if (colon == std::string::npos) {
+      c.fail(element, "endpoint " + quote(*text) +
+                          " has no port: write an address or a host name with its port, e.g. " +
+                          "10.0.0.5:8080 or app.internal:8080");
       continue;
     }
     if (std::string e = host_name_error(host); !e.empty()) {

@@ -247,3 +247,50 @@ TEST_F(CheckerTest, ATlsServiceIsCheckedWithItsContextAndFailsWithoutOne) {
 
 } // namespace
 } // namespace weir::health
+
+namespace weir::health {
+namespace {
+
+// A service whose endpoints discovery found (a DNS name here): an endpoint that appears is out
+// until its first check, which is run at once and alone decides up or down.
+[[gnu::noinline]] config::Config discovered(std::vector<config::Address> endpoints) {
+  config::Config c = two_endpoints(config::HealthCheck::Type::http);
+  c.services[0].dns_names = {{"app.internal", 9001}};
+  c.services[0].endpoints = std::move(endpoints);
+  return c;
+}
+
+TEST_F(CheckerTest, ADiscoveredEndpointIsOutUntilItsFirstCheckWhichRunsAtOnce) {
+  checker.configure(discovered({{"127.0.0.1", 9001}}));
+  EXPECT_FALSE(checker.available(svc, a)) << "appeared, not checked yet";
+  ASSERT_TRUE(checker.next_due());
+  EXPECT_EQ(*checker.next_due(), clock.now()) << "checked at once, not spread over the interval";
+  advance(0ms);
+  EXPECT_EQ(state(a), State::up) << "one success is enough for a new endpoint";
+  EXPECT_TRUE(checker.available(svc, a));
+
+  // One that fails its first check is down at once, and needs healthy_threshold to come back.
+  answer[9002] = 503;
+  checker.configure(discovered({{"127.0.0.1", 9001}, {"127.0.0.1", 9002}}));
+  EXPECT_FALSE(checker.available(svc, b));
+  EXPECT_TRUE(checker.available(svc, a)) << "the endpoint that stays keeps its state";
+  advance(0ms);
+  EXPECT_EQ(state(b), State::down);
+  EXPECT_FALSE(checker.available(svc, b));
+  answer[9002] = 200;
+  advance(250ms);
+  EXPECT_EQ(state(b), State::down) << "one success after a failure is below the threshold";
+  advance(250ms);
+  EXPECT_EQ(state(b), State::up);
+}
+
+TEST_F(CheckerTest, AnOverrideWinsOverWaitingForTheFirstCheck) {
+  config::Config c = discovered({{"127.0.0.1", 9001}});
+  checker.configure(c);
+  EXPECT_FALSE(checker.available(svc, a));
+  ASSERT_TRUE(checker.set_override(svc, a, Override::up, c));
+  EXPECT_TRUE(checker.available(svc, a));
+}
+
+} // namespace
+} // namespace weir::health
