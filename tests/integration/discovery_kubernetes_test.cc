@@ -1,0 +1,319 @@
+// Kubernetes discovery against the fake API server (support/fake_kube_api.h): LIST + WATCH of a
+// Service's EndpointSlices over HTTPS with a bearer token. "Pods" are demo upstreams on one port
+// at 127.0.0.1, .2, .3 and .4, as pods of a Deployment share their container port.
+#include "rollout_helpers.h"
+#include "support/client.h"
+#include "support/control.h"
+#include "support/fake_kube_api.h"
+#include "support/load.h"
+#include "support/upstream.h"
+#include "support/wait.h"
+#include "support/weir.h"
+
+#include <gtest/gtest.h>
+
+namespace weir::test {
+namespace {
+
+DemoUpstream pod(const std::string& name, const std::string& host, uint16_t port) {
+  return DemoUpstream::start(name, {"--listen", host + ":" + std::to_string(port)});
+}
+
+std::string api_block(const FakeKubeApi& api) {
+  return "kubernetes:\n  api_server: " + api.url() + "\n  token_file: " + api.token_file() +
+         "\n  ca_file: " + api.ca_file() + "\n";
+}
+
+std::string k8s_service(const std::string& ns, bool health_checks = true) {
+  return "  - namespace: " + ns + "\n    name: app\n    kubernetes: {service: app, port: http}\n" +
+         (health_checks ? "    health_check: {path: /, interval: 500ms, timeout: 400ms}\n" : "") +
+         "    outlier_detection: {enabled: false}\n";
+}
+
+std::string one_service_config(const FakeKubeApi& api, const std::string& socket,
+                               bool health_checks = true) {
+  return api_block(api) + R"(
+listeners: [{name: public, address: 127.0.0.1:0}]
+admin: {address: 127.0.0.1:0}
+control: {socket: )" +
+         socket + "}\nservices:\n" + k8s_service("app-v2", health_checks) + R"(routes:
+  - {name: r, listener: public, match: {path_prefix: /}, backends: [{service: app-v2/app}]}
+)";
+}
+
+FakeSlice slice(const std::string& name, uint16_t port, std::vector<FakeEndpoint> endpoints,
+                const std::string& ns = "app-v2") {
+  FakeSlice s;
+  s.ns = ns;
+  s.name = name;
+  s.service = "app";
+  s.ports = {{"http", port}};
+  s.endpoints = std::move(endpoints);
+  return s;
+}
+
+FakeEndpoint serving(const std::string& address) {
+  return {address, true, true, false};
+}
+FakeEndpoint terminating(const std::string& address) {
+  return {address, false, true, true};
+}
+
+struct Listed {
+  std::vector<std::string> all;     // every endpoint of the service
+  std::vector<std::string> drained; // of them, drained
+};
+
+Listed endpoints_of(const std::string& socket, const std::string& service = "app-v2/app") {
+  Listed out;
+  auto c = connect_control(socket);
+  if (!c) return out;
+  json::Value r = c->command("show services");
+  for (const auto& s : r["services"].as_array()) {
+    if (s.get_string("service") != service) continue;
+    for (const auto& e : s["endpoints"].as_array()) {
+      out.all.push_back(e.get_string("address"));
+      if (e.get_bool("drained")) out.drained.push_back(e.get_string("address"));
+    }
+  }
+  std::sort(out.all.begin(), out.all.end());
+  std::sort(out.drained.begin(), out.drained.end());
+  return out;
+}
+
+json::Value source_of(const std::string& socket) {
+  auto c = connect_control(socket);
+  if (!c) return {};
+  json::Value r = c->command("show services");
+  return r["services"].as_array().at(0)["discovery"].as_array().at(0);
+}
+
+// The pods that served the next `n` requests of the load.
+std::set<std::string> reached(LoadGen& load, uint64_t n = 200) {
+  int epoch = load.new_epoch();
+  std::set<std::string> out;
+  if (!load.wait_for(epoch, n, 10s)) return out;
+  for (const auto& [who, count] : load.served_by(epoch))
+    out.insert(who);
+  return out;
+}
+
+TEST(DiscoveryKubernetes, ARollingUpdateUnderLoadFailsNoRequestAndReachesExactlyTheServingPods) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  const uint16_t port = p1.port;
+  DemoUpstream p2 = pod("p2", "127.0.0.2", port);
+  DemoUpstream p3 = pod("p3", "127.0.0.3", port);
+  DemoUpstream p4 = pod("p4", "127.0.0.4", port);
+  const std::string P = ":" + std::to_string(port);
+  api->put_slice(slice("app-old", port, {serving("127.0.0.1"), serving("127.0.0.2")}));
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir weir = Weir::start(one_service_config(*api, socket));
+  ASSERT_TRUE(wait_until(
+      [&] { return http_request(weir.admin_port(), "GET", "/ready").status == 200; }, 5s))
+      << http_request(weir.admin_port(), "GET", "/ready").body << weir.proc->output_tail(2000);
+  LoadGen load(weir.port(), 4, 400);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return reached(load) == std::set<std::string>{"p1", "p2"};
+      },
+      5s))
+      << load.report();
+
+  // 1. The new pods come up (in a slice of their own, as the controller often does).
+  api->put_slice(slice("app-new", port, {serving("127.0.0.3"), serving("127.0.0.4")}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return reached(load) == std::set<std::string>{"p1", "p2", "p3", "p4"};
+      },
+      5s))
+      << load.report() << weir.proc->output_tail(2000);
+
+  // 2. The old ones are terminating: drained, so only the new ones get requests.
+  api->put_slice(slice("app-old", port, {terminating("127.0.0.1"), terminating("127.0.0.2")}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return reached(load) == std::set<std::string>{"p3", "p4"};
+      },
+      5s))
+      << load.report();
+  EXPECT_EQ(endpoints_of(socket).drained,
+            (std::vector<std::string>{"127.0.0.1" + P, "127.0.0.2" + P}));
+  EXPECT_EQ(reached(load, 400), (std::set<std::string>{"p3", "p4"}));
+
+  // 3. They are gone from the slice, and go away.
+  api->put_slice(slice("app-old", port, {}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return endpoints_of(socket).all ==
+               std::vector<std::string>{"127.0.0.3" + P, "127.0.0.4" + P};
+      },
+      5s));
+  ASSERT_TRUE(p1.stop());
+  ASSERT_TRUE(p2.stop());
+  api->delete_slice("app-v2", "app-old");
+  EXPECT_EQ(reached(load, 400), (std::set<std::string>{"p3", "p4"}));
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+  EXPECT_GT(load.responses(), 1000u);
+  EXPECT_EQ(api->lists(), 1) << "one list, then one watch throughout";
+}
+
+TEST(DiscoveryKubernetes, AnAddressMovingBetweenSlicesIsNeverDropped) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir weir = Weir::start(one_service_config(*api, socket, false));
+  ASSERT_TRUE(wait_until([&] { return endpoints_of(socket).all.size() == 1; }, 5s));
+  LoadGen load(weir.port(), 4, 400);
+  ASSERT_TRUE(load.wait_for(0, 100));
+  // Gone from one slice, in another only a little later: the only pod there is stays.
+  api->put_slice(slice("app-a", p1.port, {}));
+  ASSERT_TRUE(load.wait_for(load.new_epoch(), 100));
+  api->put_slice(slice("app-b", p1.port, {serving("127.0.0.1")}));
+  ASSERT_TRUE(load.wait_for(load.new_epoch(), 200));
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+  EXPECT_EQ(endpoints_of(socket).all.size(), 1u);
+}
+
+TEST(DiscoveryKubernetes, TheWatchSurvivesDisconnectsGoneVersionsAndATokenRotation) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  const uint16_t port = p1.port;
+  DemoUpstream p2 = pod("p2", "127.0.0.2", port);
+  const std::string P = ":" + std::to_string(port);
+  api->put_slice(slice("app-a", port, {serving("127.0.0.1")}));
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir weir = Weir::start(one_service_config(*api, socket, false));
+  auto follows = [&](std::vector<std::string> want) {
+    for (auto& w : want)
+      w += P;
+    return wait_until([&] { return endpoints_of(socket).all == want; }, 5s);
+  };
+  ASSERT_TRUE(follows({"127.0.0.1"}));
+  ASSERT_TRUE(api->wait_open_watches(1, 5s));
+  LoadGen load(weir.port(), 2, 200);
+
+  // Cut mid-chunk: weir watches again from the last version it saw, without a new list.
+  api->disconnect_watches(true);
+  api->put_slice(slice("app-a", port, {serving("127.0.0.1"), serving("127.0.0.2")}));
+  ASSERT_TRUE(follows({"127.0.0.1", "127.0.0.2"})) << weir.proc->output_tail(2000);
+  EXPECT_EQ(api->lists(), 1);
+  EXPECT_GE(api->watches(), 2);
+
+  // A bookmark moves the version weir resumes from.
+  ASSERT_TRUE(api->wait_open_watches(1, 5s));
+  api->send_bookmark();
+  const uint64_t bookmarked = api->resource_version();
+  api->disconnect_watches(false);
+  ASSERT_TRUE(api->wait_open_watches(1, 5s));
+  bool resumed = false;
+  for (const auto& r : api->requests())
+    resumed =
+        resumed || r.find("resourceVersion=" + std::to_string(bookmarked)) != std::string::npos;
+  EXPECT_TRUE(resumed) << "no watch from the bookmark's version";
+
+  // 410 Gone in the stream: weir lists again, and sees what changed meanwhile.
+  const int lists = api->lists();
+  api->expire_open_watches();
+  api->put_slice(slice("app-a", port, {serving("127.0.0.2")}));
+  ASSERT_TRUE(follows({"127.0.0.2"})) << weir.proc->output_tail(2000);
+  ASSERT_TRUE(wait_until([&] { return api->lists() > lists; }, 5s));
+
+  // History expired while disconnected: the re-watch gets 410, weir lists again.
+  ASSERT_TRUE(api->wait_open_watches(1, 5s));
+  api->disconnect_watches(false);
+  api->expire_history();
+  api->put_slice(slice("app-a", port, {serving("127.0.0.1"), serving("127.0.0.2")}));
+  ASSERT_TRUE(follows({"127.0.0.1", "127.0.0.2"})) << weir.proc->output_tail(2000);
+
+  // The token rotates: the API server takes only the new one before the file has it. weir is
+  // refused (and says so), keeps its endpoints, and recovers once the file holds the new token.
+  ASSERT_TRUE(api->wait_open_watches(1, 5s));
+  api->set_token("rotated-token");
+  api->disconnect_watches(false);
+  ASSERT_TRUE(wait_until([&] { return api->unauthorized() >= 1; }, 5s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return source_of(socket).get_string("last_error").find("HTTP 401") != std::string::npos;
+      },
+      5s))
+      << weir.proc->output_tail(2000);
+  EXPECT_EQ(endpoints_of(socket).all.size(), 2u) << "the last good endpoints stay";
+  HttpResponse metrics = http_request(weir.admin_port(), "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("weir_kubernetes_failures_total{service=\"app-v2/app\""),
+            std::string::npos);
+  api->write_token_file("rotated-token");
+  api->put_slice(slice("app-a", port, {serving("127.0.0.2")}));
+  ASSERT_TRUE(follows({"127.0.0.2"})) << weir.proc->output_tail(2000);
+  EXPECT_EQ(source_of(socket).find("last_error"), nullptr);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+TEST(DiscoveryKubernetes, ReadyWaitsForTheFirstCompleteListAndSaysWhy) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
+  api->set_token("not-the-one-in-the-file");
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir weir = Weir::start(one_service_config(*api, socket));
+  HttpResponse ready;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        ready = http_request(weir.admin_port(), "GET", "/ready");
+        return ready.body.find("401") != std::string::npos;
+      },
+      5s))
+      << ready.body;
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("app-v2/app: waiting for the first list of EndpointSlices "
+                            "(kubernetes service app-v2/app port http): list: HTTP 401"),
+            std::string::npos)
+      << ready.body;
+  api->write_token_file("not-the-one-in-the-file");
+  ASSERT_TRUE(wait_until(
+      [&] { return http_request(weir.admin_port(), "GET", "/ready").status == 200; }, 15s))
+      << weir.proc->output_tail(2000);
+  ASSERT_TRUE(wait_until([&] { return http_request(weir.port(), "GET", "/").status == 200; }, 5s));
+}
+
+TEST(DiscoveryKubernetes, ARolloutBetweenKubernetesBackedVersionsRunsToTheEnd) {
+  using namespace rollout;
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream v1 = pod("v1", "127.0.0.1", 0);
+  DemoUpstream v2 = pod("v2", "127.0.0.2", v1.port);
+  api->put_slice(slice("app-x", v1.port, {serving("127.0.0.1")}, "app-v1"));
+  api->put_slice(slice("app-y", v1.port, {serving("127.0.0.2")}, "app-v2"));
+  const std::string socket = temp_path("k8s", ".sock");
+  Plan plan;
+  plan.steps = {"set_weight: 20", "analysis: { duration: 2s }", "set_weight: 60",
+                "pause: { duration: 500ms }", "set_weight: 100"};
+  Weir weir = Weir::start(api_block(*api) + header(socket, 2) + "admin: {address: 127.0.0.1:0}\n" +
+                          "services:\n" + k8s_service("app-v1") + k8s_service("app-v2") +
+                          "routes:\n" + route("r", "/", plan));
+  ASSERT_TRUE(wait_until(
+      [&] { return http_request(weir.admin_port(), "GET", "/ready").status == 200; }, 5s));
+  LoadGen load(weir.port(), 8, 600);
+  ASSERT_TRUE(load.wait_for(0, 200, 10s));
+  Reply started = control(socket, "rollout start r");
+  ASSERT_TRUE(started.ok()) << started.raw;
+  // Meanwhile the canary's Deployment scales out: the new pod takes its share of the canary.
+  DemoUpstream v2b = pod("v2b", "127.0.0.3", v1.port);
+  api->put_slice(slice("app-y", v1.port, {serving("127.0.0.2"), serving("127.0.0.3")}, "app-v2"));
+  ASSERT_TRUE(wait_phase(socket, "Healthy", 20s)) << status_raw(socket) << history_raw(socket);
+  std::set<std::string> after = reached(load, 300);
+  EXPECT_EQ(after, (std::set<std::string>{"v2", "v2b"}));
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+} // namespace
+} // namespace weir::test
