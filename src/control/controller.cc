@@ -238,7 +238,9 @@ Result<bool> Controller::start(Inherited* inherited) {
 
 void Controller::finish_takeover(const Inherited& latest) {
   // The old process may have changed its state since it handed it over (it served and took
-  // commands until this one was ready): its last word wins.
+  // commands until this one was ready): its last word wins. Endpoints it found first, so the
+  // checks it made of them are seeded below.
+  discovery_.refresh_inherited(latest.discovered);
   for (const auto& o : checker_.overrides()) {
     bool kept = false;
     for (const auto& l : latest.health)

@@ -126,6 +126,16 @@ void Discovery::configure(const config::Config& config,
   }
 }
 
+void Discovery::refresh_inherited(const std::map<std::string, Found>& latest) {
+  for (auto& [id, e] : entries_) {
+    if (!e->has_inherited) continue;
+    auto it = latest.find(id);
+    if (it == latest.end() || it->second.source != e->key) continue;
+    e->inherited = it->second;
+    changed(id);
+  }
+}
+
 Found Discovery::found_of(const std::string&, const Entry& e) const {
   Found f;
   f.source = e.key;

@@ -277,6 +277,7 @@ void Checker::seed(const Finding& f) {
   if (it == targets_.end() || !it->second->check.enabled) return;
   EndpointStatus& s = it->second->status;
   s.state = f.state;
+  s.awaiting_first_check = false; // the old process's checks count as this one's
   s.successes = f.successes;
   s.failures = f.failures;
 }

@@ -6,6 +6,7 @@
 #include "support/control.h"
 #include "support/fake_kube_api.h"
 #include "support/load.h"
+#include "support/upgrade_chain.h"
 #include "support/upstream.h"
 #include "support/wait.h"
 #include "support/weir.h"
@@ -86,6 +87,15 @@ json::Value source_of(const std::string& socket) {
   if (!c) return {};
   json::Value r = c->command("show services");
   return r["services"].as_array().at(0)["discovery"].as_array().at(0);
+}
+
+// How many pods served 20 fresh requests.
+size_t reached_once(uint16_t port) {
+  std::set<std::string> who;
+  for (int i = 0; i < 20; ++i)
+    who.insert(http_request(port, "GET", "/").header("x-served-by"));
+  who.erase("");
+  return who.size();
 }
 
 // The pods that served the next `n` requests of the load.
@@ -311,6 +321,47 @@ TEST(DiscoveryKubernetes, ARolloutBetweenKubernetesBackedVersionsRunsToTheEnd) {
   ASSERT_TRUE(wait_phase(socket, "Healthy", 20s)) << status_raw(socket) << history_raw(socket);
   std::set<std::string> after = reached(load, 300);
   EXPECT_EQ(after, (std::set<std::string>{"v2", "v2b"}));
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+} // namespace
+} // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOwnList) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  DemoUpstream p2 = pod("p2", "127.0.0.2", p1.port);
+  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1"), serving("127.0.0.2")}));
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir first = Weir::start(one_service_config(*api, socket));
+  const uint16_t port = first.port();
+  const uint16_t admin = first.admin_port();
+  ASSERT_TRUE(wait_until([&] { return reached_once(port) == 2; }, 5s));
+  UpgradeChain chain(std::move(first), socket);
+  // The new process cannot list (its token is refused) until the file is fixed.
+  api->set_token("rotated");
+  LoadGen load(port, 4, 400);
+  ASSERT_TRUE(load.wait_for(0, 100));
+  auto reply = chain.upgrade();
+  ASSERT_TRUE(reply.ok()) << reply.raw;
+  EXPECT_EQ(http_request(admin, "GET", "/ready").status, 200)
+      << "the old process had its list: so has the new one";
+  int epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(epoch, 400));
+  EXPECT_EQ(load.served_by(epoch).size(), 2u) << "both pods, as handed over";
+  EXPECT_EQ(endpoints_of(socket).all.size(), 2u);
+  // Its own watch takes over once it may.
+  api->write_token_file("rotated");
+  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.2")}));
+  ASSERT_TRUE(wait_until([&] { return endpoints_of(socket).all.size() == 1; }, 15s));
+  epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(epoch, 200));
+  EXPECT_EQ(load.served_by(epoch), (std::map<std::string, uint64_t>{{"p2", load.count(epoch)}}));
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
 }

@@ -32,6 +32,9 @@ public:
   // sources answer, and counted as answered (the old process was ready with it).
   void configure(const config::Config& config, const std::map<std::string, Found>& inherited = {});
   void stop();
+  // An upgrade's commit: the old process's last word replaces what it handed over before, for
+  // the services whose own sources have not answered yet.
+  void refresh_inherited(const std::map<std::string, Found>& latest);
 
   // "" when every discovered service had its first answer (every DNS name resolved once, a
   // first complete list of each Kubernetes Service); else why not, one line per service.
