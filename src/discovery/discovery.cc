@@ -221,21 +221,30 @@ void Discovery::write_metrics(std::string& out) const {
     metrics::append_label_value(out, what);
     out += "\"} " + std::to_string(value) + "\n";
   };
-  out += "# HELP weir_dns_failures_total Failed or empty DNS answers for a service's endpoint "
-         "name (the last good addresses stay in use).\n# TYPE weir_dns_failures_total counter\n";
-  for (const auto& [id, e] : entries_)
-    for (const auto& d : e->dns)
-      sample("weir_dns_failures_total", id, "name", d->name().text(), d->status().failures);
-  out += "# HELP weir_kubernetes_failures_total Failed LIST or WATCH requests of a service's "
-         "EndpointSlices (the last good endpoints stay in use).\n"
-         "# TYPE weir_kubernetes_failures_total counter\n";
+  bool dns = false, kubernetes = false;
   for (const auto& [id, e] : entries_) {
-    if (e->kubernetes)
-      sample("weir_kubernetes_failures_total", id, "kubernetes_service",
-             e->kubernetes->status().what, e->kubernetes->status().failures);
-    if (!e->setup.last_error.empty())
-      sample("weir_kubernetes_failures_total", id, "kubernetes_service", e->setup.what,
-             e->setup.failures);
+    dns = dns || !e->dns.empty();
+    kubernetes = kubernetes || e->kubernetes || !e->setup.last_error.empty();
+  }
+  if (dns) {
+    out += "# HELP weir_dns_failures_total Failed or empty DNS answers for a service's endpoint "
+           "name (the last good addresses stay in use).\n# TYPE weir_dns_failures_total counter\n";
+    for (const auto& [id, e] : entries_)
+      for (const auto& d : e->dns)
+        sample("weir_dns_failures_total", id, "name", d->name().text(), d->status().failures);
+  }
+  if (kubernetes) {
+    out += "# HELP weir_kubernetes_failures_total Failed LIST or WATCH requests of a service's "
+           "EndpointSlices (the last good endpoints stay in use).\n"
+           "# TYPE weir_kubernetes_failures_total counter\n";
+    for (const auto& [id, e] : entries_) {
+      if (e->kubernetes)
+        sample("weir_kubernetes_failures_total", id, "kubernetes_service",
+               e->kubernetes->status().what, e->kubernetes->status().failures);
+      if (!e->setup.last_error.empty())
+        sample("weir_kubernetes_failures_total", id, "kubernetes_service", e->setup.what,
+               e->setup.failures);
+    }
   }
   out += "# HELP weir_discovered_endpoints Endpoints discovery found for a service now.\n"
          "# TYPE weir_discovered_endpoints gauge\n";
