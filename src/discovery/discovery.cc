@@ -238,12 +238,13 @@ void Discovery::write_metrics(std::string& out) const {
            "EndpointSlices (the last good endpoints stay in use).\n"
            "# TYPE weir_kubernetes_failures_total counter\n";
     for (const auto& [id, e] : entries_) {
-      if (e->kubernetes)
-        sample("weir_kubernetes_failures_total", id, "kubernetes_service",
-               e->kubernetes->status().what, e->kubernetes->status().failures);
-      if (!e->setup.last_error.empty())
-        sample("weir_kubernetes_failures_total", id, "kubernetes_service", e->setup.what,
-               e->setup.failures);
+      if (!e->kubernetes && e->setup.last_error.empty()) continue;
+      // One Kubernetes Service per weir service: the service label says which.
+      out += "weir_kubernetes_failures_total{service=\"";
+      metrics::append_label_value(out, id);
+      out += "\"} " +
+             std::to_string(e->kubernetes ? e->kubernetes->status().failures : e->setup.failures) +
+             "\n";
     }
   }
   out += "# HELP weir_discovered_endpoints Endpoints discovery found for a service now.\n"

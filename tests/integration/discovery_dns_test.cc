@@ -139,6 +139,10 @@ TEST(DiscoveryDns, ADeadDnsServerKeepsTheLastGoodAddressesAndSaysSoThenRecovers)
   EXPECT_EQ(metrics.body.find("weir_dns_failures_total{service=\"app-v1/app\",name=\"app.test:" +
                               port + "\"} 0\n"),
             std::string::npos);
+  RunOptions lint_input;
+  lint_input.input = metrics.body;
+  RunResult lint = run_command({"/usr/bin/promtool", "check", "metrics"}, lint_input);
+  EXPECT_EQ(lint.code, 0) << lint.out << lint.err;
   EXPECT_EQ(http_request(weir.admin_port(), "GET", "/ready").status, 200)
       << "it had its answer: a DNS outage does not take weir out of its load balancer";
   int epoch = load.new_epoch();
