@@ -35,7 +35,8 @@ bool same_backends(const config::Route& a, const config::Route& b) {
   return true;
 }
 
-// Overrides and drains that still name something in `config`.
+} // namespace
+
 LiveState prune(const LiveState& live, const config::Config& config) {
   LiveState out;
   out.extra = live.extra;
@@ -57,8 +58,6 @@ LiveState prune(const LiveState& live, const config::Config& config) {
   }
   return out;
 }
-
-} // namespace
 
 Controller::Controller(asio::io_context& io, std::string config_path,
                        std::shared_ptr<const config::Config> config, Clock& clock)
@@ -639,6 +638,7 @@ void Controller::reload(Done done) {
     tls_stamps_ = std::move(next_stamps);
     file_config_ = std::move(next_file);
     discovery_.configure(*file_config_); // starts, keeps or stops sources
+    forget_undiscovered();
   }
   if (!published.ok()) {
     ++reloads_failed_;

@@ -12,9 +12,13 @@ Controller::with_discovered(const config::Config& file) const {
   auto out = std::make_shared<config::Config>(file);
   for (auto& svc : out->services) {
     if (!svc.discovered()) continue;
+    // What was found stays in force across a reload that changes the service's sources, until
+    // the new ones answer (Discovery::configure keeps it as their starting point): a reload
+    // never empties a service. Entries of services no longer discovered are gone
+    // (forget_undiscovered).
     auto it = discovered_.find(svc.id());
-    // Found for other settings of the service (a reload changed them): stale.
-    if (it == discovered_.end() || it->second.source != discovery::source_key(svc, file)) continue;
+    if (it == discovered_.end()) continue;
+    svc.listed_endpoints = static_cast<uint32_t>(svc.endpoints.size());
     for (const auto& a : it->second.endpoints)
       if (std::find(svc.endpoints.begin(), svc.endpoints.end(), a) == svc.endpoints.end())
         svc.endpoints.push_back(a);
@@ -44,9 +48,15 @@ void Controller::set_discovered(const std::string& service, const discovery::Fou
   // workers do.
   checker_.configure(*next);
   prober_.configure(*next);
-  auto published = publish(next, live_, [] {});
+  // An operator's drain of an endpoint that is gone goes with it: a new pod may get its address.
+  auto published = publish(next, prune(live_, *next), [] {});
   if (!published.ok())
     log::error("discovery: " + service + ": could not publish: " + published.error().message);
+}
+
+void Controller::forget_undiscovered() {
+  for (auto it = discovered_.begin(); it != discovered_.end();)
+    it = discovery_.discovers(it->first) ? std::next(it) : discovered_.erase(it);
 }
 
 } // namespace weir::control

@@ -124,6 +124,7 @@ void Discovery::configure(const config::Config& config,
     // Services with inherited endpoints publish them at once (posted: never inside configure).
     if (e.has_inherited) boost::asio::post(io_, [this, id] { changed(id); });
   }
+  update_ready(); // nothing discovered, or all of it handed over: ready at once
 }
 
 void Discovery::refresh_inherited(const std::map<std::string, Found>& latest) {
@@ -152,10 +153,12 @@ Found Discovery::found_of(const std::string&, const Entry& e) const {
     f.terminating = e.kubernetes->endpoints().terminating;
   }
   if (e.has_inherited && !e.all_answered()) {
+    const std::set<std::string> own = seen; // what this process's sources found
     for (const auto& a : e.inherited.endpoints)
       add(a);
+    // A pod the old process drained stays drained, unless a source here says it serves.
     for (const auto& t : e.inherited.terminating)
-      if (!seen.count(t) || f.terminating.count(t)) f.terminating.insert(t);
+      if (!own.count(t)) f.terminating.insert(t);
   }
   std::sort(f.endpoints.begin(), f.endpoints.end(),
             [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
@@ -170,6 +173,7 @@ void Discovery::changed(const std::string& service) {
     e.has_inherited = false; // its own answers from now on
     e.inherited = {};
   }
+  update_ready();
   publish_(service, found_of(service, e));
 }
 
@@ -181,6 +185,14 @@ std::map<std::string, Found> Discovery::found() const {
 }
 
 std::string Discovery::not_ready() const {
+  return ready_ ? std::string() : waiting_for();
+}
+
+void Discovery::update_ready() {
+  if (!ready_ && waiting_for().empty()) ready_ = true;
+}
+
+std::string Discovery::waiting_for() const {
   std::string out;
   for (const auto& [id, e] : entries_) {
     if (e->has_inherited) continue; // the old process had answers: so does this one

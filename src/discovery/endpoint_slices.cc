@@ -14,7 +14,9 @@ namespace {
 std::string text_of(const json::Value* v) {
   if (!v) return "";
   if (v->is_string()) return v->as_string();
-  if (v->is_number()) return std::to_string(static_cast<uint64_t>(v->as_number()));
+  // A number that no uint64 holds (negative, huge, NaN) is no version at all.
+  if (v->is_number() && v->as_number() >= 0 && v->as_number() < 1.8e19)
+    return std::to_string(static_cast<uint64_t>(v->as_number()));
   return "";
 }
 
@@ -90,7 +92,8 @@ WatchEvent parse_watch_event(std::string_view line) {
   const json::Value& object = (*parsed.value)["object"];
   if (type == "ERROR") {
     e.type = WatchEvent::Type::error;
-    e.code = static_cast<int>(object.get_number("code"));
+    const double code = object.get_number("code");
+    e.code = code >= 100 && code <= 999 ? static_cast<int>(code) : 0;
     e.message = object.get_string("message", "watch error");
     return e;
   }
@@ -136,13 +139,14 @@ Merged merge_slices(const std::map<std::string, Slice>& slices, const config::Ku
     for (const auto& e : s.endpoints) {
       // Ready and not terminating serves; terminating but still serving is drained (requests in
       // flight finish); not serving at all is left out.
-      if (!e.serving) continue;
       for (const auto& a : e.addresses) {
         auto parsed = config::parse_address((a.find(':') != std::string::npos ? "[" + a + "]" : a) +
                                                 ":" + std::to_string(port),
                                             false);
         if (!parsed) continue;
         const std::string key = parsed->text();
+        out.present.insert(key);
+        if (!e.serving) continue;
         auto [it, added] = serving.emplace(key, e.terminating);
         if (!added) it->second = it->second && e.terminating;
         if (added) out.endpoints.push_back(*parsed);

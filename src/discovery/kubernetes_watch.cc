@@ -130,11 +130,15 @@ void KubernetesWatch::on_list(net::HttpResponse r) {
   for (auto& s : list.slices)
     slices_[s.name] = std::move(s);
   resource_version_ = list.resource_version;
-  if (!status_.answered) log::info("discovery: " + status_.what + ": listed");
+  const bool first = !status_.answered;
+  if (first) log::info("discovery: " + status_.what + ": listed");
   status_.answered = true;
   status_.last_error.clear();
   errors_in_a_row_ = 0;
-  recompute();
+  recompute(first);
+  // Without a version to watch from, a watch would start "now" and miss what changes between:
+  // list again after a pause instead.
+  if (resource_version_.empty()) return fail("list: the answer has no resourceVersion", true);
   watch();
 }
 
@@ -146,6 +150,8 @@ void KubernetesWatch::watch() {
   relist_ = false;
   watch_ok_ = false;
   watch_error_.clear();
+  watch_events_ = 0;
+  watch_started_ = std::chrono::steady_clock::now();
   auto alive = alive_;
   r.on_head = [this, alive](int status) { return *alive && on_watch_head(status); };
   r.on_body = [this, alive](std::string_view piece) { return *alive && on_watch_bytes(piece); };
@@ -159,7 +165,6 @@ void KubernetesWatch::watch() {
 bool KubernetesWatch::on_watch_head(int status) {
   if (status == 200) {
     watch_ok_ = true;
-    errors_in_a_row_ = 0;
     status_.last_error.clear();
     return true;
   }
@@ -180,6 +185,7 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
       line_.append(piece.substr(start));
       if (line_.size() > kMaxEventBytes) {
         watch_error_ = "watch: an event larger than 16 MiB";
+        if (changed) recompute(); // what came before it counts
         return false;
       }
       break;
@@ -195,16 +201,19 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
     switch (e.type) {
     case WatchEvent::Type::added:
     case WatchEvent::Type::modified:
-      resource_version_ = e.resource_version;
+      if (!e.resource_version.empty()) resource_version_ = e.resource_version;
+      ++watch_events_;
       slices_[e.slice->name] = std::move(*e.slice);
       changed = true;
       break;
     case WatchEvent::Type::deleted:
-      resource_version_ = e.resource_version;
+      if (!e.resource_version.empty()) resource_version_ = e.resource_version;
+      ++watch_events_;
       changed = slices_.erase(e.slice->name) > 0 || changed;
       break;
     case WatchEvent::Type::bookmark:
       if (!e.resource_version.empty()) resource_version_ = e.resource_version;
+      ++watch_events_;
       break;
     case WatchEvent::Type::error:
       // 410 Gone: the version we watch from is older than the server keeps; list again.
@@ -223,16 +232,27 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
 }
 
 void KubernetesWatch::on_watch_end(net::HttpResponse r) {
+  // Something came on this watch: the server is fine, the pause after errors starts over.
+  if (watch_events_ > 0) errors_in_a_row_ = 0;
+  // As client-go: a watch that ended within a second without a single event is a failure (a
+  // server that accepts and hangs up at once must not be asked again in a tight loop).
+  const bool short_and_empty =
+      watch_events_ == 0 &&
+      std::chrono::steady_clock::now() - watch_started_ < std::chrono::seconds(1);
   // A watch the server ended at its timeout (or after a bookmark-only quiet spell) simply
   // starts again from the last version; anything else is an error first.
-  if (relist_ && watch_ok_) {
+  if (relist_ && watch_ok_ && !short_and_empty) {
     // The server keeps no history that old: list at once (not an error of ours).
     log::info("discovery: " + status_.what + ": " + watch_error_);
     return list();
   }
   if (!watch_error_.empty()) return fail(watch_error_, relist_);
-  if (r.error.empty() && watch_ok_) return watch();
-  return fail("watch: " + (r.error.empty() ? std::string("ended") : r.error), false);
+  if (r.error.empty() && watch_ok_ && !short_and_empty)
+    return resource_version_.empty() ? list() : watch();
+  const std::string why = !r.error.empty()  ? r.error
+                          : short_and_empty ? "ended at once, without an event"
+                                            : "ended";
+  return fail("watch: " + why, relist_);
 }
 
 void KubernetesWatch::fail(std::string error, bool relist) {
@@ -245,8 +265,13 @@ void KubernetesWatch::fail(std::string error, bool relist) {
 }
 
 void KubernetesWatch::retry_later(bool relist) {
-  auto delay = kFirstRetry * (1 << std::min(errors_in_a_row_ - 1, 6));
+  auto delay = kFirstRetry * (1 << std::min(std::max(errors_in_a_row_, 1) - 1, 6));
   delay = std::min<std::chrono::milliseconds>(delay, kMaxRetry);
+  // ±20 %: replicas that lost the API server together do not all come back in the same instant.
+  static thread_local std::mt19937 random{std::random_device{}()};
+  delay = std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(delay.count()) *
+                           std::uniform_real_distribution<double>(0.8, 1.2)(random)));
   retry_timer_.expires_after(delay);
   retry_timer_.async_wait([this, relist, alive = alive_](const boost::system::error_code& ec) {
     if (ec || !*alive) return;
@@ -257,13 +282,12 @@ void KubernetesWatch::retry_later(bool relist) {
   });
 }
 
-void KubernetesWatch::recompute() {
+void KubernetesWatch::recompute(bool first_answer) {
   Merged next = merge_slices(slices_, ref_);
   const auto now = std::chrono::steady_clock::now();
-  std::set<std::string> present;
-  for (const auto& a : next.endpoints)
-    present.insert(a.text());
-  // Addresses that vanished without terminating first linger (see kMoveGrace).
+  // Addresses gone from every slice without terminating first linger (see kMoveGrace); one
+  // still in a slice but not serving (a readiness failure, a pod shutting down) is out at once.
+  const std::set<std::string>& present = next.present;
   for (const auto& a : published_.endpoints) {
     const std::string key = a.text();
     if (present.count(key) || published_.terminating.count(key)) continue;
@@ -295,7 +319,8 @@ void KubernetesWatch::recompute() {
       next.endpoints == published_.endpoints && next.terminating == published_.terminating;
   published_ = std::move(next);
   status_.endpoints = published_.endpoints.size();
-  if (same) return;
+  // The first answer is news even when it is empty: what was handed over is replaced by it.
+  if (same && !first_answer) return;
   ++status_.updates;
   changed_();
 }

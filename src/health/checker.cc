@@ -88,7 +88,8 @@ void Checker::stop() {
 void Checker::configure(const config::Config& config) {
   std::map<std::string, std::shared_ptr<Target>> next;
   for (const auto& svc : config.services) {
-    for (const auto& ep : svc.endpoints) {
+    for (size_t i = 0; i < svc.endpoints.size(); ++i) {
+      const config::Address& ep = svc.endpoints[i];
       std::string key = key_of(svc.id(), ep.text());
       auto it = targets_.find(key);
       std::shared_ptr<Target> t;
@@ -114,7 +115,7 @@ void Checker::configure(const config::Config& config) {
         t->address = {asio::ip::make_address(ep.host, ec), ep.port};
         t->check = svc.health_check;
         t->tls = svc.tls.enabled;
-        if (t->check.enabled && svc.discovered()) {
+        if (t->check.enabled && svc.found_by_discovery(i)) {
           // A pod or address that just appeared: checked at once, and out until then.
           t->status.awaiting_first_check = true;
           schedule(t, std::chrono::milliseconds(0));

@@ -13,8 +13,11 @@
 #include <boost/asio/write.hpp>
 #include <exception>
 #include <memory>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 namespace weir::net {
 namespace {
@@ -79,6 +82,7 @@ private:
                                 if (cec) return self->finish("connect: " + cec.message());
                                 error_code ignored;
                                 self->socket_.set_option(tcp::no_delay(true), ignored);
+                                if (self->request_.on_body) self->keep_alive();
                                 self->connected();
                               });
         });
@@ -129,6 +133,17 @@ private:
     out += "Connection: close\r\n\r\n";
     out += request_.body;
     return out;
+  }
+
+  // A streamed answer (a watch) may be quiet for minutes: TCP keepalive finds a peer that is
+  // gone (a failover, a NAT that forgot us) within about a minute, not at the deadline.
+  void keep_alive() {
+    const int fd = socket_.native_handle();
+    const int on = 1, idle = 30, interval = 10, count = 3;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
   }
 
   void connected() {

@@ -140,16 +140,20 @@ TEST(DiscoveryKubernetes, ARollingUpdateUnderLoadFailsNoRequestAndReachesExactly
       5s))
       << load.report() << weir.proc->output_tail(2000);
 
-  // 2. The old ones are terminating: drained, so only the new ones get requests.
-  api->put_slice(slice("app-old", port, {terminating("127.0.0.1"), terminating("127.0.0.2")}));
+  // 2. The old ones are terminating: p2 still serving (drained: requests in flight finish, no
+  // new ones), p1 no longer serving (its readiness failed on SIGTERM: out at once, not kept for
+  // the slice-move grace). Only the new ones get requests.
+  api->put_slice(
+      slice("app-old", port, {{"127.0.0.1", false, false, true}, terminating("127.0.0.2")}));
   ASSERT_TRUE(wait_until(
       [&] {
         return reached(load) == std::set<std::string>{"p3", "p4"};
       },
       5s))
       << load.report();
-  EXPECT_EQ(endpoints_of(socket).drained,
-            (std::vector<std::string>{"127.0.0.1" + P, "127.0.0.2" + P}));
+  EXPECT_EQ(endpoints_of(socket).drained, (std::vector<std::string>{"127.0.0.2" + P}));
+  EXPECT_EQ(endpoints_of(socket).all,
+            (std::vector<std::string>{"127.0.0.2" + P, "127.0.0.3" + P, "127.0.0.4" + P}));
   EXPECT_EQ(reached(load, 400), (std::set<std::string>{"p3", "p4"}));
 
   // 3. They are gone from the slice, and go away.
@@ -168,6 +172,36 @@ TEST(DiscoveryKubernetes, ARollingUpdateUnderLoadFailsNoRequestAndReachesExactly
   EXPECT_EQ(load.failures(), 0u) << load.report();
   EXPECT_GT(load.responses(), 1000u);
   EXPECT_EQ(api->lists(), 1) << "one list, then one watch throughout";
+}
+
+TEST(DiscoveryKubernetes, AReloadThatChangesTheApiSettingsKeepsThePodsServing) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
+  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
+  const std::string socket = temp_path("k8s", ".sock");
+  Weir weir = Weir::start(one_service_config(*api, socket));
+  ASSERT_TRUE(wait_until([&] { return reached_once(weir.port()) == 1; }, 5s));
+  LoadGen load(weir.port(), 4, 400);
+  ASSERT_TRUE(load.wait_for(0, 100));
+  // Another token file (same token): every Kubernetes source starts over with the new settings,
+  // and what they found stays in force meanwhile; the API server refuses it for a while.
+  const std::string token_copy = temp_path("token");
+  ASSERT_TRUE(write_file(token_copy, read_file(api->token_file())));
+  std::string next = read_file(weir.config_path);
+  next.replace(next.find(api->token_file()), api->token_file().size(), token_copy);
+  api->set_token("nobody-has-this");
+  ASSERT_TRUE(write_file(weir.config_path, next));
+  auto c = connect_control(socket);
+  ASSERT_TRUE(c);
+  json::Value reloaded = c->command("reload");
+  ASSERT_TRUE(reloaded.get_bool("ok")) << c->last_line();
+  int epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(epoch, 400));
+  EXPECT_EQ(load.served_by(epoch)["p1"], load.count(epoch));
+  EXPECT_EQ(http_request(weir.admin_port(), "GET", "/ready").status, 200);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u) << load.report();
 }
 
 TEST(DiscoveryKubernetes, AnAddressMovingBetweenSlicesIsNeverDropped) {
@@ -336,7 +370,10 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
   ASSERT_TRUE(api);
   DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
   DemoUpstream p2 = pod("p2", "127.0.0.2", p1.port);
-  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1"), serving("127.0.0.2")}));
+  DemoUpstream p3 = pod("p3", "127.0.0.3", p1.port);
+  // p3 is terminating: drained here, and it must stay drained in the new process.
+  api->put_slice(slice("app-a", p1.port,
+                       {serving("127.0.0.1"), serving("127.0.0.2"), terminating("127.0.0.3")}));
   const std::string socket = temp_path("k8s", ".sock");
   Weir first = Weir::start(one_service_config(*api, socket));
   const uint16_t port = first.port();
@@ -353,8 +390,14 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
       << "the old process had its list: so has the new one";
   int epoch = load.new_epoch();
   ASSERT_TRUE(load.wait_for(epoch, 400));
-  EXPECT_EQ(load.served_by(epoch).size(), 2u) << "both pods, as handed over";
-  EXPECT_EQ(endpoints_of(socket).all.size(), 2u);
+  EXPECT_EQ(load.served_by(epoch),
+            (std::map<std::string, uint64_t>{{"p1", load.served_by(epoch)["p1"]},
+                                             {"p2", load.served_by(epoch)["p2"]}}))
+      << "both serving pods, as handed over, and not the terminating one";
+  EXPECT_EQ(load.served_by(epoch).size(), 2u);
+  EXPECT_EQ(endpoints_of(socket).all.size(), 3u);
+  EXPECT_EQ(endpoints_of(socket).drained,
+            (std::vector<std::string>{"127.0.0.3:" + std::to_string(p1.port)}));
   // Its own watch takes over once it may.
   api->write_token_file("rotated");
   api->put_slice(slice("app-a", p1.port, {serving("127.0.0.2")}));

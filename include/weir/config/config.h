@@ -139,10 +139,17 @@ struct Service {
   // Numeric endpoints as written; in the config in force (Controller::config()) also those
   // that discovery found for `dns_names` and `kubernetes`, which the file never holds.
   std::vector<Address> endpoints;
+  // endpoints[0, listed_endpoints) are the file's, the rest discovery found (only the config in
+  // force has any).
+  uint32_t listed_endpoints = UINT32_MAX;
   std::vector<DnsName> dns_names;
   std::optional<KubernetesRef> kubernetes; // replaces endpoints
-  // Endpoints come and go without a reload: a new one waits for its first health check.
+                                           // Endpoints come and go without a reload: a new one
+                                           // waits for its first health check.
   bool discovered() const { return !dns_names.empty() || kubernetes.has_value(); }
+  bool found_by_discovery(size_t endpoint_index) const {
+    return discovered() && endpoint_index >= listed_endpoints;
+  }
   HealthCheck health_check;
   std::vector<Probe> probes;
   OutlierDetection outlier_detection;

@@ -178,6 +178,9 @@ private:
   void set_discovered(const std::string& service, const discovery::Found& found);
   std::shared_ptr<const config::Config> with_discovered(const config::Config& file) const;
   void add_discovered_drains(const config::Config& config, runtime::Snapshot::Overrides& o) const;
+  // Drops what was found for services discovery no longer has (a reload took them out): one
+  // added back later starts from its own answers, not from pods long gone.
+  void forget_undiscovered();
   // `tls`: new TLS contexts to publish with (they replace tls_ once published); null keeps tls_.
   Result<bool> publish(std::shared_ptr<const config::Config> config, LiveState live,
                        std::function<void()> applied, const tls::Contexts* tls = nullptr);
@@ -238,5 +241,8 @@ private:
 // What a file looks like (device, inode, size, modification time): a changed certificate, even
 // one swapped in by a symlink as Kubernetes secrets are, looks different. "" if it is missing.
 std::vector<std::string> stamp_files(const std::vector<std::string>& files);
+
+// The weight overrides and drains of `live` that still name something in `config`.
+LiveState prune(const LiveState& live, const config::Config& config);
 
 } // namespace weir::control

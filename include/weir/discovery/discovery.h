@@ -36,9 +36,14 @@ public:
   // the services whose own sources have not answered yet.
   void refresh_inherited(const std::map<std::string, Found>& latest);
 
-  // "" when every discovered service had its first answer (every DNS name resolved once, a
-  // first complete list of each Kubernetes Service); else why not, one line per service.
+  // "" once every discovered service had its first answer (every DNS name resolved once, a
+  // first complete list of each Kubernetes Service); else why not, one line per source. Once
+  // ready, weir stays ready: a service a reload adds later, or an outage, is reported by
+  // status() and the metrics, not by taking every replica out of its load balancer at once
+  // (Envoy's init manager does the same with clusters added after start).
   std::string not_ready() const;
+  // Whether `service` has discovery sources.
+  bool discovers(const std::string& service) const { return entries_.count(service) > 0; }
   // The sources of a service (empty: it has none).
   std::vector<SourceStatus> status(const std::string& service) const;
   // What was found for every discovered service now.
@@ -49,6 +54,8 @@ public:
 private:
   struct Entry;
   Found found_of(const std::string& service, const Entry& e) const;
+  std::string waiting_for() const;
+  void update_ready();
   void changed(const std::string& service);
 
   boost::asio::io_context& io_;
@@ -57,6 +64,7 @@ private:
   config::Resolver resolver_settings_;
   std::unique_ptr<DnsResolver> resolver_;
   std::map<std::string, std::unique_ptr<Entry>> entries_; // by service id
+  bool ready_ = false;                                    // every source answered once (latched)
 };
 
 } // namespace weir::discovery

@@ -67,6 +67,9 @@ WatchEvent parse_watch_event(std::string_view line);
 struct Merged {
   std::vector<config::Address> endpoints; // sorted; includes the terminating ones
   std::set<std::string> terminating;      // Address::text() of endpoints being drained
+  // Every address in some slice with the wanted port, serving or not: one that is there but
+  // not serving is out at once, only one absent from every slice may be moving between them.
+  std::set<std::string> present;
   // Slices that have endpoints but not the wanted port, e.g. "port \"http\" not in slice x".
   std::string problem;
 };

@@ -29,10 +29,11 @@ Result<ApiAccess> api_access(const config::Kubernetes& config,
 // The EndpointSlices of one Kubernetes Service, kept current: LIST, then WATCH from the list's
 // resourceVersion (with bookmarks), again from the last version seen when a watch ends, a new
 // LIST when the server says the version is too old (410 Gone), and a growing pause (0.2 s to
-// 10 s) after errors. The bearer token is read from its file for every request, so a rotated
-// token is used as soon as the file has it. An address that leaves every slice without having
-// been terminating stays for a short grace: moving between slices (gone from one, then in
-// another) never drops it. Control thread only; `changed` runs on it when endpoints() changed.
+// 10 s, ±20 %) after errors; a watch that ends within a second without an event is one. The bearer
+// token is read from its file for every request, so a rotated token is used as soon as the file has
+// it. An address that leaves every slice without having been terminating stays for a short grace:
+// moving between slices (gone from one, then in another) never drops it. Control thread only;
+// `changed` runs on it when endpoints() changed.
 class KubernetesWatch {
 public:
   using Changed = std::function<void()>;
@@ -60,7 +61,8 @@ private:
   void retry_later(bool relist);
   std::string read_token(std::string& error) const;
   net::HttpRequest request(bool watch, std::string& error) const;
-  void recompute();
+  // `first_answer`: tell the owner even when nothing changed (the first list).
+  void recompute(bool first_answer = false);
 
   boost::asio::io_context& io_;
   ApiAccess api_;
@@ -71,10 +73,12 @@ private:
   std::string resource_version_;
   Merged published_;
   std::map<std::string, std::chrono::steady_clock::time_point> lingering_; // address → until
-  std::string line_;        // a watch event line not yet complete
-  bool relist_ = false;     // set by an event: the watch must start over with a LIST
-  bool watch_ok_ = false;   // the current watch was accepted (200)
-  std::string watch_error_; // why the current watch ended, seen in its stream
+  std::string line_;          // a watch event line not yet complete
+  bool relist_ = false;       // set by an event: the watch must start over with a LIST
+  bool watch_ok_ = false;     // the current watch was accepted (200)
+  std::string watch_error_;   // why the current watch ended, seen in its stream
+  uint64_t watch_events_ = 0; // events and bookmarks on the current watch
+  std::chrono::steady_clock::time_point watch_started_;
   int errors_in_a_row_ = 0;
   net::HttpClient::Abort abort_;
   boost::asio::steady_timer retry_timer_;

@@ -100,6 +100,13 @@ TEST(DiscoveryConfig, KubernetesReferenceReplacesEndpoints) {
   e = errors_of(with_service("    kubernetes: {service: app, port: http}",
                              "kubernetes: {api_server: 'ftp://x'}\n"));
   EXPECT_NE(e.find("expected an https:// URL"), std::string::npos) << e;
+  e = errors_of(with_service("    kubernetes: {service: app, port: http}",
+                             "kubernetes: {api_server: 'http://10.96.0.1:80'}\n"));
+  EXPECT_NE(e.find("http:// only to a loopback address"), std::string::npos) << e;
+  EXPECT_EQ(errors_of(with_service("    kubernetes: {service: app, port: http}",
+                                   "kubernetes: {api_server: 'http://127.0.0.1:8001'}\n")),
+            "")
+      << "kubectl proxy";
 }
 
 } // namespace

@@ -122,6 +122,9 @@ TEST(EndpointSlices, MergeKeepsServingDrainsTerminatingAndCountsAnAddressOnce) {
   EXPECT_EQ(texts(m.endpoints),
             (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080"}));
   EXPECT_TRUE(m.terminating.empty()) << "10.0.0.2 serves in slice b";
+  EXPECT_EQ(m.present, (std::set<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080",
+                                              "10.0.0.4:8080", "10.0.0.5:8080"}))
+      << "not serving is still there (out at once, not moving between slices)";
   EXPECT_NE(m.problem.find("not in EndpointSlice c"), std::string::npos) << m.problem;
 
   slices.erase("b");

@@ -257,6 +257,7 @@ namespace {
   config::Config c = two_endpoints(config::HealthCheck::Type::http);
   c.services[0].dns_names = {{"app.internal", 9001}};
   c.services[0].endpoints = std::move(endpoints);
+  c.services[0].listed_endpoints = 0; // all of them found by discovery
   return c;
 }
 
@@ -282,6 +283,14 @@ TEST_F(CheckerTest, ADiscoveredEndpointIsOutUntilItsFirstCheckWhichRunsAtOnce) {
   EXPECT_EQ(state(b), State::down) << "one success after a failure is below the threshold";
   advance(250ms);
   EXPECT_EQ(state(b), State::up);
+}
+
+TEST_F(CheckerTest, AListedEndpointOfADiscoveredServiceDoesNotWait) {
+  config::Config c = discovered({{"127.0.0.1", 9001}, {"127.0.0.1", 9002}});
+  c.services[0].listed_endpoints = 1; // 9001 is in the file, 9002 was found
+  checker.configure(c);
+  EXPECT_TRUE(checker.available(svc, a));
+  EXPECT_FALSE(checker.available(svc, b));
 }
 
 TEST_F(CheckerTest, AnOverrideWinsOverWaitingForTheFirstCheck) {
