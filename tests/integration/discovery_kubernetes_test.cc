@@ -98,6 +98,26 @@ size_t reached_once(uint16_t port) {
   return who.size();
 }
 
+// The fake API server with one pod, p1 (127.0.0.1), serving in slice app-a, and a weir that
+// watches it. `token`: the API server takes only this one from the start ("" = the file's).
+struct OnePod {
+  std::unique_ptr<FakeKubeApi> api; // null if it could not start (the test stops)
+  DemoUpstream p1;
+  std::string socket;
+  Weir weir; // destroyed first
+};
+OnePod one_pod(bool health_checks, const std::string& token = "") {
+  OnePod s;
+  s.api = FakeKubeApi::start();
+  if (!s.api) return s;
+  s.p1 = pod("p1", "127.0.0.1", 0);
+  s.api->put_slice(slice("app-a", s.p1.port, {serving("127.0.0.1")}));
+  if (!token.empty()) s.api->set_token(token);
+  s.socket = temp_path("k8s", ".sock");
+  s.weir = Weir::start(one_service_config(*s.api, s.socket, health_checks));
+  return s;
+}
+
 // The pods that served the next `n` requests of the load.
 std::set<std::string> reached(LoadGen& load, uint64_t n = 200) {
   int epoch = load.new_epoch();
@@ -175,12 +195,12 @@ TEST(DiscoveryKubernetes, ARollingUpdateUnderLoadFailsNoRequestAndReachesExactly
 }
 
 TEST(DiscoveryKubernetes, AReloadThatChangesTheApiSettingsKeepsThePodsServing) {
-  auto api = FakeKubeApi::start();
-  ASSERT_TRUE(api);
-  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
-  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
-  const std::string socket = temp_path("k8s", ".sock");
-  Weir weir = Weir::start(one_service_config(*api, socket));
+  OnePod s = one_pod(true);
+  ASSERT_TRUE(s.api);
+  FakeKubeApi* api = s.api.get();
+  Weir& weir = s.weir;
+  const std::string& socket = s.socket;
+
   ASSERT_TRUE(wait_until([&] { return reached_once(weir.port()) == 1; }, 5s));
   LoadGen load(weir.port(), 4, 400);
   ASSERT_TRUE(load.wait_for(0, 100));
@@ -205,12 +225,13 @@ TEST(DiscoveryKubernetes, AReloadThatChangesTheApiSettingsKeepsThePodsServing) {
 }
 
 TEST(DiscoveryKubernetes, AnAddressMovingBetweenSlicesIsNeverDropped) {
-  auto api = FakeKubeApi::start();
-  ASSERT_TRUE(api);
-  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
-  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
-  const std::string socket = temp_path("k8s", ".sock");
-  Weir weir = Weir::start(one_service_config(*api, socket, false));
+  OnePod s = one_pod(false);
+  ASSERT_TRUE(s.api);
+  FakeKubeApi* api = s.api.get();
+  const DemoUpstream& p1 = s.p1;
+  const std::string& socket = s.socket;
+  Weir& weir = s.weir;
+
   ASSERT_TRUE(wait_until([&] { return endpoints_of(socket).all.size() == 1; }, 5s));
   LoadGen load(weir.port(), 4, 400);
   ASSERT_TRUE(load.wait_for(0, 100));
@@ -301,13 +322,11 @@ TEST(DiscoveryKubernetes, TheWatchSurvivesDisconnectsGoneVersionsAndATokenRotati
 }
 
 TEST(DiscoveryKubernetes, ReadyWaitsForTheFirstCompleteListAndSaysWhy) {
-  auto api = FakeKubeApi::start();
-  ASSERT_TRUE(api);
-  DemoUpstream p1 = pod("p1", "127.0.0.1", 0);
-  api->put_slice(slice("app-a", p1.port, {serving("127.0.0.1")}));
-  api->set_token("not-the-one-in-the-file");
-  const std::string socket = temp_path("k8s", ".sock");
-  Weir weir = Weir::start(one_service_config(*api, socket));
+  OnePod s = one_pod(true, "not-the-one-in-the-file");
+  ASSERT_TRUE(s.api);
+  FakeKubeApi* api = s.api.get();
+  Weir& weir = s.weir;
+
   HttpResponse ready;
   ASSERT_TRUE(wait_until(
       [&] {

@@ -49,19 +49,11 @@ std::string get_request(const std::string& target) {
   return "GET " + target + " HTTP/1.1\r\nHost: failure.test\r\n\r\n";
 }
 
-sockaddr_in loopback(uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  return addr;
-}
-
 // True if a TCP connect to 127.0.0.1:port is refused (nothing accepts there any more).
 bool connection_refused(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  sockaddr_in addr = loopback(port);
+  sockaddr_in addr = loopback_address(port);
   bool refused =
       ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
   ::close(fd);
@@ -158,7 +150,7 @@ class BlackHoleListener {
 public:
   BlackHoleListener() {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr = loopback(0);
+    sockaddr_in addr = loopback_address(0);
     socklen_t len = sizeof addr;
     if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
         ::listen(listen_fd_, 0) != 0 ||
@@ -168,7 +160,7 @@ public:
     // With a backlog of 0 one connection fills the queue; a few more make sure of it.
     for (int i = 0; i < 4; ++i) {
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      sockaddr_in to = loopback(port_);
+      sockaddr_in to = loopback_address(port_);
       ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
       fillers_.push_back(fd);
     }
@@ -183,7 +175,7 @@ public:
   // True if a fresh connect gets no answer within `wait` (its SYN was dropped).
   bool swallows_connects(std::chrono::milliseconds wait) const {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in to = loopback(port_);
+    sockaddr_in to = loopback_address(port_);
     bool pending =
         ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno == EINPROGRESS;
     bool answered = false;

@@ -1,5 +1,6 @@
 #include "dnsmasq.h"
 
+#include "upstream.h"
 #include "wait.h"
 #include "weir.h"
 
@@ -37,21 +38,13 @@ struct Fd {
   }
 };
 
-sockaddr_in loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  return a;
-}
-
 // A loopback port free for both UDP and TCP right now (dnsmasq takes both); 0 if none was had.
 // Another process may take it before dnsmasq does: start() then tries another.
 uint16_t free_udp_and_tcp_port() {
   Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   Fd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (udp.fd < 0 || tcp.fd < 0) return 0;
-  sockaddr_in a = loopback(0);
+  sockaddr_in a = loopback_address(0);
   socklen_t len = sizeof a;
   if (::bind(udp.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
       ::getsockname(udp.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
@@ -187,7 +180,7 @@ std::optional<DnsAnswer> query_dns(uint16_t port, const std::string& name, DnsTy
   if (!packet) return std::nullopt;
   // Connected, so an ICMP port-unreachable (no server) ends the wait with ECONNREFUSED at once.
   Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in server = loopback(port);
+  sockaddr_in server = loopback_address(port);
   if (sock.fd < 0 || ::connect(sock.fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0 ||
       ::send(sock.fd, packet->data(), packet->size(), 0) != static_cast<ssize_t>(packet->size()))
     return std::nullopt;

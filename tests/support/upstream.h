@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <netinet/in.h>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ uint16_t port_at_end(std::string_view line);
 // A listening socket on 127.0.0.1 with a kernel-chosen port (in `port`), for the raw fake
 // upstreams tests write themselves. -1 (errno set) if it cannot be had.
 int listen_loopback(uint16_t& port, int backlog = 64);
+
+// 127.0.0.1:port as the socket calls take it.
+sockaddr_in loopback_address(uint16_t port);
 
 // A loopback port nothing listens on (bound once by the kernel's choice, then released), so
 // connections to it are refused; 0 if none could be had.
