@@ -11,6 +11,7 @@
 #include "support/wait.h"
 #include "support/weir.h"
 
+#include <future>
 #include <gtest/gtest.h>
 
 namespace weir::test {
@@ -222,6 +223,36 @@ TEST(DiscoveryKubernetes, AReloadThatChangesTheApiSettingsKeepsThePodsServing) {
   EXPECT_EQ(http_request(weir.admin_port(), "GET", "/ready").status, 200);
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+TEST(DiscoveryKubernetes, ARequestInFlightOnAPodThatGoesAwayFinishes) {
+  OnePod s = one_pod(false);
+  ASSERT_TRUE(s.api);
+  DemoUpstream p2 = pod("p2", "127.0.0.2", s.p1.port);
+  ASSERT_TRUE(wait_until([&] { return endpoints_of(s.socket).all.size() == 1; }, 5s));
+  auto slow = std::async(std::launch::async,
+                         [&] { return http_request(s.weir.port(), "GET", "/?delay_ms=1500"); });
+  auto active = [&] {
+    auto c = connect_control(s.socket);
+    json::Value r = c->command("show services");
+    return r["services"].as_array().at(0)["endpoints"].as_array().at(0).get_number("active");
+  };
+  ASSERT_TRUE(wait_until([&] { return active() == 1; }, 5s));
+  // p1 stops serving (shutting down), p2 comes: p1 leaves the endpoints at once, its request
+  // goes on.
+  s.api->put_slice(
+      slice("app-a", s.p1.port, {{"127.0.0.1", false, false, true}, serving("127.0.0.2")}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return endpoints_of(s.socket).all ==
+               std::vector<std::string>{"127.0.0.2:" + std::to_string(s.p1.port)};
+      },
+      5s));
+  EXPECT_EQ(http_request(s.weir.port(), "GET", "/").header("x-served-by"), "p2");
+  EXPECT_EQ(slow.wait_for(0s), std::future_status::timeout) << "it was still in flight";
+  HttpResponse finished = slow.get();
+  EXPECT_EQ(finished.status, 200);
+  EXPECT_EQ(finished.header("x-served-by"), "p1");
 }
 
 TEST(DiscoveryKubernetes, AnAddressMovingBetweenSlicesIsNeverDropped) {
