@@ -1,5 +1,7 @@
 #include "discovery_reader.h"
 
+#include "weir/net/url.h"
+
 #include <cctype>
 
 namespace weir::config::yaml {
@@ -84,14 +86,20 @@ void read_kubernetes(Checker& c, const Item& item, const std::string& base_dir,
   Fields f(c, item, {"api_server", "token_file", "ca_file"});
   if (auto a = f.get("api_server")) {
     if (auto v = c.string(*a)) {
+      auto url = net::parse_url(*v);
       // Plain http only to this host (kubectl proxy): the bearer token must not cross a network
-      // in the clear.
-      const bool loopback = v->starts_with("http://127.") || v->starts_with("http://[::1]") ||
-                            v->starts_with("http://localhost:") || *v == "http://localhost";
-      if (!v->starts_with("https://") && !loopback)
+      // in the clear. A name is not trusted to be local, except "localhost".
+      const bool loopback =
+          url && ((url->numeric && (url->host.starts_with("127.") || url->host == "::1")) ||
+                  url->host == "localhost");
+      if (!url)
+        c.fail(*a, "expected an https:// URL: " + url.error().message);
+      else if (!url->tls && !loopback)
         c.fail(*a, "expected an https:// URL (http:// only to a loopback address, as "
                    "kubectl proxy), got " +
                        quote(*v));
+      else if (url->target.find('?') != std::string::npos)
+        c.fail(*a, "the API server's URL takes a path prefix but no query, got " + quote(*v));
       else
         kubernetes.api_server = *v;
     }

@@ -288,6 +288,7 @@ void Controller::register_commands(CommandTable& table) {
                        w.key("endpoints").value(static_cast<uint64_t>(d.endpoints));
                        w.key("updates").value(d.updates).key("failures").value(d.failures);
                        if (!d.last_error.empty()) w.key("last_error").value(d.last_error);
+                       if (!d.problem.empty()) w.key("problem").value(d.problem);
                        w.end_object();
                      }
                      w.end_array();

@@ -88,7 +88,7 @@ runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
       if (ejections_.ejected(svc.id(), ep.text()) || !checker_.available(svc.id(), ep.text()))
         o.down[svc.id()].insert(ep.text());
     }
-  add_discovered_drains(config, o);
+  apply_discovery(config, o);
   return o;
 }
 

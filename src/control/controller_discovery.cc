@@ -10,6 +10,7 @@ namespace weir::control {
 std::shared_ptr<const config::Config>
 Controller::with_discovered(const config::Config& file) const {
   auto out = std::make_shared<config::Config>(file);
+  std::set<std::string> listed;
   for (auto& svc : out->services) {
     if (!svc.discovered()) continue;
     // What was found stays in force across a reload that changes the service's sources, until
@@ -19,22 +20,48 @@ Controller::with_discovered(const config::Config& file) const {
     auto it = discovered_.find(svc.id());
     if (it == discovered_.end()) continue;
     svc.listed_endpoints = static_cast<uint32_t>(svc.endpoints.size());
+    listed.clear();
+    for (const auto& a : svc.endpoints)
+      listed.insert(a.text());
     for (const auto& a : it->second.endpoints)
-      if (std::find(svc.endpoints.begin(), svc.endpoints.end(), a) == svc.endpoints.end())
-        svc.endpoints.push_back(a);
+      if (!listed.count(a.text())) svc.endpoints.push_back(a);
   }
   return out;
 }
 
-void Controller::add_discovered_drains(const config::Config& config,
-                                       runtime::Snapshot::Overrides& o) const {
-  // A terminating pod is drained: requests in flight finish, new ones go to the others.
+void Controller::apply_discovery(const config::Config& config,
+                                 runtime::Snapshot::Overrides& o) const {
   for (const auto& svc : config.services) {
-    if (!svc.kubernetes) continue;
-    auto it = discovered_.find(svc.id());
-    if (it == discovered_.end()) continue;
-    for (const auto& t : it->second.terminating)
-      o.drained[svc.id()].insert(t);
+    if (!svc.discovered()) continue;
+    const std::string id = svc.id();
+    // A terminating pod is drained: requests in flight finish, new ones go to the others.
+    if (auto it = discovered_.find(id); it != discovered_.end() && svc.kubernetes)
+      for (const auto& t : it->second.terminating)
+        o.drained[id].insert(t);
+    // New endpoints wait for their first health check, but not when nothing else of the
+    // service could take a request (old pods terminating as new ones come, a DNS answer that
+    // changed every address): then they take traffic at once, as before checks existed (as
+    // kube-proxy falls back to what it has), instead of a burst of 503s.
+    auto down = o.down.find(id);
+    if (down == o.down.end()) continue;
+    auto drained = o.drained.find(id);
+    std::vector<std::string> waiting;
+    bool other = false;
+    for (const auto& ep : svc.endpoints) {
+      const std::string text = ep.text();
+      if (drained != o.drained.end() && drained->second.count(text)) continue;
+      if (!down->second.count(text)) {
+        other = true;
+        break;
+      }
+      const health::EndpointStatus* s = checker_.status(id, text);
+      if (s && s->awaiting_first_check && s->override_state == health::Override::automatic &&
+          !ejections_.ejected(id, text))
+        waiting.push_back(text);
+    }
+    if (!other)
+      for (const auto& w : waiting)
+        down->second.erase(w);
   }
 }
 

@@ -254,6 +254,8 @@ std::string services(const json::Value& list) {
                  " failure(s)";
       if (const json::Value* e = d.find("last_error"); e && e->is_string())
         sources += ", last error: " + e->as_string();
+      if (const json::Value* p = d.find("problem"); p && p->is_string())
+        sources += ", problem: " + p->as_string();
       sources += "\n";
     }
   return t.str() + (sources.empty() ? "" : "\ndiscovery:\n" + sources);

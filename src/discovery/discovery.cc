@@ -160,8 +160,7 @@ Found Discovery::found_of(const std::string&, const Entry& e) const {
     for (const auto& t : e.inherited.terminating)
       if (!own.count(t)) f.terminating.insert(t);
   }
-  std::sort(f.endpoints.begin(), f.endpoints.end(),
-            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  std::sort(f.endpoints.begin(), f.endpoints.end(), address_less);
   return f;
 }
 

@@ -41,9 +41,13 @@ DnsResolver::DnsResolver(asio::io_context& io, const config::Resolver& config)
     return;
   }
   ares_options options{};
-  int mask = ARES_OPT_SOCK_STATE_CB;
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   options.sock_state_cb = &DnsResolver::on_socket_state;
   options.sock_state_cb_data = this;
+  // c-ares's own defaults (5 s, 4 tries, doubling) report a silent server only after more than
+  // a minute, all of it with /ready saying nothing of why: 1 s and 3 tries say it in seconds.
+  options.timeout = 1000;
+  options.tries = 3;
   // Servers named in the config are the whole truth: /etc/hosts is not read then.
   std::string lookups = "b";
   if (!config.servers.empty()) {

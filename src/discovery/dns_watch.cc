@@ -62,8 +62,7 @@ void DnsWatch::on_answer(DnsAnswer answer) {
     status_.last_error = std::move(error);
     return schedule(retry_after(failures_in_a_row_, settings_));
   }
-  std::sort(next.begin(), next.end(),
-            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  std::sort(next.begin(), next.end(), address_less);
   failures_in_a_row_ = 0;
   if (!status_.last_error.empty()) log::info("discovery: " + name_.text() + ": resolves again");
   status_.last_error.clear();

@@ -2,6 +2,7 @@
 
 #include "weir/base/json.h"
 #include "weir/config/address.h"
+#include "weir/discovery/source.h"
 #include "weir/net/url.h"
 
 #include <algorithm>
@@ -67,7 +68,7 @@ SliceList parse_slice_list(std::string_view body) {
     return {{}, "", "the list is not a JSON object: " + parsed.error};
   const json::Value& v = *parsed.value;
   if (v.get_string("kind") == "Status")
-    return {{}, "", "the API server answered " + v.get_string("message")};
+    return {{}, "", "the API server answered " + printable(v.get_string("message"))};
   out.resource_version = text_of(v["metadata"].find("resourceVersion"));
   const json::Value* items = v.find("items");
   if (!items || (!items->is_array() && !items->is_null()))
@@ -94,7 +95,7 @@ WatchEvent parse_watch_event(std::string_view line) {
     e.type = WatchEvent::Type::error;
     const double code = object.get_number("code");
     e.code = code >= 100 && code <= 999 ? static_cast<int>(code) : 0;
-    e.message = object.get_string("message", "watch error");
+    e.message = printable(object.get_string("message", "watch error"));
     return e;
   }
   if (type == "BOOKMARK") {
@@ -109,7 +110,7 @@ WatchEvent parse_watch_event(std::string_view line) {
   else if (type == "DELETED")
     e.type = WatchEvent::Type::deleted;
   else {
-    e.message = "unknown watch event type \"" + type + "\"";
+    e.message = "unknown watch event type \"" + printable(type) + "\"";
     return e;
   }
   auto s = parse_slice(object);
@@ -133,7 +134,7 @@ Merged merge_slices(const std::map<std::string, Slice>& slices, const config::Ku
       if (ref.port_number ? p.port == ref.port_number : p.name == ref.port_name) port = p.port;
     if (port == 0) {
       if (!s.endpoints.empty() && out.problem.empty())
-        out.problem = "port \"" + ref.port_text() + "\" is not in EndpointSlice " + name;
+        out.problem = "port \"" + ref.port_text() + "\" is not in EndpointSlice " + printable(name);
       continue;
     }
     for (const auto& e : s.endpoints) {
@@ -143,7 +144,12 @@ Merged merge_slices(const std::map<std::string, Slice>& slices, const config::Ku
         auto parsed = config::parse_address((a.find(':') != std::string::npos ? "[" + a + "]" : a) +
                                                 ":" + std::to_string(port),
                                             false);
-        if (!parsed) continue;
+        if (!parsed) {
+          if (out.problem.empty())
+            out.problem = "EndpointSlice " + printable(name) + ": address \"" + printable(a) +
+                          "\" is not an IP address";
+          continue;
+        }
         const std::string key = parsed->text();
         out.present.insert(key);
         if (!e.serving) continue;
@@ -153,8 +159,7 @@ Merged merge_slices(const std::map<std::string, Slice>& slices, const config::Ku
       }
     }
   }
-  std::sort(out.endpoints.begin(), out.endpoints.end(),
-            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  std::sort(out.endpoints.begin(), out.endpoints.end(), address_less);
   for (const auto& [key, terminating] : serving)
     if (terminating) out.terminating.insert(key);
   return out;

@@ -3,9 +3,12 @@
 #include "weir/base/log.h"
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <random>
-#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace weir::discovery {
 
@@ -16,6 +19,7 @@ namespace {
 constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount/";
 constexpr size_t kMaxListBytes = 64u << 20;
 constexpr size_t kMaxEventBytes = 16u << 20;
+constexpr size_t kMaxTokenBytes = 64u << 10;
 constexpr std::chrono::milliseconds kFirstRetry{200};
 constexpr std::chrono::milliseconds kMaxRetry{10000};
 
@@ -73,15 +77,32 @@ void KubernetesWatch::start() {
 }
 
 std::string KubernetesWatch::read_token(std::string& error) const {
-  std::ifstream in(api_.token_file);
-  if (!in) {
-    error = "cannot read the token file " + api_.token_file;
+  // The control thread must not block on it: a FIFO or a device in its place is refused, not
+  // waited on, and a file larger than any token is not read into memory.
+  const int fd = ::open(api_.token_file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot read the token file " + api_.token_file + ": " + std::strerror(errno);
     return "";
   }
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string token = trim(s.str());
-  if (token.empty()) error = "the token file " + api_.token_file + " is empty";
+  struct stat st {};
+  std::string token;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = "the token file " + api_.token_file + " is not a regular file";
+  } else if (st.st_size > static_cast<off_t>(kMaxTokenBytes)) {
+    error = "the token file " + api_.token_file + " is larger than 64 KiB";
+  } else {
+    token.resize(static_cast<size_t>(st.st_size));
+    const ssize_t n = ::read(fd, token.data(), token.size());
+    token.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    token = trim(std::move(token));
+    if (token.empty()) error = "the token file " + api_.token_file + " is empty";
+    // A line break would end the Authorization header and start another of the file's making.
+    for (char c : token)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        error = "the token file " + api_.token_file + " holds a line break or control character";
+  }
+  ::close(fd);
+  if (!error.empty()) token.clear();
   return token;
 }
 
@@ -97,7 +118,12 @@ net::HttpRequest KubernetesWatch::request(bool watch, std::string& error) const 
   // replicas do not all come back at once); the client's own deadline is a little later.
   static thread_local std::mt19937 random{std::random_device{}()};
   const int timeout_s = watch ? std::uniform_int_distribution<int>(300, 600)(random) : 0;
-  r.url.target = slices_target(ns_, ref_.service, watch, watch ? resource_version_ : "", timeout_s);
+  // A path in api_server (a proxy in front of the API server) is a prefix of the API's paths.
+  std::string prefix = api_.url.target;
+  while (!prefix.empty() && prefix.back() == '/')
+    prefix.pop_back();
+  r.url.target =
+      prefix + slices_target(ns_, ref_.service, watch, watch ? resource_version_ : "", timeout_s);
   r.timeout = watch ? std::chrono::seconds(timeout_s + 30) : std::chrono::seconds(30);
   r.max_body_bytes = kMaxListBytes;
   return r;
@@ -134,7 +160,6 @@ void KubernetesWatch::on_list(net::HttpResponse r) {
   if (first) log::info("discovery: " + status_.what + ": listed");
   status_.answered = true;
   status_.last_error.clear();
-  errors_in_a_row_ = 0;
   recompute(first);
   // Without a version to watch from, a watch would start "now" and miss what changes between:
   // list again after a pause instead.
@@ -232,13 +257,13 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
 }
 
 void KubernetesWatch::on_watch_end(net::HttpResponse r) {
-  // Something came on this watch: the server is fine, the pause after errors starts over.
-  if (watch_events_ > 0) errors_in_a_row_ = 0;
-  // As client-go: a watch that ended within a second without a single event is a failure (a
-  // server that accepts and hangs up at once must not be asked again in a tight loop).
+  // A watch that ended within a second is a failure, whatever came on it (a server that accepts
+  // and hangs up, or answers 410 after every list, must not be asked again in a tight loop);
+  // only a watch that lasted starts the pause after errors over (client-go resets its back-off
+  // only after a healthy spell too).
   const bool short_and_empty =
-      watch_events_ == 0 &&
       std::chrono::steady_clock::now() - watch_started_ < std::chrono::seconds(1);
+  if (!short_and_empty && watch_ok_) errors_in_a_row_ = 0;
   // A watch the server ended at its timeout (or after a bookmark-only quiet spell) simply
   // starts again from the last version; anything else is an error first.
   if (relist_ && watch_ok_ && !short_and_empty) {
@@ -250,7 +275,7 @@ void KubernetesWatch::on_watch_end(net::HttpResponse r) {
   if (r.error.empty() && watch_ok_ && !short_and_empty)
     return resource_version_.empty() ? list() : watch();
   const std::string why = !r.error.empty()  ? r.error
-                          : short_and_empty ? "ended at once, without an event"
+                          : short_and_empty ? "ended within a second of its start"
                                             : "ended";
   return fail("watch: " + why, relist_);
 }
@@ -259,7 +284,8 @@ void KubernetesWatch::fail(std::string error, bool relist) {
   ++status_.failures;
   ++errors_in_a_row_;
   if (error != status_.last_error)
-    log::warn("discovery: " + status_.what + ": " + error + " (last good endpoints kept)");
+    log::warn("discovery: " + status_.what + ": " + error +
+              (status_.answered ? " (last good endpoints kept)" : ""));
   status_.last_error = std::move(error);
   retry_later(relist);
 }
@@ -289,27 +315,25 @@ void KubernetesWatch::recompute(bool first_answer) {
   // still in a slice but not serving (a readiness failure, a pod shutting down) is out at once.
   const std::set<std::string>& present = next.present;
   for (const auto& a : published_.endpoints) {
-    const std::string key = a.text();
+    std::string key = a.text();
     if (present.count(key) || published_.terminating.count(key)) continue;
-    lingering_.emplace(key, now + kMoveGrace);
+    lingering_.emplace(std::move(key), Lingering{a, now + kMoveGrace});
   }
   for (auto it = lingering_.begin(); it != lingering_.end();) {
-    if (present.count(it->first) || it->second <= now) {
+    if (present.count(it->first) || it->second.until <= now) {
       it = lingering_.erase(it);
       continue;
     }
-    for (const auto& a : published_.endpoints)
-      if (a.text() == it->first) next.endpoints.push_back(a);
+    next.endpoints.push_back(it->second.address);
     ++it;
   }
-  std::sort(next.endpoints.begin(), next.endpoints.end(),
-            [](const config::Address& a, const config::Address& b) { return a.text() < b.text(); });
+  std::sort(next.endpoints.begin(), next.endpoints.end(), address_less);
   if (!next.problem.empty() && next.problem != published_.problem)
     log::warn("discovery: " + status_.what + ": " + next.problem);
   if (!lingering_.empty()) {
-    auto first = lingering_.begin()->second;
-    for (const auto& [k, until] : lingering_)
-      first = std::min(first, until);
+    auto first = lingering_.begin()->second.until;
+    for (const auto& [k, l] : lingering_)
+      first = std::min(first, l.until);
     grace_timer_.expires_at(first);
     grace_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
       if (!ec && *alive) recompute();
@@ -319,6 +343,7 @@ void KubernetesWatch::recompute(bool first_answer) {
       next.endpoints == published_.endpoints && next.terminating == published_.terminating;
   published_ = std::move(next);
   status_.endpoints = published_.endpoints.size();
+  status_.problem = published_.problem;
   // The first answer is news even when it is empty: what was handed over is replaced by it.
   if (same && !first_answer) return;
   ++status_.updates;

@@ -57,6 +57,7 @@ const json::Value& dns_source(const json::Value& reply) {
 
 TEST(DiscoveryDns, EndpointsFollowTheAddressesOfANameUnderLoadWithoutAFailedRequest) {
   DemoUpstream a = upstream_at("a", "127.0.0.1", 0);
+  const uint16_t a_port = a.port;
   DemoUpstream b = upstream_at("b", "127.0.0.2", a.port);
   DemoUpstream c = upstream_at("c", "127.0.0.3", a.port);
   auto dns = Dnsmasq::start("127.0.0.1 app.test\n");
@@ -100,6 +101,16 @@ TEST(DiscoveryDns, EndpointsFollowTheAddressesOfANameUnderLoadWithoutAFailedRequ
   ASSERT_TRUE(a.stop());
   epoch = load.new_epoch();
   ASSERT_TRUE(load.wait_for(epoch, 100));
+
+  // Every address changes at once: the new one has not had its first health check when the
+  // old ones leave, and takes the requests rather than letting them fail.
+  DemoUpstream d = upstream_at("d", "127.0.0.4", a_port);
+  ASSERT_TRUE(dns->set_hosts("127.0.0.4 app.test\n"));
+  ASSERT_TRUE(wait_until(
+      [&] { return endpoints_of(*control) == std::vector<std::string>{"127.0.0.4:" + port}; }, 5s));
+  epoch = load.new_epoch();
+  ASSERT_TRUE(load.wait_for(epoch, 100));
+  EXPECT_EQ(load.served_by(epoch)["d"], load.count(epoch));
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
   json::Value services = control->command("show services");

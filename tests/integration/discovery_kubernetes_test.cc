@@ -289,7 +289,8 @@ TEST(DiscoveryKubernetes, TheWatchSurvivesDisconnectsGoneVersionsAndATokenRotati
   auto follows = [&](std::vector<std::string> want) {
     for (auto& w : want)
       w += P;
-    return wait_until([&] { return endpoints_of(socket).all == want; }, 5s);
+    // Failures in a row lengthen the pause before weir asks again (up to 10 s, ±20 %).
+    return wait_until([&] { return endpoints_of(socket).all == want; }, 15s);
   };
   ASSERT_TRUE(follows({"127.0.0.1"}));
   ASSERT_TRUE(api->wait_open_watches(1, 5s));

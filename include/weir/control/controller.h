@@ -177,7 +177,9 @@ private:
   // before, in a config in force built from the file's and published like any change.
   void set_discovered(const std::string& service, const discovery::Found& found);
   std::shared_ptr<const config::Config> with_discovered(const config::Config& file) const;
-  void add_discovered_drains(const config::Config& config, runtime::Snapshot::Overrides& o) const;
+  // Terminating pods drained; endpoints waiting for their first check allowed when nothing
+  // else of their service can take a request.
+  void apply_discovery(const config::Config& config, runtime::Snapshot::Overrides& o) const;
   // Drops what was found for services discovery no longer has (a reload took them out): one
   // added back later starts from its own answers, not from pods long gone.
   void forget_undiscovered();

@@ -72,8 +72,12 @@ private:
   std::map<std::string, Slice> slices_;
   std::string resource_version_;
   Merged published_;
-  std::map<std::string, std::chrono::steady_clock::time_point> lingering_; // address → until
-  std::string line_;          // a watch event line not yet complete
+  struct Lingering {
+    config::Address address;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<std::string, Lingering> lingering_; // by Address::text()
+  std::string line_;                           // a watch event line not yet complete
   bool relist_ = false;       // set by an event: the watch must start over with a LIST
   bool watch_ok_ = false;     // the current watch was accepted (200)
   std::string watch_error_;   // why the current watch ended, seen in its stream

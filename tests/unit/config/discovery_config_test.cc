@@ -107,6 +107,17 @@ TEST(DiscoveryConfig, KubernetesReferenceReplacesEndpoints) {
                                    "kubernetes: {api_server: 'http://127.0.0.1:8001'}\n")),
             "")
       << "kubectl proxy";
+  for (const char* bad : {"https://", "https://127.0.0.1:99999", "https://[::1", "https://a b",
+                          "http://localhost:80@evil", "http://127.evil.example:80",
+                          "http://127.0.0.1.nip.io:80", "https://k8s/?x=1"}) {
+    e = errors_of(with_service("    kubernetes: {service: app, port: http}",
+                               std::string("kubernetes: {api_server: '") + bad + "'}\n"));
+    EXPECT_NE(e.find("kubernetes.api_server"), std::string::npos) << bad << ": " << e;
+  }
+  EXPECT_EQ(errors_of(with_service("    kubernetes: {service: app, port: http}",
+                                   "kubernetes: {api_server: 'https://rancher.example/k8s/c1'}\n")),
+            "")
+      << "a path prefix";
 }
 
 } // namespace
