@@ -13,6 +13,8 @@
 
 #include <future>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace weir::test {
 namespace {
@@ -377,6 +379,31 @@ TEST(DiscoveryKubernetes, ReadyWaitsForTheFirstCompleteListAndSaysWhy) {
       [&] { return http_request(weir.admin_port(), "GET", "/ready").status == 200; }, 15s))
       << weir.proc->output_tail(2000);
   ASSERT_TRUE(wait_until([&] { return http_request(weir.port(), "GET", "/").status == 200; }, 5s));
+}
+
+TEST(DiscoveryKubernetes, ATokenFileThatIsAFifoOrHoldsALineBreakIsRefusedWithoutBlocking) {
+  OnePod s = one_pod(false);
+  ASSERT_TRUE(s.api);
+  ASSERT_TRUE(wait_until([&] { return endpoints_of(s.socket).all.size() == 1; }, 5s));
+  const std::string token = s.api->token_file();
+  auto refused_with = [&](const std::string& why) {
+    s.api->disconnect_watches(false); // the next request reads the file again
+    return wait_until(
+        [&] { return source_of(s.socket).get_string("last_error").find(why) != std::string::npos; },
+        15s);
+  };
+  // A FIFO would block the control thread on open or read until someone writes to it.
+  ASSERT_EQ(::unlink(token.c_str()), 0);
+  ASSERT_EQ(::mkfifo(token.c_str(), 0600), 0);
+  EXPECT_TRUE(refused_with("is not a regular file")) << s.weir.proc->output_tail(2000);
+  EXPECT_EQ(http_request(s.weir.admin_port(), "GET", "/healthz").status, 200);
+  // A line break would end the Authorization header and start one of the file's making.
+  ASSERT_EQ(::unlink(token.c_str()), 0);
+  s.api->write_token_file(s.api->token() + "\r\nX-Injected: yes");
+  EXPECT_TRUE(refused_with("holds a line break")) << s.weir.proc->output_tail(2000);
+  EXPECT_EQ(endpoints_of(s.socket).all.size(), 1u) << "the last good endpoints stay";
+  s.api->write_token_file(s.api->token());
+  EXPECT_TRUE(wait_until([&] { return source_of(s.socket).find("last_error") == nullptr; }, 15s));
 }
 
 TEST(DiscoveryKubernetes, ARolloutBetweenKubernetesBackedVersionsRunsToTheEnd) {
