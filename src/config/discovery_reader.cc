@@ -2,6 +2,7 @@
 
 #include "weir/net/url.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace weir::config::yaml {
@@ -171,8 +172,15 @@ void read_endpoints(Checker& c, const Item& item, Service& service) {
   }
 }
 
-void read_kubernetes_ref(Checker& c, const Item& item, KubernetesRef& ref) {
+void read_kubernetes_ref(Checker& c, const Item& item, const std::string& ns, KubernetesRef& ref) {
   if (!c.expect_map(item)) return;
+  if (!ns.empty() && (ns.size() > kMaxLabelLength || !host_name_error(ns).empty() ||
+                      ns.find_first_of("._") != std::string::npos ||
+                      std::any_of(ns.begin(), ns.end(), [](char ch) {
+                        return std::isupper(static_cast<unsigned char>(ch));
+                      })))
+    c.fail(item, "the service's namespace " + quote(ns) +
+                     " is not a Kubernetes namespace name (lower-case letters, digits and \"-\")");
   Fields f(c, item, {"service", "port"});
   if (auto s = f.require("service")) {
     if (auto v = c.string(*s)) {

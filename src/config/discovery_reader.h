@@ -18,8 +18,10 @@ void read_kubernetes(Checker& checker, const Item& item, const std::string& base
 // labels), never resolved here.
 void read_endpoints(Checker& checker, const Item& item, Service& service);
 
-// Reads a service's `kubernetes: {service, port}`.
-void read_kubernetes_ref(Checker& checker, const Item& item, KubernetesRef& ref);
+// Reads a service's `kubernetes: {service, port}`; `ns`, the service's namespace, must then be a
+// Kubernetes namespace name (a DNS label).
+void read_kubernetes_ref(Checker& checker, const Item& item, const std::string& ns,
+                         KubernetesRef& ref);
 
 // "" or why `text` is not a DNS host name weir resolves: letters, digits and "-" in labels of 1
 // to 63 characters, at most 253 in all, and not all digits (that would be an address). Pure.

@@ -239,7 +239,7 @@ private:
         c_.fail(*kubernetes, "a service takes either endpoints or kubernetes, not both "
                              "(kubernetes finds the endpoints)");
       else if (kubernetes)
-        read_kubernetes_ref(c_, *kubernetes, service.kubernetes.emplace());
+        read_kubernetes_ref(c_, *kubernetes, service.ns, service.kubernetes.emplace());
       else if (auto e = f.require("endpoints"))
         read_endpoints(c_, *e, service);
       if (auto h = f.get("health_check")) read_health_check(*h, service.health_check);

@@ -93,6 +93,15 @@ TEST(DiscoveryConfig, KubernetesReferenceReplacesEndpoints) {
   e = errors_of(with_service("    kubernetes: {service: App.x, port: 'a b'}"));
   EXPECT_NE(e.find("expected a Kubernetes Service name"), std::string::npos) << e;
   EXPECT_NE(e.find("expected a port number or the name"), std::string::npos) << e;
+  e = errors_of(R"(
+listeners: [{name: web, address: 127.0.0.1:8080}]
+services:
+  - {namespace: App_V1, name: app, kubernetes: {service: app, port: http}}
+routes:
+  - {name: r, listener: web, match: {path_prefix: /}, backends: [{service: App_V1/app}]}
+)");
+  EXPECT_NE(e.find("namespace \"App_V1\" is not a Kubernetes namespace name"), std::string::npos)
+      << e;
   e = errors_of(with_service("    kubernetes: {service: app}"));
   EXPECT_NE(e.find("port"), std::string::npos) << e;
   e = errors_of(with_service("    kubernetes: {service: app, port: 70000}"));
