@@ -6,6 +6,7 @@
 #include "support/control.h"
 #include "support/fake_kube_api.h"
 #include "support/load.h"
+#include "support/run.h"
 #include "support/upgrade_chain.h"
 #include "support/upstream.h"
 #include "support/wait.h"
@@ -485,6 +486,40 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
   EXPECT_EQ(load.served_by(epoch), (std::map<std::string, uint64_t>{{"p2", load.count(epoch)}}));
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
+}
+
+} // namespace
+} // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+// docker/kubernetes: every manifest parses, the Role lets weir get, list and watch
+// EndpointSlices, and the config in the ConfigMap is one weir accepts.
+TEST(DiscoveryKubernetes, TheManifestsInDockerParseAndTheirConfigIsValid) {
+  const std::string dir = std::string(WEIR_SOURCE_DIR) + "/docker/kubernetes";
+  const std::string config = temp_path("manifest", ".yaml");
+  RunResult py = run_command(
+      {"/usr/bin/python3", "-c",
+       "import glob, sys, yaml\n"
+       "docs = [d for f in sorted(glob.glob(sys.argv[1] + '/*.yaml'))\n"
+       "        for d in yaml.safe_load_all(open(f)) if d]\n"
+       "roles = [d for d in docs if d['kind'] == 'Role']\n"
+       "assert roles, 'no Role'\n"
+       "for r in roles:\n"
+       "    rule = r['rules'][0]\n"
+       "    assert rule['apiGroups'] == ['discovery.k8s.io'] and 'endpointslices' in "
+       "rule['resources'], r\n"
+       "    assert set(rule['verbs']) >= {'get', 'list', 'watch'}, r\n"
+       "cms = [d for d in docs if d['kind'] == 'ConfigMap' and 'weir.yaml' in d.get('data', {})]\n"
+       "open(sys.argv[2], 'w').write(cms[0]['data']['weir.yaml'])\n"
+       "print(len(docs), 'documents')\n",
+       dir, config});
+  ASSERT_EQ(py.code, 0) << py.out << py.err;
+  EXPECT_NE(read_file(config).find("kubernetes: {service: app, port: http}"), std::string::npos)
+      << read_file(config);
+  RunResult checked = run_command({WEIR_BIN, "--check-config", config});
+  EXPECT_EQ(checked.code, 0) << checked.out << checked.err;
 }
 
 } // namespace
