@@ -200,7 +200,13 @@ Result<bool> Controller::start(Inherited* inherited) {
   if (inherited) {
     // What the old process had found is in force from the start: its endpoints, and what its
     // health checks said of them (seeded below).
-    discovered_ = inherited->discovered;
+    // Only for services this config discovers the same way: what was found for other sources
+    // (the new config changed them) is not this process's to use.
+    for (const auto& [id, found] : inherited->discovered) {
+      const config::Service* s = find_service(*file_config_, id);
+      if (s && s->discovered() && discovery::source_key(*s, *file_config_) == found.source)
+        discovered_[id] = found;
+    }
     config_ = with_discovered(*file_config_);
   }
   checker_.configure(*config_);

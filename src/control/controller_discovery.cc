@@ -35,33 +35,57 @@ void Controller::apply_discovery(const config::Config& config,
     if (!svc.discovered()) continue;
     const std::string id = svc.id();
     // A terminating pod is drained: requests in flight finish, new ones go to the others.
-    if (auto it = discovered_.find(id); it != discovered_.end() && svc.kubernetes)
+    // (Only Kubernetes says "terminating"; what it said is kept while a reload's new sources
+    // have not answered.)
+    if (auto it = discovered_.find(id); it != discovered_.end())
       for (const auto& t : it->second.terminating)
         o.drained[id].insert(t);
-    // New endpoints wait for their first health check, but not when nothing else of the
-    // service could take a request (old pods terminating as new ones come, a DNS answer that
-    // changed every address): then they take traffic at once, as before checks existed (as
-    // kube-proxy falls back to what it has), instead of a burst of 503s.
+  }
+  // New endpoints wait for their first health check, but not when their service could take
+  // no request otherwise and no other backend of a route it serves takes the route's traffic
+  // (old pods leaving as new ones come, a DNS answer that changed every address): then they
+  // take requests at once, as before checks existed (as kube-proxy falls back to what it has),
+  // instead of a burst of 503s. A canary whose pods are all new still waits: the route's
+  // other versions serve meanwhile.
+  std::map<std::string, std::vector<std::string>> waiting; // service → endpoints
+  std::set<std::string> serving;                           // services with an available one
+  for (const auto& svc : config.services) {
+    const std::string id = svc.id();
     auto down = o.down.find(id);
-    if (down == o.down.end()) continue;
     auto drained = o.drained.find(id);
-    std::vector<std::string> waiting;
-    bool other = false;
     for (const auto& ep : svc.endpoints) {
       const std::string text = ep.text();
       if (drained != o.drained.end() && drained->second.count(text)) continue;
-      if (!down->second.count(text)) {
-        other = true;
-        break;
+      if (down == o.down.end() || !down->second.count(text)) {
+        serving.insert(id);
+        continue;
       }
       const health::EndpointStatus* s = checker_.status(id, text);
-      if (s && s->awaiting_first_check && s->override_state == health::Override::automatic &&
-          !ejections_.ejected(id, text))
-        waiting.push_back(text);
+      if (svc.discovered() && s && s->awaiting_first_check &&
+          s->override_state == health::Override::automatic && !ejections_.ejected(id, text))
+        waiting[id].push_back(text);
     }
-    if (!other)
-      for (const auto& w : waiting)
-        down->second.erase(w);
+  }
+  for (auto& [id, endpoints] : waiting) {
+    if (serving.count(id)) continue;
+    bool needed = false; // some route of the service has no other backend to send to
+    for (const auto& route : config.routes) {
+      bool member = false, other = false;
+      for (const auto& b : route.backends) {
+        if (b.service == id) {
+          member = true;
+          continue;
+        }
+        uint32_t weight = b.weight;
+        if (auto r = o.weights.find(route.name); r != o.weights.end())
+          if (auto w = r->second.find(b.service); w != r->second.end()) weight = w->second;
+        other = other || (weight > 0 && serving.count(b.service));
+      }
+      needed = needed || (member && !other);
+    }
+    if (!needed) continue;
+    for (const auto& e : endpoints)
+      o.down[id].erase(e);
   }
 }
 

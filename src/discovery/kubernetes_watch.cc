@@ -22,6 +22,7 @@ constexpr size_t kMaxEventBytes = 16u << 20;
 constexpr size_t kMaxTokenBytes = 64u << 10;
 constexpr std::chrono::milliseconds kFirstRetry{200};
 constexpr std::chrono::milliseconds kMaxRetry{10000};
+constexpr std::chrono::seconds kHealthyWatch{30};
 
 std::string trim(std::string s) {
   while (!s.empty() &&
@@ -175,7 +176,6 @@ void KubernetesWatch::watch() {
   relist_ = false;
   watch_ok_ = false;
   watch_error_.clear();
-  watch_events_ = 0;
   watch_started_ = std::chrono::steady_clock::now();
   auto alive = alive_;
   r.on_head = [this, alive](int status) { return *alive && on_watch_head(status); };
@@ -227,18 +227,15 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
     case WatchEvent::Type::added:
     case WatchEvent::Type::modified:
       if (!e.resource_version.empty()) resource_version_ = e.resource_version;
-      ++watch_events_;
       slices_[e.slice->name] = std::move(*e.slice);
       changed = true;
       break;
     case WatchEvent::Type::deleted:
       if (!e.resource_version.empty()) resource_version_ = e.resource_version;
-      ++watch_events_;
       changed = slices_.erase(e.slice->name) > 0 || changed;
       break;
     case WatchEvent::Type::bookmark:
       if (!e.resource_version.empty()) resource_version_ = e.resource_version;
-      ++watch_events_;
       break;
     case WatchEvent::Type::error:
       // 410 Gone: the version we watch from is older than the server keeps; list again.
@@ -257,26 +254,24 @@ bool KubernetesWatch::on_watch_bytes(std::string_view piece) {
 }
 
 void KubernetesWatch::on_watch_end(net::HttpResponse r) {
-  // A watch that ended within a second is a failure, whatever came on it (a server that accepts
-  // and hangs up, or answers 410 after every list, must not be asked again in a tight loop);
-  // only a watch that lasted starts the pause after errors over (client-go resets its back-off
-  // only after a healthy spell too).
-  const bool short_and_empty =
-      std::chrono::steady_clock::now() - watch_started_ < std::chrono::seconds(1);
-  if (!short_and_empty && watch_ok_) errors_in_a_row_ = 0;
-  // A watch the server ended at its timeout (or after a bookmark-only quiet spell) simply
-  // starts again from the last version; anything else is an error first.
-  if (relist_ && watch_ok_ && !short_and_empty) {
+  // Only a watch that stayed up for a healthy spell (kHealthyWatch) ends as a matter of course:
+  // the server's timeout starts the next one at once, its 410 a list at once, and the pause
+  // after errors starts over. One that ended sooner is a failure, whatever came on it, so a
+  // server (or a proxy) that hangs up, or answers 410 after every list, is asked again only
+  // after a growing pause (client-go, too, resets its back-off only after a healthy spell).
+  const bool lasted =
+      watch_ok_ && std::chrono::steady_clock::now() - watch_started_ >= kHealthyWatch;
+  if (lasted) errors_in_a_row_ = 0;
+  if (relist_ && lasted) {
     // The server keeps no history that old: list at once (not an error of ours).
     log::info("discovery: " + status_.what + ": " + watch_error_);
     return list();
   }
   if (!watch_error_.empty()) return fail(watch_error_, relist_);
-  if (r.error.empty() && watch_ok_ && !short_and_empty)
-    return resource_version_.empty() ? list() : watch();
-  const std::string why = !r.error.empty()  ? r.error
-                          : short_and_empty ? "ended within a second of its start"
-                                            : "ended";
+  if (r.error.empty() && lasted) return resource_version_.empty() ? list() : watch();
+  const std::string why = !r.error.empty() ? r.error
+                          : watch_ok_      ? "ended before it had been up for 30 s"
+                                           : "ended";
   return fail("watch: " + why, relist_);
 }
 

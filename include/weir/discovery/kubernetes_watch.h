@@ -29,7 +29,7 @@ Result<ApiAccess> api_access(const config::Kubernetes& config,
 // The EndpointSlices of one Kubernetes Service, kept current: LIST, then WATCH from the list's
 // resourceVersion (with bookmarks), again from the last version seen when a watch ends, a new
 // LIST when the server says the version is too old (410 Gone), and a growing pause (0.2 s to
-// 10 s, ±20 %) after errors; a watch that ends within a second without an event is one. The bearer
+// 10 s, ±20 %) after errors; a watch that ends before it was up for 30 s is one. The bearer
 // token is read from its file for every request, so a rotated token is used as soon as the file has
 // it. An address that leaves every slice without having been terminating stays for a short grace:
 // moving between slices (gone from one, then in another) never drops it. Control thread only;
@@ -78,10 +78,9 @@ private:
   };
   std::map<std::string, Lingering> lingering_; // by Address::text()
   std::string line_;                           // a watch event line not yet complete
-  bool relist_ = false;       // set by an event: the watch must start over with a LIST
-  bool watch_ok_ = false;     // the current watch was accepted (200)
-  std::string watch_error_;   // why the current watch ended, seen in its stream
-  uint64_t watch_events_ = 0; // events and bookmarks on the current watch
+  bool relist_ = false;     // set by an event: the watch must start over with a LIST
+  bool watch_ok_ = false;   // the current watch was accepted (200)
+  std::string watch_error_; // why the current watch ended, seen in its stream
   std::chrono::steady_clock::time_point watch_started_;
   int errors_in_a_row_ = 0;
   net::HttpClient::Abort abort_;
