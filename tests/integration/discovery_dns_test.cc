@@ -133,7 +133,7 @@ TEST(DiscoveryDns, ADeadDnsServerKeepsTheLastGoodAddressesAndSaysSoThenRecovers)
 
   dns->kill();
   ASSERT_TRUE(wait_until(
-      [&] { return dns_source(control->command("show services")).get_number("failures") >= 2; },
+      [&] { return dns_source(control->command("show services")).get_number("failures") >= 1; },
       10s))
       << weir.proc->output_tail(2000);
   json::Value services = control->command("show services");
