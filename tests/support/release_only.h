@@ -6,7 +6,7 @@
 // sanitizer build (several times slower) proves nothing there that their shorter siblings,
 // which it does run, do not. They run in the release build only, which keeps the whole test
 // command within its time budget on 2 cores.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(WEIR_SANITIZED_BUILD) || defined(__SANITIZE_ADDRESS__)
 #define WEIR_RELEASE_ONLY()                                                                        \
   GTEST_SKIP() << "release build only: a volume test (the sanitized build runs the shorter ones)"
 #else
