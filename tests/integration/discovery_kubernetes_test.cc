@@ -458,12 +458,6 @@ TEST(DiscoveryKubernetes, ARolloutBetweenKubernetesBackedVersionsRunsToTheEnd) {
   EXPECT_EQ(load.failures(), 0u) << load.report();
 }
 
-} // namespace
-} // namespace weir::test
-
-namespace weir::test {
-namespace {
-
 TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOwnList) {
   auto api = FakeKubeApi::start();
   ASSERT_TRUE(api);
@@ -507,12 +501,6 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
 }
-
-} // namespace
-} // namespace weir::test
-
-namespace weir::test {
-namespace {
 
 // docker/kubernetes: every manifest parses, the Role lets weir get, list and watch
 // EndpointSlices, and the config in the ConfigMap is one weir accepts.
