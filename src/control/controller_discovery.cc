@@ -3,7 +3,8 @@
 #include "weir/base/log.h"
 #include "weir/control/controller.h"
 
-#include <algorithm>
+#include <iterator>
+#include <set>
 
 namespace weir::control {
 

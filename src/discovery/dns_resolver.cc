@@ -162,28 +162,22 @@ void DnsResolver::watch(int fd, bool readable, bool writable) {
 }
 
 void DnsResolver::arm(const std::shared_ptr<Watched>& w) {
-  const int fd = w->descriptor.native_handle();
-  auto alive = alive_;
-  if (w->want_read && !w->read_armed) {
-    w->read_armed = true;
-    w->descriptor.async_wait(asio::posix::descriptor_base::wait_read,
-                             [this, w, fd, alive](const boost::system::error_code& ec) {
-                               w->read_armed = false;
-                               if (!*alive || w->gone || ec) return;
-                               process(fd, ARES_SOCKET_BAD);
-                               if (!w->gone) arm(w);
-                             });
-  }
-  if (w->want_write && !w->write_armed) {
-    w->write_armed = true;
-    w->descriptor.async_wait(asio::posix::descriptor_base::wait_write,
-                             [this, w, fd, alive](const boost::system::error_code& ec) {
-                               w->write_armed = false;
-                               if (!*alive || w->gone || ec) return;
-                               process(ARES_SOCKET_BAD, fd);
-                               if (!w->gone) arm(w);
-                             });
-  }
+  if (w->want_read && !w->read_armed) wait(w, true);
+  if (w->want_write && !w->write_armed) wait(w, false);
+}
+
+void DnsResolver::wait(const std::shared_ptr<Watched>& w, bool for_read) {
+  (for_read ? w->read_armed : w->write_armed) = true;
+  const auto type =
+      for_read ? asio::posix::descriptor_base::wait_read : asio::posix::descriptor_base::wait_write;
+  w->descriptor.async_wait(
+      type, [this, w, for_read, alive = alive_](const boost::system::error_code& ec) {
+        (for_read ? w->read_armed : w->write_armed) = false;
+        if (!*alive || w->gone || ec) return;
+        const int fd = w->descriptor.native_handle();
+        process(for_read ? fd : ARES_SOCKET_BAD, for_read ? ARES_SOCKET_BAD : fd);
+        if (!w->gone) arm(w);
+      });
 }
 
 void DnsResolver::process(int read_fd, int write_fd) {

@@ -46,7 +46,9 @@ private:
   static void on_socket_state(void* self, int fd, int readable, int writable);
   static void on_answer(void* lookup, int status, int timeouts, ::ares_addrinfo* result);
   void watch(int fd, bool readable, bool writable);
+  // Waits for what c-ares wants of the socket (readable, writable), each wait once at a time.
   void arm(const std::shared_ptr<Watched>& w);
+  void wait(const std::shared_ptr<Watched>& w, bool for_read);
   void process(int read_fd, int write_fd);
   void schedule_timeout();
 
