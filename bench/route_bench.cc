@@ -14,8 +14,8 @@ Route make_route(std::string host, std::string prefix) {
   Route r;
   r.name = host + prefix;
   r.listener = "main";
-  r.match.host = std::move(host);
-  r.match.path_prefix = std::move(prefix);
+  r.matches.emplace_back().host = std::move(host);
+  r.matches.back().path.value = std::move(prefix);
   return r;
 }
 

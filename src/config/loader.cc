@@ -1,9 +1,11 @@
 #include "weir/config/loader.h"
 
 #include "discovery_reader.h"
+#include "filter_reader.h"
 #include "health_reader.h"
 #include "limits_reader.h"
 #include "rollout_reader.h"
+#include "route_reader.h"
 #include "tls_reader.h"
 #include "weir/config/address.h"
 #include "weir/config/duration.h"
@@ -324,8 +326,10 @@ private:
     if (!list) return;
     for (const Item& element : *list) {
       if (!c_.expect_map(element)) continue;
-      Fields f(c_, element,
-               {"name", "listener", "match", "backends", "timeouts", "retries", "rollout"});
+      std::vector<std::string_view> keys{"name",     "listener", "match",  "backends",
+                                         "timeouts", "retries",  "rollout"};
+      keys.insert(keys.end(), std::begin(kRouteFilterKeys), std::end(kRouteFilterKeys));
+      Fields f(c_, element, keys);
       Route route;
       RouteMarks marks;
       marks.path = element.path;
@@ -344,55 +348,21 @@ private:
       }
       if (auto m = f.get("match")) {
         marks.match_at = *m;
-        marks.match_ok = read_match(*m, route.match);
+        marks.match_ok = read_match(c_, *m, route.matches);
       }
+      if (route.matches.empty()) route.matches.emplace_back();
       if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
+      read_filters(c_, f, route.filters, false);
+      if (auto m = f.get("mirror")) {
+        read_mirror(c_, *m, route.filters.mirror);
+        marks.mirror = *m;
+      }
       if (auto t = f.get("timeouts")) read_timeouts(*t, route.timeouts);
       if (auto r = f.get("retries")) read_retries(*r, route.retries);
       if (auto r = f.get("rollout")) read_rollout(c_, *r, route.rollout, marks);
       config_.routes.push_back(std::move(route));
       route_marks_.push_back(std::move(marks));
     }
-  }
-
-  bool read_match(const Item& item, Match& match) {
-    if (!c_.expect_map(item)) return false;
-    Fields f(c_, item, {"host", "path_prefix"});
-    bool ok = true;
-    if (auto h = f.get("host")) {
-      auto s = c_.string(*h);
-      std::optional<std::string> host;
-      if (s) host = normalize_host(*s);
-      if (s && !host) {
-        c_.fail(*h, "expected a host name like example.com or *.example.com (or none for any "
-                    "host), got " +
-                        quote(*s));
-      }
-      if (host) {
-        match.host = *host;
-      } else {
-        ok = false;
-      }
-    }
-    if (auto p = f.get("path_prefix")) {
-      auto s = c_.string(*p);
-      if (!s) {
-        ok = false;
-      } else if (!s->starts_with('/')) {
-        c_.fail(*p, "must start with \"/\", got " + quote(*s));
-        ok = false;
-      } else if (std::any_of(s->begin(), s->end(), [](char ch) {
-                   const auto u = static_cast<unsigned char>(ch);
-                   return u <= 0x20 || u == 0x7f || ch == '?' || ch == '#';
-                 })) {
-        c_.fail(*p,
-                "must not contain spaces, control characters, \"?\" or \"#\", got " + quote(*s));
-        ok = false;
-      } else {
-        match.path_prefix = *s;
-      }
-    }
-    return ok;
   }
 
   bool read_backends(const Item& item, Route& route, RouteMarks& marks) {
@@ -404,9 +374,12 @@ private:
         all_ok = false;
         continue;
       }
-      Fields f(c_, element, {"service", "weight"});
+      std::vector<std::string_view> keys{"service", "weight"};
+      keys.insert(keys.end(), std::begin(kBackendFilterKeys), std::end(kBackendFilterKeys));
+      Fields f(c_, element, keys);
       Backend backend;
       BackendMarks bm;
+      read_filters(c_, f, backend.filters, true);
       if (auto s = f.require("service")) {
         if (auto v = c_.service_id(*s)) {
           backend.service = *v;
@@ -436,7 +409,7 @@ private:
       if (auto v = c_.duration(*i, true)) timeouts.connect = *v;
     }
     if (auto i = f.get("request")) {
-      if (auto v = c_.duration(*i, true)) timeouts.request = *v;
+      if (auto v = c_.duration(*i, true)) timeouts.request = timeouts.upstream_read = *v;
     }
     if (auto i = f.get("idle")) {
       if (auto v = c_.duration(*i, false)) timeouts.idle = *v;
@@ -590,14 +563,48 @@ private:
                          [&](const Backend& b) { return b.service == id; }))
           c_.fail(**mark, "service " + quote(id) + " is not a backend of " + route_label(i));
       }
+      check_mirror(i);
       if (m.listener && m.match_ok) {
-        auto key = std::tuple(r.listener, r.match.host, r.match.path_prefix);
+        auto key = std::tuple(r.listener, r.matches[0].host, r.matches[0].path.value);
         auto [it, inserted] = matches.emplace(key, i);
         if (!inserted) {
           c_.fail(m.match_at, route_label(i) + " has the same host and path_prefix as " +
                                   route_label(it->second) + " on listener " + quote(r.listener));
         }
       }
+    }
+  }
+
+  // A route's mirror goes to a defined service other than the one that already answers every
+  // request; a rollout judging divergence has the canary's answers to compare.
+  void check_mirror(size_t i) {
+    const Route& r = config_.routes[i];
+    const RouteMarks& m = route_marks_[i];
+    const Mirror& mirror = r.filters.mirror;
+    if (m.mirror && mirror.enabled && !mirror.service.empty() && m.mirror->node.IsMap()) {
+      const YAML::Node node = m.mirror->node["service"];
+      const Item at{node, pos_of(node, m.mirror->pos), join(m.mirror->path, "service")};
+      if (all_services_named_ &&
+          std::none_of(config_.services.begin(), config_.services.end(),
+                       [&](const Service& s) { return s.id() == mirror.service; }))
+        c_.fail(at, "service " + quote(mirror.service) + " is not defined");
+      else if (m.backends_ok && r.backends.size() == 1 && r.backends[0].service == mirror.service)
+        c_.fail(at, "service " + quote(mirror.service) +
+                        " is the route's only backend: it would get every request twice; mirror "
+                        "to another service (a canary, a new version)");
+    }
+    const RolloutAnalysis& a = r.rollout.analysis;
+    if (m.max_divergence && a.max_divergence >= 0) {
+      const bool set_mirror =
+          std::any_of(r.rollout.steps.begin(), r.rollout.steps.end(), [](const RolloutStep& st) {
+            return st.kind == RolloutStep::Kind::set_mirror && st.mirror_percent > 0;
+          });
+      const bool mirror_to_canary = mirror.enabled && mirror.percent > 0 &&
+                                    mirror.service == r.rollout.canary && mirror.compare.enabled;
+      if (!set_mirror && !mirror_to_canary)
+        c_.fail(*m.max_divergence,
+                "has no answers to judge: no step mirrors requests to the canary (add a "
+                "`set_mirror: {percent: 10%}` step, or a route mirror to the canary with compare)");
     }
   }
 

@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -221,7 +222,7 @@ inline std::string format_size(uint64_t bytes) {
 // " (did you mean \"x\"?)" for the closest candidate within two edits, else "". Not for a
 // candidate the edits would replace whole ("foo" is not a typo of "io").
 inline std::string did_you_mean(std::string_view text,
-                                std::initializer_list<std::string_view> candidates) {
+                                std::span<const std::string_view> candidates) {
   std::string_view best;
   size_t best_distance = 3;
   for (std::string_view candidate : candidates) {
@@ -232,6 +233,11 @@ inline std::string did_you_mean(std::string_view text,
     }
   }
   return best.empty() ? std::string() : " (did you mean " + quote(best) + "?)";
+}
+inline std::string did_you_mean(std::string_view text,
+                                std::initializer_list<std::string_view> candidates) {
+  return did_you_mean(text,
+                      std::span<const std::string_view>(candidates.begin(), candidates.size()));
 }
 
 inline bool is_host_label(std::string_view label) {
@@ -495,6 +501,8 @@ private:
 class Fields {
 public:
   Fields(Checker& checker, const Item& map, std::initializer_list<std::string_view> known)
+      : Fields(checker, map, std::span<const std::string_view>(known.begin(), known.size())) {}
+  Fields(Checker& checker, const Item& map, std::span<const std::string_view> known)
       : checker_(checker), map_(map) {
     for (const auto& entry : map.node) {
       const YAML::Node& key = entry.first;
@@ -540,7 +548,7 @@ private:
   };
 
   static std::string unknown_key_message(const std::string& name,
-                                         std::initializer_list<std::string_view> known) {
+                                         std::span<const std::string_view> known) {
     return "unknown key " + quote(name) + did_you_mean(name, known);
   }
 
@@ -575,6 +583,8 @@ struct RouteMarks {
   // rollout.stable and rollout.canary, when each is a well-formed service id.
   std::optional<Item> rollout_stable;
   std::optional<Item> rollout_canary;
+  std::optional<Item> mirror;         // the route's mirror map, when it has one
+  std::optional<Item> max_divergence; // rollout.analysis.max_divergence, when given
 };
 
 } // namespace weir::config::yaml

@@ -42,8 +42,8 @@ void write_route(json::Writer& w, const runtime::Snapshot& snap, const config::R
   w.begin_object();
   w.key("name").value(route.name).key("listener").value(route.listener);
   w.key("match").begin_object();
-  w.key("host").value(route.match.host.empty() ? "*" : route.match.host);
-  w.key("path_prefix").value(route.match.path_prefix).end_object();
+  w.key("host").value(route.matches[0].host.empty() ? "*" : route.matches[0].host);
+  w.key("path_prefix").value(route.matches[0].path.value).end_object();
   w.key("weights_from").value(weights_from);
   w.key("backends").begin_array();
   for (const auto& b : r.backends) {
@@ -472,8 +472,8 @@ void Controller::register_commands(CommandTable& table) {
                    const auto& route = c.routes[i];
                    w.begin_object().key("name").value(route.name);
                    w.key("listener").value(route.listener);
-                   w.key("match").begin_object().key("host").value(route.match.host);
-                   w.key("path_prefix").value(route.match.path_prefix).end_object();
+                   w.key("match").begin_object().key("host").value(route.matches[0].host);
+                   w.key("path_prefix").value(route.matches[0].path.value).end_object();
                    w.key("timeouts").begin_object();
                    w.key("connect").value(config::format_duration(route.timeouts.connect));
                    w.key("request").value(config::format_duration(route.timeouts.request));

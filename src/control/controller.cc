@@ -545,10 +545,10 @@ void Controller::reload(Done done) {
     if (!before)
       added.push_back(r.name);
     else if (!same_backends(*before, r) || before->listener != r.listener ||
-             before->match.host != r.match.host ||
-             before->match.path_prefix != r.match.path_prefix ||
+             before->matches != r.matches || before->filters != r.filters ||
              before->timeouts.connect != r.timeouts.connect ||
              before->timeouts.request != r.timeouts.request ||
+             before->timeouts.backend_request != r.timeouts.backend_request ||
              before->timeouts.idle != r.timeouts.idle || before->retries != r.retries ||
              before->rollout != r.rollout)
       changed.push_back(r.name);

@@ -158,7 +158,8 @@ void ControllerHost::set_top_up(const std::string& route, const std::string& sta
   // Without a configured Host, the route's own host when it matches exactly one.
   std::string host;
   for (const auto& r : c_.config().routes)
-    if (r.name == route && r.match.host.find('*') == std::string::npos) host = r.match.host;
+    if (r.name == route && r.matches[0].host.find('*') == std::string::npos)
+      host = r.matches[0].host;
   top_up_->start(route, stable, canary, *top_up, host);
 }
 

@@ -293,6 +293,18 @@ void Manager::run_steps(State& s) {
       ++s.step;
       top_up_if_thin(s);
       continue;
+    case config::RolloutStep::Kind::set_header_route:
+      record(s, "step",
+             "step " + std::to_string(s.step + 1) + ": set_header_route " +
+                 step.header_route_name);
+      ++s.step;
+      continue;
+    case config::RolloutStep::Kind::set_mirror:
+      record(s, "step",
+             "step " + std::to_string(s.step + 1) + ": set_mirror " +
+                 std::to_string(step.mirror_percent) + "%");
+      ++s.step;
+      continue;
     case config::RolloutStep::Kind::pause:
       if (step.duration.count() == 0) {
         s.phase = Phase::paused;

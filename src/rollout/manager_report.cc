@@ -39,6 +39,14 @@ std::string steps_text(const std::vector<config::RolloutStep>& steps) {
       out.push_back('a');
       out.append(std::to_string(st.duration.count()));
       break;
+    case config::RolloutStep::Kind::set_header_route:
+      out.push_back('h');
+      out.append(st.header_route_name);
+      break;
+    case config::RolloutStep::Kind::set_mirror:
+      out.push_back('m');
+      out.append(std::to_string(st.mirror_percent));
+      break;
     }
   }
   return out;
@@ -122,6 +130,12 @@ std::string Manager::status_json(const std::string& route) const {
       break;
     case config::RolloutStep::Kind::analysis:
       w.key("analysis_ms").value(static_cast<int64_t>(st.duration.count()));
+      break;
+    case config::RolloutStep::Kind::set_header_route:
+      w.key("set_header_route").value(st.header_route_name);
+      break;
+    case config::RolloutStep::Kind::set_mirror:
+      w.key("set_mirror").value(st.mirror_percent);
       break;
     }
     w.key("current").value(s && s->step == i && active);

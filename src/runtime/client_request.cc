@@ -435,7 +435,7 @@ bool ClientConnection::retry_on_fresh_connection() {
 }
 
 void ClientConnection::on_upstream_ready() {
-  set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.request);
+  set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.upstream_read);
   if (request_done()) arm_try_timer(); // else once the request's last byte arrives
 
   request_head_queued_ = true;

@@ -160,20 +160,132 @@ struct Service {
   bool operator==(const Service&) const = default;
 };
 
+// A condition on one header or query parameter (HTTPRoute's HTTPHeaderMatch and
+// HTTPQueryParamMatch). Header names compare without case, query parameter names with it.
+struct ValueMatch {
+  enum class Type : uint8_t { exact, regex } type = Type::exact;
+  std::string name;  // headers: lower case; query parameters: as written
+  std::string value; // exact: the whole value; regex: ECMAScript, must match the whole value
+  bool operator==(const ValueMatch&) const = default;
+};
+
+// HTTPRoute's HTTPPathMatch. prefix matches on segment boundaries: "/api" matches "/api" and
+// "/api/x", not "/apix".
+struct PathMatch {
+  enum class Type : uint8_t { exact, prefix, regex } type = Type::prefix;
+  std::string value = "/";
+  bool operator==(const PathMatch&) const = default;
+};
+
+// One alternative of a route's match list: every condition holds (AND). A route matches when
+// any of its alternatives does (OR). YAML `match` is one map (the old {host, path_prefix} keys
+// keep working) or a list of them.
+struct Match {
+  std::string host; // "" any, "example.com" exact, "*.example.com" wildcard
+  PathMatch path;
+  std::string method; // "" any, else upper case ("GET")
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> query;
+  bool operator==(const Match&) const = default;
+};
+
+// HTTPRoute's RequestHeaderModifier / ResponseHeaderModifier: set replaces every header of the
+// name (or adds it), add appends one more, remove drops every header of the name.
+struct HeaderValue {
+  std::string name;
+  std::string value;
+  bool operator==(const HeaderValue&) const = default;
+};
+struct HeaderModifier {
+  std::vector<HeaderValue> set;
+  std::vector<HeaderValue> add;
+  std::vector<std::string> remove; // lower case
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+  bool operator==(const HeaderModifier&) const = default;
+};
+
+// HTTPRoute's HTTPPathModifier: the whole path, or the part the matched PathPrefix covered.
+struct PathModifier {
+  enum class Type : uint8_t { none, replace_full, replace_prefix } type = Type::none;
+  std::string value;
+  bool operator==(const PathModifier&) const = default;
+};
+
+// HTTPRoute's RequestRedirect: weir answers itself, the request goes to no backend. Unset
+// parts keep the request's own (scheme, host, path); port 0 keeps the request's port unless
+// the scheme changes (then the scheme's default).
+struct Redirect {
+  bool enabled = false;
+  std::string scheme; // "" keep, "http", "https"
+  std::string hostname;
+  uint16_t port = 0;
+  PathModifier path;
+  int status = 302; // 301, 302, 303, 307, 308
+  bool operator==(const Redirect&) const = default;
+};
+
+// HTTPRoute's URLRewrite: what the backend sees (Host and path); the client sees nothing.
+struct Rewrite {
+  std::string hostname; // "" keep
+  PathModifier path;
+  bool empty() const { return hostname.empty() && path.type == PathModifier::Type::none; }
+  bool operator==(const Rewrite&) const = default;
+};
+
+// What a shadow comparison looks at, between the answer the client got (from the route's
+// backend) and the mirror's answer to the same request.
+struct Compare {
+  bool enabled = false;
+  bool status_class = true;         // 2xx vs 5xx differ; 200 vs 204 do not
+  std::vector<std::string> headers; // lower case; values compared exactly
+  enum class Body : uint8_t { none, hash, json_fields } body = Body::none;
+  std::vector<std::string> json_fields;        // body: json_fields; dotted paths ("a.b")
+  std::vector<std::string> ignore_json_fields; // body: hash of the JSON without these
+  bool operator==(const Compare&) const = default;
+};
+
+// HTTPRoute's RequestMirror, plus weir's comparison: a copy of `percent` of the requests goes
+// to `service`, fire and forget; the client never waits for it or sees its answer.
+struct Mirror {
+  bool enabled = false;
+  std::string service;             // "namespace/name"
+  double percent = 100;            // 0..100
+  uint32_t max_body_bytes = 65536; // a larger request body is not mirrored (counted)
+  uint32_t max_in_flight = 64;     // per worker; beyond it a copy is dropped (counted)
+  Compare compare;
+  bool operator==(const Mirror&) const = default;
+};
+
+// HTTPRoute filters. A route's apply to every request it takes; a backend's only to the
+// requests sent to it, after the route's.
+struct Filters {
+  HeaderModifier request_headers;
+  HeaderModifier response_headers;
+  Redirect redirect; // route only
+  Rewrite rewrite;
+  Mirror mirror; // route only
+  bool operator==(const Filters&) const = default;
+};
+
 struct Backend {
   std::string service; // "namespace/name" of a Service
   uint32_t weight = 1;
+  Filters filters; // request_headers, response_headers and rewrite only
 };
 
 struct Timeouts {
-  Duration connect{1000};  // upstream connect → 503
-  Duration request{30000}; // upstream response head, and each later read of it → 504
-  Duration idle{60000};    // client keep-alive idle
-};
-
-struct Match {
-  std::string host;              // "" any, "example.com" exact, "*.example.com" wildcard
-  std::string path_prefix = "/"; // longest prefix wins
+  Duration connect{1000}; // upstream connect → 503
+  // HTTPRoute's timeouts.request: from the request's head to the response's last byte; 0 none.
+  // Passed before the response head: 504; after it: the response is cut. When set, it is also
+  // what upstream_read is (the key used to mean only that).
+  Duration request{0};
+  // HTTPRoute's timeouts.backend_request: one attempt, from its start until its response is
+  // complete; 0 none. Passed before the response head: 504 (retried when safe).
+  Duration backend_request{0};
+  // The upstream response head, and each later read of it, within this → 504. Not a key of its
+  // own: 30 s, or `request` when that is set.
+  Duration upstream_read{30000};
+  Duration idle{60000}; // client keep-alive idle
 };
 
 // When and how a failed request is tried again.
@@ -196,9 +308,19 @@ struct Retries {
 
 // One step of a rollout plan.
 struct RolloutStep {
-  enum class Kind { set_weight, pause, analysis } kind = Kind::pause;
+  enum class Kind {
+    set_weight,
+    pause,
+    analysis,
+    set_header_route, // requests matching `header_route` go to the canary, whatever its weight
+    set_mirror,       // `mirror_percent` of requests are mirrored to the canary
+  } kind = Kind::pause;
   uint32_t weight = 0;  // set_weight: the canary's share in percent, 0..100
   Duration duration{0}; // pause: 0 = a manual gate (waits for `rollout promote`); analysis: > 0
+  // set_header_route (Argo Rollouts' setHeaderRoute): `name` names it; no headers removes it.
+  std::string header_route_name;
+  std::vector<ValueMatch> header_route;
+  double mirror_percent = 0; // set_mirror: 0 stops mirroring
   bool operator==(const RolloutStep&) const = default;
 };
 
@@ -264,6 +386,9 @@ struct RolloutAnalysis {
   uint32_t inconclusive_limit = 6;        // consecutive inconclusive intervals → pause
   std::vector<AnalysisMetric> metrics;    // external metrics, judged with the built-in ones
   TopUp top_up;
+  // Shadow comparison (the route's mirror to the canary with `compare`): diverging answers as a
+  // share of compared ones, less the noise measured between two stable endpoints; < 0 = none.
+  double max_divergence = -1;
   bool operator==(const RolloutAnalysis&) const = default;
 };
 
@@ -289,8 +414,9 @@ struct Rollout {
 struct Route {
   std::string name;
   std::string listener;
-  Match match;
+  std::vector<Match> matches; // never empty once loaded; one alternative with no condition
   std::vector<Backend> backends;
+  Filters filters;
   Timeouts timeouts;
   Retries retries;
   Rollout rollout;
@@ -374,6 +500,15 @@ struct Kubernetes {
   bool operator==(const Kubernetes&) const = default;
 };
 
+// Gateway API objects from the cluster (needs `kubernetes`): weir watches the GatewayClasses
+// naming `class_name` as controller, their Gateways, the HTTPRoutes attached to those and the
+// ReferenceGrants, and serves the routes they describe beside the file's.
+struct Gateway {
+  bool enabled = false;
+  std::string class_name = "weir";
+  bool operator==(const Gateway&) const = default;
+};
+
 struct Config {
   std::string source_path; // the file it was loaded from ("" when from a string)
   unsigned workers = 0;    // resolved: "auto" becomes the number of CPUs
@@ -398,6 +533,7 @@ struct Config {
   Duration tls_reload_interval{60000};
   Resolver resolver;
   Kubernetes kubernetes;
+  Gateway gateway;
 };
 
 } // namespace weir::config

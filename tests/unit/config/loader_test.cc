@@ -699,9 +699,9 @@ routes:
   - { name: c, listener: public, match: { host: "" }, backends: [{ service: app-v1/app }] }
 )");
   ASSERT_EQ(c.routes.size(), 3u);
-  EXPECT_EQ(c.routes[0].match.host, "api.example.com");
-  EXPECT_EQ(c.routes[1].match.host, "*.example.com");
-  EXPECT_EQ(c.routes[2].match.host, "");
+  EXPECT_EQ(c.routes[0].matches[0].host, "api.example.com");
+  EXPECT_EQ(c.routes[1].matches[0].host, "*.example.com");
+  EXPECT_EQ(c.routes[2].matches[0].host, "");
 }
 
 // --- Limits, workers, access log ---
@@ -847,12 +847,13 @@ TEST(ConfigLoader, DefaultsApplied) {
   EXPECT_EQ(c.services[0].max_idle_connections, 64u);
   ASSERT_EQ(c.routes.size(), 1u);
   const Route& r = c.routes[0];
-  EXPECT_EQ(r.match.host, "");
-  EXPECT_EQ(r.match.path_prefix, "/");
+  EXPECT_EQ(r.matches[0].host, "");
+  EXPECT_EQ(r.matches[0].path.value, "/");
   ASSERT_EQ(r.backends.size(), 1u);
   EXPECT_EQ(r.backends[0].weight, 1u);
   EXPECT_EQ(r.timeouts.connect, Duration{1000});
-  EXPECT_EQ(r.timeouts.request, Duration{30000});
+  EXPECT_EQ(r.timeouts.request, Duration{0});
+  EXPECT_EQ(r.timeouts.upstream_read, Duration{30000});
   EXPECT_EQ(r.timeouts.idle, Duration{60000});
   EXPECT_EQ(c.limits.max_request_head_bytes, 16384u);
   EXPECT_EQ(c.limits.max_request_line_bytes, 8192u);
@@ -919,8 +920,8 @@ drain_timeout: 0s
   const Route& r = c.routes[0];
   EXPECT_EQ(r.name, "app-route");
   EXPECT_EQ(r.listener, "public");
-  EXPECT_EQ(r.match.host, "example.com");
-  EXPECT_EQ(r.match.path_prefix, "/api");
+  EXPECT_EQ(r.matches[0].host, "example.com");
+  EXPECT_EQ(r.matches[0].path.value, "/api");
   ASSERT_EQ(r.backends.size(), 2u);
   EXPECT_EQ(r.backends[0].service, "app-v1/app");
   EXPECT_EQ(r.backends[0].weight, 90u);
@@ -929,8 +930,8 @@ drain_timeout: 0s
   EXPECT_EQ(r.timeouts.connect, Duration{250});
   EXPECT_EQ(r.timeouts.request, Duration{120000});
   EXPECT_EQ(r.timeouts.idle, Duration{3600000});
-  EXPECT_EQ(c.routes[1].match.host, "*.example.com");
-  EXPECT_EQ(c.routes[1].match.path_prefix, "/");
+  EXPECT_EQ(c.routes[1].matches[0].host, "*.example.com");
+  EXPECT_EQ(c.routes[1].matches[0].path.value, "/");
   EXPECT_EQ(c.routes[1].backends[0].weight, 0u);
 
   EXPECT_EQ(c.limits.max_request_head_bytes, 32768u);
@@ -964,8 +965,8 @@ TEST(ConfigLoader, ReferenceConfigLoads) {
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].name, "app-route");
   EXPECT_EQ(c.routes[0].listener, "public");
-  EXPECT_EQ(c.routes[0].match.host, "");
-  EXPECT_EQ(c.routes[0].match.path_prefix, "/");
+  EXPECT_EQ(c.routes[0].matches[0].host, "");
+  EXPECT_EQ(c.routes[0].matches[0].path.value, "/");
   ASSERT_EQ(c.routes[0].backends.size(), 2u);
   EXPECT_EQ(c.routes[0].backends[0].service, "app-v1/app");
   EXPECT_EQ(c.routes[0].backends[0].weight, 90u);
@@ -978,6 +979,7 @@ TEST(ConfigLoader, ReferenceConfigLoads) {
   const Route default_route;
   EXPECT_EQ(c.routes[0].timeouts.connect, default_route.timeouts.connect);
   EXPECT_EQ(c.routes[0].timeouts.request, default_route.timeouts.request);
+  EXPECT_EQ(c.routes[0].timeouts.upstream_read, default_route.timeouts.upstream_read);
   EXPECT_EQ(c.routes[0].timeouts.idle, default_route.timeouts.idle);
   EXPECT_EQ(c.services[0].max_idle_connections, Service{}.max_idle_connections);
   EXPECT_EQ(c.limits.max_request_head_bytes, defaults.limits.max_request_head_bytes);

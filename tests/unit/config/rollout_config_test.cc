@@ -15,6 +15,14 @@ using testing_support::load_ok;
 
 using Kind = RolloutStep::Kind;
 
+RolloutStep step(Kind kind, uint32_t weight, Duration duration) {
+  RolloutStep s;
+  s.kind = kind;
+  s.weight = weight;
+  s.duration = duration;
+  return s;
+}
+
 // Lines 1-13. Lines appended by steps_are() start at line 14 and by rollout_with() at line 15,
 // indented as keys of the rollout map.
 constexpr std::string_view kHead = R"(
@@ -72,7 +80,7 @@ TEST(ConfigRollout, PresentMeansEnabledWithDefaults) {
   EXPECT_EQ(r.stable, "app-v1/app");
   EXPECT_EQ(r.canary, "app-v2/app");
   ASSERT_EQ(r.steps.size(), 1u);
-  EXPECT_EQ(r.steps[0], (RolloutStep{Kind::set_weight, 100, Duration{0}}));
+  EXPECT_EQ(r.steps[0], step(Kind::set_weight, 100, Duration{0}));
   const RolloutAnalysis& a = r.analysis;
   EXPECT_EQ(a, RolloutAnalysis{});
   EXPECT_EQ(a.interval, Duration{5000});
@@ -122,14 +130,14 @@ TEST(ConfigRollout, EveryKeyRoundTrips) {
   EXPECT_EQ(r.stable, "app-v1/app");
   EXPECT_EQ(r.canary, "app-v2/app");
   EXPECT_EQ(r.steps, (std::vector<RolloutStep>{
-                         {Kind::set_weight, 10, Duration{0}},
-                         {Kind::pause, 0, Duration{30000}},
-                         {Kind::pause, 0, Duration{0}},
-                         {Kind::analysis, 0, Duration{60000}},
-                         {Kind::set_weight, 0, Duration{0}},
-                         {Kind::pause, 0, Duration{0}},
-                         {Kind::pause, 0, Duration{0}},
-                         {Kind::set_weight, 100, Duration{0}},
+                         step(Kind::set_weight, 10, Duration{0}),
+                         step(Kind::pause, 0, Duration{30000}),
+                         step(Kind::pause, 0, Duration{0}),
+                         step(Kind::analysis, 0, Duration{60000}),
+                         step(Kind::set_weight, 0, Duration{0}),
+                         step(Kind::pause, 0, Duration{0}),
+                         step(Kind::pause, 0, Duration{0}),
+                         step(Kind::set_weight, 100, Duration{0}),
                      }));
   const RolloutAnalysis& a = r.analysis;
   EXPECT_EQ(a.interval, Duration{10000});

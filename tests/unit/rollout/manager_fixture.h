@@ -37,16 +37,28 @@ inline const std::string kCanary = "app-v2/app";
 }
 
 inline config::RolloutStep set_weight(uint32_t w) {
-  return {config::RolloutStep::Kind::set_weight, w, {}};
+  config::RolloutStep s;
+  s.kind = config::RolloutStep::Kind::set_weight;
+  s.weight = w;
+  s.duration = config::Duration{};
+  return s;
 }
 inline config::RolloutStep pause(config::Duration d) {
-  return {config::RolloutStep::Kind::pause, 0, d};
+  config::RolloutStep s;
+  s.kind = config::RolloutStep::Kind::pause;
+  s.weight = 0;
+  s.duration = d;
+  return s;
 }
 inline config::RolloutStep gate() {
   return pause(0ms);
 }
 inline config::RolloutStep analysis(config::Duration d) {
-  return {config::RolloutStep::Kind::analysis, 0, d};
+  config::RolloutStep s;
+  s.kind = config::RolloutStep::Kind::analysis;
+  s.weight = 0;
+  s.duration = d;
+  return s;
 }
 
 inline metrics::WindowStats window(uint64_t requests, uint64_t errors, double p99_ms = 10) {
@@ -217,7 +229,11 @@ protected:
     config::Route r;
     r.name = "r";
     r.listener = "public";
-    r.backends = {{kStable, 100}, {kCanary, 0}};
+    r.backends.resize(2);
+    r.backends[0].service = kStable;
+    r.backends[0].weight = 100;
+    r.backends[1].service = kCanary;
+    r.backends[1].weight = 0;
     r.rollout.enabled = true;
     r.rollout.stable = kStable;
     r.rollout.canary = kCanary;

@@ -10,7 +10,8 @@ namespace {
 using namespace fake;
 
 TEST_F(RolloutManagerTest, IdleStatusReportsTheSplitTrafficGetsFromTheConfig) {
-  host.cfg.routes[0].backends = {{kStable, 90}, {kCanary, 10}};
+  host.cfg.routes[0].backends[0].weight = 90;
+  host.cfg.routes[0].backends[1].weight = 10;
   json::Value s = status();
   EXPECT_EQ(s.get_string("phase"), "Idle");
   EXPECT_EQ(s.get_number("canary_weight"), 10) << "the config gives the canary 10 %";
@@ -54,7 +55,8 @@ TEST_F(RolloutManagerTest, OperatorWeightsAreRefusedDuringARolloutUnlessForcedWh
 }
 
 TEST_F(RolloutManagerTest, AfterAnAbortTheRolloutsWeightsKeepTheCanaryAtZero) {
-  host.cfg.routes[0].backends = {{kStable, 90}, {kCanary, 10}};
+  host.cfg.routes[0].backends[0].weight = 90;
+  host.cfg.routes[0].backends[1].weight = 10;
   plan().steps = {set_weight(20), gate(), set_weight(100)};
   ASSERT_EQ(manager->begin("r", ""), "");
   ASSERT_EQ(manager->abort("r", "test"), "");

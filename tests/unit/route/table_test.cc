@@ -12,8 +12,8 @@ config::Route make_route(std::string name, std::string host, std::string prefix,
   config::Route r;
   r.name = std::move(name);
   r.listener = std::move(listener);
-  r.match.host = std::move(host);
-  r.match.path_prefix = std::move(prefix);
+  r.matches.emplace_back().host = std::move(host);
+  r.matches.back().path.value = std::move(prefix);
   return r;
 }
 
