@@ -104,6 +104,20 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
       out.backends.push_back(backend);
       out.weights.push_back(backend.effective_weight);
     }
+    // The mirror: the live one (rollout set_mirror) wins over the file's; an unknown service
+    // mirrors nothing.
+    const config::Mirror& m = r.filters.mirror;
+    std::string mirror_service = m.enabled ? m.service : std::string();
+    out.mirror.percent = m.enabled ? m.percent : 0;
+    if (auto o = overrides.mirrors.find(r.name); o != overrides.mirrors.end()) {
+      mirror_service = o->second.service;
+      out.mirror.percent = o->second.percent;
+    }
+    if (auto it = service_index.find(mirror_service); it != service_index.end())
+      out.mirror.service = static_cast<int>(it->second);
+    out.mirror.max_body_bytes = m.max_body_bytes;
+    out.mirror.max_in_flight = m.max_in_flight;
+    out.mirror.compare = m.enabled && m.compare.enabled;
     snap->routes.push_back(std::move(out));
   }
   snap->client.idle =

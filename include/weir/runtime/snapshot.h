@@ -63,6 +63,15 @@ struct Snapshot {
     std::string override_secret;   // "": only trusted proxies force a version (plain values)
     std::string set_cookie_prefix; // "Set-Cookie: NAME="
     std::string unavailable_body;  // 503 body naming the route
+    // Request mirroring (mirror/sender.h): the route's `mirror:` filter, or the live override
+    // (Overrides::mirrors) that wins over it. service < 0 or percent 0: nothing is mirrored.
+    struct Mirror {
+      int service = -1; // index into services
+      double percent = 0;
+      uint32_t max_body_bytes = 65536;
+      uint32_t max_in_flight = 64; // per worker
+      bool compare = false;        // the route's mirror.compare.enabled
+    } mirror;
   };
   // What a client connection needs before (and while) its request is routed, so the data plane
   // never reads the raw config. Filled per listener; `client` (the same values) serves a
@@ -107,6 +116,15 @@ struct Snapshot {
     // Routes whose rollout runs now (Progressing or Paused): only their workers report errors
     // for fast abort.
     std::set<std::string> fast_abort_routes;
+    // route → a live mirror (the rollout step set_mirror: the canary at its percent); wins over
+    // the route's `mirror:` filter, whose max_body_bytes, max_in_flight and compare still apply.
+    // percent 0 stops mirroring.
+    struct Mirror {
+      std::string service; // "namespace/name"
+      double percent = 0;
+      bool operator==(const Mirror&) const = default;
+    };
+    std::map<std::string, Mirror> mirrors{}; // {}: positional initialisers may leave it out
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that
