@@ -99,7 +99,8 @@ Table Table::build(const std::vector<config::Route>& routes, std::string_view li
     if (routes[i].listener != listener) continue;
     if (routes[i].matches.empty()) items.push_back(make_item(kAny, static_cast<int>(i), 0));
     for (size_t a = 0; a < routes[i].matches.size(); ++a)
-      items.push_back(make_item(routes[i].matches[a], static_cast<int>(i), static_cast<uint32_t>(a)));
+      items.push_back(
+          make_item(routes[i].matches[a], static_cast<int>(i), static_cast<uint32_t>(a)));
   }
   // Exact hosts ascending (binary search), wildcards longest suffix first, then any-host; inside
   // one host by precedence. Stable, so ties keep config order (route, then alternative).
@@ -123,8 +124,13 @@ Table Table::build(const std::vector<config::Route>& routes, std::string_view li
       const config::Match& m = *items[j].match;
       std::optional<PathMatcher> path = PathMatcher::compile(m.path, nullptr);
       if (!path) continue;
-      Entry e{std::move(*path), m.method, static_cast<uint32_t>(t.conditions_.size()), 0, 0,
-              items[j].route, items[j].alternative};
+      Entry e{std::move(*path),
+              m.method,
+              static_cast<uint32_t>(t.conditions_.size()),
+              0,
+              0,
+              items[j].route,
+              items[j].alternative};
       bool compiled = true;
       for (const auto* list : {&m.headers, &m.query})
         for (const config::ValueMatch& v : *list) {

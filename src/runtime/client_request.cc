@@ -273,8 +273,6 @@ void ClientConnection::on_request_head() {
   status_ = 0;
   request_open_ = true;
 
-  std::string_view authority = head.authority;
-  std::string_view path = head.path;
   if (listener_->snapshot_index < 0) {
     // A reload removed this listener: its connections finish what they have, nothing more.
     keep_alive_ = false;
@@ -283,7 +281,10 @@ void ClientConnection::on_request_head() {
   const Snapshot::Listener& listener =
       snap.listeners[static_cast<size_t>(listener_->snapshot_index)];
   if (listener.redirect_to_https != 0) return redirect_to_https(listener.redirect_to_https);
-  route_ = listener.table.match(authority, path);
+  const route::Table::Hit hit = listener.table.match(head);
+  route_ = hit.route;
+  match_alternative_ = hit.alternative;
+  match_prefix_length_ = hit.prefix_length;
   if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
   const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
   bool trusted = peer_trusted();

@@ -239,6 +239,10 @@ private:
   bool upstream_eof_ = false;
   bool request_open_ = false; // a request was routed and not yet counted and logged
   int32_t route_ = -1;
+  // Of the route's alternative that matched: the path characters its PathPrefix covered
+  // (route::Table::Hit), what a ReplacePrefixMatch rewrite replaces.
+  uint32_t match_alternative_ = 0;
+  uint32_t match_prefix_length_ = 0;
   int32_t backend_ = -1;
   uint32_t endpoint_ = 0;
   int status_ = 0;

@@ -47,7 +47,7 @@ struct Case {
 void expect_cases(const Table& t, const std::vector<config::Route>& rs,
                   const std::vector<Case>& cases) {
   for (const Case& c : cases) {
-    const int got = t.match(c.host, c.path);
+    const int got = t.match(c.host, c.path).route;
     const std::string got_name = got < 0 ? "(none)" : rs.at(static_cast<size_t>(got)).name;
     EXPECT_EQ(got_name, c.want ? c.want : "(none)")
         << "host=\"" << c.host << "\" path=\"" << c.path << "\"";
@@ -98,10 +98,10 @@ TEST(RouteTable, SegmentBoundary) {
                    {"example.com", "/api/v10", "exact-api"},
                    {"example.com", "/API", "exact-root"}, // paths are case-sensitive
                    {"example.com", "/ap?i", "exact-root"},
-                   // prefix ending in '/' is a plain prefix
+                   // a trailing '/' of a prefix is ignored (HTTPRoute's PathPrefix)
                    {"a.example.com", "/static/", "wild-static"},
                    {"a.example.com", "/static/x/y", "wild-static"},
-                   {"a.example.com", "/static", "wild-root"},
+                   {"a.example.com", "/static", "wild-static"},
                    {"a.example.com", "/staticx", "wild-root"},
                    // "/" matches everything
                    {"a.example.com", "*", "wild-root"},
@@ -137,14 +137,14 @@ TEST(RouteTable, HostNormalisation) {
 
 TEST(RouteTable, OtherListenersIgnored) {
   const Table main = Table::build(routes(), "main");
-  EXPECT_EQ(main.match("example.com", "/api/v1/x"), 4); // not route 8 of "admin"
+  EXPECT_EQ(main.match("example.com", "/api/v1/x").route, 4); // not route 8 of "admin"
   const Table admin = Table::build(routes(), "admin");
-  EXPECT_EQ(admin.match("example.com", "/api/v1/x"), 8); // index into the full list
-  EXPECT_EQ(admin.match("example.com", "/"), -1);
-  EXPECT_EQ(admin.match("other.test", "/api/v1/x"), -1);
+  EXPECT_EQ(admin.match("example.com", "/api/v1/x").route, 8); // index into the full list
+  EXPECT_EQ(admin.match("example.com", "/").route, -1);
+  EXPECT_EQ(admin.match("other.test", "/api/v1/x").route, -1);
   const Table none = Table::build(routes(), "missing");
   EXPECT_TRUE(none.empty());
-  EXPECT_EQ(none.match("example.com", "/"), -1);
+  EXPECT_EQ(none.match("example.com", "/").route, -1);
 }
 
 TEST(RouteTable, NoMatch) {
@@ -165,7 +165,7 @@ TEST(RouteTable, NoMatch) {
                    {"b.test", "/anyx", nullptr},
                    {"", "", nullptr},
                });
-  EXPECT_EQ(Table().match("a.test", "/a"), -1);
+  EXPECT_EQ(Table().match("a.test", "/a").route, -1);
 }
 
 TEST(RouteTable, EqualPrefixKeepsConfigOrder) {
@@ -175,7 +175,7 @@ TEST(RouteTable, EqualPrefixKeepsConfigOrder) {
       make_route("third", "h.test.", "/x"),
   };
   const Table t = Table::build(rs, "main");
-  EXPECT_EQ(t.match("h.test", "/x"), 0);
+  EXPECT_EQ(t.match("h.test", "/x").route, 0);
 }
 
 TEST(RouteTable, ManyExactHostsBinarySearch) {
@@ -188,8 +188,8 @@ TEST(RouteTable, ManyExactHostsBinarySearch) {
   const Table t = Table::build(rs, "main");
   for (int i = 0; i < 50; ++i) {
     const std::string n = std::to_string(i);
-    EXPECT_EQ(t.match(std::string("HOST").append(n).append(".test:1"), "/p"), i);
-    EXPECT_EQ(t.match(std::string("host").append(n).append(".tes"), "/p"), -1);
+    EXPECT_EQ(t.match(std::string("HOST").append(n).append(".test:1"), "/p").route, i);
+    EXPECT_EQ(t.match(std::string("host").append(n).append(".tes"), "/p").route, -1);
   }
 }
 

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "weir/config/config.h"
+#include "weir/http/head.h"
+
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace weir::route {
+
+// One compiled condition on a header or a query parameter (HTTPRoute's HTTPHeaderMatch and
+// HTTPQueryParamMatch).
+//
+// Built on the control thread (compile()); immutable afterwards, so worker threads test it
+// concurrently. Exact conditions never allocate; a regex one may (std::regex_match's state, and
+// the joined value of a header sent several times).
+class ValueMatcher {
+public:
+  // Compiles `m`; nullopt and `error` set when its regex does not compile (the loader refuses
+  // such a config, so only a config built elsewhere can hit it).
+  static std::optional<ValueMatcher> compile(const config::ValueMatch& m, std::string* error);
+
+  // The header named name() (without case) holds the value. A header sent several times is
+  // taken as its values joined with "," in the order received (RFC 9110 5.3); a header not sent
+  // never matches, not even an empty value.
+  bool matches_header(std::span<const http::Header> headers) const;
+
+  // The query parameter named name() (with case) has the value: `query` is what follows '?' in
+  // the target (no '#'), pairs split on '&', the first pair of the name counts, and its value is
+  // compared as sent (no percent-decoding). A pair without '=' has the value "".
+  bool matches_query(std::string_view query) const;
+
+  const std::string& name() const { return name_; }
+  bool is_regex() const { return regex_.has_value(); }
+
+private:
+  bool matches_value(std::string_view value) const;
+
+  std::string name_; // headers: lower case
+  std::string value_;
+  std::optional<std::regex> regex_;
+};
+
+// A compiled HTTPPathMatch. Same thread contract as ValueMatcher; exact and prefix never allocate.
+class PathMatcher {
+public:
+  static std::optional<PathMatcher> compile(const config::PathMatch& m, std::string* error);
+
+  // `path` is the request's path without query or fragment. Returns the length of the path the
+  // match covers: for a prefix, its characters without a trailing '/' ("/" covers 0, "/api/"
+  // covers 4), so path.substr(length) is "" or starts with '/' (what ReplacePrefixMatch
+  // replaces); for exact and regex 0. nullopt when the path does not match.
+  std::optional<uint32_t> match(std::string_view path) const;
+
+  config::PathMatch::Type type() const { return type_; }
+  // Characters of an exact or prefix value (precedence: the longer prefix first).
+  size_t length() const { return value_.size(); }
+
+private:
+  config::PathMatch::Type type_ = config::PathMatch::Type::prefix;
+  std::string value_; // prefix: without a trailing '/' ("" for "/")
+  std::optional<std::regex> regex_;
+};
+
+// What follows '?' in a target, up to a '#' ("" when there is no query).
+std::string_view query_of(std::string_view target);
+// The target up to '?' or '#'.
+std::string_view path_of(std::string_view target);
+
+} // namespace weir::route
