@@ -528,8 +528,8 @@ private:
     }
 
     std::map<std::string, const Item*> route_names;
-    // (listener, host, path_prefix) -> route index
-    std::map<std::tuple<std::string, std::string, std::string>, size_t> matches;
+    // (listener, match_key of an alternative) -> (route index, alternative index)
+    std::map<std::pair<std::string, std::string>, std::pair<size_t, size_t>> matches;
     for (size_t i = 0; i < config_.routes.size(); ++i) {
       const Route& r = config_.routes[i];
       const RouteMarks& m = route_marks_[i];
@@ -564,14 +564,31 @@ private:
           c_.fail(**mark, "service " + quote(id) + " is not a backend of " + route_label(i));
       }
       check_mirror(i);
-      if (m.listener && m.match_ok) {
-        auto key = std::tuple(r.listener, r.matches[0].host, r.matches[0].path.value);
-        auto [it, inserted] = matches.emplace(key, i);
-        if (!inserted) {
-          c_.fail(m.match_at, route_label(i) + " has the same host and path_prefix as " +
-                                  route_label(it->second) + " on listener " + quote(r.listener));
-        }
-      }
+      if (m.listener && m.match_ok) check_same_match(i, matches);
+    }
+  }
+
+  // An alternative equal to one of an earlier route on the same listener would never be chosen
+  // (precedence keeps config order on ties): refused, at the alternative.
+  void check_same_match(
+      size_t i, std::map<std::pair<std::string, std::string>, std::pair<size_t, size_t>>& matches) {
+    const Route& r = config_.routes[i];
+    const Item& at = route_marks_[i].match_at;
+    for (size_t a = 0; a < r.matches.size(); ++a) {
+      auto [it, inserted] =
+          matches.emplace(std::pair(r.listener, match_key(r.matches[a])), std::pair(i, a));
+      if (inserted || it->second.first == i) continue;
+      const auto [other, other_a] = it->second;
+      const bool listed = at.node.IsSequence();
+      const Item place = listed ? c_.elements(at)[a] : at;
+      std::string other_label = route_label(other);
+      if (config_.routes[other].matches.size() > 1 ||
+          route_marks_[other].match_at.node.IsSequence())
+        other_label += " (its match[" + std::to_string(other_a) + "])";
+      c_.fail(place, std::string(listed ? "this alternative of " : "") + route_label(i) +
+                         " has the same match (host, path, method, headers, query) as " +
+                         other_label + " on listener " + quote(r.listener) +
+                         ": it would never be chosen");
     }
   }
 

@@ -237,7 +237,7 @@ access_log: stdout
             "t.yaml:1:12: listeners: expected a list, got a map\n"
             "t.yaml:3:5: services[0]: expected a map, got \"app-v1/app\"\n"
             "t.yaml:5:11: routes[0].name: expected a string, got a list\n"
-            "t.yaml:7:12: routes[0].match: expected a map, got \"/api\"\n"
+            "t.yaml:7:12: routes[0].match: expected a map or a list of maps, got \"/api\"\n"
             "t.yaml:8:15: routes[0].backends: expected a list, got a map\n"
             "t.yaml:9:15: routes[0].timeouts: expected a map, got \"5s\"\n"
             "t.yaml:10:9: limits: expected a map, got a list\n"
@@ -336,8 +336,8 @@ routes:
   - { name: b, listener: public, backends: [{ service: app-v1/app }] }
 )"),
             "t.yaml:6:5: routes[0]: missing required key \"name\"\n"
-            "t.yaml:7:5: routes[1]: route \"b\" has the same host and path_prefix as routes[0] on "
-            "listener \"public\"\n");
+            "t.yaml:7:5: routes[1]: route \"b\" has the same match (host, path, method, headers, "
+            "query) as routes[0] on listener \"public\": it would never be chosen\n");
 }
 
 TEST(ConfigLoader, EmptyLists) {
@@ -512,10 +512,10 @@ routes:
   - { name: c, listener: public, backends: [{ service: app-v1/app }] }
   - { name: d, listener: public, match: {}, backends: [{ service: app-v1/app }] }
 )"),
-            "t.yaml:7:41: routes[1].match: route \"b\" has the same host and path_prefix as route "
-            "\"a\" on listener \"public\"\n"
-            "t.yaml:10:41: routes[3].match: route \"d\" has the same host and path_prefix as route "
-            "\"c\" on listener \"public\"\n");
+            "t.yaml:7:41: routes[1].match: route \"b\" has the same match (host, path, method, "
+            "headers, query) as route \"a\" on listener \"public\": it would never be chosen\n"
+            "t.yaml:10:41: routes[3].match: route \"d\" has the same match (host, path, method, "
+            "headers, query) as route \"c\" on listener \"public\": it would never be chosen\n");
 }
 
 TEST(ConfigLoader, SameMatchOnDifferentListenersIsFine) {
