@@ -448,6 +448,7 @@ void AdminServer::write_metrics(std::string& out) const {
   metrics::write_prometheus(e, out);
   controller_.write_rollout_metrics(out);
   controller_.discovery().write_metrics(out);
+  if (controller_.workers().mirroring()) controller_.workers().mirror().write_metrics(out);
 }
 
 void AdminServer::write_stats(std::string& out) const {

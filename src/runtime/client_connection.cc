@@ -4,6 +4,7 @@
 
 #include "weir/config/address.h"
 #include "weir/http/rewrite.h"
+#include "weir/mirror/tap.h"
 #include "weir/runtime/worker.h"
 
 #include <arpa/inet.h>

@@ -4,6 +4,7 @@
 #include "weir/base/clock.h"
 #include "weir/http/chunk_framing.h"
 #include "weir/http/rewrite.h"
+#include "weir/mirror/tap.h"
 #include "weir/runtime/backend_choice.h"
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/worker.h"
@@ -140,13 +141,16 @@ void ClientConnection::advance_request() {
       for (std::string_view piece : s_->request.body()) {
         s_->request_iov.emplace_back(piece.data(), piece.size());
         body_bytes += piece.size();
+        if (tap_) tap_->request_body(piece);
       }
       continue;
     case http::Parser::Event::done:
       for (std::string_view piece : s_->request.body()) {
         s_->request_iov.emplace_back(piece.data(), piece.size());
         body_bytes += piece.size();
+        if (tap_) tap_->request_body(piece);
       }
+      if (tap_) tap_->request_done(s_->request_out); // the copy leaves for the mirror thread
       go(RequestEvent::last_byte);
       if (!exchanging()) return; // a local response already went out
       // The attempt's clock starts once the whole request is in hand (as Envoy's per-try
@@ -314,6 +318,8 @@ void ClientConnection::on_request_head() {
   ctx.default_host = pool->key();
   s_->request_out.clear();
   http::write_upstream_request(head, ctx, s_->request_out);
+  if (mirror::Lane* lane = w.mirror_lane())
+    tap_ = lane->sample(snap, static_cast<uint32_t>(route_), head, upgrade_);
 
   response_started_ = false;
   reframe_ = Reframe::as_is;

@@ -4,6 +4,7 @@
 #include "weir/base/clock.h"
 #include "weir/http/chunk_framing.h"
 #include "weir/http/rewrite.h"
+#include "weir/mirror/tap.h"
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/worker.h"
 
@@ -37,6 +38,7 @@ void ClientConnection::on_upstream_readable(const error_code& ec) {
     if (ev == http::Parser::Event::done) {
       // The close ends a body framed by it: only the end (a last chunk) is left to send; the
       // gather list still names the previous write's buffers.
+      if (tap_) tap_->response_done();
       go(ResponseEvent::last_byte);
       s_->response_iov.clear();
       s_->response_out.clear();
@@ -79,18 +81,21 @@ void ClientConnection::advance_response() {
       for (std::string_view piece : s_->response.body()) {
         iov.emplace_back(piece.data(), piece.size());
         body_bytes += piece.size();
+        if (tap_) tap_->response_body(piece);
       }
       continue;
     case http::Parser::Event::done: {
       for (std::string_view piece : s_->response.body()) {
         iov.emplace_back(piece.data(), piece.size());
         body_bytes += piece.size();
+        if (tap_) tap_->response_body(piece);
       }
       int status = s_->response.head().status;
       if (status >= 100 && status < 200) {
         s_->response.reset(head_request_); // an interim response; the final one follows
         continue;
       }
+      if (tap_) tap_->response_done();
       go(ResponseEvent::last_byte);
       return flush_response(s_->response_out.size(), true, body_bytes);
     }
@@ -134,6 +139,13 @@ bool ClientConnection::on_response_head(std::string& out) {
   // no retry starts, this head goes to the client as it is.
   if (head.status >= 500 && retry(metrics::UpstreamFailure::kCount, head.status)) return false;
   status_ = head.status;
+  if (tap_) {
+    // The answer the client gets, and who gave it (a mirror compares only another service's).
+    const Snapshot::Route& route = snap_->routes[static_cast<size_t>(route_)];
+    const uint32_t service = route.backends[static_cast<size_t>(backend_)].service;
+    tap_->response_head(head, snap_->services[service].id,
+                        up_ ? up_->pool()->key() : std::string_view());
+  }
   bool has_body = !head_request_ && head.status != 204 && head.status != 304;
   bool unknown_length =
       head.framing == http::Framing::chunked || head.framing == http::Framing::until_close;

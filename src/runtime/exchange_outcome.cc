@@ -6,6 +6,7 @@
 #include "weir/base/clock.h"
 #include "weir/metrics/cells.h"
 #include "weir/runtime/access_line.h"
+#include "weir/mirror/tap.h"
 #include "weir/runtime/client_connection.h"
 #include "weir/runtime/retry_policy.h"
 #include "weir/runtime/worker.h"
@@ -47,6 +48,7 @@ void ClientConnection::record_attempt(int status, bool local) {
 void ClientConnection::finish_request(uint64_t handed_bytes) {
   if (!request_open_) return;
   request_open_ = false;
+  tap_.reset(); // a mirrored request's copy or answer not handed over yet never will be
   // The last write's bytes count as sent: the client may read them before the transport
   // reports the write (a posted completion), and a client that got its whole response and
   // then reads /metrics must find its request counted.

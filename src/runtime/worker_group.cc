@@ -194,7 +194,11 @@ Result<bool> WorkerGroup::start(std::shared_ptr<const Snapshot> snapshot,
                        e.what()};
     }
   }
+  mirror_ = std::make_unique<mirror::Sender>(n);
+  mirror_->install(snapshot);
+  mirror_->start();
   for (unsigned w = 0; w < n; ++w) {
+    workers_[w]->set_mirror_lane(&mirror_->lane(w));
     workers_[w]->set_outlier_sink(outlier_sink);
     workers_[w]->set_fast_abort_sink(fast_abort_sink);
     if (hold_accepting) workers_[w]->hold_accepting();
@@ -215,6 +219,7 @@ Result<bool> WorkerGroup::publish(std::shared_ptr<const Snapshot> snapshot,
   bound_ = std::move(next);
   if (access_log_)
     access_log_->set_max_queue_bytes(snapshot->config->limits.max_access_log_queue_bytes);
+  if (mirror_) mirror_->install(snapshot);
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
   for (size_t w = 0; w < workers_.size(); ++w) {
@@ -279,6 +284,7 @@ void WorkerGroup::drain_and_join(std::chrono::milliseconds timeout) {
   for (auto& w : workers_)
     w->join();
   workers_.clear();
+  if (mirror_) mirror_->stop(); // kept: /metrics may still read its counts
   access_log_.reset();
 }
 

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -58,6 +59,10 @@ A demo HTTP/1.1 upstream. Prints "listening on HOST:PORT" once it accepts connec
   --metrics PATH    count responses by status class; GET PATH (e.g. /metrics) answers them in
                     Prometheus' text format: weir_demo_responses_total{code="2xx"} N, ...
                     (/healthz and PATH not counted)
+  --json-field K=V  plain GETs answer the JSON {"K":"V","served_by":"NAME"} instead of
+                    "NAME\n" (K and V: letters, digits, '_', '.', '-')
+  --json-diverge-rate F  with --json-field, a share F (0..1) of those answers, pseudo-random,
+                    carry "V-diverged" instead: a canary that differs in one JSON field
   --help            this text
 
 Endpoints (any path unless named):
@@ -116,6 +121,8 @@ struct Options {
   uint64_t seed = 1;
   std::string count_header;
   std::string metrics_path;
+  std::string json_field; // "K=V"
+  double json_diverge_rate = 0;
 };
 
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -234,6 +241,18 @@ int parse_options(int argc, char** argv, Options& opt) {
       if (value.empty() || value[0] != '/' || !valid_name(value))
         return fail("--metrics: expected a path like /metrics");
       opt.metrics_path = value;
+    } else if (arg == "--json-field") {
+      const size_t eq = value.find('=');
+      const bool sane = eq != std::string::npos && eq > 0 && eq + 1 < value.size() &&
+                        std::all_of(value.begin(), value.end(), [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                 c == '.' || c == '-' || c == '=';
+                        });
+      if (!sane) return fail("--json-field: expected KEY=VALUE of letters, digits, _ . -");
+      opt.json_field = value;
+    } else if (arg == "--json-diverge-rate") {
+      if (!parse_rate(value, opt.json_diverge_rate))
+        return fail("--json-diverge-rate: expected a number in 0..1");
     } else if (arg == "--seed") {
       if (!parse_u64(value, n)) return fail("--seed: expected an unsigned integer");
       opt.seed = n;
@@ -258,6 +277,9 @@ struct Config {
   std::string ok_response;  // complete 200 keep-alive response to a plain GET
   std::string count_header; // "" = nothing counted
   std::string metrics_path; // "" = no response counts
+  std::string json_body;    // --json-field: the plain GET body ("" = name_line)
+  std::string json_diverged_body;
+  uint64_t diverge_threshold = 0; // diverge when the next random value is below it
 };
 
 // --count-header: requests with and without the header, over every worker thread. Only bumped
@@ -290,6 +312,20 @@ Config make_config(const Options& opt) {
   double rate = opt.fail_rate_set ? opt.fail_rate : (opt.status_set ? 1.0 : 0.0);
   c.always_fail = rate >= 1.0;
   c.fail_threshold = rate <= 0.0 ? 0 : static_cast<uint64_t>(rate * 18446744073709551616.0);
+  if (!opt.json_field.empty()) {
+    const size_t eq = opt.json_field.find('=');
+    const std::string key = opt.json_field.substr(0, eq);
+    const std::string value = opt.json_field.substr(eq + 1);
+    auto body = [&](const std::string& v) {
+      return "{\"" + key + "\":\"" + v + "\",\"served_by\":\"" + opt.name + "\"}\n";
+    };
+    c.json_body = body(value);
+    c.json_diverged_body = body(value + "-diverged");
+    c.diverge_threshold =
+        opt.json_diverge_rate <= 0.0
+            ? 0
+            : static_cast<uint64_t>(opt.json_diverge_rate * 18446744073709551616.0);
+  }
   c.ok_response = "HTTP/1.1 200 OK\r\nx-served-by: " + c.name +
                   "\r\nContent-Length: " + std::to_string(c.name_line.size()) + "\r\n\r\n" +
                   c.name_line;
@@ -560,6 +596,10 @@ public:
 
   asio::io_context& context() { return ctx_; }
   const Config& config() const { return config_; }
+  // --json-diverge-rate: whether this answer carries the changed field.
+  bool roll_divergence() {
+    return config_.diverge_threshold != 0 && splitmix64(rng_) < config_.diverge_threshold;
+  }
   bool roll_failure() {
     if (config_.always_fail) return true;
     return config_.fail_threshold != 0 && splitmix64(rng_) < config_.fail_threshold;
@@ -798,6 +838,8 @@ void Connection::plan_request() {
           plan_.send = q.close_after;
           plan_.truncate = true;
         }
+      } else if (!cfg.json_body.empty()) {
+        plan_.text = worker_.roll_divergence() ? cfg.json_diverged_body : cfg.json_body;
       } else {
         plan_.text = cfg.name_line;
       }

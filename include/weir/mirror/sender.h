@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -161,38 +162,43 @@ public:
 
 private:
   struct Pending;
-  struct Exchange;
   class Client;
   void on_copy(std::unique_ptr<Copy> copy);
   void on_answer(std::unique_ptr<ClientAnswer> answer);
+  // Sends `p`'s request to an available endpoint of `service` (round robin), other than
+  // `avoid_endpoint` (noise: not the one that answered the client).
   void send(Pending& p, bool noise, int service, std::string_view avoid_endpoint);
-  void on_sent(uint64_t seq, bool noise, std::string service, Answer answer, std::string result);
+  void on_sent(uint64_t seq, bool noise, Answer answer);
+  // Compares `other` (the mirror's or the noise endpoint's answer) with the client's.
+  void judge(Pending& p, const Answer& other, bool noise);
+  // Forgets `seq` once every answer it waits for is in, and frees its place in max_in_flight.
   void settle(uint64_t seq);
+  void sweep();
   void count_request(const std::string& route, const std::string& service, bool noise,
                      const std::string& result);
   void count_uncompared(const std::string& route, const std::string& reason);
   void count_drop(const std::string& route, DropReason reason);
-  void sweep();
 
   boost::asio::io_context io_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   DivergenceBook book_;
-  std::thread thread_;
   boost::asio::steady_timer sweep_timer_;
   // Mirror thread only.
   std::shared_ptr<const runtime::Snapshot> snapshot_;
   std::unique_ptr<Client> client_;
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;
-  std::unordered_map<std::string, uint32_t> cursors_; // service id → round robin
-  double noise_credit_ = 0;
-  // Counters the admin server reads.
+  std::unordered_map<std::string, uint32_t> cursors_;    // service id → round robin
+  std::unordered_map<std::string, double> noise_credit_; // route → credit toward kNoiseShare
+  // What /metrics shows, by route (the mirror thread writes, the admin server reads).
   mutable std::mutex counts_mutex_;
   struct RouteCounts {
-    std::map<std::string, uint64_t> requests;   // "service\0role\0result" → count
+    // (service, role, result) → requests
+    std::map<std::tuple<std::string, std::string, std::string>, uint64_t> requests;
     std::map<std::string, uint64_t> uncompared; // reason → count
     uint64_t dropped[static_cast<size_t>(DropReason::kCount)] = {};
   };
   std::map<std::string, RouteCounts> counts_;
+  std::thread thread_; // last: started after everything it uses, joined first (stop())
 };
 
 } // namespace weir::mirror

@@ -50,4 +50,9 @@ private:
   bool too_large_ = false;
 };
 
+// The head of a mirrored request: `upstream_head` (what weir sent upstream, Host kept) with its
+// framing re-stated for a de-chunked body of `body_bytes` (Content-Length; Transfer-Encoding,
+// Content-Length and Connection dropped) and `x-weir-mirror: 1` added. Mirror thread.
+std::string mirror_request_head(std::string_view upstream_head, size_t body_bytes);
+
 } // namespace weir::mirror

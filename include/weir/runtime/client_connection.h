@@ -14,8 +14,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <sys/socket.h>
+
+namespace weir::mirror {
+class Tap;
+}
 
 namespace weir::runtime {
 
@@ -247,6 +252,9 @@ private:
   uint32_t endpoint_ = 0;
   int status_ = 0;
   AttemptRecorder attempt_;
+  // A mirrored request's copy and, with compare, its answer (mirror/tap.h); null for every
+  // request not sampled. Ended with the request (finish_request).
+  std::unique_ptr<mirror::Tap> tap_;
   std::string set_cookie_; // a sticky-version cookie to set on this response ("" = none)
   // Retries of the current request.
   uint32_t attempts_ = 0;        // retries made for the current request

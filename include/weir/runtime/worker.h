@@ -26,6 +26,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace weir::mirror {
+class Lane;
+}
+
 namespace weir::runtime {
 
 class ClientConnection;
@@ -136,6 +140,8 @@ public:
   // Before start(): where rollout fast-abort reports go (the sink posts to the control thread).
   using FastAbortSink = std::function<void(FastAbortReport report)>;
   void set_fast_abort_sink(FastAbortSink sink) { fast_abort_sink_ = std::move(sink); }
+  // Before start(): this worker's side of request mirroring (mirror/sender.h); null: none.
+  void set_mirror_lane(mirror::Lane* lane) { mirror_lane_ = lane; }
 
   // --- worker thread only (used by ClientConnection) ---
   void report_outlier(const std::string& service, const std::string& endpoint) {
@@ -160,6 +166,7 @@ public:
   // The worker's retry budget and its routes' retries in flight (upstream/retry_budget.h).
   upstream::RetryBudget& retry_budget() { return retry_budget_; }
   StreamPool& streams() { return *streams_; }
+  mirror::Lane* mirror_lane() { return mirror_lane_; }
   metrics::BackendCells* backend_cells(uint32_t route, uint32_t backend) {
     return backend_cells_[route][backend];
   }
@@ -251,6 +258,7 @@ private:
   uint64_t bucket_state_ = 0x9e3779b97f4a7c15ULL;
   OutlierSink outlier_sink_;
   FastAbortSink fast_abort_sink_;
+  mirror::Lane* mirror_lane_ = nullptr;
   upstream::RetryBudget retry_budget_;
   std::thread thread_;
 };

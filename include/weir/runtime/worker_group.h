@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weir/base/result.h"
+#include "weir/mirror/sender.h"
 #include "weir/runtime/access_log.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/worker.h"
@@ -71,6 +72,11 @@ public:
   // kernel cannot give is an error.
   static Result<bool> resolve_io(config::IoBackend configured, const char* env);
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
+  // Request mirroring and shadow comparison (started with the workers): the control thread
+  // reads its DivergenceBook and metrics. Only after start().
+  mirror::Sender& mirror() { return *mirror_; }
+  const mirror::Sender& mirror() const { return *mirror_; }
+  bool mirroring() const { return mirror_ != nullptr; }
 
 private:
   bool io_uring_ = false;
@@ -88,6 +94,8 @@ private:
                               std::vector<ListenerSockets>* inherited = nullptr);
 
   std::unique_ptr<AccessLog> access_log_;
+  // Before workers_: the workers hold its lanes, so it goes after them.
+  std::unique_ptr<mirror::Sender> mirror_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Bound> bound_;
 };
