@@ -2,6 +2,8 @@
 
 #include "yaml_checker.h"
 
+#include <vector>
+
 namespace weir::config::yaml {
 
 // The filter keys a route takes beside its own, and the ones a backend takes.
@@ -11,8 +13,11 @@ inline constexpr std::string_view kBackendFilterKeys[] = {"request_headers", "re
                                                           "rewrite"};
 
 // Reads the HTTPRoute filters among the keys of a route (or, with `backend`, of one backend):
-// request_headers, response_headers, redirect, rewrite (mirror: read_mirror).
-void read_filters(Checker& checker, const Fields& fields, Filters& filters, bool backend);
+// request_headers, response_headers, redirect, rewrite (mirror: read_mirror). `matches`: the
+// route's match alternatives, when they were read without error: a replace_prefix path needs
+// each of them to be a PathPrefix (nullptr skips that check).
+void read_filters(Checker& checker, const Fields& fields, Filters& filters, bool backend,
+                  const std::vector<Match>* matches = nullptr);
 
 // Reads a route's `mirror: {service, percent, max_body_bytes, max_in_flight, compare}`.
 void read_mirror(Checker& checker, const Item& item, Mirror& mirror);

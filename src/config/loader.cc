@@ -351,8 +351,13 @@ private:
         marks.match_ok = read_match(c_, *m, route.matches);
       }
       if (route.matches.empty()) route.matches.emplace_back();
-      if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
-      read_filters(c_, f, route.filters, false);
+      // A route that redirects answers itself: it needs no backend (HTTPRoute allows none).
+      if (f.get("backends") || !f.get("redirect")) {
+        if (auto b = f.require("backends")) marks.backends_ok = read_backends(*b, route, marks);
+      } else {
+        marks.backends_ok = true;
+      }
+      read_filters(c_, f, route.filters, false, marks.match_ok ? &route.matches : nullptr);
       if (auto m = f.get("mirror")) {
         read_mirror(c_, *m, route.filters.mirror);
         marks.mirror = *m;
@@ -379,7 +384,7 @@ private:
       Fields f(c_, element, keys);
       Backend backend;
       BackendMarks bm;
-      read_filters(c_, f, backend.filters, true);
+      read_filters(c_, f, backend.filters, true, marks.match_ok ? &route.matches : nullptr);
       if (auto s = f.require("service")) {
         if (auto v = c_.service_id(*s)) {
           backend.service = *v;
@@ -404,12 +409,22 @@ private:
 
   void read_timeouts(const Item& item, Timeouts& timeouts) {
     if (!c_.expect_map(item)) return;
-    Fields f(c_, item, {"connect", "request", "idle"});
+    Fields f(c_, item, {"connect", "request", "backend_request", "idle"});
     if (auto i = f.get("connect")) {
       if (auto v = c_.duration(*i, true)) timeouts.connect = *v;
     }
     if (auto i = f.get("request")) {
       if (auto v = c_.duration(*i, true)) timeouts.request = timeouts.upstream_read = *v;
+    }
+    if (auto i = f.get("backend_request")) {
+      if (auto v = c_.duration(*i, true)) {
+        // HTTPRoute: one attempt cannot be given longer than the whole request.
+        if (timeouts.request.count() > 0 && *v > timeouts.request)
+          c_.fail(*i, "must not exceed timeouts.request (" + format_duration(timeouts.request) +
+                          "), got " + quote(i->node.Scalar()));
+        else
+          timeouts.backend_request = *v;
+      }
     }
     if (auto i = f.get("idle")) {
       if (auto v = c_.duration(*i, false)) timeouts.idle = *v;

@@ -1,5 +1,7 @@
 #include "weir/http/rewrite.h"
 
+#include "weir/http/path_modifier.h"
+
 #include <charconv>
 
 namespace weir::http {
@@ -159,8 +161,13 @@ bool sane_request_id(std::string_view v) {
 void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, std::string& out) {
   out.append(req.method_name).append(" ");
   // Origin-form always: an absolute-form target's authority is stated in Host below.
-  if (req.path.empty() || req.path.front() == '?') out.push_back('/');
-  out.append(req.path).append(" HTTP/1.1\r\n");
+  if (ctx.rewrite_path && ctx.rewrite_path->type != config::PathModifier::Type::none) {
+    append_modified_path(out, req.path, *ctx.rewrite_path, ctx.prefix_length);
+  } else {
+    if (req.path.empty() || req.path.front() == '?') out.push_back('/');
+    out.append(req.path);
+  }
+  out.append(" HTTP/1.1\r\n");
   bool has_request_id = false;
   bool several_connection = false;
   int connection_headers = 0;
@@ -180,11 +187,17 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
   bool host_written = false;
   for (const Header& h : req.headers) {
     if (!forwarded(h.name)) continue;
+    // A filter never names what the switch below handles (the config refuses those names).
+    if (ctx.headers && ctx.headers->drops(h.name)) continue;
     switch (h.name.size()) {
     case 4:
       if (iequals(h.name, "host")) {
-        // Rewritten to the routed authority (the same bytes unless absolute-form).
-        if (!authority.empty()) append_header(out, h.name, authority);
+        // Rewritten to the routed authority (the same bytes unless absolute-form), or to what
+        // the route's rewrite says.
+        if (!ctx.rewrite_host.empty())
+          append_header(out, h.name, ctx.rewrite_host);
+        else if (!authority.empty())
+          append_header(out, h.name, authority);
         host_written = true;
         continue;
       }
@@ -221,10 +234,14 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     }
     append_header(out, h.name, h.value);
   }
-  if (authority.empty() && !ctx.default_host.empty())
+  if (ctx.headers) out.append(ctx.headers->lines());
+  if (!ctx.rewrite_host.empty()) {
+    if (!host_written) append_header(out, "Host", ctx.rewrite_host);
+  } else if (authority.empty() && !ctx.default_host.empty()) {
     append_header(out, "Host", ctx.default_host);
-  else if (!host_written && !authority.empty())
+  } else if (!host_written && !authority.empty()) {
     append_header(out, "Host", authority);
+  }
   if (req.framing == Framing::length) {
     out.append("Content-Length: ");
     append_number(out, req.content_length);
@@ -280,6 +297,7 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
   bool body_allowed = !(resp.status < 200 || resp.status == 204 || resp.status == 304);
   for (const Header& h : resp.headers) {
     if (!forwarded(h.name)) continue;
+    if (ctx.headers && ctx.headers->drops(h.name)) continue;
     if (h.name.size() == 3 && iequals(h.name, "via")) continue; // re-stated below
     if (h.name.size() == 14 && iequals(h.name, "content-length")) {
       // Kept for HEAD and 304 (they describe the representation); re-stated otherwise.
@@ -302,6 +320,7 @@ void write_client_response(const Head& resp, const ClientResponseContext& ctx, s
   out.append("Via: ");
   if (append_values(out, resp, "via", forwarded)) out.append(", ");
   out.append(resp.version_minor == 0 ? "1.0 weir\r\n" : "1.1 weir\r\n");
+  if (ctx.headers) out.append(ctx.headers->lines());
   out.append(ctx.extra_headers);
   if (ctx.tunnel) {
     const Header* upgrade = resp.find("upgrade");
@@ -351,6 +370,10 @@ std::string_view reason_phrase(int status) {
     return "Moved Permanently";
   case 302:
     return "Found";
+  case 303:
+    return "See Other";
+  case 307:
+    return "Temporary Redirect";
   case 304:
     return "Not Modified";
   case 400:

@@ -250,6 +250,7 @@ void ClientConnection::fail_upstream(int status, std::string_view why,
 
 void ClientConnection::check_deadline(Clock::time_point now) {
   if (closed()) return;
+  if (check_route_timeouts(now)) return;
   if (conn_ == ConnState::exchange && !request_done()) {
     // The head is in; the rest of the request is the client's to send.
     if (now >= request_deadline_) return request_timed_out("request not received in time\n");
@@ -313,7 +314,7 @@ void ClientConnection::set_deadline(Deadline kind, Clock::duration after) {
       after = t ? t->idle : client_timeouts().idle;
       break;
     case Deadline::upstream:
-      after = t ? t->request : config::Duration(30000);
+      after = t ? t->upstream_read : config::Duration(30000);
       break;
     case Deadline::header:
     case Deadline::handshake:

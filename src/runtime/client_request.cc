@@ -291,6 +291,8 @@ void ClientConnection::on_request_head() {
   match_prefix_length_ = hit.prefix_length;
   if (route_ < 0) return send_local(404, "no route for this host and path\n", request_has_body_);
   const Snapshot::Route& route = snap.routes[static_cast<size_t>(route_)];
+  if (route.redirect.enabled) return answer_redirect(route);
+  start_request_timeout(route);
   bool trusted = peer_trusted();
   backend_ = pick_backend(route, head, trusted);
   if (backend_ < 0) return send_local(503, route.unavailable_body, request_has_body_);
@@ -307,17 +309,8 @@ void ClientConnection::on_request_head() {
     s_->logged_method.assign(head.method_name);
     s_->logged_target.assign(head.target);
   }
-  char request_id[32];
-  w.format_request_id(request_id);
-  http::UpstreamRequestContext ctx;
-  ctx.client_ip = {client_ip_, client_ip_len_};
-  ctx.request_id = {request_id, sizeof request_id};
-  ctx.tunnel = upgrade_;
-  ctx.trusted_peer = trusted;
-  ctx.proto = tls_ ? "https" : "http";
-  ctx.default_host = pool->key();
-  s_->request_out.clear();
-  http::write_upstream_request(head, ctx, s_->request_out);
+  w.format_request_id(request_id_);
+  write_request_head(pool->key(), trusted);
   if (mirror::Lane* lane = w.mirror_lane())
     tap_ = lane->sample(snap, static_cast<uint32_t>(route_), head, upgrade_);
 
@@ -367,6 +360,7 @@ void ClientConnection::on_upstream_granted(upstream::Connection* c, bool fresh) 
 
 bool ClientConnection::attach(upstream::Connection* c, bool fresh) {
   up_ = c;
+  attempt_deadline_ = Clock::time_point::max(); // timeouts.backend_request: from on_upstream_ready
   up_->count_request();
   s_->response.start_connection();
   s_->response.reset(head_request_);
@@ -442,8 +436,10 @@ bool ClientConnection::retry_on_fresh_connection() {
 }
 
 void ClientConnection::on_upstream_ready() {
-  set_deadline(Deadline::upstream, snap_->routes[static_cast<size_t>(route_)].timeouts.upstream_read);
+  set_deadline(Deadline::upstream,
+               snap_->routes[static_cast<size_t>(route_)].timeouts.upstream_read);
   if (request_done()) arm_try_timer(); // else once the request's last byte arrives
+  start_attempt_timeout();
 
   request_head_queued_ = true;
   up_->wait_readable();

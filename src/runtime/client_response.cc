@@ -164,6 +164,7 @@ bool ClientConnection::on_response_head(std::string& out) {
   ctx.head_request = head_request_;
   ctx.close = !keep_alive_ || worker_.draining();
   ctx.extra_headers = set_cookie_;
+  ctx.headers = response_filters();
   if (ctx.close) keep_alive_ = false;
   http::write_client_response(head, ctx, out);
   return true;

@@ -81,6 +81,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
       }
     }
     out.unavailable_body = "no upstream available for route " + r.name + "\n";
+    out.redirect = r.filters.redirect;
     for (const config::Backend& b : r.backends) {
       auto it = service_index.find(b.service);
       if (it == service_index.end()) {
@@ -97,6 +98,15 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
         }
       }
       backend.effective_weight = snap->services[it->second].available.empty() ? 0 : backend.weight;
+      backend.request_headers =
+          http::HeaderModifier::compile(r.filters.request_headers, b.filters.request_headers);
+      backend.response_headers =
+          http::HeaderModifier::compile(r.filters.response_headers, b.filters.response_headers);
+      backend.rewrite = r.filters.rewrite;
+      if (!b.filters.rewrite.hostname.empty())
+        backend.rewrite.hostname = b.filters.rewrite.hostname;
+      if (b.filters.rewrite.path.type != config::PathModifier::Type::none)
+        backend.rewrite.path = b.filters.rewrite.path;
       if (r.rollout.enabled && b.service == r.rollout.canary)
         out.sticky_canary = static_cast<int>(out.backends.size());
       if (r.rollout.enabled && b.service == r.rollout.stable)

@@ -1,6 +1,8 @@
 #pragma once
 
+#include "weir/config/config.h"
 #include "weir/http/head.h"
+#include "weir/http/header_modifier.h"
 
 #include <string>
 #include <string_view>
@@ -34,6 +36,15 @@ struct UpstreamRequestContext {
   // Host for a request that named none (HTTP/1.0 may leave it out; HTTP/1.1, which weir speaks
   // upstream, may not): the endpoint's "host:port", as nginx does.
   std::string_view default_host;
+  // HTTPRoute filters (the route's and the backend's, compiled into one): headers set, added and
+  // removed (null: none)...
+  const HeaderModifier* headers = nullptr;
+  // ...and URLRewrite: the Host sent instead of the request's ("" keeps it; X-Forwarded-Host and
+  // Forwarded still name the one the client asked for), and the path (null or none keeps it;
+  // `prefix_length` as append_modified_path takes it).
+  std::string_view rewrite_host;
+  const config::PathModifier* rewrite_path = nullptr;
+  size_t prefix_length = 0;
 };
 
 // Request head for the upstream: HTTP/1.1, keep-alive, origin-form target, Host rewritten to the
@@ -49,6 +60,8 @@ struct ClientResponseContext {
   bool tunnel = false;       // 101 Switching Protocols: keep Upgrade/Connection: upgrade
   bool head_request = false; // response to HEAD: keep the upstream's Content-Length as is
   std::string_view extra_headers; // complete "Name: value\r\n" lines added by the proxy
+  // HTTPRoute's ResponseHeaderModifier (route's and backend's in one; null: none).
+  const HeaderModifier* headers = nullptr;
 };
 
 // Response head for the client.

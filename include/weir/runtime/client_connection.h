@@ -202,6 +202,19 @@ private:
   void on_try_timeout();
   // The current attempt, if it was a retry, stops counting against min_concurrency.
   void end_retry_in_flight();
+  // HTTPRoute's filters and timeouts (route_filters.cc).
+  // The request head for the upstream (s_->request_out) with the backend's filters: once routed,
+  // and again when a retry goes to another backend. `default_host`: the endpoint's "host:port".
+  void write_request_head(std::string_view default_host, bool trusted);
+  // The route redirects (RequestRedirect): weir answers with the Location, no backend is asked.
+  void answer_redirect(const Snapshot::Route& route);
+  // The backend's ResponseHeaderModifier for the final response head; null when none.
+  const http::HeaderModifier* response_filters() const;
+  // timeouts.request runs from the head; timeouts.backend_request from each attempt's start.
+  void start_request_timeout(const Snapshot::Route& route);
+  void start_attempt_timeout();
+  // Acts on a passed timeouts.request or timeouts.backend_request (true: it did).
+  bool check_route_timeouts(Clock::time_point now);
 
   Worker& worker_;
   net::AnySocketTransport transport_; // plain TCP (unused on a TLS listener)
@@ -216,6 +229,10 @@ private:
   // one for the pending body read.
   Clock::time_point request_deadline_ = Clock::time_point::max();
   Clock::time_point body_deadline_ = Clock::time_point::max();
+  // The route's timeouts.request for the request in flight, and timeouts.backend_request for its
+  // current attempt (max: none). Checked by the sweep, like the others.
+  Clock::time_point route_deadline_ = Clock::time_point::max();
+  Clock::time_point attempt_deadline_ = Clock::time_point::max();
   upstream::Pool* queued_in_ = nullptr;     // waiting for a connection of this pool
   upstream::Pool* buffering_for_ = nullptr; // the body is buffered first, then this pool
   Clock::time_point started_;
@@ -272,6 +289,7 @@ private:
   uint64_t bytes_out_ = 0;
   boost::asio::const_buffer one_buffer_; // a single-buffer write (interim, local answer)
   char client_ip_[46] = {};
+  char request_id_[32] = {}; // the x-request-id weir made for the request in flight
   uint8_t client_ip_len_ = 0;
   unsigned char peer_bytes_[16] = {}; // the peer's address: 4 bytes IPv4, 16 IPv6
   bool peer_v6_ = false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weir/config/config.h"
+#include "weir/http/header_modifier.h"
 #include "weir/route/table.h"
 #include "weir/tls/contexts.h"
 
@@ -39,6 +40,12 @@ struct Snapshot {
     bool overridden = false;
     // What the split uses: the live weight, or 0 when the service has no endpoint available.
     uint32_t effective_weight = 0;
+    // HTTPRoute filters of the requests sent to this backend: the route's, then the backend's
+    // own, compiled once into one each way; the rewrite takes the backend's parts over the
+    // route's.
+    http::HeaderModifier request_headers;
+    http::HeaderModifier response_headers;
+    config::Rewrite rewrite;
   };
   struct Route {
     std::string name;
@@ -63,6 +70,8 @@ struct Snapshot {
     std::string override_secret;   // "": only trusted proxies force a version (plain values)
     std::string set_cookie_prefix; // "Set-Cookie: NAME="
     std::string unavailable_body;  // 503 body naming the route
+    // HTTPRoute's RequestRedirect: when enabled weir answers every request of the route itself.
+    config::Redirect redirect;
     // Request mirroring (mirror/sender.h): the route's `mirror:` filter, or the live override
     // (Overrides::mirrors) that wins over it. service < 0 or percent 0: nothing is mirrored.
     struct Mirror {
