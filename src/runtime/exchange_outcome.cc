@@ -137,10 +137,15 @@ bool ClientConnection::retry(metrics::UpstreamFailure cause, int upstream_status
   if (cause != metrics::UpstreamFailure::kCount) attempt_.fail(cause);
   record_attempt(upstream_status, false);
   drop_upstream();
+  // Another backend (or the same in a newer snapshot) may have other filters: the head is
+  // written again for it, while the request's head is still in the read buffer (it always is
+  // when a retry is safe; a head the buffer lost keeps the first backend's).
+  const bool other_filters = !(target == snap_) || backend != target_backend;
   snap_ = std::move(target);
   route_ = target_route;
   endpoint_ = endpoint;
   backend_ = backend;
+  if (other_filters && !in_buffer_reset_) write_request_head(pool->key(), peer_trusted());
   attempt_.begin(
       worker_.backend_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_)),
       worker_.endpoint_cells(static_cast<uint32_t>(route_), static_cast<uint32_t>(backend_),
