@@ -10,6 +10,7 @@
 #include "weir/control/server.h"
 #include "weir/control/takeover.h"
 #include "weir/control/upgrade.h"
+#include "weir/gateway/import_command.h"
 #include "weir/rollout/manager.h"
 #include "weir/runtime/worker_group.h"
 
@@ -36,6 +37,7 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: weir --config FILE        run the proxy in the foreground
        weir --check-config FILE  validate FILE; print every error as FILE:LINE:COL: key: message
+       weir import FILE...       write the weir config of Gateway API objects (weir import --help)
        weir --version
        weir --help
 
@@ -342,6 +344,9 @@ int run(const std::string& path, int upgrade_fd) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "import")
+    return weir::gateway::run_import(std::vector<std::string>(argv + 2, argv + argc), stdout,
+                                     stderr);
   using Action = weir::control::WeirArgs::Action;
   weir::control::WeirArgs args =
       weir::control::parse_weir_args(std::vector<std::string>(argv + 1, argv + argc));

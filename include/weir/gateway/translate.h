@@ -216,6 +216,12 @@ struct Options {
   bool services_complete = true;
   // Prefix of the weir route names: "<prefix><ns>-<route>-<rule index>".
   std::string route_name_prefix;
+  // A rule none of whose backendRefs weir may send to (RefNotPermitted, BackendNotFound, ...;
+  // Gateway API answers 500) becomes a route without backends, which weir answers with 503 —
+  // its requests do not fall through to a less specific route. A config file cannot hold such a
+  // route (`backends` must list one), so `weir import` sets this false: the rule is left out,
+  // with a problem.
+  bool routes_without_backends = true;
 };
 
 struct Condition {
@@ -255,6 +261,17 @@ struct Translation {
 };
 
 Translation translate(const Objects& objects, const Options& options);
+
+// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes of `from_ns` refer to the Service `name`
+// (always true within one namespace is the caller's to decide: this looks at grants only).
+bool reference_permitted(const Objects& objects, const std::string& from_ns,
+                         const std::string& to_ns, const std::string& name);
+
+// Hostnames an HTTPRoute may serve on a Gateway listener (the Gateway API's hostname
+// intersection; "*.example.com" covers any number of labels before it): "" for any host;
+// nullopt when they do not intersect.
+std::optional<std::vector<std::string>> intersect_hostnames(const std::string& listener,
+                                                            const std::vector<std::string>& route);
 
 // How `weir import` writes the `kubernetes:` block (empty strings: left out, the in-cluster
 // defaults apply).
