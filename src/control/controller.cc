@@ -235,6 +235,7 @@ Result<bool> Controller::start(Inherited* inherited) {
   started_ = true;
   discovery_.configure(*file_config_, inherited ? inherited->discovered
                                                 : std::map<std::string, discovery::Found>{});
+  configure_gateway();
   sample_metrics();
   schedule_tls_check();
   schedule_ticket_rotation();
@@ -353,6 +354,7 @@ std::string Controller::parse_handover_state(std::string_view text, Inherited& i
 }
 
 void Controller::stop() {
+  gateway_.reset();
   discovery_.stop();
   metrics_timer_.cancel();
   ejection_timer_.cancel();
@@ -643,8 +645,11 @@ void Controller::reload(Done done) {
   if (published.ok()) {
     tls_stamps_ = std::move(next_stamps);
     file_config_ = std::move(next_file);
-    discovery_.configure(*file_config_); // starts, keeps or stops sources
+    config::Config base = *file_config_; // with the cluster's services, found the same way
+    with_gateway(base);
+    discovery_.configure(base); // starts, keeps or stops sources
     forget_undiscovered();
+    configure_gateway();
   }
   if (!published.ok()) {
     ++reloads_failed_;
