@@ -1,5 +1,6 @@
 #include "rollout_reader.h"
 
+#include "filter_reader.h"
 #include "weir/net/url.h"
 #include "weir/rollout/condition.h"
 #include "weir/rollout/query_template.h"
@@ -38,7 +39,14 @@ public:
       }
     }
     if (auto s = f.require("steps")) read_rollout_steps(*s, rollout.steps);
-    if (auto a = f.get("analysis")) read_rollout_analysis(*a, rollout.analysis);
+    if (auto a = f.get("analysis")) {
+      read_rollout_analysis(*a, rollout.analysis);
+      const YAML::Node& map = a->node; // const: a lookup must not add the key
+      if (map.IsMap() && map["max_divergence"]) {
+        const YAML::Node node = map["max_divergence"];
+        marks.max_divergence = Item{node, pos_of(node, a->pos), join(a->path, "max_divergence")};
+      }
+    }
     if (auto a = f.get("fast_abort")) {
       if (c_.expect_map(*a)) {
         Fields fa(c_, *a, {"consecutive_errors"});
@@ -386,6 +394,20 @@ public:
       auto v = c_.duration(*d, true);
       if (!v) return std::nullopt;
       step.duration = *v;
+    } else if (kind == "set_mirror") {
+      // { set_mirror: { percent: 10% } }: that share of the route's requests is mirrored to the
+      // canary until a later set_mirror changes it or the rollout ends; 0 stops.
+      step.kind = RolloutStep::Kind::set_mirror;
+      if (!value.node.IsMap()) {
+        c_.fail(value, "expected a map like { percent: 10% }, got " + describe(value.node));
+        return std::nullopt;
+      }
+      Fields f(c_, value, {"percent"});
+      auto p = f.require("percent");
+      if (!p) return std::nullopt;
+      auto v = read_mirror_percent(c_, *p);
+      if (!v) return std::nullopt;
+      step.mirror_percent = *v;
     } else {
       std::string hint = did_you_mean(kind, {"set_weight", "pause", "analysis"});
       if (hint.empty()) hint = " (expected set_weight, pause or analysis)";
@@ -400,7 +422,7 @@ public:
     Fields f(c_, item,
              {"interval", "min_requests", "max_error_rate", "max_error_rate_increase",
               "max_p99_latency", "max_p99_increase", "failure_limit", "inconclusive_limit",
-              "top_up", "metrics"});
+              "top_up", "metrics", "max_divergence"});
     bool interval_ok = true;
     if (auto i = f.get("interval")) {
       if (auto v = c_.duration(*i, true)) {
@@ -429,6 +451,9 @@ public:
     }
     if (auto l = f.get("inconclusive_limit")) {
       if (auto v = c_.integer(*l, 1, kMaxInconclusiveLimit)) analysis.inconclusive_limit = *v;
+    }
+    if (auto m = f.get("max_divergence")) {
+      if (auto v = c_.ratio(*m, 100, true)) analysis.max_divergence = *v;
     }
     if (auto t = f.get("top_up")) read_top_up(*t, analysis.top_up);
     if (auto m = f.get("metrics"))

@@ -434,6 +434,9 @@ std::string rollout(const json::Value& r) {
     std::snprintf(rate, sizeof rate, "%g", t->get_number("rate"));
     out += "top-up: " + std::string(rate) + " synthetic requests/s to both versions\n";
   }
+  if (const json::Value* m = r.find("mirror"); m && m->is_object())
+    out += "mirror: " + number((*m)["percent"]) + "% of the requests copied to " +
+           m->get_string("service") + "\n";
   double remaining_ms = r.get_number("step_remaining_ms", -1);
   size_t i = 0;
   for (const json::Value& s : array_or_empty(r["steps"])) {
@@ -447,6 +450,8 @@ std::string rollout(const json::Value& r) {
                                  : "pause " + millis(p->as_number());
     } else if (const json::Value* a = s.find("analysis_ms")) {
       what = "analysis " + millis(a->as_number());
+    } else if (const json::Value* m = s.find("set_mirror")) {
+      what = "set_mirror " + number(*m) + "%";
     }
     if (s.get_bool("current") && remaining_ms >= 0)
       what += "   (" + millis(remaining_ms) + " left)";
@@ -478,10 +483,33 @@ std::string rollout(const json::Value& r) {
       out += "metric " + m.get_string("name") + " = " + value + "   (" + m.get_string("condition") +
              ": " + m.get_string("outcome") + ")\n";
     }
+    if (const json::Value* d = a->find("divergence"); d && d->is_object())
+      out +=
+          "divergence: " + d->get_string("outcome") + " \u2014 " + d->get_string("reason") + "\n";
     for (const json::Value& h : array_or_empty((*a)["hooks"]))
       out += h.get_string("type") + " hook " + h.get_string("name") + ": " +
              (h.get_number("status") ? "HTTP " + number(h["status"]) : std::string("no answer")) +
              "\n";
+  }
+  if (const json::Value* d = r.find("divergence"); d && d->is_object()) {
+    // The shadow comparison since the rollout started, and what differed last.
+    out += "divergence: " + percent(std::max(0.0, d->get_number("divergence"))) + " (" +
+           number((*d)["diverged"]) + " of " + number((*d)["compared"]) +
+           " compared answers differ, noise " + percent(d->get_number("noise")) + " of " +
+           number((*d)["noise_compared"]) + ")";
+    if (d->get_number("max_divergence", -1) >= 0)
+      out += ", max " + percent(d->get_number("max_divergence"));
+    out += "\n";
+    const json::Value::Array& recent = array_or_empty((*d)["recent"]);
+    if (!recent.empty()) {
+      out += "last diverging requests:\n";
+      TextTable t;
+      t.header = {"TIME", "METHOD", "PATH", "DIFFERS"};
+      for (const json::Value& e : recent)
+        t.rows.push_back({text_or_dash(e, "time"), text_or_dash(e, "method"),
+                          text_or_dash(e, "path"), text_or_dash(e, "what")});
+      out += t.str();
+    }
   }
   std::string message = r.get_string("message");
   if (!message.empty()) out += message + "\n";

@@ -1,5 +1,7 @@
 #include "weir/rollout/analysis.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace weir::rollout {
@@ -69,6 +71,58 @@ Verdict analyze(const metrics::WindowStats& canary, const metrics::WindowStats& 
   v.reason = "pass: " + std::to_string(canary.requests) + " requests, error rate " +
              percent(canary.error_rate) + " (stable " + percent(stable.error_rate) + "), p99 " +
              ms(canary.p99_ms) + " (stable " + ms(stable.p99_ms) + ")";
+  return v;
+}
+
+uint64_t min_compared(double max_divergence, uint64_t min_requests) {
+  constexpr uint64_t kFloor = 20;
+  const uint64_t ceiling = std::max(kFloor, min_requests);
+  if (max_divergence <= 0) return ceiling;
+  const double one_alone = std::ceil(1.0 / max_divergence - 1e-9);
+  if (one_alone >= static_cast<double>(ceiling)) return ceiling;
+  return std::max(kFloor, static_cast<uint64_t>(one_alone));
+}
+
+mirror::DivergenceCounts counts_since(const mirror::DivergenceCounts& now,
+                                      const mirror::DivergenceCounts& then) {
+  if (now.compared < then.compared || now.noise_compared < then.noise_compared ||
+      now.diverged < then.diverged || now.noise_diverged < then.noise_diverged)
+    return now;
+  return {now.compared - then.compared, now.diverged - then.diverged,
+          now.noise_compared - then.noise_compared, now.noise_diverged - then.noise_diverged};
+}
+
+DivergenceVerdict analyze_divergence(const mirror::DivergenceCounts& c, double max_divergence,
+                                     uint64_t min_compared, const mirror::Divergence* last) {
+  DivergenceVerdict v;
+  v.counts = c;
+  v.min_compared = min_compared;
+  auto ratio = [](uint64_t part, uint64_t whole) {
+    return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+  };
+  v.rate = ratio(c.diverged, c.compared);
+  v.noise = ratio(c.noise_diverged, c.noise_compared);
+  v.divergence = v.rate - v.noise;
+  if (c.compared < min_compared) {
+    v.outcome = Outcome::inconclusive;
+    v.reason = "inconclusive: " + std::to_string(min_compared - c.compared) +
+               " more compared answers needed for max_divergence (" + std::to_string(c.compared) +
+               " of " + std::to_string(min_compared) + ")";
+    return v;
+  }
+  const std::string measured = "divergence " + percent(std::max(0.0, v.divergence)) + " (" +
+                               std::to_string(c.diverged) + " of " + std::to_string(c.compared) +
+                               " compared answers differ, noise " + percent(v.noise) + " of " +
+                               std::to_string(c.noise_compared) + ")";
+  // A difference of two rates: compare with a little slack for the rounding of each.
+  if (v.divergence > max_divergence + 1e-12) {
+    v.outcome = Outcome::fail;
+    v.reason = measured + " > max " + percent(max_divergence);
+    if (last) v.reason += "; last: " + last->method + " " + last->path + ": " + last->what;
+    return v;
+  }
+  v.outcome = Outcome::pass;
+  v.reason = measured;
   return v;
 }
 

@@ -175,4 +175,24 @@ ControllerHost::synthetic_window(const metrics::BackendKey& key,
   return c_.synthetic_aggregator().window(key, length);
 }
 
+void ControllerHost::set_mirror(const std::string& route, const std::string& service,
+                                double percent) {
+  c_.set_rollout_mirror(route, service, percent);
+}
+
+void ControllerHost::clear_mirror(const std::string& route) {
+  c_.clear_rollout_mirror(route);
+}
+
+// The mirror thread's tally (WorkerGroup::mirror()); none before the workers run.
+mirror::DivergenceCounts ControllerHost::divergence(const std::string& route) const {
+  if (!c_.workers().mirroring()) return {};
+  return c_.workers().mirror().divergences().counts(route);
+}
+
+std::vector<mirror::Divergence> ControllerHost::recent_divergences(const std::string& route) const {
+  if (!c_.workers().mirroring()) return {};
+  return c_.workers().mirror().divergences().recent(route);
+}
+
 } // namespace weir::rollout

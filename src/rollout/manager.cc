@@ -10,6 +10,8 @@
 #include "weir/control/controller.h"
 #include "weir/rollout/controller_host.h"
 
+#include <cstdio>
+
 namespace weir::rollout {
 
 namespace asio = boost::asio;
@@ -37,6 +39,13 @@ std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now)
 
 bool active(Phase p) {
   return p == Phase::progressing || p == Phase::paused;
+}
+
+// "10%", "0.5%".
+std::string mirror_share(double percent) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", percent);
+  return buf;
 }
 } // namespace
 
@@ -300,9 +309,12 @@ void Manager::run_steps(State& s) {
       ++s.step;
       continue;
     case config::RolloutStep::Kind::set_mirror:
+      set_mirror(s, step.mirror_percent);
       record(s, "step",
              "step " + std::to_string(s.step + 1) + ": set_mirror " +
-                 std::to_string(step.mirror_percent) + "%");
+                 mirror_share(step.mirror_percent) +
+                 (step.mirror_percent > 0 ? " of the requests mirrored to " + s.canary
+                                          : " (the rollout mirrors nothing)"));
       ++s.step;
       continue;
     case config::RolloutStep::Kind::pause:
@@ -364,6 +376,7 @@ void Manager::end_run(State& s) {
   stop_timers(s);
   stop_top_up(s);
   host_.stop_fast_abort(s.route);
+  set_mirror(s, 0); // the route mirrors as its config says again
 }
 
 void Manager::hold_for_changed_plan(State& s, const std::string& why) {
@@ -547,6 +560,8 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.hook_said.clear();
   s.plan_changed = s.skipping = false;
   if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
+  set_mirror(s, 0); // an earlier run's mirror (a restart) is not this one's
+  reset_divergence(s);
   s.message = "progressing";
   // Errors counted before this start (or in flight on an older snapshot) are not this
   // rollout's: the workers' fast-abort runs start from zero.

@@ -16,7 +16,11 @@ using Type = config::RolloutHook::Type;
 // What an interval waits for: its answers come back one by one through the host.
 struct Manager::Interval {
   uint64_t epoch = 0;
+  // False while the canary takes no user traffic (weight 0) and only its mirrored answers are
+  // judged: the built-in metrics have nothing to say then.
+  bool builtin_judged = true;
   Verdict builtin;
+  std::optional<DivergenceVerdict> divergence; // max_divergence, when judged
   Thresholds thresholds;
   metrics::WindowStats synthetic_canary, synthetic_stable;
   struct Metric {
@@ -63,7 +67,11 @@ void Manager::begin_interval(State& s) {
     abort(s.route, "canary " + s.canary + " became unready (synthetic probes failing)");
     return;
   }
-  if (s.canary_weight == 0) return; // nothing to judge yet
+  // Nothing to judge yet, unless the canary's mirrored answers are compared.
+  if (s.canary_weight == 0 && (p->analysis.max_divergence < 0 || !mirroring(s))) {
+    judge_divergence(s); // the next interval starts here
+    return;
+  }
   if (s.measuring) {
     // The last interval's answers are still out: this one is skipped, and the history says so
     // once for the whole stretch (the failure limits then take longer than the plan suggests).
@@ -98,7 +106,13 @@ void Manager::begin_interval(State& s) {
       host_.synthetic_window({s.route, s.canary}, length).value_or(metrics::WindowStats{});
   in->synthetic_stable =
       host_.synthetic_window({s.route, s.stable}, length).value_or(metrics::WindowStats{});
-  in->builtin = analyze(canary, stable, t);
+  in->builtin_judged = s.canary_weight > 0;
+  in->builtin = in->builtin_judged ? analyze(canary, stable, t) : Verdict{};
+  if (!in->builtin_judged) {
+    in->builtin.outcome = Outcome::pass; // not judged: it neither fails nor holds the verdict
+    in->builtin.reason = "canary at 0%: only its mirrored answers are judged";
+  }
+  in->divergence = judge_divergence(s);
   update_top_up(s, host_.window({s.route, s.canary}, length).value_or(metrics::WindowStats{}));
 
   auto vars = query_variables(s.route, s.stable, s.canary);
@@ -170,8 +184,29 @@ void Manager::finish_interval(State& s, Interval& in) {
   w.key("max_p99_ms").value(t.max_p99_ms).key("max_p99_increase").value(t.max_p99_increase);
   w.end_object();
   w.key("builtin").begin_object();
-  w.key("outcome").value(outcome_name(in.builtin.outcome)).key("reason").value(in.builtin.reason);
+  w.key("outcome").value(in.builtin_judged ? outcome_name(in.builtin.outcome) : "not judged");
+  w.key("reason").value(in.builtin.reason);
   w.end_object();
+
+  // The shadow comparison: a failure counts against failure_limit as the built-in one does.
+  bool divergence_failed = false;
+  if (const auto& d = in.divergence) {
+    divergence_failed = d->outcome == Outcome::fail;
+    if (divergence_failed && fail_reason.empty()) fail_reason = d->reason;
+    if (d->outcome == Outcome::inconclusive && inconclusive_reason.empty())
+      inconclusive_reason = d->reason;
+    w.key("divergence").begin_object();
+    w.key("outcome").value(outcome_name(d->outcome)).key("reason").value(d->reason);
+    w.key("compared").value(d->counts.compared).key("diverged").value(d->counts.diverged);
+    w.key("noise_compared").value(d->counts.noise_compared);
+    w.key("noise_diverged").value(d->counts.noise_diverged);
+    w.key("rate").value(d->rate).key("noise").value(d->noise);
+    w.key("divergence")
+        .value(d->divergence)
+        .key("max_divergence")
+        .value(p->analysis.max_divergence);
+    w.key("min_compared").value(d->min_compared).end_object();
+  }
 
   // External metrics: each one passes, fails (its condition is false) or is inconclusive (the
   // query gave no single number). Its failed intervals in a row count against its own limit.
@@ -248,6 +283,9 @@ void Manager::finish_interval(State& s, Interval& in) {
     reason = inconclusive_reason;
   } else {
     outcome = Outcome::pass;
+    if (in.divergence)
+      reason = in.builtin_judged ? reason + "; " + in.divergence->reason
+                                 : "pass: " + in.divergence->reason;
     for (const auto& m : in.metrics)
       reason += "; metric " + m.name + " = " + number(m.value.value);
   }
@@ -267,13 +305,16 @@ void Manager::finish_interval(State& s, Interval& in) {
     abort(s.route, rollback_by);
     return;
   }
-  if (builtin_failed || hook_failed)
+  if (builtin_failed || hook_failed || divergence_failed)
     ++s.failures;
-  else if (in.builtin.outcome == Outcome::pass)
+  else if (in.builtin.outcome == Outcome::pass &&
+           (!in.divergence || in.divergence->outcome == Outcome::pass))
     s.failures = 0;
   if (s.failures >= p->analysis.failure_limit) {
     abort(s.route, "analysis failed " + std::to_string(s.failures) + " intervals in a row: " +
-                       (builtin_failed ? in.builtin.reason : hook_reason));
+                       (builtin_failed      ? in.builtin.reason
+                        : divergence_failed ? in.divergence->reason
+                                            : hook_reason));
     return;
   }
   if (!metric_abort.empty()) {
@@ -283,7 +324,8 @@ void Manager::finish_interval(State& s, Interval& in) {
   if (outcome == Outcome::inconclusive) {
     if (++s.inconclusive >= p->analysis.inconclusive_limit) {
       // Too little traffic is the usual cause: say what would let the analysis judge.
-      bool thin = in.builtin.outcome == Outcome::inconclusive && !p->analysis.top_up.enabled;
+      bool thin = (in.builtin.outcome == Outcome::inconclusive && !p->analysis.top_up.enabled) ||
+                  (in.divergence && in.divergence->outcome == Outcome::inconclusive);
       enter_paused(s, std::to_string(s.inconclusive) + " inconclusive intervals in a row (" +
                           reason + "); paused, `rollout resume` to go on" +
                           (thin ? " (more traffic, a lower analysis.min_requests or "

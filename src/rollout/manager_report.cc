@@ -5,6 +5,7 @@
 #include "weir/base/log.h"
 #include "weir/metrics/prometheus.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace weir::rollout {
@@ -144,6 +145,7 @@ std::string Manager::status_json(const std::string& route) const {
   }
   w.end_array();
   if (s && !s->last_details.empty()) w.key("last_analysis").raw(s->last_details);
+  write_mirror_status(w, s);
   w.end_object();
   return w.take();
 }
@@ -247,6 +249,7 @@ void Manager::save() {
     w.key("awaiting_pass").value(s->awaiting_pass).key("plan_changed").value(s->plan_changed);
     w.key("steps").value(steps_text(s->steps_run));
     w.key("rollout_confirmed").value(s->rollout_confirmed);
+    w.key("mirror_percent").value(s->mirror_percent);
     w.key("promotion_confirmed").value(s->promotion_confirmed);
     w.key("verdicts").begin_array();
     for (uint64_t v : s->verdicts)
@@ -304,6 +307,9 @@ void Manager::restore() {
     s.plan_changed = v.get_bool("plan_changed");
     s.rollout_confirmed = v.get_bool("rollout_confirmed");
     s.promotion_confirmed = v.get_bool("promotion_confirmed");
+    s.mirror_percent = std::clamp(v.get_number("mirror_percent"), 0.0, 100.0);
+    // The comparisons of the process that saved this are gone with it: count from here.
+    reset_divergence(s);
     if (const json::Value* a = v.find("verdicts"); a && a->is_array())
       for (size_t i = 0; i < 3 && i < a->as_array().size(); ++i)
         if (a->as_array()[i].is_number())
@@ -330,6 +336,8 @@ void Manager::restore() {
       // A running rollout: fast abort counts from here. Its plan must be the one it started
       // with: weir may come back with another file, whose steps it must not run blind.
       host_.reset_fast_abort(route);
+      // The live mirror is not in the controller's state file: the rollout sets it again.
+      if (s.mirror_percent > 0) host_.set_mirror(route, s.canary, s.mirror_percent);
       s.steps_run = plan(route)->steps;
       // (A state file from before steps were saved has none: taken as the same plan.)
       const json::Value* saved_steps = v.find("steps");

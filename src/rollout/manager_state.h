@@ -56,6 +56,13 @@ struct Manager::State {
   bool promotion_confirmed = false;
   std::optional<TimePoint> started_at;
   bool top_up = false; // synthetic requests running
+  // set_mirror: the share of the route's requests mirrored to the canary now (0: the rollout
+  // mirrors nothing; the route's own `mirror`, if any, applies).
+  double mirror_percent = 0;
+  // The route's comparison tally (DivergenceBook) when the last interval began and when this
+  // rollout started (or weir restarted): an interval judges what was compared since.
+  mirror::DivergenceCounts divergence_base;
+  mirror::DivergenceCounts divergence_start;
   // Verdicts ever reached, by outcome (weir_rollout_analysis_total).
   uint64_t verdicts[3] = {0, 0, 0};
 };

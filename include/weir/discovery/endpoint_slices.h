@@ -2,7 +2,6 @@
 
 #include "weir/base/json.h"
 #include "weir/config/config.h"
-#include "weir/discovery/watch_stream.h"
 
 #include <map>
 #include <optional>
@@ -54,8 +53,7 @@ SliceList parse_slice_list(std::string_view body);
 
 // One line of a WATCH stream.
 struct WatchEvent {
-  using Type = WatchType;
-  Type type = Type::error;
+  enum class Type { added, modified, deleted, bookmark, error } type = Type::error;
   std::optional<Slice> slice;   // added, modified, deleted
   std::string resource_version; // of the object (bookmark: the only thing it holds)
   int code = 0;                 // error: the Status's code (410 = the resourceVersion is too old)

@@ -48,6 +48,10 @@ public:
                                                       std::chrono::seconds length) const override;
   std::optional<metrics::WindowStats> synthetic_window(const metrics::BackendKey& key,
                                                        std::chrono::seconds length) const override;
+  void set_mirror(const std::string& route, const std::string& service, double percent) override;
+  void clear_mirror(const std::string& route) override;
+  mirror::DivergenceCounts divergence(const std::string& route) const override;
+  std::vector<mirror::Divergence> recent_divergences(const std::string& route) const override;
 
 private:
   boost::asio::io_context& io_;

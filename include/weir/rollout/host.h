@@ -3,6 +3,7 @@
 #include "weir/config/config.h"
 #include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
+#include "weir/mirror/divergence.h"
 
 #include <chrono>
 #include <cstdint>
@@ -101,6 +102,19 @@ public:
   analysis_window(const metrics::BackendKey& key, std::chrono::seconds length) const = 0;
   virtual std::optional<metrics::WindowStats>
   synthetic_window(const metrics::BackendKey& key, std::chrono::seconds length) const = 0;
+
+  // --- mirroring (set_mirror, max_divergence) ---
+
+  // The rollout's live mirror of a route: `percent` of its requests are copied to `service`
+  // (the canary), winning over the route's own `mirror` until cleared (applied on every worker,
+  // like weights).
+  virtual void set_mirror(const std::string& route, const std::string& service, double percent) = 0;
+  // The route mirrors as its config says again.
+  virtual void clear_mirror(const std::string& route) = 0;
+  // The route's shadow comparisons so far (cumulative since weir started) and the last
+  // diverging requests, newest last.
+  virtual mirror::DivergenceCounts divergence(const std::string& route) const = 0;
+  virtual std::vector<mirror::Divergence> recent_divergences(const std::string& route) const = 0;
 };
 
 } // namespace weir::rollout

@@ -18,6 +18,9 @@
 namespace weir::control {
 class Controller;
 }
+namespace weir::json {
+class Writer;
+}
 
 namespace weir::rollout {
 
@@ -141,6 +144,20 @@ private:
   void finish_interval(State& s, Interval& in);
   void update_top_up(State& s, const metrics::WindowStats& user_canary);
   void stop_top_up(State& s);
+
+  // manager_mirror.cc: set_mirror and the shadow comparison's part of a verdict.
+  // Mirrors `percent` of the route's requests to the canary (0: the rollout mirrors nothing).
+  void set_mirror(State& s, double percent);
+  // Whether the canary's answers are being compared now (a set_mirror, or the route's own
+  // mirror to the canary with compare): what max_divergence needs to judge an interval.
+  bool mirroring(const State& s) const;
+  // The tally since the last interval judged against max_divergence (nullopt: not judged);
+  // moves the interval's start on.
+  std::optional<DivergenceVerdict> judge_divergence(State& s);
+  // Both tallies start over from the book's counts now (a start, a restore).
+  void reset_divergence(State& s);
+  // Status: the live mirror and what the comparisons found since the rollout started.
+  void write_mirror_status(json::Writer& w, const State* s) const;
 
   // manager_gates.cc: hooks.
   std::string hook_body(const State& s, const config::RolloutHook& hook) const;

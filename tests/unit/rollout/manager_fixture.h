@@ -61,6 +61,15 @@ inline config::RolloutStep analysis(config::Duration d) {
   return s;
 }
 
+inline config::RolloutStep set_mirror(double percent) {
+  config::RolloutStep s;
+  s.kind = config::RolloutStep::Kind::set_mirror;
+  s.weight = 0;
+  s.duration = config::Duration{};
+  s.mirror_percent = percent;
+  return s;
+}
+
 inline metrics::WindowStats window(uint64_t requests, uint64_t errors, double p99_ms = 10) {
   metrics::WindowStats w;
   w.seconds = 1;
@@ -210,6 +219,24 @@ public:
     auto it = synthetic.find(key.service);
     if (it == synthetic.end()) return std::nullopt;
     return it->second;
+  }
+
+  // Mirroring: the live mirror the rollout set (route → {service, percent}; absent: the
+  // config's), and the comparison tally the test moves on.
+  std::map<std::string, std::pair<std::string, double>> mirrors;
+  std::map<std::string, mirror::DivergenceCounts> divergences;
+  std::map<std::string, std::vector<mirror::Divergence>> recent;
+  void set_mirror(const std::string& route, const std::string& svc, double percent) override {
+    mirrors[route] = {svc, percent};
+  }
+  void clear_mirror(const std::string& route) override { mirrors.erase(route); }
+  mirror::DivergenceCounts divergence(const std::string& route) const override {
+    auto it = divergences.find(route);
+    return it == divergences.end() ? mirror::DivergenceCounts{} : it->second;
+  }
+  std::vector<mirror::Divergence> recent_divergences(const std::string& route) const override {
+    auto it = recent.find(route);
+    return it == recent.end() ? std::vector<mirror::Divergence>{} : it->second;
   }
 
   // The canary's live weight after the last change (-1 before any).
