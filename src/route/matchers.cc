@@ -3,7 +3,14 @@
 namespace weir::route {
 namespace {
 
-std::optional<std::regex> compile_regex(const std::string& pattern, std::string* error) {
+bool regex_matches(const std::regex& re, std::string_view s) {
+  return std::regex_match(s.begin(), s.end(), re);
+}
+
+} // namespace
+
+std::optional<std::regex> ValueMatcher::compile_regex(const std::string& pattern,
+                                                      std::string* error) {
   try {
     return std::regex(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
@@ -11,12 +18,6 @@ std::optional<std::regex> compile_regex(const std::string& pattern, std::string*
     return std::nullopt;
   }
 }
-
-bool regex_matches(const std::regex& re, std::string_view s) {
-  return std::regex_match(s.begin(), s.end(), re);
-}
-
-} // namespace
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find_first_of("?#"));
@@ -90,45 +91,6 @@ bool ValueMatcher::matches_query(std::string_view query) const {
     if (amp == std::string_view::npos) return false;
     query.remove_prefix(amp + 1);
   }
-}
-
-std::optional<PathMatcher> PathMatcher::compile(const config::PathMatch& m, std::string* error) {
-  PathMatcher out;
-  out.type_ = m.type;
-  out.value_ = m.value;
-  switch (m.type) {
-  case config::PathMatch::Type::regex:
-    out.regex_ = compile_regex(m.value, error);
-    if (!out.regex_) return std::nullopt;
-    break;
-  case config::PathMatch::Type::prefix:
-    // HTTPRoute: a trailing '/' of the prefix is ignored ("/abc/" matches "/abc" too).
-    while (!out.value_.empty() && out.value_.back() == '/')
-      out.value_.pop_back();
-    break;
-  case config::PathMatch::Type::exact:
-    break;
-  }
-  return out;
-}
-
-std::optional<uint32_t> PathMatcher::match(std::string_view path) const {
-  switch (type_) {
-  case config::PathMatch::Type::exact:
-    if (path == value_) return 0;
-    return std::nullopt;
-  case config::PathMatch::Type::prefix:
-    // Whole segments only: "/api" matches "/api" and "/api/x", never "/apix". "" ("/") matches
-    // every target, even "*" and an empty one.
-    if (!path.starts_with(value_)) return std::nullopt;
-    if (path.size() != value_.size() && path[value_.size()] != '/' && !value_.empty())
-      return std::nullopt;
-    return static_cast<uint32_t>(value_.size());
-  case config::PathMatch::Type::regex:
-    if (regex_matches(*regex_, path)) return 0;
-    return std::nullopt;
-  }
-  return std::nullopt;
 }
 
 } // namespace weir::route

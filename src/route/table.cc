@@ -121,33 +121,7 @@ Table Table::build(const std::vector<config::Route>& routes, std::string_view li
     Group g{items[i].host, static_cast<uint32_t>(t.entries_.size()), 0};
     for (; j < items.size() && items[j].cls == items[i].cls && items[j].host == items[i].host;
          ++j) {
-      const config::Match& m = *items[j].match;
-      std::optional<PathMatcher> path = PathMatcher::compile(m.path, nullptr);
-      if (!path) continue;
-      Entry e{std::move(*path),
-              m.method,
-              static_cast<uint32_t>(t.conditions_.size()),
-              0,
-              0,
-              items[j].route,
-              items[j].alternative};
-      bool compiled = true;
-      for (const auto* list : {&m.headers, &m.query})
-        for (const config::ValueMatch& v : *list) {
-          std::optional<ValueMatcher> c = ValueMatcher::compile(v, nullptr);
-          if (!c) {
-            compiled = false;
-            continue;
-          }
-          t.conditions_.push_back(std::move(*c));
-        }
-      if (!compiled) {
-        t.conditions_.resize(e.first_condition);
-        continue;
-      }
-      e.headers = static_cast<uint16_t>(m.headers.size());
-      e.query = static_cast<uint16_t>(m.query.size());
-      t.entries_.push_back(std::move(e));
+      if (!t.add_entry(*items[j].match, items[j].route, items[j].alternative)) continue;
     }
     g.count = static_cast<uint32_t>(t.entries_.size() - g.first);
     switch (items[i].cls) {
@@ -166,20 +140,83 @@ Table Table::build(const std::vector<config::Route>& routes, std::string_view li
   return t;
 }
 
+bool Table::add_entry(const config::Match& m, int route, uint32_t alternative) {
+  Entry e;
+  e.route = route;
+  e.alternative = alternative;
+  e.path_type = m.path.type;
+  if (m.path.type == config::PathMatch::Type::regex) {
+    std::optional<std::regex> re = ValueMatcher::compile_regex(m.path.value, nullptr);
+    if (!re) return false;
+    e.path_regex = static_cast<int32_t>(regexes_.size());
+    regexes_.push_back(std::move(*re));
+  } else {
+    std::string_view v = m.path.value;
+    // HTTPRoute: a trailing '/' of a prefix is ignored ("/abc/" matches "/abc" too).
+    if (m.path.type == config::PathMatch::Type::prefix)
+      while (!v.empty() && v.back() == '/')
+        v.remove_suffix(1);
+    e.path_offset = static_cast<uint32_t>(text_.size());
+    e.path_length = static_cast<uint32_t>(v.size());
+    text_.append(v);
+  }
+  e.method_offset = static_cast<uint32_t>(text_.size());
+  e.method_length = static_cast<uint8_t>(std::min<size_t>(m.method.size(), 255));
+  text_.append(m.method, 0, e.method_length);
+  e.first_condition = static_cast<uint32_t>(conditions_.size());
+  for (const auto* list : {&m.headers, &m.query})
+    for (const config::ValueMatch& v : *list) {
+      std::optional<ValueMatcher> c = ValueMatcher::compile(v, nullptr);
+      if (!c) {
+        conditions_.resize(e.first_condition);
+        return false;
+      }
+      conditions_.push_back(std::move(*c));
+    }
+  e.headers = static_cast<uint16_t>(m.headers.size());
+  e.query = static_cast<uint16_t>(m.query.size());
+  entries_.push_back(e);
+  return true;
+}
+
+std::optional<uint32_t> Table::path_match(const Entry& e, std::string_view path) const {
+  if (e.path_regex >= 0) {
+    const std::regex& re = regexes_[static_cast<size_t>(e.path_regex)];
+    if (std::regex_match(path.begin(), path.end(), re)) return 0;
+    return std::nullopt;
+  }
+  const std::string_view value(text_.data() + e.path_offset, e.path_length);
+  if (e.path_type == config::PathMatch::Type::exact) {
+    if (path == value) return 0;
+    return std::nullopt;
+  }
+  // Whole segments only: "/api" matches "/api" and "/api/x", never "/apix". "" (written "/")
+  // matches every target, even "*" and an empty one.
+  if (!path.starts_with(value)) return std::nullopt;
+  if (!value.empty() && path.size() != value.size() && path[value.size()] != '/')
+    return std::nullopt;
+  return e.path_length;
+}
+
 bool Table::group_match(const Group& group, const Request& request, std::string_view path,
-                        std::string_view query, Hit& hit) const {
+                        Hit& hit) const {
   for (uint32_t i = group.first, end = group.first + group.count; i < end; ++i) {
     const Entry& e = entries_[i];
-    if (!e.method.empty() && e.method != request.method) continue;
-    const std::optional<uint32_t> covered = e.path.match(path);
+    if (e.method_length != 0 &&
+        request.method != std::string_view(text_.data() + e.method_offset, e.method_length))
+      continue;
+    const std::optional<uint32_t> covered = path_match(e, path);
     if (!covered) continue;
-    const ValueMatcher* c = conditions_.data() + e.first_condition;
-    bool all = true;
-    for (uint32_t k = 0; all && k < e.headers; ++k)
-      all = c[k].matches_header(request.headers);
-    for (uint32_t k = e.headers; all && k < e.headers + e.query; ++k)
-      all = c[k].matches_query(query);
-    if (!all) continue;
+    if (e.headers + e.query != 0) {
+      const ValueMatcher* c = conditions_.data() + e.first_condition;
+      bool all = true;
+      for (uint32_t k = 0; all && k < e.headers; ++k)
+        all = c[k].matches_header(request.headers);
+      const std::string_view query = e.query != 0 ? query_of(request.target) : std::string_view();
+      for (uint32_t k = e.headers; all && k < e.headers + e.query; ++k)
+        all = c[k].matches_query(query);
+      if (!all) continue;
+    }
     hit = Hit{e.route, e.alternative, *covered};
     return true;
   }
@@ -189,7 +226,6 @@ bool Table::group_match(const Group& group, const Request& request, std::string_
 Table::Hit Table::match(const Request& request) const {
   const std::string_view host = strip_host(request.host);
   const std::string_view path = path_of(request.target);
-  const std::string_view query = query_of(request.target);
   Hit hit;
 
   if (!host.empty()) {
@@ -197,16 +233,16 @@ Table::Hit Table::match(const Request& request) const {
         exact_.begin(), exact_.end(), host,
         [](const Group& g, std::string_view h) { return compare_folded(g.host, h) < 0; });
     if (it != exact_.end() && compare_folded(it->host, host) == 0 &&
-        group_match(*it, request, path, query, hit))
+        group_match(*it, request, path, hit))
       return hit;
     for (const Group& g : wildcard_) {
       if (host.size() > g.host.size() &&
           compare_folded(g.host, host.substr(host.size() - g.host.size())) == 0 &&
-          group_match(g, request, path, query, hit))
+          group_match(g, request, path, hit))
         return hit;
     }
   }
-  group_match(any_, request, path, query, hit);
+  group_match(any_, request, path, hit);
   return hit;
 }
 

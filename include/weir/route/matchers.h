@@ -23,6 +23,9 @@ public:
   // Compiles `m`; nullopt and `error` set when its regex does not compile (the loader refuses
   // such a config, so only a config built elsewhere can hit it).
   static std::optional<ValueMatcher> compile(const config::ValueMatch& m, std::string* error);
+  // std::regex, ECMAScript grammar, for a whole-value match; nullopt and `error` when it does not
+  // compile.
+  static std::optional<std::regex> compile_regex(const std::string& pattern, std::string* error);
 
   // The header named name() (without case) holds the value. A header sent several times is
   // taken as its values joined with "," in the order received (RFC 9110 5.3); a header not sent
@@ -42,27 +45,6 @@ private:
 
   std::string name_; // headers: lower case
   std::string value_;
-  std::optional<std::regex> regex_;
-};
-
-// A compiled HTTPPathMatch. Same thread contract as ValueMatcher; exact and prefix never allocate.
-class PathMatcher {
-public:
-  static std::optional<PathMatcher> compile(const config::PathMatch& m, std::string* error);
-
-  // `path` is the request's path without query or fragment. Returns the length of the path the
-  // match covers: for a prefix, its characters without a trailing '/' ("/" covers 0, "/api/"
-  // covers 4), so path.substr(length) is "" or starts with '/' (what ReplacePrefixMatch
-  // replaces); for exact and regex 0. nullopt when the path does not match.
-  std::optional<uint32_t> match(std::string_view path) const;
-
-  config::PathMatch::Type type() const { return type_; }
-  // Characters of an exact or prefix value (precedence: the longer prefix first).
-  size_t length() const { return value_.size(); }
-
-private:
-  config::PathMatch::Type type_ = config::PathMatch::Type::prefix;
-  std::string value_; // prefix: without a trailing '/' ("" for "/")
   std::optional<std::regex> regex_;
 };
 

@@ -5,6 +5,8 @@
 #include "weir/route/matchers.h"
 
 #include <cstdint>
+#include <optional>
+#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,13 +69,18 @@ public:
   bool empty() const { return entries_.empty(); }
 
 private:
+  // One alternative, compact (a match walks them in order): strings live in text_.
   struct Entry {
-    PathMatcher path;
-    std::string method; // "" any
+    uint32_t path_offset = 0; // text_[path_offset, +path_length): exact value, or prefix without
+    uint32_t path_length = 0; // its trailing '/'
+    int32_t path_regex = -1;  // index into regexes_ for a RegularExpression path
+    config::PathMatch::Type path_type = config::PathMatch::Type::prefix;
+    uint8_t method_length = 0; // text_[method_offset, +method_length); 0: any method
+    uint16_t headers = 0;      // conditions_[first_condition, +headers) are header conditions,
+    uint16_t query = 0;        // the next `query` ones query conditions
+    uint32_t method_offset = 0;
     uint32_t first_condition = 0;
-    uint16_t headers = 0; // conditions_[first_condition, +headers) are header conditions,
-    uint16_t query = 0;   // the next `query` ones query conditions
-    int route = -1;
+    int32_t route = -1;
     uint32_t alternative = 0;
   };
   // A run of entries_, in precedence order.
@@ -83,10 +90,16 @@ private:
     uint32_t count = 0;
   };
 
+  // Appends the alternative's entry (false: a regex of it does not compile; it is left out).
+  bool add_entry(const config::Match& m, int route, uint32_t alternative);
   bool group_match(const Group& group, const Request& request, std::string_view path,
-                   std::string_view query, Hit& hit) const;
+                   Hit& hit) const;
+  // The path characters `e` covers when it matches `path`, else nullopt.
+  std::optional<uint32_t> path_match(const Entry& e, std::string_view path) const;
 
   std::vector<Entry> entries_;
+  std::string text_; // entries' paths and methods
+  std::vector<std::regex> regexes_;
   std::vector<ValueMatcher> conditions_;
   std::vector<Group> exact_;    // sorted by host for binary search
   std::vector<Group> wildcard_; // sorted by suffix length descending
