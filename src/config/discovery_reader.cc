@@ -118,6 +118,30 @@ void read_kubernetes(Checker& c, const Item& item, const std::string& base_dir,
   }
 }
 
+void read_gateway(Checker& c, const Item& item, Gateway& gateway) {
+  gateway.enabled = true;
+  if (item.node.IsNull()) return; // `gateway:` alone: class "weir"
+  if (!c.expect_map(item)) return;
+  Fields f(c, item, {"class_name"});
+  if (auto n = f.get("class_name")) {
+    if (auto v = c.string(*n)) {
+      // A GatewayClass is a cluster-scoped object: its name is a DNS subdomain.
+      std::string why = v->size() > 253 ? "longer than 253 characters" : "";
+      for (char ch : *v)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+          why = "not lower-case letters, digits, \"-\" and \".\"";
+      if (v->empty()) why = "empty";
+      if (why.empty() &&
+          (v->front() == '-' || v->front() == '.' || v->back() == '-' || v->back() == '.'))
+        why = "starting or ending with \"-\" or \".\"";
+      if (why.empty())
+        gateway.class_name = *v;
+      else
+        c.fail(*n, "expected a GatewayClass name (a DNS subdomain), got " + quote(*v) + ": " + why);
+    }
+  }
+}
+
 void read_endpoints(Checker& c, const Item& item, Service& service) {
   auto list = c.nonempty_list(item, "endpoint");
   if (!list) return;

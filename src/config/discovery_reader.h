@@ -13,6 +13,11 @@ void read_resolver(Checker& checker, const Item& item, Resolver& resolver);
 void read_kubernetes(Checker& checker, const Item& item, const std::string& base_dir,
                      Kubernetes& kubernetes);
 
+// Reads the top-level `gateway: {class_name}` block: weir then serves the Gateway API objects of
+// that GatewayClass (gateway/gateway_controller.h), through the `kubernetes` settings (or their
+// in-cluster defaults).
+void read_gateway(Checker& checker, const Item& item, Gateway& gateway);
+
 // Reads a service's `endpoints`: numeric addresses into `service.endpoints`, host names
 // ("app.internal:9001") into `service.dns_names`; a name is checked as DNS syntax (RFC 1123
 // labels), never resolved here.

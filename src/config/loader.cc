@@ -83,7 +83,7 @@ private:
     Fields f(c_, top,
              {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
               "drain_timeout", "control", "admin", "state_dir", "trusted_proxies",
-              "tls_reload_interval", "shutdown_delay", "resolver", "kubernetes"});
+              "tls_reload_interval", "shutdown_delay", "resolver", "kubernetes", "gateway"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -100,8 +100,11 @@ private:
       }
     }
     if (auto l = f.require("listeners")) read_listeners(*l);
-    if (auto s = f.require("services")) read_services(*s);
-    if (auto r = f.require("routes")) read_routes(*r);
+    // With `gateway`, the routes (and their services) may all come from the cluster.
+    auto gateway = f.get("gateway");
+    if (gateway) read_gateway(c_, *gateway, config_.gateway);
+    if (auto s = gateway ? f.get("services") : f.require("services")) read_services(*s);
+    if (auto r = gateway ? f.get("routes") : f.require("routes")) read_routes(*r);
     if (auto l = f.get("limits")) read_limits(c_, *l, config_.limits);
     if (auto t = f.get("tls_reload_interval")) {
       if (auto v = c_.duration(*t, false)) config_.tls_reload_interval = *v;

@@ -236,6 +236,7 @@ Result<bool> Controller::start(Inherited* inherited) {
   started_ = true;
   discovery_.configure(*file_config_, inherited ? inherited->discovered
                                                 : std::map<std::string, discovery::Found>{});
+  configure_gateway();
   sample_metrics();
   schedule_tls_check();
   schedule_ticket_rotation();
@@ -354,6 +355,7 @@ std::string Controller::parse_handover_state(std::string_view text, Inherited& i
 }
 
 void Controller::stop() {
+  gateway_.reset();
   discovery_.stop();
   metrics_timer_.cancel();
   ejection_timer_.cancel();
@@ -451,8 +453,6 @@ void Controller::clear_rollout_weights(const std::string& route, Done done) {
   if (!next.rollout_weights.erase(route)) return done(std::string());
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
   if (!published.ok()) done(published.error());
-}
-
 void Controller::set_rollout_mirror(const std::string& route, const std::string& service,
                                     double percent) {
   runtime::Snapshot::Overrides::Mirror m{service, percent};
@@ -464,6 +464,8 @@ void Controller::set_rollout_mirror(const std::string& route, const std::string&
 
 void Controller::clear_rollout_mirror(const std::string& route) {
   if (rollout_mirrors_.erase(route)) republish();
+}
+
 }
 
 const char* Controller::weights_owner(const std::string& route) const {
@@ -657,8 +659,11 @@ void Controller::reload(Done done) {
   if (published.ok()) {
     tls_stamps_ = std::move(next_stamps);
     file_config_ = std::move(next_file);
-    discovery_.configure(*file_config_); // starts, keeps or stops sources
+    config::Config base = *file_config_; // with the cluster's services, found the same way
+    with_gateway(base);
+    discovery_.configure(base); // starts, keeps or stops sources
     forget_undiscovered();
+    configure_gateway();
   }
   if (!published.ok()) {
     ++reloads_failed_;

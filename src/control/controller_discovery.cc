@@ -11,6 +11,7 @@ namespace weir::control {
 std::shared_ptr<const config::Config>
 Controller::with_discovered(const config::Config& file) const {
   auto out = std::make_shared<config::Config>(file);
+  with_gateway(*out); // the cluster's routes and services, whose endpoints discovery finds too
   std::set<std::string> listed;
   for (auto& svc : out->services) {
     if (!svc.discovered()) continue;

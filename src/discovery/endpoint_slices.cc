@@ -11,16 +11,6 @@ namespace weir::discovery {
 
 namespace {
 
-// Kubernetes sends resourceVersion as a string; a number is taken too.
-std::string text_of(const json::Value* v) {
-  if (!v) return "";
-  if (v->is_string()) return v->as_string();
-  // A number that no uint64 holds (negative, huge, NaN) is no version at all.
-  if (v->is_number() && v->as_number() >= 0 && v->as_number() < 1.8e19)
-    return std::to_string(static_cast<uint64_t>(v->as_number()));
-  return "";
-}
-
 bool condition(const json::Value& conditions, std::string_view key, bool absent) {
   const json::Value* v = conditions.find(key);
   if (!v || !v->is_bool()) return absent; // nil: see SliceEndpoint
@@ -36,7 +26,7 @@ ParsedSlice parse_slice(const json::Value& object) {
   const json::Value& meta = object["metadata"];
   s.name = meta.get_string("name");
   if (s.name.empty()) return {std::nullopt, "the slice has no metadata.name"};
-  s.resource_version = text_of(meta.find("resourceVersion"));
+  s.resource_version = resource_version_of(object);
   s.address_type = object.get_string("addressType", "IPv4");
   if (const json::Value* ports = object.find("ports"); ports && ports->is_array())
     for (const auto& p : ports->as_array()) {
@@ -62,60 +52,30 @@ ParsedSlice parse_slice(const json::Value& object) {
 }
 
 SliceList parse_slice_list(std::string_view body) {
+  RawList raw = parse_raw_list(body);
+  if (!raw.error.empty()) return {{}, "", std::move(raw.error)};
   SliceList out;
-  auto parsed = json::parse(body);
-  if (!parsed.value || !parsed.value->is_object())
-    return {{}, "", "the list is not a JSON object: " + parsed.error};
-  const json::Value& v = *parsed.value;
-  if (v.get_string("kind") == "Status")
-    return {{}, "", "the API server answered " + printable(v.get_string("message"))};
-  out.resource_version = text_of(v["metadata"].find("resourceVersion"));
-  const json::Value* items = v.find("items");
-  if (!items || (!items->is_array() && !items->is_null()))
-    return {{}, "", "the list has no items array"};
-  if (items->is_array())
-    for (const auto& item : items->as_array()) {
-      auto s = parse_slice(item);
-      if (!s.slice) return {{}, "", s.error};
-      out.slices.push_back(std::move(*s.slice));
-    }
+  out.resource_version = std::move(raw.resource_version);
+  for (const auto& item : raw.items) {
+    auto s = parse_slice(item);
+    if (!s.slice) return {{}, "", s.error};
+    out.slices.push_back(std::move(*s.slice));
+  }
   return out;
 }
 
 WatchEvent parse_watch_event(std::string_view line) {
+  RawWatchEvent raw = parse_raw_watch_event(line);
   WatchEvent e;
-  auto parsed = json::parse(line);
-  if (!parsed.value || !parsed.value->is_object()) {
-    e.message = "a watch line is not a JSON object: " + parsed.error;
+  e.type = raw.type;
+  e.resource_version = std::move(raw.resource_version);
+  e.code = raw.code;
+  e.message = std::move(raw.message);
+  if (e.type != WatchType::added && e.type != WatchType::modified && e.type != WatchType::deleted)
     return e;
-  }
-  const std::string type = parsed.value->get_string("type");
-  const json::Value& object = (*parsed.value)["object"];
-  if (type == "ERROR") {
-    e.type = WatchEvent::Type::error;
-    const double code = object.get_number("code");
-    e.code = code >= 100 && code <= 999 ? static_cast<int>(code) : 0;
-    e.message = printable(object.get_string("message", "watch error"));
-    return e;
-  }
-  if (type == "BOOKMARK") {
-    e.type = WatchEvent::Type::bookmark;
-    e.resource_version = text_of(object["metadata"].find("resourceVersion"));
-    return e;
-  }
-  if (type == "ADDED")
-    e.type = WatchEvent::Type::added;
-  else if (type == "MODIFIED")
-    e.type = WatchEvent::Type::modified;
-  else if (type == "DELETED")
-    e.type = WatchEvent::Type::deleted;
-  else {
-    e.message = "unknown watch event type \"" + printable(type) + "\"";
-    return e;
-  }
-  auto s = parse_slice(object);
+  auto s = parse_slice(raw.object);
   if (!s.slice) {
-    e.type = WatchEvent::Type::error;
+    e.type = WatchType::error;
     e.message = s.error;
     return e;
   }
@@ -167,15 +127,9 @@ Merged merge_slices(const std::map<std::string, Slice>& slices, const config::Ku
 
 std::string slices_target(const std::string& ns, const std::string& service, bool watch,
                           const std::string& resource_version, int timeout_seconds) {
-  std::string t = "/apis/discovery.k8s.io/v1/namespaces/" + net::percent_encode(ns) +
-                  "/endpointslices?labelSelector=" +
-                  net::percent_encode("kubernetes.io/service-name=" + service);
-  if (watch) {
-    t += "&watch=1&allowWatchBookmarks=true";
-    if (!resource_version.empty()) t += "&resourceVersion=" + net::percent_encode(resource_version);
-    if (timeout_seconds > 0) t += "&timeoutSeconds=" + std::to_string(timeout_seconds);
-  }
-  return t;
+  return collection_target(
+      "/apis/discovery.k8s.io/v1/namespaces/" + net::percent_encode(ns) + "/endpointslices",
+      "kubernetes.io/service-name=" + service, watch, resource_version, timeout_seconds);
 }
 
 } // namespace weir::discovery

@@ -72,10 +72,7 @@ bool ClientConnection::check_route_timeouts(Clock::time_point now) {
     // timeouts.request: the whole exchange's time is up; no retry can help.
     route_deadline_ = attempt_deadline_ = Clock::time_point::max();
     if (response_started_ || client_writing()) {
-      // The response is under way: it is cut, and the connection closed so that the client
-      // cannot take what it got for the whole.
-      if (up_) attempt_.fail(metrics::UpstreamFailure::response_timeout);
-      close();
+      cut_response();
       return true;
     }
     if (!request_done()) {
@@ -104,11 +101,19 @@ bool ClientConnection::check_route_timeouts(Clock::time_point now) {
                     metrics::UpstreamFailure::response_timeout);
       return true;
     }
-    attempt_.fail(metrics::UpstreamFailure::response_timeout);
-    close();
+    cut_response();
     return true;
   }
   return false;
+}
+
+void ClientConnection::cut_response() {
+  // The response is under way: the connection is closed so that the client cannot take what it
+  // got for the whole; with a write still pending, by a reset, so the kernel drops what the
+  // client did not read instead of holding it (as check_deadline does).
+  if (client_writing()) client_->reset_on_close();
+  if (up_) attempt_.fail(metrics::UpstreamFailure::response_timeout);
+  close();
 }
 
 } // namespace weir::runtime

@@ -1,5 +1,6 @@
 #include "fake_kube_api.h"
 
+#include "fake_kube_objects.h"
 #include "tls_pki.h"
 #include "wait.h"
 #include "weir.h"
@@ -25,6 +26,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 namespace weir::test {
 
@@ -41,6 +43,7 @@ constexpr uint64_t kFirstResourceVersion = 95000;
 // How long a clean end waits for the peer's close_notify before the socket is closed anyway.
 constexpr auto kTlsShutdownGrace = std::chrono::seconds(2);
 
+constexpr std::string_view kSlices = "/apis/discovery.k8s.io/v1/endpointslices";
 constexpr std::string_view kServiceNameLabel = "kubernetes.io/service-name";
 constexpr std::string_view kManagedByLabel = "endpointslice.kubernetes.io/managed-by";
 constexpr std::string_view kManagedBy = "endpointslice-controller.k8s.io";
@@ -255,12 +258,14 @@ bool selects(const std::vector<Requirement>& terms, const Labels& labels) {
 
 // Which slices a LIST or WATCH is about.
 struct Filter {
-  std::string ns; // empty: every namespace
+  std::string collection; // "/apis/discovery.k8s.io/v1/endpointslices"
+  std::string ns;         // empty: every namespace
   std::vector<Requirement> labels;
   std::vector<Requirement> fields; // on metadata.name and metadata.namespace
 
-  bool matches(const std::string& slice_ns, const std::string& name,
-               const Labels& labels_of) const {
+  bool matches(const std::string& of_collection, const std::string& slice_ns,
+               const std::string& name, const Labels& labels_of) const {
+    if (of_collection != collection) return false;
     if (!ns.empty() && slice_ns != ns) return false;
     return selects(labels, labels_of) &&
            selects(fields, {{"metadata.name", name}, {"metadata.namespace", slice_ns}});
@@ -332,6 +337,7 @@ std::string slice_json(const StoredSlice& stored, uint64_t resource_version, boo
 struct Event {
   uint64_t resource_version = 0;
   std::string type; // ADDED, MODIFIED, DELETED
+  std::string collection;
   std::string ns;
   std::string name;
   Labels labels;
@@ -380,6 +386,13 @@ std::string response_head(int status, std::optional<size_t> content_length) {
 
 struct FakeKubeApi::Impl {
   class Connection;
+  struct Request {
+    std::string method;
+    std::string target;
+    std::string authorization;
+    std::string content_type;
+    std::string body;
+  };
 
   std::unique_ptr<ssl::context> tls; // outlives the io_context and the streams its handlers hold
   asio::io_context io{1};
@@ -401,6 +414,21 @@ struct FakeKubeApi::Impl {
   int watches = 0;
   int unauthorized = 0;
   std::vector<std::string> requests;
+  // Objects of other resources than EndpointSlices, by (collection, ns, name).
+  std::map<std::tuple<std::string, std::string, std::string>, GenericObject> objects;
+  uint64_t objects_made = 0;
+  // The collections of generic objects it serves (LIST, WATCH, GET, PATCH): those the Gateway API
+  // controller watches, and any put_object used. Others are unknown resources (404).
+  std::set<std::string> served{"/apis/gateway.networking.k8s.io/v1/gatewayclasses",
+                               "/apis/gateway.networking.k8s.io/v1/gateways",
+                               "/apis/gateway.networking.k8s.io/v1/httproutes",
+                               "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
+                               "/apis/gateway.networking.k8s.io/v1/referencegrants",
+                               "/api/v1/services",
+                               "/api/v1/namespaces"};
+  std::vector<FakePatch> patches;
+  int patch_failures = 0; // PATCHes still to refuse with patch_failure_status
+  int patch_failure_status = 500;
 
   std::atomic<int> open_watches{0};
 
@@ -409,8 +437,17 @@ struct FakeKubeApi::Impl {
   std::set<std::shared_ptr<Connection>> connections;
 
   void accept();
-  void handle(const std::shared_ptr<Connection>& connection, const std::string& method,
-              const std::string& target, const std::string& authorization);
+  void handle(const std::shared_ptr<Connection>& connection, Request request);
+  // Caller holds mutex. The generic objects' LIST (as the body), their replay to a new watch,
+  // a GET of one, and a merge patch of one's status subresource.
+  std::string list_objects(const Filter& filter) const;
+  void replay_objects(Connection& connection) const;
+  std::pair<int, std::string> get_object(const ResourcePath& path) const;
+  std::pair<int, std::string> patch_status(const ResourcePath& path, const Request& request,
+                                           std::future<void>& delivered);
+  // Caller holds mutex: stores `object` under `collection` and publishes the change.
+  std::future<void> store(const std::string& collection, const json::Value& object,
+                          uint64_t& version);
   // Caller holds mutex: records the change and queues its delivery, so deliveries run in
   // resourceVersion order. The returned future is ready once the watches have it.
   std::future<void> publish(Event event);
@@ -479,7 +516,7 @@ public:
   // A live change: sent once, to a watch it concerns.
   void deliver(const Event& event) {
     if (!watching_ || event.resource_version <= last_sent_) return;
-    if (!filter_.matches(event.ns, event.name, event.labels)) return;
+    if (!filter_.matches(event.collection, event.ns, event.name, event.labels)) return;
     last_sent_ = event.resource_version;
     send_event(event.type, event.object);
   }
@@ -542,12 +579,17 @@ private:
       parsed_ += consumed;
       if (event == http::Parser::Event::error)
         return respond(400, status_json(400, "BadRequest", std::string(parser_.error_reason())));
+      for (auto piece : parser_.body())
+        body_.append(piece);
       if (event == http::Parser::Event::done) {
         const http::Head& head = parser_.head();
         const http::Header* authorization = head.find("authorization");
-        return server_.handle(shared_from_this(), std::string(head.method_name),
-                              std::string(head.target),
-                              authorization ? std::string(authorization->value) : "");
+        const http::Header* content_type = head.find("content-type");
+        return server_.handle(shared_from_this(),
+                              Request{std::string(head.method_name), std::string(head.target),
+                                      authorization ? std::string(authorization->value) : "",
+                                      content_type ? std::string(content_type->value) : "",
+                                      std::move(body_)});
       }
       if (event == http::Parser::Event::need_more) break;
     }
@@ -645,6 +687,7 @@ private:
   std::vector<char> buffer_;
   size_t filled_ = 0;
   size_t parsed_ = 0;
+  std::string body_;            // of the request
   std::deque<std::string> out_; // front: being written
   bool writing_ = false;
   bool read_pending_ = false;
@@ -687,9 +730,10 @@ template <typename Action> std::future<void> FakeKubeApi::Impl::on_each_connecti
   return future;
 }
 
-void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection,
-                               const std::string& method, const std::string& target,
-                               const std::string& authorization) {
+void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection, Request request) {
+  const std::string& method = request.method;
+  const std::string& target = request.target;
+  const std::string& authorization = request.authorization;
   std::lock_guard lock(mutex);
   auto answer = [&](int status, const std::string& body) {
     requests.push_back(method + " " + target + " status=" + std::to_string(status));
@@ -712,26 +756,33 @@ void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection,
     return it == params.end() ? std::string() : it->second;
   };
 
-  constexpr std::string_view kGroupVersion = "/apis/discovery.k8s.io/v1";
-  std::optional<std::string> ns;
-  if (path == std::string(kGroupVersion) + "/endpointslices") {
-    ns = "";
-  } else if (path.starts_with(std::string(kGroupVersion) + "/namespaces/") &&
-             path.ends_with("/endpointslices")) {
-    const size_t from = kGroupVersion.size() + std::string_view("/namespaces/").size();
-    const size_t to = path.size() - std::string_view("/endpointslices").size();
-    if (to > from && path.find('/', from) == to) ns = path.substr(from, to - from);
-  }
-  if (!ns)
+  const std::optional<ResourcePath> resource = parse_resource_path(path);
+  if (!resource)
     return answer(404, status_json(404, "NotFound",
                                    "the server could not find the requested "
                                    "resource"));
-  if (method != "GET")
+  const bool slices_wanted = resource->collection == kSlices;
+  if (!slices_wanted && !served.count(resource->collection))
+    return answer(404, status_json(404, "NotFound",
+                                   "the server could not find the requested "
+                                   "resource"));
+  if (method == "PATCH" && !resource->name.empty() && !slices_wanted) {
+    std::future<void> delivered; // the watches get it after this handler: not waited for here
+    auto [status, body] = patch_status(*resource, request, delivered);
+    return answer(status, body);
+  }
+  if (method != "GET" || (slices_wanted && !resource->name.empty()))
     return answer(405, status_json(405, "MethodNotAllowed",
                                    "the server does not allow this method on the requested "
                                    "resource"));
+  if (!resource->name.empty()) {
+    auto [status, body] = get_object(*resource);
+    return answer(status, body);
+  }
+  const std::optional<std::string> ns = resource->ns;
 
   Filter filter;
+  filter.collection = resource->collection;
   filter.ns = *ns;
   auto labels = parse_selector(param("labelSelector"));
   if (!labels) return bad_request("unable to parse requirement: " + param("labelSelector"));
@@ -748,12 +799,15 @@ void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection,
   if (!watch) return bad_request("watch: invalid value: " + param("watch"));
   if (!*watch) {
     ++lists;
+    if (!slices_wanted) return answer(200, list_objects(filter));
     std::string body = R"({"kind":"EndpointSliceList","apiVersion":"discovery.k8s.io/v1",)"
                        R"("metadata":{"resourceVersion":)" +
                        json_string(std::to_string(resource_version)) + R"(},"items":[)";
     bool first = true;
     for (const auto& [key, stored] : slices) {
-      if (!filter.matches(stored.slice.ns, stored.slice.name, labels_of(stored.slice))) continue;
+      if (!filter.matches(std::string(kSlices), stored.slice.ns, stored.slice.name,
+                          labels_of(stored.slice)))
+        continue;
       body += (first ? "" : ",") + slice_json(stored, stored.resource_version, false);
       first = false;
     }
@@ -776,21 +830,114 @@ void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection,
     return connection->refuse_watch(expired_line(*from, oldest_watchable));
   connection->begin_watch(std::move(filter), *bookmarks,
                           static_cast<int>(std::min<uint64_t>(*timeout_seconds, 86400)));
-  if (*from == 0) {
+  if (*from == 0 && !slices_wanted) {
+    replay_objects(*connection);
+  } else if (*from == 0) {
     // No version (or "0"): the current state as ADDED events, then what changes, as the API
     // server does for a watch without a starting point.
     for (const auto& [key, stored] : slices)
-      if (connection->filter().matches(stored.slice.ns, stored.slice.name, labels_of(stored.slice)))
+      if (connection->filter().matches(std::string(kSlices), stored.slice.ns, stored.slice.name,
+                                       labels_of(stored.slice)))
         connection->send_event("ADDED", slice_json(stored, stored.resource_version, true));
   } else {
     for (const Event& event : history)
       if (event.resource_version > *from &&
-          connection->filter().matches(event.ns, event.name, event.labels))
+          connection->filter().matches(event.collection, event.ns, event.name, event.labels))
         connection->send_event(event.type, event.object);
   }
   // Live deliveries of changes already replayed are still queued behind this handler: they are
   // skipped as not newer than this.
   connection->set_last_sent(std::max(*from, resource_version));
+}
+
+std::string FakeKubeApi::Impl::list_objects(const Filter& filter) const {
+  std::string kind = "List";
+  std::string items;
+  for (const auto& [key, stored] : objects) {
+    const auto& [collection, ns, name] = key;
+    if (!filter.matches(collection, ns, name, stored.labels)) continue;
+    if (kind == "List") kind = stored.object.get_string("kind") + "List";
+    // A LIST's items carry no kind and apiVersion (the API server omits them there).
+    items += (items.empty() ? "" : ",") +
+             to_json(with_member(with_member(stored.object, "kind", std::nullopt), "apiVersion",
+                                 std::nullopt));
+  }
+  return R"({"kind":)" + json_string(kind) +
+         R"(,"apiVersion":"v1","metadata":{"resourceVersion":)" +
+         json_string(std::to_string(resource_version)) + R"(},"items":[)" + items + "]}";
+}
+
+void FakeKubeApi::Impl::replay_objects(Connection& connection) const {
+  for (const auto& [key, stored] : objects) {
+    const auto& [collection, ns, name] = key;
+    if (connection.filter().matches(collection, ns, name, stored.labels))
+      connection.send_event("ADDED", to_json(stored.object));
+  }
+}
+
+std::pair<int, std::string> FakeKubeApi::Impl::get_object(const ResourcePath& path) const {
+  auto it = objects.find({path.collection, path.ns, path.name});
+  if (it == objects.end() || !path.subresource.empty())
+    return {404, status_json(404, "NotFound", "\"" + path.name + "\" not found")};
+  return {200, to_json(it->second.object)};
+}
+
+std::pair<int, std::string> FakeKubeApi::Impl::patch_status(const ResourcePath& path,
+                                                            const Request& request,
+                                                            std::future<void>& delivered) {
+  FakePatch recorded{request.target.substr(0, request.target.find('?')), request.content_type,
+                     request.body, 0};
+  auto refuse = [&](int status, const std::string& reason, const std::string& message) {
+    recorded.status = status;
+    patches.push_back(recorded);
+    return std::pair<int, std::string>{status, status_json(status, reason, message)};
+  };
+  if (path.subresource != "status")
+    return refuse(405, "MethodNotAllowed", "the fake patches only the status subresource");
+  if (patch_failures > 0) {
+    --patch_failures;
+    return refuse(patch_failure_status, "InternalError", "a failure the test asked for");
+  }
+  if (request.content_type != "application/merge-patch+json")
+    return refuse(415, "UnsupportedMediaType",
+                  "the body of the request was in an unknown format; accepted media types "
+                  "include: application/merge-patch+json");
+  auto parsed = json::parse(request.body);
+  if (!parsed.value || !parsed.value->is_object())
+    return refuse(400, "BadRequest", "the patch is not a JSON object: " + parsed.error);
+  auto it = objects.find({path.collection, path.ns, path.name});
+  if (it == objects.end()) return refuse(404, "NotFound", "\"" + path.name + "\" not found");
+  // The status subresource takes the patch's status and nothing else.
+  const json::Value* status = parsed.value->find("status");
+  json::Value object = it->second.object;
+  if (status) object = with_member(object, "status", merge_patch(object["status"], *status));
+  const uint64_t version = ++resource_version;
+  json::Value meta =
+      with_member(object["metadata"], "resourceVersion", json::Value(std::to_string(version)));
+  it->second.object = with_member(object, "metadata", std::move(meta));
+  recorded.status = 200;
+  patches.push_back(recorded);
+  const std::string text = to_json(it->second.object);
+  delivered = publish(
+      Event{version, "MODIFIED", path.collection, path.ns, path.name, it->second.labels, text});
+  return {200, text};
+}
+
+std::future<void> FakeKubeApi::Impl::store(const std::string& collection, const json::Value& object,
+                                           uint64_t& version) {
+  const std::string ns = object["metadata"].get_string("namespace");
+  const std::string name = object["metadata"].get_string("name");
+  version = ++resource_version;
+  served.insert(collection);
+  auto key = std::make_tuple(collection, ns, name);
+  auto it = objects.find(key);
+  const bool added = it == objects.end();
+  GenericObject next = stored_object(object, added ? nullptr : &it->second, version,
+                                     uid_from(fnv1a("object") + ++objects_made),
+                                     formatted_utc("%Y-%m-%dT%H:%M:%SZ"));
+  it = objects.insert_or_assign(key, std::move(next)).first;
+  return publish(Event{version, added ? "ADDED" : "MODIFIED", collection, ns, name,
+                       it->second.labels, to_json(it->second.object)});
 }
 
 FakeKubeApi::FakeKubeApi() : impl_(std::make_unique<Impl>()) {}
@@ -906,8 +1053,9 @@ uint64_t FakeKubeApi::put_slice(FakeSlice slice) {
     it->second.resource_version = version;
     ++it->second.generation;
     const FakeSlice& s = it->second.slice;
-    delivered = impl_->publish(Event{version, added ? "ADDED" : "MODIFIED", s.ns, s.name,
-                                     labels_of(s), slice_json(it->second, version, true)});
+    delivered =
+        impl_->publish(Event{version, added ? "ADDED" : "MODIFIED", std::string(kSlices), s.ns,
+                             s.name, labels_of(s), slice_json(it->second, version, true)});
   }
   delivered.wait();
   return version;
@@ -922,8 +1070,8 @@ uint64_t FakeKubeApi::delete_slice(const std::string& ns, const std::string& nam
     if (it == impl_->slices.end()) return 0;
     version = ++impl_->resource_version;
     const FakeSlice& s = it->second.slice;
-    delivered = impl_->publish(
-        Event{version, "DELETED", ns, name, labels_of(s), slice_json(it->second, version, true)});
+    delivered = impl_->publish(Event{version, "DELETED", std::string(kSlices), ns, name,
+                                     labels_of(s), slice_json(it->second, version, true)});
     impl_->slices.erase(it);
   }
   delivered.wait();
@@ -1005,6 +1153,62 @@ std::vector<std::string> FakeKubeApi::requests() const {
 
 bool FakeKubeApi::wait_open_watches(int n, std::chrono::milliseconds timeout) const {
   return wait_until([&] { return open_watches() >= n; }, timeout);
+}
+
+uint64_t FakeKubeApi::put_object(const std::string& collection, const std::string& object_json) {
+  auto parsed = json::parse(object_json);
+  if (!parsed.value || !parsed.value->is_object() ||
+      (*parsed.value)["metadata"].get_string("name").empty()) {
+    ADD_FAILURE() << "fake kube API server: not an object with metadata.name: " << object_json
+                  << " " << parsed.error;
+    return 0;
+  }
+  std::future<void> delivered;
+  uint64_t version = 0;
+  {
+    std::lock_guard lock(impl_->mutex);
+    delivered = impl_->store(collection, *parsed.value, version);
+  }
+  delivered.wait();
+  return version;
+}
+
+uint64_t FakeKubeApi::delete_object(const std::string& collection, const std::string& ns,
+                                    const std::string& name) {
+  std::future<void> delivered;
+  uint64_t version;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->objects.find({collection, ns, name});
+    if (it == impl_->objects.end()) return 0;
+    version = ++impl_->resource_version;
+    json::Value meta = with_member(it->second.object["metadata"], "resourceVersion",
+                                   json::Value(std::to_string(version)));
+    delivered =
+        impl_->publish(Event{version, "DELETED", collection, ns, name, it->second.labels,
+                             to_json(with_member(it->second.object, "metadata", std::move(meta)))});
+    impl_->objects.erase(it);
+  }
+  delivered.wait();
+  return version;
+}
+
+std::string FakeKubeApi::object(const std::string& collection, const std::string& ns,
+                                const std::string& name) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->objects.find({collection, ns, name});
+  return it == impl_->objects.end() ? "" : to_json(it->second.object);
+}
+
+std::vector<FakePatch> FakeKubeApi::patches() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->patches;
+}
+
+void FakeKubeApi::fail_patches(int status, int times) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->patch_failure_status = status;
+  impl_->patch_failures = times;
 }
 
 } // namespace weir::test

@@ -31,8 +31,17 @@ struct FakeSlice {
   bool null_endpoints = false;
 };
 
+// A PATCH the fake received: the path, Content-Type and body as sent, and its answer's status.
+struct FakePatch {
+  std::string path;
+  std::string content_type;
+  std::string body;
+  int status = 0;
+};
+
 // An in-process fake of the Kubernetes API server's discovery.k8s.io/v1 EndpointSlice API, for
-// weir's service-discovery tests: HTTPS on 127.0.0.1 (kernel-chosen port, certificate from a
+// weir's service-discovery tests (and of any other resource's objects, for the Gateway API
+// controller's: put_object): HTTPS on 127.0.0.1 (kernel-chosen port, certificate from a
 // test CA made at start), bearer-token authentication, LIST and WATCH in the real server's wire
 // format (JSON; a watch is a chunked stream of one JSON event per chunk and line), resource
 // versions with a history that a test can expire (410 Gone), bookmarks, timeoutSeconds, and
@@ -66,6 +75,29 @@ public:
   // DELETED with the slice's last state under a new resourceVersion (returned); 0 and nothing
   // else if there is no such slice.
   uint64_t delete_slice(const std::string& ns, const std::string& name);
+  // Objects of any other resource (Gateway API objects, Services, Namespaces): `collection` is
+  // the API path without namespace ("/apis/gateway.networking.k8s.io/v1/httproutes",
+  // "/api/v1/services"), `object_json` a whole object with metadata.name (and
+  // metadata.namespace when namespaced). LIST, WATCH and GET under the collection's paths (all
+  // namespaces or one) serve them like slices. The fake fills in uid, creationTimestamp,
+  // resourceVersion and generation (one more when spec changed), and keeps the stored status (a
+  // new object keeps the one given, as another controller's writes):
+  // clients write it through the status subresource, whose PATCH
+  // (Content-Type application/merge-patch+json) merges the patch's status into it (RFC 7386),
+  // moves the resourceVersion on, and sends MODIFIED. Returns the resourceVersion (0 and
+  // ADD_FAILURE when object_json is no object with a name).
+  uint64_t put_object(const std::string& collection, const std::string& object_json);
+  // DELETED under a new resourceVersion (returned); 0 if there is no such object.
+  uint64_t delete_object(const std::string& collection, const std::string& ns,
+                         const std::string& name);
+  // The stored object as JSON, status included; "" when there is none.
+  std::string object(const std::string& collection, const std::string& ns,
+                     const std::string& name) const;
+  // Every PATCH received, in order.
+  std::vector<FakePatch> patches() const;
+  // The next `times` PATCHes are answered `status` (e.g. 500, 409) and change nothing.
+  void fail_patches(int status, int times);
+
   // The cluster's current resourceVersion: what a LIST answers now.
   uint64_t resource_version() const;
 

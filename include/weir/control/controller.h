@@ -8,6 +8,7 @@
 #include "weir/control/state_file.h"
 #include "weir/control/systemd_notify.h"
 #include "weir/discovery/discovery.h"
+#include "weir/gateway/gateway_controller.h"
 #include "weir/health/checker.h"
 #include "weir/health/prober.h"
 #include "weir/metrics/aggregator.h"
@@ -77,6 +78,8 @@ public:
   // The config as loaded from the file (no discovered endpoints).
   const config::Config& file_config() const { return *file_config_; }
   const discovery::Discovery& discovery() const { return discovery_; }
+  // The Gateway API controller (null without `gateway`, or when the API server is unknown).
+  const gateway::GatewayController* gateway() const { return gateway_.get(); }
   // "" when weir may report ready as far as the config goes; else why not (discovery has not
   // answered for some service yet), a line per reason.
   std::string not_ready() const { return discovery_.not_ready(); }
@@ -100,14 +103,14 @@ public:
                             const std::vector<std::pair<std::string, uint32_t>>& weights) const;
   // The weights a route's rollout gives it (live_.rollout_weights); an operator's set weight
   // stays on top of them until cleared.
-  void set_rollout_weights(const std::string& route,
-                           const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
-  void clear_rollout_weights(const std::string& route, Done done);
   // The live mirror a route's rollout sets (set_mirror: the canary at a percent): wins over the
   // route's `mirror` until cleared, on every worker from the next snapshot. Not in the state
   // file: the rollout manager keeps it with its own state and sets it again after a restart.
   void set_rollout_mirror(const std::string& route, const std::string& service, double percent);
   void clear_rollout_mirror(const std::string& route);
+  void set_rollout_weights(const std::string& route,
+                           const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  void clear_rollout_weights(const std::string& route, Done done);
   // Who decides the route's weights now: "operator" (a `set weight` override), "rollout" or
   // "config".
   const char* weights_owner(const std::string& route) const;
@@ -188,6 +191,12 @@ private:
   // Drops what was found for services discovery no longer has (a reload took them out): one
   // added back later starts from its own answers, not from pods long gone.
   void forget_undiscovered();
+  // The Gateway API controller (controller_gateway.cc): started, kept or stopped to match the
+  // file's `gateway` and `kubernetes`; the routes it found are added to the file's (with_gateway)
+  // and published like any change.
+  void configure_gateway();
+  std::string set_gateway_routes(std::shared_ptr<const gateway::ClusterRoutes> routes);
+  void with_gateway(config::Config& config) const;
   // `tls`: new TLS contexts to publish with (they replace tls_ once published); null keeps tls_.
   Result<bool> publish(std::shared_ptr<const config::Config> config, LiveState live,
                        std::function<void()> applied, const tls::Contexts* tls = nullptr);
@@ -220,6 +229,7 @@ private:
   boost::asio::steady_timer metrics_timer_;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
+  std::map<std::string, runtime::Snapshot::Overrides::Mirror> rollout_mirrors_; // by route
   health::Checker checker_;
   health::Prober prober_;
   Ejections ejections_;
@@ -229,7 +239,6 @@ private:
   bool taking_over_ = false; // an upgrade's new process until finish_takeover()
   rollout::FastAbort fast_abort_;
   std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
-  std::map<std::string, runtime::Snapshot::Overrides::Mirror> rollout_mirrors_; // by route
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
   std::function<std::string()> reload_refusal_;
@@ -243,7 +252,10 @@ private:
   std::vector<std::string> tls_stamps_; // what tls_'s files looked like when it was built
   boost::asio::steady_timer tls_timer_;
   boost::asio::steady_timer ticket_timer_;
-  discovery::Discovery discovery_; // last: its callbacks reach the members above
+  discovery::Discovery discovery_; // its callbacks reach the members above
+  std::shared_ptr<const gateway::ClusterRoutes> gateway_routes_;
+  std::string gateway_key_; // the API access and class gateway_ was made for
+  std::unique_ptr<gateway::GatewayController> gateway_; // last: its callbacks reach the above
 };
 
 // What a file looks like (device, inode, size, modification time): a changed certificate, even

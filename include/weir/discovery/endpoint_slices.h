@@ -2,6 +2,7 @@
 
 #include "weir/base/json.h"
 #include "weir/config/config.h"
+#include "weir/discovery/watch_stream.h"
 
 #include <map>
 #include <optional>
@@ -53,7 +54,8 @@ SliceList parse_slice_list(std::string_view body);
 
 // One line of a WATCH stream.
 struct WatchEvent {
-  enum class Type { added, modified, deleted, bookmark, error } type = Type::error;
+  using Type = WatchType;
+  Type type = Type::error;
   std::optional<Slice> slice;   // added, modified, deleted
   std::string resource_version; // of the object (bookmark: the only thing it holds)
   int code = 0;                 // error: the Status's code (410 = the resourceVersion is too old)

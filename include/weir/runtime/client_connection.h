@@ -215,6 +215,8 @@ private:
   void start_attempt_timeout();
   // Acts on a passed timeouts.request or timeouts.backend_request (true: it did).
   bool check_route_timeouts(Clock::time_point now);
+  // A route timeout passed after the response began: the connection ends, the response cut.
+  void cut_response();
 
   Worker& worker_;
   net::AnySocketTransport transport_; // plain TCP (unused on a TLS listener)
