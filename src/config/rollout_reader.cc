@@ -1,6 +1,7 @@
 #include "rollout_reader.h"
 
 #include "filter_reader.h"
+#include "route_reader.h"
 #include "weir/net/url.h"
 #include "weir/rollout/condition.h"
 #include "weir/rollout/query_template.h"
@@ -333,7 +334,8 @@ public:
   // { analysis: { duration: 60s } }.
   std::optional<RolloutStep> rollout_step(const Item& item) {
     constexpr std::string_view kExpected =
-        "expected a map with one key (set_weight, pause or analysis), got ";
+        "expected a map with one key (set_weight, pause, analysis, set_header_route or "
+        "set_mirror), got ";
     if (!item.node.IsMap() || item.node.size() != 1) {
       std::string got = describe(item.node);
       if (item.node.IsMap() && item.node.size() == 0) {
@@ -394,6 +396,25 @@ public:
       auto v = c_.duration(*d, true);
       if (!v) return std::nullopt;
       step.duration = *v;
+    } else if (kind == "set_header_route") {
+      // { set_header_route: { name: testers, match: { headers: [...] } } } (Argo Rollouts'
+      // setHeaderRoute): requests with every header go to the canary, whatever its weight, until
+      // the rollout ends; the same name without headers removes it.
+      step.kind = RolloutStep::Kind::set_header_route;
+      if (!c_.expect_map(value)) return std::nullopt;
+      Fields f(c_, value, {"name", "match"});
+      auto n = f.require("name");
+      if (!n) return std::nullopt;
+      auto name = c_.name(*n);
+      if (!name) return std::nullopt;
+      step.header_route_name = *name;
+      if (auto m = f.get("match")) {
+        if (!c_.expect_map(*m)) return std::nullopt;
+        Fields mf(c_, *m, {"headers"});
+        if (auto h = mf.get("headers")) {
+          if (!read_value_matches(c_, *h, true, step.header_route)) return std::nullopt;
+        }
+      }
     } else if (kind == "set_mirror") {
       // { set_mirror: { percent: 10% } }: that share of the route's requests is mirrored to the
       // canary until a later set_mirror changes it or the rollout ends; 0 stops.
@@ -409,8 +430,10 @@ public:
       if (!v) return std::nullopt;
       step.mirror_percent = *v;
     } else {
-      std::string hint = did_you_mean(kind, {"set_weight", "pause", "analysis"});
-      if (hint.empty()) hint = " (expected set_weight, pause or analysis)";
+      std::string hint =
+          did_you_mean(kind, {"set_weight", "pause", "analysis", "set_header_route", "set_mirror"});
+      if (hint.empty())
+        hint = " (expected set_weight, pause, analysis, set_header_route or set_mirror)";
       c_.fail(key_pos, value.path, "unknown step " + quote(kind) + hint);
       return std::nullopt;
     }

@@ -90,6 +90,7 @@ runtime::Snapshot::Overrides Controller::overrides(const config::Config& config,
     }
   apply_discovery(config, o);
   o.mirrors = rollout_mirrors_;
+  o.header_routes = rollout_header_routes_;
   return o;
 }
 
@@ -453,6 +454,8 @@ void Controller::clear_rollout_weights(const std::string& route, Done done) {
   if (!next.rollout_weights.erase(route)) return done(std::string());
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
   if (!published.ok()) done(published.error());
+}
+
 void Controller::set_rollout_mirror(const std::string& route, const std::string& service,
                                     double percent) {
   runtime::Snapshot::Overrides::Mirror m{service, percent};
@@ -466,6 +469,16 @@ void Controller::clear_rollout_mirror(const std::string& route) {
   if (rollout_mirrors_.erase(route)) republish();
 }
 
+void Controller::set_rollout_header_routes(const std::string& route,
+                                           runtime::Snapshot::Overrides::HeaderRoutes routes) {
+  if (routes.routes.empty()) {
+    if (rollout_header_routes_.erase(route)) republish();
+    return;
+  }
+  auto [it, added] = rollout_header_routes_.try_emplace(route, routes);
+  if (!added && it->second == routes) return;
+  it->second = std::move(routes);
+  republish();
 }
 
 const char* Controller::weights_owner(const std::string& route) const {

@@ -437,6 +437,15 @@ std::string rollout(const json::Value& r) {
   if (const json::Value* m = r.find("mirror"); m && m->is_object())
     out += "mirror: " + number((*m)["percent"]) + "% of the requests copied to " +
            m->get_string("service") + "\n";
+  for (const json::Value& h : array_or_empty(r["header_routes"])) {
+    std::string what;
+    for (const json::Value& c : array_or_empty(h["headers"]))
+      what += (what.empty() ? "" : " and ") + c.get_string("name") +
+              (c.get_string("type") == "RegularExpression" ? " ~ \"" : ": \"") +
+              c.get_string("value") + "\"";
+    out += "header route " + h.get_string("name") + ": requests with " + what + " go to " +
+           r.get_string("canary") + "\n";
+  }
   double remaining_ms = r.get_number("step_remaining_ms", -1);
   size_t i = 0;
   for (const json::Value& s : array_or_empty(r["steps"])) {
@@ -452,6 +461,8 @@ std::string rollout(const json::Value& r) {
       what = "analysis " + millis(a->as_number());
     } else if (const json::Value* m = s.find("set_mirror")) {
       what = "set_mirror " + number(*m) + "%";
+    } else if (const json::Value* h = s.find("set_header_route")) {
+      what = "set_header_route " + h->as_string();
     }
     if (s.get_bool("current") && remaining_ms >= 0)
       what += "   (" + millis(remaining_ms) + " left)";

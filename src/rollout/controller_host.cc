@@ -184,6 +184,12 @@ void ControllerHost::clear_mirror(const std::string& route) {
   c_.clear_rollout_mirror(route);
 }
 
+void ControllerHost::set_header_routes(
+    const std::string& route, const std::string& service,
+    const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) {
+  c_.set_rollout_header_routes(route, {service, routes});
+}
+
 // The mirror thread's tally (WorkerGroup::mirror()); none before the workers run.
 mirror::DivergenceCounts ControllerHost::divergence(const std::string& route) const {
   if (!c_.workers().mirroring()) return {};

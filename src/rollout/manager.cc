@@ -10,6 +10,7 @@
 #include "weir/control/controller.h"
 #include "weir/rollout/controller_host.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace weir::rollout {
@@ -39,6 +40,16 @@ std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now)
 
 bool active(Phase p) {
   return p == Phase::progressing || p == Phase::paused;
+}
+
+// "x-tester: \"yes\" and user-agent ~ \".*Mobile.*\"": what a header route asks of a request.
+std::string header_route_text(const config::RolloutStep& step) {
+  std::string out;
+  for (const auto& h : step.header_route) {
+    if (!out.empty()) out += " and ";
+    out += h.name + (h.type == config::ValueMatch::Type::regex ? " ~ \"" : ": \"") + h.value + "\"";
+  }
+  return out;
 }
 
 // "10%", "0.5%".
@@ -163,6 +174,26 @@ void Manager::set_canary_weight(State& s, uint32_t percent) {
   }
   s.canary_weight = effective;
   host_.set_weights(s.route, {{s.stable, 100 - effective}, {s.canary, effective}});
+}
+
+void Manager::set_header_route(State& s, const config::RolloutStep& step) {
+  auto& routes = s.header_routes;
+  auto it = std::find_if(routes.begin(), routes.end(),
+                         [&](const auto& r) { return r.first == step.header_route_name; });
+  if (step.header_route.empty()) {
+    if (it != routes.end()) routes.erase(it);
+  } else if (it != routes.end()) {
+    it->second = step.header_route;
+  } else {
+    routes.emplace_back(step.header_route_name, step.header_route);
+  }
+  host_.set_header_routes(s.route, s.canary, routes);
+}
+
+void Manager::clear_header_routes(State& s) {
+  if (s.header_routes.empty()) return;
+  s.header_routes.clear();
+  host_.set_header_routes(s.route, s.canary, {});
 }
 
 void Manager::reclaim_weights(State& s) {
@@ -303,9 +334,12 @@ void Manager::run_steps(State& s) {
       top_up_if_thin(s);
       continue;
     case config::RolloutStep::Kind::set_header_route:
+      set_header_route(s, step);
       record(s, "step",
-             "step " + std::to_string(s.step + 1) + ": set_header_route " +
-                 step.header_route_name);
+             "step " + std::to_string(s.step + 1) + ": set_header_route " + step.header_route_name +
+                 (step.header_route.empty()
+                      ? " removed"
+                      : ": requests with " + header_route_text(step) + " go to " + s.canary));
       ++s.step;
       continue;
     case config::RolloutStep::Kind::set_mirror:
@@ -377,6 +411,7 @@ void Manager::end_run(State& s) {
   stop_top_up(s);
   host_.stop_fast_abort(s.route);
   set_mirror(s, 0); // the route mirrors as its config says again
+  clear_header_routes(s);
 }
 
 void Manager::hold_for_changed_plan(State& s, const std::string& why) {
@@ -561,6 +596,7 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.plan_changed = s.skipping = false;
   if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
   set_mirror(s, 0); // an earlier run's mirror (a restart) is not this one's
+  clear_header_routes(s);
   reset_divergence(s);
   s.message = "progressing";
   // Errors counted before this start (or in flight on an older snapshot) are not this

@@ -21,6 +21,51 @@ std::chrono::milliseconds ms_until(Manager::TimePoint t, Manager::TimePoint now)
   return std::chrono::duration_cast<std::chrono::milliseconds>(t - now);
 }
 
+using HeaderRoutes = std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>;
+
+// [{"name":"testers","headers":[{"name":"x-tester","value":"yes","type":"Exact"}]}]: status
+// and the state file alike.
+void write_header_routes(json::Writer& w, const HeaderRoutes& routes) {
+  w.begin_array();
+  for (const auto& [name, headers] : routes) {
+    w.begin_object().key("name").value(name).key("headers").begin_array();
+    for (const config::ValueMatch& h : headers)
+      w.begin_object()
+          .key("name")
+          .value(h.name)
+          .key("value")
+          .value(h.value)
+          .key("type")
+          .value(h.type == config::ValueMatch::Type::regex ? "RegularExpression" : "Exact")
+          .end_object();
+    w.end_array().end_object();
+  }
+  w.end_array();
+}
+
+// What write_header_routes wrote; anything else (an older file has none) is no header route.
+HeaderRoutes read_header_routes(const json::Value* v) {
+  HeaderRoutes out;
+  if (!v || !v->is_array()) return out;
+  for (const json::Value& r : v->as_array()) {
+    if (!r.is_object()) continue;
+    const json::Value* headers = r.find("headers");
+    if (!headers || !headers->is_array()) continue;
+    std::vector<config::ValueMatch> matches;
+    for (const json::Value& h : headers->as_array()) {
+      if (!h.is_object()) continue;
+      config::ValueMatch m;
+      m.name = h.get_string("name");
+      m.value = h.get_string("value");
+      m.type = h.get_string("type") == "RegularExpression" ? config::ValueMatch::Type::regex
+                                                           : config::ValueMatch::Type::exact;
+      if (!m.name.empty()) matches.push_back(std::move(m));
+    }
+    if (!matches.empty()) out.emplace_back(r.get_string("name"), std::move(matches));
+  }
+  return out;
+}
+
 // A plan's steps in a few characters ("w10 a20000 w50 p0 w100"): what the state file keeps to
 // tell, after a restart, whether the running rollout's plan is still the one it started with.
 std::string steps_text(const std::vector<config::RolloutStep>& steps) {
@@ -103,6 +148,9 @@ std::string Manager::status_json(const std::string& route) const {
   }
   if (!p->affinity_cookie.empty()) w.key("affinity_cookie").value(p->affinity_cookie);
   if (!p->override_header.empty()) w.key("override_header").value(p->override_header);
+  // set_header_route: requests with these headers go to the canary whatever its weight.
+  w.key("header_routes");
+  write_header_routes(w, s ? s->header_routes : HeaderRoutes{});
   w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));
   w.key("message").value(s ? s->message : "no rollout started");
   if (s && s->step_deadline && s->phase == Phase::progressing) {
@@ -250,6 +298,8 @@ void Manager::save() {
     w.key("steps").value(steps_text(s->steps_run));
     w.key("rollout_confirmed").value(s->rollout_confirmed);
     w.key("mirror_percent").value(s->mirror_percent);
+    w.key("header_routes");
+    write_header_routes(w, s->header_routes);
     w.key("promotion_confirmed").value(s->promotion_confirmed);
     w.key("verdicts").begin_array();
     for (uint64_t v : s->verdicts)
@@ -308,6 +358,7 @@ void Manager::restore() {
     s.rollout_confirmed = v.get_bool("rollout_confirmed");
     s.promotion_confirmed = v.get_bool("promotion_confirmed");
     s.mirror_percent = std::clamp(v.get_number("mirror_percent"), 0.0, 100.0);
+    s.header_routes = read_header_routes(v.find("header_routes"));
     // The comparisons of the process that saved this are gone with it: count from here.
     reset_divergence(s);
     if (const json::Value* a = v.find("verdicts"); a && a->is_array())
@@ -338,6 +389,8 @@ void Manager::restore() {
       host_.reset_fast_abort(route);
       // The live mirror is not in the controller's state file: the rollout sets it again.
       if (s.mirror_percent > 0) host_.set_mirror(route, s.canary, s.mirror_percent);
+      // Nor are the header routes.
+      if (!s.header_routes.empty()) host_.set_header_routes(route, s.canary, s.header_routes);
       s.steps_run = plan(route)->steps;
       // (A state file from before steps were saved has none: taken as the same plan.)
       const json::Value* saved_steps = v.find("steps");

@@ -59,6 +59,9 @@ struct Manager::State {
   // set_mirror: the share of the route's requests mirrored to the canary now (0: the rollout
   // mirrors nothing; the route's own `mirror`, if any, applies).
   double mirror_percent = 0;
+  // set_header_route: name → headers, in the order first set; requests with every header of one
+  // go to the canary whatever its weight, while the rollout runs.
+  std::vector<std::pair<std::string, std::vector<config::ValueMatch>>> header_routes;
   // The route's comparison tally (DivergenceBook) when the last interval began and when this
   // rollout started (or weir restarted): an interval judges what was compared since.
   mirror::DivergenceCounts divergence_base;

@@ -59,6 +59,23 @@ void append_bucket_cookie(const Snapshot::Route& route, uint32_t bucket, std::st
 BackendChoice choose_backend(const Snapshot& snap, const Snapshot::Route& route,
                              const http::Head& head, bool peer_trusted) {
   BackendChoice split;
+  if (route.header_route_backend >= 0) {
+    // A rollout's header route (set_header_route) sends its requests to the canary at any
+    // weight, before the weights or a sticky bucket are asked; an operator's override (below)
+    // is not a header route's business, so only when none is sent.
+    const auto& target = route.backends[static_cast<size_t>(route.header_route_backend)];
+    const bool overridden =
+        !route.override_header.empty() && (head.find(route.override_header) != nullptr ||
+                                           !cookie_value(head, route.override_header).empty());
+    if (!overridden && !snap.services[target.service].available.empty()) {
+      for (const auto& conditions : route.header_routes) {
+        bool all = true;
+        for (const route::ValueMatcher& c : conditions)
+          all = all && c.matches_header(head.headers);
+        if (all) return {BackendChoice::Kind::fixed, route.header_route_backend, false};
+      }
+    }
+  }
   if (route.sticky_canary < 0 || route.sticky_stable < 0) return split;
   const auto& canary = route.backends[static_cast<size_t>(route.sticky_canary)];
   const auto& stable = route.backends[static_cast<size_t>(route.sticky_stable)];

@@ -128,6 +128,21 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     out.mirror.max_body_bytes = m.max_body_bytes;
     out.mirror.max_in_flight = m.max_in_flight;
     out.mirror.compare = m.enabled && m.compare.enabled;
+    if (auto h = overrides.header_routes.find(r.name); h != overrides.header_routes.end()) {
+      for (size_t b = 0; b < r.backends.size(); ++b)
+        if (r.backends[b].service == h->second.service)
+          out.header_route_backend = static_cast<int>(b);
+      for (const auto& [name, headers] : h->second.routes) {
+        // A condition that does not compile (the loader refuses those; a hand-edited state
+        // file could hold one) leaves its header route out rather than the whole snapshot.
+        std::vector<route::ValueMatcher> compiled;
+        for (const config::ValueMatch& v : headers)
+          if (auto c = route::ValueMatcher::compile(v, nullptr)) compiled.push_back(std::move(*c));
+        if (!compiled.empty() && compiled.size() == headers.size())
+          out.header_routes.push_back(std::move(compiled));
+      }
+      if (out.header_routes.empty()) out.header_route_backend = -1;
+    }
     snap->routes.push_back(std::move(out));
   }
   snap->client.idle =

@@ -108,6 +108,11 @@ public:
   // file: the rollout manager keeps it with its own state and sets it again after a restart.
   void set_rollout_mirror(const std::string& route, const std::string& service, double percent);
   void clear_rollout_mirror(const std::string& route);
+  // The header routes a route's rollout sets (set_header_route; empty routes clears them): on
+  // every worker from the next snapshot. Not in the state file either: the rollout manager keeps
+  // them with its own state and sets them again after a restart or an upgrade.
+  void set_rollout_header_routes(const std::string& route,
+                                 runtime::Snapshot::Overrides::HeaderRoutes routes);
   void set_rollout_weights(const std::string& route,
                            const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
   void clear_rollout_weights(const std::string& route, Done done);
@@ -230,6 +235,7 @@ private:
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
   std::map<std::string, runtime::Snapshot::Overrides::Mirror> rollout_mirrors_; // by route
+  std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   health::Checker checker_;
   health::Prober prober_;
   Ejections ejections_;

@@ -50,6 +50,9 @@ public:
                                                        std::chrono::seconds length) const override;
   void set_mirror(const std::string& route, const std::string& service, double percent) override;
   void clear_mirror(const std::string& route) override;
+  void set_header_routes(
+      const std::string& route, const std::string& service,
+      const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) override;
   mirror::DivergenceCounts divergence(const std::string& route) const override;
   std::vector<mirror::Divergence> recent_divergences(const std::string& route) const override;
 

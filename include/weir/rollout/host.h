@@ -111,6 +111,15 @@ public:
   virtual void set_mirror(const std::string& route, const std::string& service, double percent) = 0;
   // The route mirrors as its config says again.
   virtual void clear_mirror(const std::string& route) = 0;
+
+  // --- header routes (set_header_route) ---
+
+  // The rollout's header routes of a route: a request with every header of one of `routes`
+  // (name → conditions) goes to `service` (the canary) whatever its weight, while the canary
+  // has an endpoint available (applied on every worker, like weights). Empty `routes`: none.
+  virtual void set_header_routes(
+      const std::string& route, const std::string& service,
+      const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) = 0;
   // The route's shadow comparisons so far (cumulative since weir started) and the last
   // diverging requests, newest last.
   virtual mirror::DivergenceCounts divergence(const std::string& route) const = 0;

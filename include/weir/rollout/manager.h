@@ -136,6 +136,10 @@ private:
   void top_up_if_thin(State& s);
   // The plan takes the weights back from an operator's override (resume, promote).
   void reclaim_weights(State& s);
+  // set_header_route: adds, replaces or (no headers) removes the named header route, and gives
+  // the route's header routes to the host; clear_header_routes drops them all (the run ends).
+  void set_header_route(State& s, const config::RolloutStep& step);
+  void clear_header_routes(State& s);
   void schedule(State& s);
   void record(State& s, std::string type, std::string message, std::string details = "");
 

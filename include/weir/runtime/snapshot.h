@@ -81,6 +81,11 @@ struct Snapshot {
       uint32_t max_in_flight = 64; // per worker
       bool compare = false;        // the route's mirror.compare.enabled
     } mirror;
+    // The rollout's header routes (Overrides::header_routes), compiled: a request matching every
+    // condition of one of them goes to backends[header_route_backend] while its service has an
+    // endpoint available (else the usual split). -1: none.
+    int header_route_backend = -1;
+    std::vector<std::vector<route::ValueMatcher>> header_routes;
   };
   // What a client connection needs before (and while) its request is routed, so the data plane
   // never reads the raw config. Filled per listener; `client` (the same values) serves a
@@ -134,6 +139,14 @@ struct Snapshot {
       bool operator==(const Mirror&) const = default;
     };
     std::map<std::string, Mirror> mirrors{}; // {}: positional initialisers may leave it out
+    // route → the header routes its running rollout set (set_header_route): a request with
+    // every header of one of them goes to `service` (the canary), whatever the weights.
+    struct HeaderRoutes {
+      std::string service; // "namespace/name"
+      std::vector<std::pair<std::string, std::vector<config::ValueMatch>>> routes; // name → headers
+      bool operator==(const HeaderRoutes&) const = default;
+    };
+    std::map<std::string, HeaderRoutes> header_routes{};
   };
 
   // Builds from a validated config. Fails only on what validation cannot see (an address that

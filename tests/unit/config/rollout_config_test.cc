@@ -407,13 +407,13 @@ TEST(ConfigRolloutSteps, Empty) {
 TEST(ConfigRolloutSteps, StepNotAMap) {
   EXPECT_EQ(errors_of(steps_are("      steps: [pause]\n")),
             "t.yaml:14:15: routes[0].rollout.steps[0]: expected a map with one key (set_weight, "
-            "pause or analysis), got \"pause\"\n");
+            "pause, analysis, set_header_route or set_mirror), got \"pause\"\n");
 }
 
 TEST(ConfigRolloutSteps, StepWithNoKey) {
   EXPECT_EQ(errors_of(steps_are("      steps: [{ set_weight: 10 }, {}]\n")),
             "t.yaml:14:35: routes[0].rollout.steps[1]: expected a map with one key (set_weight, "
-            "pause or analysis), got an empty map\n");
+            "pause, analysis, set_header_route or set_mirror), got an empty map\n");
 }
 
 TEST(ConfigRolloutSteps, StepWithTwoKeys) {
@@ -422,13 +422,15 @@ TEST(ConfigRolloutSteps, StepWithTwoKeys) {
           pause: {}
 )")),
             "t.yaml:15:11: routes[0].rollout.steps[0]: expected a map with one key (set_weight, "
-            "pause or analysis), got 2 keys: \"set_weight\" and \"pause\"\n");
+            "pause, analysis, set_header_route or set_mirror), got 2 keys: \"set_weight\" and "
+            "\"pause\"\n");
 }
 
 TEST(ConfigRolloutSteps, StepWithThreeKeys) {
   EXPECT_EQ(errors_of(steps_are("      steps: [{ set_weight: 10, pause: {}, analysis: {} }]\n")),
             "t.yaml:14:15: routes[0].rollout.steps[0]: expected a map with one key (set_weight, "
-            "pause or analysis), got 3 keys: \"set_weight\", \"pause\" and \"analysis\"\n");
+            "pause, analysis, set_header_route or set_mirror), got 3 keys: \"set_weight\", "
+            "\"pause\" and \"analysis\"\n");
 }
 
 TEST(ConfigRolloutSteps, StepKeyNotAString) {
@@ -445,7 +447,7 @@ TEST(ConfigRolloutSteps, UnknownKindSuggestsClosest) {
 TEST(ConfigRolloutSteps, UnknownKind) {
   EXPECT_EQ(errors_of(steps_are("      steps: [{ promote: true }]\n")),
             "t.yaml:14:17: routes[0].rollout.steps[0].promote: unknown step \"promote\" (expected "
-            "set_weight, pause or analysis)\n");
+            "set_weight, pause, analysis, set_header_route or set_mirror)\n");
 }
 
 TEST(ConfigRolloutSteps, WeightTooLarge) {

@@ -215,5 +215,53 @@ routes:
             "be chosen\n");
 }
 
+// The rollout step set_header_route {name, match: {headers}}: the headers are read as a match's
+// headers are; no headers (or no match) is the step that removes the named route.
+TEST(ConfigRouteMatch, SetHeaderRouteStep) {
+  const std::string head = R"(
+listeners:
+  - { name: public, address: 127.0.0.1:0 }
+services:
+  - { namespace: app-v1, name: app, endpoints: [127.0.0.1:9001] }
+  - { namespace: app-v2, name: app, endpoints: [127.0.0.1:9002] }
+routes:
+  - name: r
+    listener: public
+    backends: [{ service: app-v1/app, weight: 100 }, { service: app-v2/app, weight: 0 }]
+    rollout:
+      stable: app-v1/app
+      canary: app-v2/app
+      steps:
+)";
+  Config c = load_ok(head + R"(        - set_header_route:
+            name: testers
+            match: { headers: [{ name: X-Tester, value: "yes" }, { name: user-agent, value: ".*Mobile.*", type: RegularExpression }] }
+        - set_header_route: { name: testers }
+        - set_weight: 100
+)");
+  ASSERT_EQ(c.routes.size(), 1u);
+  const auto& steps = c.routes[0].rollout.steps;
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].kind, RolloutStep::Kind::set_header_route);
+  EXPECT_EQ(steps[0].header_route_name, "testers");
+  EXPECT_EQ(steps[0].header_route,
+            (std::vector<ValueMatch>{{ValueMatch::Type::exact, "x-tester", "yes"},
+                                     {ValueMatch::Type::regex, "user-agent", ".*Mobile.*"}}));
+  EXPECT_EQ(steps[1].kind, RolloutStep::Kind::set_header_route);
+  EXPECT_TRUE(steps[1].header_route.empty());
+
+  EXPECT_EQ(errors_of(head + "        - set_header_route: { match: { headers: [] } }\n"),
+            "t.yaml:14:29: routes[0].rollout.steps[0].set_header_route: missing required key "
+            "\"name\"\n");
+  EXPECT_EQ(errors_of(head + "        - set_header_route: { name: t, match: { header: [] } }\n"),
+            "t.yaml:14:49: routes[0].rollout.steps[0].set_header_route.match.header: unknown key "
+            "\"header\" (did you mean \"headers\"?)\n");
+  EXPECT_EQ(
+      errors_of(head +
+                "        - set_header_route: { name: t, match: { headers: [{ name: a }] } }\n"),
+      "t.yaml:14:59: routes[0].rollout.steps[0].set_header_route.match.headers[0]: missing "
+      "required key \"value\"\n");
+}
+
 } // namespace
 } // namespace weir::config

@@ -230,6 +230,16 @@ public:
     mirrors[route] = {svc, percent};
   }
   void clear_mirror(const std::string& route) override { mirrors.erase(route); }
+  // Header routes the rollout set: route → {service, name → headers}; absent: none.
+  using HeaderRoutes = std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>;
+  std::map<std::string, std::pair<std::string, HeaderRoutes>> header_routes;
+  void set_header_routes(const std::string& route, const std::string& svc,
+                         const HeaderRoutes& routes) override {
+    if (routes.empty())
+      header_routes.erase(route);
+    else
+      header_routes[route] = {svc, routes};
+  }
   mirror::DivergenceCounts divergence(const std::string& route) const override {
     auto it = divergences.find(route);
     return it == divergences.end() ? mirror::DivergenceCounts{} : it->second;
