@@ -471,6 +471,8 @@ std::string rollout(const json::Value& r) {
   if (const json::Value* a = r.find("last_analysis"); a && a->is_object()) {
     out +=
         "last analysis: " + a->get_string("outcome") + " \u2014 " + a->get_string("reason") + "\n";
+    // At canary weight 0 only the mirrored answers are judged: no table of empty windows.
+    const bool builtin_judged = (*a)["builtin"].get_string("outcome") != "not judged";
     TextTable t;
     t.header = {"", "REQUESTS", "ERR %", "P99", "REQ/S"};
     t.right_aligned = {false, true, true, true, true, true};
@@ -488,13 +490,14 @@ std::string rollout(const json::Value& r) {
                         millis(w.get_number("p99_ms")), rps});
       if (any_synthetic) t.rows.back().push_back(number(synthetic[side]["requests"]));
     }
-    out += t.str();
+    if (builtin_judged) out += t.str();
     for (const json::Value& m : array_or_empty((*a)["metrics"])) {
       std::string value = m.find("value") ? number(m["value"]) : "error: " + m.get_string("error");
       out += "metric " + m.get_string("name") + " = " + value + "   (" + m.get_string("condition") +
              ": " + m.get_string("outcome") + ")\n";
     }
-    if (const json::Value* d = a->find("divergence"); d && d->is_object())
+    if (const json::Value* d = a->find("divergence");
+        d && d->is_object() && d->get_string("reason") != a->get_string("reason"))
       out +=
           "divergence: " + d->get_string("outcome") + " \u2014 " + d->get_string("reason") + "\n";
     for (const json::Value& h : array_or_empty((*a)["hooks"]))
@@ -504,8 +507,8 @@ std::string rollout(const json::Value& r) {
   }
   if (const json::Value* d = r.find("divergence"); d && d->is_object()) {
     // The shadow comparison since the rollout started, and what differed last.
-    out += "divergence: " + percent(std::max(0.0, d->get_number("divergence"))) + " (" +
-           number((*d)["diverged"]) + " of " + number((*d)["compared"]) +
+    out += "divergence since the start: " + percent(std::max(0.0, d->get_number("divergence"))) +
+           " (" + number((*d)["diverged"]) + " of " + number((*d)["compared"]) +
            " compared answers differ, noise " + percent(d->get_number("noise")) + " of " +
            number((*d)["noise_compared"]) + ")";
     if (d->get_number("max_divergence", -1) >= 0)

@@ -16,6 +16,7 @@ const char* const kStatus = R"json({"route":"web","phase":"Progressing","stable"
   "last_analysis":{"outcome":"fail","reason":"divergence 5.00% (...)",
     "stable":{"requests":0,"errors":0,"error_rate":0,"p99_ms":0,"rps":0},
     "canary":{"requests":0,"errors":0,"error_rate":0,"p99_ms":0,"rps":0},
+    "builtin":{"outcome":"not judged","reason":"canary at 0%"},
     "divergence":{"outcome":"fail",
       "reason":"divergence 5.00% (10 of 200 compared answers differ) > max 1.00%"}},
   "divergence":{"compared":400,"diverged":20,"noise_compared":100,"noise_diverged":1,
@@ -32,9 +33,11 @@ TEST(RenderRolloutMirror, MirrorDivergenceAndTheLastDivergingRequests) {
   EXPECT_NE(out.find("1. set_mirror 12.5%"), std::string::npos) << out;
   EXPECT_NE(out.find("divergence: fail \u2014 divergence 5.00% (10 of 200"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("divergence: 4% (20 of 400 compared answers differ, noise 1% of 100), "
-                     "max 1%\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          "divergence since the start: 4% (20 of 400 compared answers differ, noise 1% of 100), "
+          "max 1%\n"),
+      std::string::npos)
       << out;
   EXPECT_NE(out.find("last diverging requests:\n"), std::string::npos) << out;
   const size_t newest = out.find("/price?id=9");
@@ -42,6 +45,8 @@ TEST(RenderRolloutMirror, MirrorDivergenceAndTheLastDivergingRequests) {
   EXPECT_NE(newest, std::string::npos) << out;
   EXPECT_NE(out.find("json field price"), std::string::npos) << out;
   EXPECT_LT(newest, older) << out;
+  // Weight 0: the built-in windows were not judged, so no table of zeros.
+  EXPECT_EQ(out.find("REQUESTS"), std::string::npos) << out;
 }
 
 TEST(RenderRolloutMirror, NothingAboutMirroringWithoutIt) {
