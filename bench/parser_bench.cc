@@ -106,12 +106,10 @@ void BM_RewriteRequestHead(benchmark::State& state) {
   Parser parser(Parser::Kind::request, ParserLimits{});
   parser.start_connection();
   parse_message(parser, kBrowserGet);
-  const weir::http::UpstreamRequestContext ctx{.client_ip = "203.0.113.7",
-                                               .proto = "http",
-                                               .request_id = "0123456789abcdef0123456789abcdef",
-                                               .tunnel = false,
-                                               .trusted_peer = false,
-                                               .default_host = {}};
+  weir::http::UpstreamRequestContext ctx;
+  ctx.client_ip = "203.0.113.7";
+  ctx.proto = "http";
+  ctx.request_id = "0123456789abcdef0123456789abcdef";
   std::string out;
   out.reserve(1024);
   for (auto _ : state) {

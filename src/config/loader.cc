@@ -619,10 +619,15 @@ private:
     if (m.mirror && mirror.enabled && !mirror.service.empty() && m.mirror->node.IsMap()) {
       const YAML::Node node = m.mirror->node["service"];
       const Item at{node, pos_of(node, m.mirror->pos), join(m.mirror->path, "service")};
-      if (all_services_named_ &&
-          std::none_of(config_.services.begin(), config_.services.end(),
-                       [&](const Service& s) { return s.id() == mirror.service; }))
+      const auto target = std::find_if(config_.services.begin(), config_.services.end(),
+                                       [&](const Service& s) { return s.id() == mirror.service; });
+      if (all_services_named_ && target == config_.services.end())
         c_.fail(at, "service " + quote(mirror.service) + " is not defined");
+      else if (target != config_.services.end() && target->tls.enabled)
+        // The mirror thread's client speaks plain HTTP only: refused here rather than every
+        // copy dropped at run time.
+        c_.fail(at, "service " + quote(mirror.service) +
+                        " is reached over TLS; weir mirrors only to plain-HTTP services");
       else if (m.backends_ok && r.backends.size() == 1 && r.backends[0].service == mirror.service)
         c_.fail(at, "service " + quote(mirror.service) +
                         " is the route's only backend: it would get every request twice; mirror "

@@ -30,7 +30,8 @@ bool same_backends(const config::Route& a, const config::Route& b) {
   if (a.backends.size() != b.backends.size()) return false;
   for (size_t i = 0; i < a.backends.size(); ++i)
     if (a.backends[i].service != b.backends[i].service ||
-        a.backends[i].weight != b.backends[i].weight)
+        a.backends[i].weight != b.backends[i].weight ||
+        a.backends[i].filters != b.backends[i].filters)
       return false;
   return true;
 }

@@ -127,8 +127,7 @@ void Sender::on_copy(std::unique_ptr<Copy> copy) {
   copy->head.clear();
   copy->body.clear();
   p->mirror_service = svc.id;
-  if (copy->compare)
-    p->compare = snapshot_->config->routes[static_cast<size_t>(ri)].filters.mirror.compare;
+  if (copy->compare) p->compare = route->mirror.settings;
   p->connect_timeout = route->timeouts.connect;
   p->timeout = exchange_timeout(route->timeouts);
   p->since = std::chrono::steady_clock::now();

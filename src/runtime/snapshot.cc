@@ -119,15 +119,17 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
     const config::Mirror& m = r.filters.mirror;
     std::string mirror_service = m.enabled ? m.service : std::string();
     out.mirror.percent = m.enabled ? m.percent : 0;
+    if (m.enabled && m.compare.enabled) out.mirror.settings = m.compare;
     if (auto o = overrides.mirrors.find(r.name); o != overrides.mirrors.end()) {
       mirror_service = o->second.service;
       out.mirror.percent = o->second.percent;
+      out.mirror.settings.enabled = true; // the route's compare, else the status class alone
     }
     if (auto it = service_index.find(mirror_service); it != service_index.end())
       out.mirror.service = static_cast<int>(it->second);
     out.mirror.max_body_bytes = m.max_body_bytes;
     out.mirror.max_in_flight = m.max_in_flight;
-    out.mirror.compare = m.enabled && m.compare.enabled;
+    out.mirror.compare = out.mirror.settings.enabled;
     if (auto h = overrides.header_routes.find(r.name); h != overrides.header_routes.end()) {
       for (size_t b = 0; b < r.backends.size(); ++b)
         if (r.backends[b].service == h->second.service)

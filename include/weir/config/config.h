@@ -212,8 +212,9 @@ struct PathModifier {
 };
 
 // HTTPRoute's RequestRedirect: weir answers itself, the request goes to no backend. Unset
-// parts keep the request's own (scheme, host, path); port 0 keeps the request's port unless
-// the scheme changes (then the scheme's default).
+// parts keep the request's own (scheme, host, path); port 0 is the configured scheme's
+// well-known port when a scheme is given, else the port the request came to (a scheme's
+// default port is left out of Location).
 struct Redirect {
   bool enabled = false;
   std::string scheme; // "" keep, "http", "https"

@@ -79,7 +79,12 @@ struct Snapshot {
       double percent = 0;
       uint32_t max_body_bytes = 65536;
       uint32_t max_in_flight = 64; // per worker
-      bool compare = false;        // the route's mirror.compare.enabled
+      bool compare = false;        // settings.enabled
+      // What the shadow comparison looks at: the route's mirror.compare; for a rollout's live
+      // mirror on a route without one, the status class alone (a body may differ between any
+      // two answers — a timestamp, the endpoint's name — so only what the user named is asked
+      // more of).
+      config::Compare settings;
     } mirror;
     // The rollout's header routes (Overrides::header_routes), compiled: a request matching every
     // condition of one of them goes to backends[header_route_backend] while its service has an

@@ -192,6 +192,24 @@ routes:
             "new version)\n");
 }
 
+// The mirror thread speaks plain HTTP: a TLS service is refused at load, not dropped at run time.
+TEST(ConfigMirror, ATlsServiceIsRefused) {
+  EXPECT_EQ(errors_of(R"(
+listeners:
+  - { name: public, address: 127.0.0.1:0 }
+services:
+  - { namespace: app-v1, name: app, endpoints: [127.0.0.1:9001] }
+  - { namespace: app-v2, name: app, endpoints: [127.0.0.1:9002], tls: { verify: false } }
+routes:
+  - name: r
+    listener: public
+    backends: [{ service: app-v1/app }]
+    mirror: { service: app-v2/app }
+)"),
+            "t.yaml:10:24: routes[0].mirror.service: service \"app-v2/app\" is reached over TLS; "
+            "weir mirrors only to plain-HTTP services\n");
+}
+
 // The rollout's lines after kHead: its steps from line 14 on (8 spaces in), analysis after.
 std::string with_rollout(std::string_view steps, std::string_view analysis = "",
                          std::string_view route_lines = "") {

@@ -79,3 +79,72 @@ TEST(Snapshot, ClientTimeoutDefaultsWithoutRoutes) {
 
 } // namespace
 } // namespace weir::runtime
+
+namespace weir::runtime {
+namespace {
+
+std::shared_ptr<const Snapshot> build_with(std::string_view yaml,
+                                           const Snapshot::Overrides& overrides) {
+  auto loaded = config::load_string(yaml, "test.yaml");
+  if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
+    ADD_FAILURE() << config::format_errors(*errors);
+    return nullptr;
+  }
+  std::string error;
+  auto snap = Snapshot::build(
+      std::make_shared<const config::Config>(std::get<config::Config>(std::move(loaded))),
+      overrides, 1, &error);
+  EXPECT_EQ(error, "");
+  return snap;
+}
+
+constexpr std::string_view kMirrorRoutes = R"(
+listeners: [{ name: l, address: 127.0.0.1:0 }]
+services:
+  - { namespace: v1, name: app, endpoints: [127.0.0.1:9001] }
+  - { namespace: v2, name: app, endpoints: [127.0.0.1:9002] }
+routes:
+  - name: plain
+    listener: l
+    match: { path_prefix: /plain }
+    backends: [{ service: v1/app }, { service: v2/app, weight: 0 }]
+  - name: compared
+    listener: l
+    match: { path_prefix: /compared }
+    backends: [{ service: v1/app }, { service: v2/app, weight: 0 }]
+    mirror:
+      service: v2/app
+      percent: 0
+      compare: { status_class: false, json_fields: [price] }
+)";
+
+// A rollout's live mirror (set_mirror) compares too: with the route's own compare when it has
+// one, else the status class alone, so max_divergence always has answers to judge.
+TEST(Snapshot, ALiveMirrorComparesWithTheRoutesSettingsElseTheStatusClass) {
+  Snapshot::Overrides o;
+  auto none = build_with(kMirrorRoutes, o);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->routes[0].mirror.compare);
+  EXPECT_EQ(none->routes[0].mirror.service, -1);
+  EXPECT_TRUE(none->routes[1].mirror.compare); // its own compare, at 0 %
+  EXPECT_EQ(none->routes[1].mirror.percent, 0);
+
+  o.mirrors["plain"] = {"v2/app", 10};
+  o.mirrors["compared"] = {"v2/app", 20};
+  auto live = build_with(kMirrorRoutes, o);
+  ASSERT_TRUE(live);
+  const auto& plain = live->routes[0].mirror;
+  EXPECT_EQ(plain.service, 1);
+  EXPECT_EQ(plain.percent, 10);
+  EXPECT_TRUE(plain.compare);
+  EXPECT_TRUE(plain.settings.status_class);
+  EXPECT_EQ(plain.settings.body, config::Compare::Body::none);
+  const auto& compared = live->routes[1].mirror;
+  EXPECT_EQ(compared.percent, 20);
+  EXPECT_TRUE(compared.compare);
+  EXPECT_FALSE(compared.settings.status_class);
+  EXPECT_EQ(compared.settings.json_fields, std::vector<std::string>{"price"});
+}
+
+} // namespace
+} // namespace weir::runtime
