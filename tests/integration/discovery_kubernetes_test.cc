@@ -503,7 +503,8 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
 }
 
 // docker/kubernetes: every manifest parses, the Role lets weir get, list and watch
-// EndpointSlices, and the config in the ConfigMap is one weir accepts.
+// EndpointSlices, the gateway controller's ClusterRole lets it watch the Gateway API objects and
+// patch their status, and the config in the ConfigMap is one weir accepts.
 TEST(DiscoveryKubernetes, TheManifestsInDockerParseAndTheirConfigIsValid) {
   const std::string dir = std::string(WEIR_SOURCE_DIR) + "/docker/kubernetes";
   const std::string config = temp_path("manifest", ".yaml");
@@ -519,6 +520,17 @@ TEST(DiscoveryKubernetes, TheManifestsInDockerParseAndTheirConfigIsValid) {
        "    assert rule['apiGroups'] == ['discovery.k8s.io'] and 'endpointslices' in "
        "rule['resources'], r\n"
        "    assert set(rule['verbs']) >= {'get', 'list', 'watch'}, r\n"
+       "crs = [d for d in docs if d['kind'] == 'ClusterRole']\n"
+       "assert crs, 'no ClusterRole for the gateway controller'\n"
+       "verbs = {(g, res): set(rule['verbs']) for rule in crs[0]['rules']\n"
+       "         for g in rule['apiGroups'] for res in rule['resources']}\n"
+       "gw = 'gateway.networking.k8s.io'\n"
+       "for res in ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants']:\n"
+       "    assert verbs[(gw, res)] >= {'list', 'watch'}, res\n"
+       "for res in ['httproutes/status', 'gatewayclasses/status']:\n"
+       "    assert 'patch' in verbs[(gw, res)], res\n"
+       "for res in ['services', 'namespaces']:\n"
+       "    assert verbs[('', res)] >= {'list', 'watch'}, res\n"
        "cms = [d for d in docs if d['kind'] == 'ConfigMap' and 'weir.yaml' in d.get('data', {})]\n"
        "open(sys.argv[2], 'w').write(cms[0]['data']['weir.yaml'])\n"
        "print(len(docs), 'documents')\n",
