@@ -71,10 +71,13 @@ int established_to(uint16_t port) {
 
 // SIGSTOP for the guard's lifetime: the process keeps its sockets, so the kernel still completes
 // connections and buffers requests, but nothing is answered (a hung upstream). SIGCONT at the
-// end, before the DemoUpstream (declared earlier) is stopped with SIGTERM and checked.
+// end, before the DemoUpstream (declared earlier) is stopped with SIGTERM and checked. Stopped
+// for sure once constructed (Process::freeze waits for every thread of it).
 class Frozen {
 public:
-  explicit Frozen(DemoUpstream& up) : proc_(up.proc.get()) { proc_->signal(SIGSTOP); }
+  explicit Frozen(DemoUpstream& up) : proc_(up.proc.get()) {
+    EXPECT_TRUE(proc_->freeze()) << "the upstream did not stop on SIGSTOP";
+  }
   Frozen(const Frozen&) = delete;
   Frozen& operator=(const Frozen&) = delete;
   ~Frozen() { proc_->signal(SIGCONT); }

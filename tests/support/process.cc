@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <iterator>
 #include <poll.h>
 #include <sstream>
 #include <sys/prctl.h>
@@ -162,6 +163,37 @@ bool Process::output_ended() const {
 
 void Process::signal(int sig) {
   if (pid_ > 0 && !exit_status_) ::kill(pid_, sig);
+}
+
+namespace {
+
+// True when every thread of `pid` is in a stopped state ('T', or 't' under a tracer), from the
+// state field of /proc/PID/task/TID/stat (the first field after the command's closing ')').
+bool all_threads_stopped(pid_t pid) {
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(task_dir.c_str());
+  if (!d) return false;
+  bool stopped = true, any = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(task_dir + "/" + e->d_name + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue; // the thread just ended
+    any = true;
+    const char state = stat[paren + 2];
+    if (state != 'T' && state != 't') stopped = false;
+  }
+  ::closedir(d);
+  return any && stopped;
+}
+
+} // namespace
+
+bool Process::freeze(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0 || exit_status_) return false;
+  ::kill(pid_, SIGSTOP);
+  return wait_until([this] { return all_threads_stopped(pid_); }, timeout, 1ms);
 }
 
 bool Process::try_reap() {

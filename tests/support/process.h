@@ -46,6 +46,11 @@ public:
 
   // kill(pid, sig); does nothing once the child has been reaped.
   void signal(int sig);
+  // SIGSTOP, then waits (up to `timeout`) until every thread of the child has stopped; false if
+  // one has not. kill() returns once the signal is queued: the one thread it wakes stops the
+  // others only when it gets a CPU, and on a busy machine (test processes side by side) another
+  // thread can serve a request before that. SIGCONT (signal) resumes it.
+  bool freeze(std::chrono::milliseconds timeout = 5s);
   // Exit code, or 128 + signal number if it died of a signal; nullopt if still running after
   // `timeout`. Once reaped, returns the same value again at once. When it returns a value, the
   // output the child wrote is all in output() (or 2 s have passed waiting for it).
