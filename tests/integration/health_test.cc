@@ -666,7 +666,8 @@ TEST(HealthUnavailable, NoHealthyEndpointIs503AtOnceAndOtherBackendTakesAll) {
   RawServer hung(RawServer::Mode::hold);
   RawServer hung_tcp(RawServer::Mode::hold);
   DemoUpstream good = DemoUpstream::start("good");
-  const uint16_t dead = unused_port();
+  const ClosedPort closed;
+  const uint16_t dead = closed.port();
   const std::string socket = temp_path("ctl", ".sock");
   Weir weir = Weir::start(
       header(socket, 2) + "services:\n" +
@@ -726,7 +727,8 @@ TEST(HealthRetries, OnlySafeRequestsAreRetriedOnAnotherEndpoint) {
   RawServer trunc_a(RawServer::Mode::respond, truncated);
   RawServer trunc_b(RawServer::Mode::respond, truncated);
   DemoUpstream live = DemoUpstream::start("live");
-  const uint16_t dead = unused_port();
+  const ClosedPort closed;
+  const uint16_t dead = closed.port();
   const std::string socket = temp_path("ctl", ".sock");
   const std::string no_outliers = "    outlier_detection: { enabled: false }\n";
   // budget 100%: every request earns a retry, so the budget plays no part here.
@@ -915,10 +917,8 @@ TEST(HealthRetries, BudgetLimitsRetriesDuringATotalOutage) {
 }
 
 TEST(HealthRetries, BudgetLimitsRetriesWhenConnectionsAreRefused) {
-  const uint16_t dead1 = unused_port();
-  uint16_t dead2 = unused_port();
-  while (dead2 == dead1)
-    dead2 = unused_port();
+  const ClosedPort closed1, closed2;
+  const uint16_t dead1 = closed1.port(), dead2 = closed2.port();
   const std::string socket = temp_path("ctl", ".sock");
   Weir weir = Weir::start(
       header(socket, 1) + "admin: { address: 127.0.0.1:0 }\nservices:\n" +

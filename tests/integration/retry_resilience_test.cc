@@ -445,10 +445,8 @@ TEST(RetryResilience, GatewayFailuresEjectOn5xxAndTimeoutsButNotOnAnApplications
 // retries.min_concurrency
 
 TEST(RetryResilience, MinConcurrencyRetriesWhateverTheBudgetHolds) {
-  const uint16_t dead1 = unused_port();
-  uint16_t dead2 = unused_port();
-  while (dead2 == dead1)
-    dead2 = unused_port();
+  const ClosedPort closed1, closed2;
+  const uint16_t dead1 = closed1.port(), dead2 = closed2.port();
   const std::string socket = temp_path("ctl", ".sock");
   const std::string service_yaml =
       "[{ service: down/app }]"; // both endpoints refuse connections: every attempt fails

@@ -787,7 +787,8 @@ TEST(RolloutWebhook, EventsArePostedAndAnUnreachableWebhookNeverBlocks) {
   WebhookServer hook;
   uint16_t hang_port = 0;
   int hang_fd = listen_socket(hang_port); // accepts nothing: every POST waits for weir's timeout
-  const uint16_t closed_port = unused_port();
+  const ClosedPort closed;
+  const uint16_t closed_port = closed.port();
   const std::string socket = temp_path("ctl", ".sock");
   auto plan_with = [](uint16_t port) {
     Plan p;

@@ -563,7 +563,8 @@ TEST(Upgrade, AnAdminListenerThatMovesIsLetGoAndCanComeBack) {
 
 TEST(Upgrade, AnEndpointTheHealthChecksFoundDownStaysOutOfTraffic) {
   DemoUpstream good = DemoUpstream::start("good");
-  const std::string dead = "127.0.0.1:" + std::to_string(unused_port());
+  const ClosedPort closed;
+  const std::string dead = closed.address();
   const std::string socket = temp_path("control", ".sock");
   Weir first = Weir::start(
       "workers: 1\ncontrol: { socket: " + socket +

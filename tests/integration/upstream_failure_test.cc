@@ -84,7 +84,8 @@ int elapsed_ms(Clock::time_point since) {
 }
 
 TEST(UpstreamFailureTest, UpstreamDownAnswers503Quickly) {
-  uint16_t dead = unused_port();
+  const ClosedPort closed;
+  const uint16_t dead = closed.port();
   ASSERT_NE(dead, 0);
   Weir weir = Weir::start(
       config("127.0.0.1:" + std::to_string(dead), "down-route", "{ connect: 1s, request: 5s }"));

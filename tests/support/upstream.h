@@ -42,7 +42,28 @@ int listen_loopback(uint16_t& port, int backlog = 64);
 sockaddr_in loopback_address(uint16_t port);
 
 // A loopback port nothing listens on (bound once by the kernel's choice, then released), so
-// connections to it are refused; 0 if none could be had.
+// connections to it are refused; 0 if none could be had. For a port a server will bind next
+// (nginx, a listener address). As a port that must stay refused, ClosedPort: another test
+// process beside this one may bind a port released here.
 uint16_t unused_port();
+
+// A loopback port held closed for the object's lifetime: a socket bound to a kernel-chosen port
+// that never listens, so the kernel refuses connections to it (RST), and no other process can
+// bind the port meanwhile (the socket has no SO_REUSEADDR). port() is 0 if none could be had.
+// Thread contract: none needed; one owner.
+class ClosedPort {
+public:
+  ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  ~ClosedPort();
+
+  uint16_t port() const { return port_; }
+  std::string address() const; // "127.0.0.1:PORT"
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
 
 } // namespace weir::test
