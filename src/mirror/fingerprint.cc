@@ -67,7 +67,9 @@ void erase_path(json::value& root, std::string_view path) {
       size_t i = 0;
       if (!array_index(seg, i) || i >= a->size()) return;
       if (last) {
-        a->erase(a->begin() + static_cast<std::ptrdiff_t>(i));
+        // Nulled, not erased: the elements after it keep their indices, so a second ignored
+        // index of the same array ("a.0", "a.1") still names the element it meant.
+        (*a)[i] = nullptr;
         return;
       }
       v = &(*a)[i];
