@@ -39,6 +39,7 @@ struct MirrorClient::Exchange {
   std::vector<char> buffer;
   size_t filled = 0;
   size_t parsed = 0;
+  uint64_t body_bytes = 0; // of the final answer, de-chunked
   Answer answer;
   bool reused = false;
   bool finished = false;
@@ -65,11 +66,17 @@ void MirrorClient::keep(const std::string& key, tcp::socket socket) {
   list.push_back(std::move(socket));
 }
 
+void MirrorClient::forget_idle_except(const std::function<bool(const std::string& key)>& keep) {
+  for (auto it = idle_.begin(); it != idle_.end();)
+    it = keep(it->first) ? std::next(it) : idle_.erase(it); // the sockets close as they go
+}
+
 void MirrorClient::start(const std::shared_ptr<Exchange>& x, bool fresh) {
   x->parser.start_connection();
   x->parser.reset(x->request.head_request);
   x->filled = x->parsed = 0;
   x->answer = Answer{};
+  x->body_bytes = 0;
   if (!fresh) {
     auto& list = idle_[x->request.key];
     if (!list.empty()) {
@@ -134,16 +141,26 @@ void MirrorClient::on_read(const std::shared_ptr<Exchange>& x, const error_code&
             v.append(h.value);
           }
     }
-    if (x->request.keep_body && head.status >= 200)
+    if (head.status >= 200)
       for (std::string_view piece : x->parser.body()) {
-        if (x->answer.body_too_large) break;
+        x->body_bytes += piece.size();
+        if (!x->request.keep_body || x->answer.body_too_large) continue;
         if (x->answer.body.size() + piece.size() > kMaxComparedBody) {
           x->answer.body_too_large = true;
           x->answer.body.clear();
-          break;
+          x->answer.body.shrink_to_fit();
+          continue;
         }
         x->answer.body.append(piece);
       }
+    if (ev != Event::done && head.status >= 200 && x->body_bytes > kMaxComparedBody) {
+      // Longer than any answer weir compares: the status is known, and the rest (an endless
+      // body, until the timeout) would only cost the mirror thread and hold a place of
+      // max_in_flight. The connection goes with its unread bytes.
+      error_code ignored;
+      x->socket.close(ignored);
+      return finish(x, status_class(head.status));
+    }
     if (ev == Event::done) {
       if (head.status < 200) { // an interim answer: the final one follows
         x->parser.reset(x->request.head_request);

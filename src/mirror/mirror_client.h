@@ -16,7 +16,9 @@ namespace weir::mirror {
 // one endpoint, its answer read with http::Parser within a deadline, the connection kept for the
 // next request to that endpoint when the answer allows it (a few idle ones per endpoint). A
 // request that fails on a kept connection before any answer byte is sent once more on a new one
-// (the endpoint may have closed it meanwhile). Mirror thread only.
+// (the endpoint may have closed it meanwhile). An answer's body is read up to kMaxComparedBody:
+// past it the exchange ends with the status and the connection is closed (an endless answer
+// costs no more). Mirror thread only.
 class MirrorClient {
 public:
   struct Request {
@@ -36,6 +38,9 @@ public:
   explicit MirrorClient(boost::asio::io_context& io) : io_(io) {}
   ~MirrorClient();
   void send(Request request, Done done);
+  // Closes the idle connections of endpoints `keep` does not name (they left their service:
+  // nothing would take them again).
+  void forget_idle_except(const std::function<bool(const std::string& key)>& keep);
 
   static constexpr size_t kIdlePerEndpoint = 8;
 

@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <pthread.h>
 #include <sched.h>
+#include <unordered_set>
 
 namespace weir::mirror {
 
@@ -47,6 +48,7 @@ struct Sender::Pending {
   std::chrono::steady_clock::time_point since;
   bool mirror_done = false;
   Answer mirror;
+  std::string mirror_result; // the mirror's status class, or why it gave no answer
   std::unique_ptr<ClientAnswer> client;
   bool noise_pending = false;
 };
@@ -94,17 +96,27 @@ void Sender::stop() {
 }
 
 void Sender::install(std::shared_ptr<const runtime::Snapshot> snapshot) {
-  asio::post(io_,
-             [this, snapshot = std::move(snapshot)]() mutable { snapshot_ = std::move(snapshot); });
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    snapshot_ = std::move(snapshot);
+    // Idle connections to endpoints that left every service would stay open for good (a
+    // Kubernetes service's pods come and go with each deploy).
+    std::unordered_set<std::string_view> keys;
+    for (const auto& svc : snapshot_->services)
+      for (const auto& ep : svc.endpoints)
+        keys.insert(ep.key);
+    client_->forget_idle_except([&](const std::string& key) { return keys.count(key) > 0; });
+  });
 }
 
+// The posts own what they carry: one still queued when the thread stops is freed with the
+// io_context, not leaked.
 void Sender::submit(std::unique_ptr<Copy> copy) {
   // One post per mirrored request (Asio's queue takes a lock): only sampled requests pay it.
-  asio::post(io_, [this, c = copy.release()] { on_copy(std::unique_ptr<Copy>(c)); });
+  asio::post(io_, [this, c = std::move(copy)]() mutable { on_copy(std::move(c)); });
 }
 
 void Sender::answered(std::unique_ptr<ClientAnswer> answer) {
-  asio::post(io_, [this, a = answer.release()] { on_answer(std::unique_ptr<ClientAnswer>(a)); });
+  asio::post(io_, [this, a = std::move(answer)]() mutable { on_answer(std::move(a)); });
 }
 
 void Sender::on_copy(std::unique_ptr<Copy> copy) {
@@ -127,9 +139,13 @@ void Sender::on_copy(std::unique_ptr<Copy> copy) {
     count_drop(copy->route, DropReason::tls);
     return release();
   }
-  if (svc.available.empty()) {
+  const bool no_endpoint = svc.available.empty();
+  if (no_endpoint) {
     count_drop(copy->route, DropReason::no_endpoint);
-    return release();
+    // Compared, the copy is still judged against the client's answer: a mirror with no
+    // endpoint to answer gives no answer, which diverges (a dead canary fails its analysis
+    // rather than leaving it inconclusive for want of comparisons).
+    if (!copy->compare) return release();
   }
   auto p = std::make_unique<Pending>();
   p->bytes = mirror_request_head(copy->head, copy->body.size());
@@ -144,6 +160,11 @@ void Sender::on_copy(std::unique_ptr<Copy> copy) {
   p->copy = std::move(copy);
   const uint64_t seq = p->copy->seq;
   Pending& pending = *pending_.emplace(seq, std::move(p)).first->second;
+  if (no_endpoint) {
+    pending.mirror_done = true;
+    pending.mirror_result = "no endpoint available";
+    return; // settled once the client's answer is in (on_answer)
+  }
   send(pending, false, route->mirror.service, {});
 }
 
@@ -172,11 +193,11 @@ void Sender::send(Pending& p, bool noise, int service, std::string_view avoid_en
   client_->send(std::move(req), [this, seq = p.copy->seq, noise, service = svc.id,
                                  route = p.copy->route](Answer answer, std::string result) {
     count_request(route, service, noise, result);
-    on_sent(seq, noise, std::move(answer));
+    on_sent(seq, noise, std::move(answer), std::move(result));
   });
 }
 
-void Sender::on_sent(uint64_t seq, bool noise, Answer answer) {
+void Sender::on_sent(uint64_t seq, bool noise, Answer answer, std::string result) {
   auto it = pending_.find(seq);
   if (it == pending_.end()) return;
   Pending& p = *it->second;
@@ -186,6 +207,7 @@ void Sender::on_sent(uint64_t seq, bool noise, Answer answer) {
   } else {
     p.mirror_done = true;
     p.mirror = std::move(answer);
+    p.mirror_result = std::move(result);
     if (p.copy->compare && p.client && p.client->answered && p.client->service != p.mirror_service)
       judge(p, p.mirror, false);
   }
@@ -237,6 +259,8 @@ void Sender::judge(Pending& p, const Answer& other, bool noise) {
     sample.method = p.copy->method;
     sample.path = p.copy->target;
     sample.what = d.what;
+    // Why there was no answer (connect, timeout, reset, bad_response, no endpoint available).
+    if (other.status == 0 && !p.mirror_result.empty()) sample.what += " (" + p.mirror_result + ")";
     sample.at = std::chrono::system_clock::now();
   }
   book_.add(p.copy->route, noise, !d.what.empty(), std::move(sample));

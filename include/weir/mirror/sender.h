@@ -168,7 +168,7 @@ private:
   // Sends `p`'s request to an available endpoint of `service` (round robin), other than
   // `avoid_endpoint` (noise: not the one that answered the client).
   void send(Pending& p, bool noise, int service, std::string_view avoid_endpoint);
-  void on_sent(uint64_t seq, bool noise, Answer answer);
+  void on_sent(uint64_t seq, bool noise, Answer answer, std::string result);
   // Compares `other` (the mirror's or the noise endpoint's answer) with the client's.
   void judge(Pending& p, const Answer& other, bool noise);
   // Forgets `seq` once every answer it waits for is in, and frees its place in max_in_flight.
