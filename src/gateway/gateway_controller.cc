@@ -124,6 +124,7 @@ void GatewayController::rebuild() {
   Options options;
   options.gateway_classes = {class_name};
   options.services_complete = true;
+  options.check_cache = &check_cache_;
   std::set<std::string> file_listeners;
   std::string plain_listener;
   for (const config::Listener& l : file.listeners) {

@@ -1,6 +1,9 @@
 #include "rule_translation.h"
 
+#include "weir/config/loader.h"
+
 #include <algorithm>
+#include <map>
 
 namespace weir::gateway {
 
@@ -99,7 +102,10 @@ bool reference_permitted(const Objects& objects, const std::string& from_ns,
   return false;
 }
 
-RuleOutcome translate_rule(RuleContext& c, size_t index) {
+namespace {
+
+// The rule as the HTTPRoute writes it, before weir's own checks.
+RuleOutcome translate_as_written(RuleContext& c, size_t index) {
   const HTTPRouteRule& rule = c.route.rules[index];
   const std::string object = "HTTPRoute " + c.route.meta.id();
   const std::string field = "spec.rules[" + std::to_string(index) + "]";
@@ -238,6 +244,79 @@ RuleOutcome translate_rule(RuleContext& c, size_t index) {
     problem(field + ".filters", "the RequestMirror goes to the rule's only backend, which would "
                                 "get every request twice; the mirror is left out");
     filters.mirror = {};
+  }
+  return out;
+}
+
+// Why weir's config checks refuse the route a rule became ("" when they take it). The rule is
+// written alone as a config file (its services as Kubernetes ones, one placeholder backend when it
+// has none) and loaded: the controller's routes reach the data plane without a file, and must not
+// carry what a file may not (a header value with a line break, a framing header set by a filter,
+// a regular expression that does not compile), nor may `weir import` write it.
+std::string refusal_of(const RuleContext& c, const config::Route& made) {
+  Translation probe;
+  config::Listener listener;
+  listener.name = "probe";
+  listener.address.host = "127.0.0.1";
+  listener.address.port = 1;
+  probe.listeners.push_back(std::move(listener));
+  config::Route route = made;
+  route.name = "probe";
+  route.listener = "probe";
+  std::map<std::string, std::string> ids;
+  auto service_for = [&](const std::string& key) {
+    auto [it, added] = ids.try_emplace(key);
+    if (!added) return it->second;
+    config::Service s;
+    s.ns = "probe";
+    s.name = "s" + std::to_string(ids.size());
+    s.kubernetes = config::KubernetesRef{"probe", "", 80};
+    for (const ServiceUse& u : c.uses)
+      if (u.key == key) s.kubernetes = u.ref;
+    it->second = s.id();
+    probe.services.push_back(std::move(s));
+    return it->second;
+  };
+  for (config::Backend& b : route.backends)
+    b.service = service_for(b.service);
+  if (route.filters.mirror.enabled)
+    route.filters.mirror.service = service_for(route.filters.mirror.service);
+  if (route.backends.empty() && !route.filters.redirect.enabled)
+    route.backends.push_back({service_for(""), 1, {}});
+  if (probe.services.empty()) service_for(""); // a config file lists at least one
+  probe.routes.push_back(std::move(route));
+  std::string text = render_yaml(probe, {});
+  std::map<std::string, std::string>* cache = c.options.check_cache;
+  if (cache)
+    if (auto it = cache->find(text); it != cache->end()) return it->second;
+  auto loaded = config::load_string(text, "");
+  std::string why;
+  if (const auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
+    for (const config::ConfigError& e : *errors) {
+      std::string where = e.key_path;
+      if (where.starts_with("routes[0].")) where.erase(0, 10);
+      why += (why.empty() ? "" : "; ") + (where.empty() ? "" : where + ": ") + e.message;
+    }
+  }
+  if (cache) {
+    if (cache->size() >= 20000) cache->clear(); // rules long gone are not kept for ever
+    cache->emplace(std::move(text), why);
+  }
+  return why;
+}
+
+} // namespace
+
+RuleOutcome translate_rule(RuleContext& c, size_t index) {
+  RuleOutcome out = translate_as_written(c, index);
+  if (out.unsupported) return out;
+  if (std::string why = refusal_of(c, out.route); !why.empty()) {
+    const std::string field = "spec.rules[" + std::to_string(index) + "]";
+    const std::string message = "weir's config checks refuse what it becomes (" + why + ")";
+    c.problems.push_back({"HTTPRoute " + c.route.meta.id(), field,
+                          message + "; the rule is left out", c.route.meta.source});
+    out.unsupported = true;
+    out.unsupported_message = field + ": " + message;
   }
   return out;
 }

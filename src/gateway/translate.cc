@@ -43,6 +43,34 @@ void name_services(Translation& out, const std::vector<ServiceUse>& uses) {
   }
 }
 
+// What makes two alternatives the same for routing, as weir's loader sees it: the host, the path
+// (a PathPrefix without its trailing '/'), the method, and the header and query conditions in
+// any order.
+std::string alternative_key(const config::Match& m) {
+  std::string key = m.host + '\0' + std::to_string(static_cast<int>(m.path.type)) + '\0';
+  std::string_view path = m.path.value;
+  if (m.path.type == config::PathMatch::Type::prefix)
+    while (!path.empty() && path.back() == '/')
+      path.remove_suffix(1);
+  key.append(path).append(1, '\0').append(m.method).append(1, '\0');
+  for (const auto* list : {&m.headers, &m.query}) {
+    std::vector<std::string> conditions;
+    for (const config::ValueMatch& v : *list)
+      conditions.push_back(std::to_string(static_cast<int>(v.type)) +
+                           std::to_string(v.name.size()) + ":" + v.name +
+                           std::to_string(v.value.size()) + ":" + v.value);
+    std::sort(conditions.begin(), conditions.end());
+    for (const std::string& c : conditions)
+      key.append(c);
+    key.push_back('\0');
+  }
+  return key;
+}
+
+// A weir route holds at most this many alternatives (as HTTPRoute's 64 matches of a rule); a
+// rule's matches crossed with its hostnames may be more, spread over consecutive routes.
+constexpr size_t kMaxAlternatives = 64;
+
 // "ns-route-0", made unique should two routes' names meet ("a-b" + "c" and "a" + "b-c").
 std::string unique_name(std::set<std::string>& used, const std::string& base) {
   std::string name = base;
@@ -67,6 +95,8 @@ Translation translate(const Objects& objects, const Options& options) {
 
   std::vector<ServiceUse> uses;
   std::set<std::string> route_names;
+  // (weir listener, alternative_key) → the HTTPRoute rule whose route has it.
+  std::map<std::pair<std::string, std::string>, std::string> owners;
   for (const HTTPRoute* route : routes) {
     RouteStatus status{route->meta.ns, route->meta.name, route->meta.generation, {}};
     // Where the route's rules go: weir listener → the hostnames it serves there ("" any).
@@ -124,6 +154,8 @@ Translation translate(const Objects& objects, const Options& options) {
                route->meta.source});
           continue;
         }
+        const std::string object = "HTTPRoute " + route->meta.id();
+        const std::string field = "spec.rules[" + std::to_string(i) + "]";
         const std::string base = options.route_name_prefix + route->meta.ns + "-" +
                                  route->meta.name + "-" + std::to_string(i);
         for (const std::string& weir_listener : attached_order) {
@@ -132,14 +164,46 @@ Translation translate(const Objects& objects, const Options& options) {
           made.name = unique_name(route_names,
                                   attached_order.size() > 1 ? base + "-" + weir_listener : base);
           made.matches.clear();
+          // An alternative an earlier route (an older HTTPRoute, an earlier rule) has on the
+          // listener is that route's: weir's precedence keeps config order on ties, as the
+          // Gateway API does, and a config file may not list it twice.
+          std::set<std::string> earlier;
           for (const std::string& host : attached[weir_listener]) {
             for (const config::Match& m : r.route.matches) {
               config::Match alt = m;
               alt.host = host;
+              auto [owner, added] =
+                  owners.try_emplace({weir_listener, alternative_key(alt)}, object + " " + field);
+              if (!added) {
+                if (owner->second != object + " " + field) earlier.insert(owner->second);
+                continue;
+              }
               made.matches.push_back(std::move(alt));
             }
           }
-          out.routes.push_back(std::move(made));
+          if (!earlier.empty()) {
+            std::string owners_text;
+            for (const std::string& o : earlier)
+              owners_text += (owners_text.empty() ? "" : ", ") + o;
+            out.problems.push_back(
+                {object, field,
+                 std::string(made.matches.empty() ? "every match" : "some matches") +
+                     " (hostname, path, method, headers, query) on listener " + weir_listener +
+                     " are also those of " + owners_text +
+                     ", which comes first in the Gateway API's order and takes their requests",
+                 route->meta.source});
+          }
+          for (size_t first = 0; first < made.matches.size(); first += kMaxAlternatives) {
+            config::Route part = made;
+            part.matches.assign(made.matches.begin() + static_cast<ptrdiff_t>(first),
+                                made.matches.begin() +
+                                    static_cast<ptrdiff_t>(
+                                        std::min(made.matches.size(), first + kMaxAlternatives)));
+            if (first > 0)
+              part.name = unique_name(
+                  route_names, made.name + "-" + std::to_string(first / kMaxAlternatives + 1));
+            out.routes.push_back(std::move(part));
+          }
         }
       }
     }

@@ -216,3 +216,51 @@ TEST(GatewayController, ACrossNamespaceBackendNeedsAReferenceGrant) {
 
 } // namespace
 } // namespace weir::test
+
+namespace weir::test {
+namespace {
+
+// An HTTPRoute's filters reach the data plane without a config file: what the file's checks
+// refuse (here a header value that would end its line and start another header) leaves the rule
+// out, says so in the status, and the other routes keep working.
+TEST(GatewayController, ARuleWeirsChecksRefuseIsNotServedAndItsStatusSaysWhy) {
+  Cluster c = cluster();
+  ASSERT_TRUE(c.api);
+  c.api->put_object(kRoutes, route_json("shop", {{"app-v1", 1}}));
+  c.api->put_object(
+      kRoutes,
+      R"({"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":)"
+      R"("inject","namespace":"app-v1"},"spec":{"parentRefs":[{"name":"gw","namespace":"infra"}],)"
+      R"("rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/echo-headers"}}],)"
+      R"("filters":[{"type":"RequestHeaderModifier","requestHeaderModifier":{"set":[{"name":)"
+      R"("x-a","value":"v\r\nx-injected: 1"}]}}],)"
+      R"("backendRefs":[{"name":"app","port":80}]}]}})");
+  c.weir = Weir::start(gateway_config(*c.api));
+  const uint16_t port = c.weir.port();
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return condition(weir_parent(*c.api, "inject"), "Accepted").get_string("reason") ==
+               "UnsupportedValue";
+      },
+      3s))
+      << c.api->object(kRoutes, "app-v1", "inject");
+  EXPECT_NE(condition(weir_parent(*c.api, "inject"), "Accepted")
+                .get_string("message")
+                .find("control characters"),
+            std::string::npos);
+  EXPECT_EQ(condition(weir_parent(*c.api, "shop"), "Accepted").get_string("status"), "True");
+  HttpResponse r;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        r = http_request(port, "GET", "/echo-headers");
+        return r.status == 200;
+      },
+      3s))
+      << "served by the other HTTPRoute: " << r.status;
+  EXPECT_EQ(r.body.find("x-injected"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("x-a:"), std::string::npos) << r.body;
+}
+
+} // namespace
+} // namespace weir::test

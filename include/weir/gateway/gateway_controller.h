@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -70,6 +71,8 @@ private:
   bool pending_ = false;
   std::shared_ptr<const ClusterRoutes> published_;
   std::set<std::string> problems_logged_;
+  std::map<std::string, std::string> check_cache_; // Options::check_cache
+
   std::shared_ptr<bool> alive_;
 };
 

@@ -222,6 +222,10 @@ struct Options {
   // route (`backends` must list one), so `weir import` sets this false: the rule is left out,
   // with a problem.
   bool routes_without_backends = true;
+  // What weir's config checks said of each rule as it was written alone as a config file (the
+  // text → "" or the refusal), kept by the caller between translations so that a rebuild checks
+  // only the rules that changed (the controller's); nullptr: every rule is checked.
+  std::map<std::string, std::string>* check_cache = nullptr;
 };
 
 struct Condition {

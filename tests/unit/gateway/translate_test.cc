@@ -105,23 +105,28 @@ TEST(GatewayTranslate, AttachmentBySectionNamePortAndHostname) {
 }
 
 TEST(GatewayTranslate, RoutesInPrecedenceOrderAndMatchesTimesHostnames) {
-  const std::string rules =
-      "  parentRefs: [{name: web, namespace: infra, sectionName: http}]\n"
-      "  hostnames: [a.example, b.example]\n"
-      "  rules:\n"
-      "  - matches:\n"
-      "    - path: {type: Exact, value: /x}\n"
-      "    - headers: [{name: X-Canary, value: \"yes\"}]\n"
-      "      queryParams: [{type: RegularExpression, name: v, value: \"2.*\"}]\n"
-      "      method: POST\n"
-      "    backendRefs: [{name: a, port: 80}]\n"
-      "  - backendRefs: [{name: a, port: 80}]\n";
+  // Each route its own hostnames: an alternative an older route has is the older route's
+  // (checks_test.cc).
+  auto rules = [](const std::string& tag) {
+    return "  parentRefs: [{name: web, namespace: infra, sectionName: http}]\n"
+           "  hostnames: [a" +
+           tag + ".example, b" + tag +
+           ".example]\n"
+           "  rules:\n"
+           "  - matches:\n"
+           "    - path: {type: Exact, value: /x}\n"
+           "    - headers: [{name: X-Canary, value: \"yes\"}]\n"
+           "      queryParams: [{type: RegularExpression, name: v, value: \"2.*\"}]\n"
+           "      method: POST\n"
+           "    backendRefs: [{name: a, port: 80}]\n"
+           "  - backendRefs: [{name: a, port: 80}]\n";
+  };
   // Older first, whatever the order of the input; the same time is ordered by namespace/name.
   const std::string objects =
       std::string(kGateway) +
-      route("young", rules, ", creationTimestamp: \"2024-05-02T00:00:00Z\"") +
-      route("old-b", rules, ", creationTimestamp: \"2024-05-01T00:00:00Z\"") +
-      route("old-a", rules, ", creationTimestamp: \"2024-05-01T00:00:00Z\"");
+      route("young", rules("y"), ", creationTimestamp: \"2024-05-02T00:00:00Z\"") +
+      route("old-b", rules("b"), ", creationTimestamp: \"2024-05-01T00:00:00Z\"") +
+      route("old-a", rules(""), ", creationTimestamp: \"2024-05-01T00:00:00Z\"");
   Options o;
   o.services_complete = false;
   const Translation t = translate(objects_of(objects), o);
