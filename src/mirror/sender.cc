@@ -153,7 +153,10 @@ void Sender::on_copy(std::unique_ptr<Copy> copy) {
   copy->head.clear();
   copy->body.clear();
   p->mirror_service = svc.id;
-  if (copy->compare) p->compare = route->mirror.settings;
+  if (copy->compare) {
+    p->compare = route->mirror.settings;
+    p->compare.headers = std::move(copy->compared_headers);
+  }
   p->connect_timeout = route->timeouts.connect;
   p->timeout = exchange_timeout(route->timeouts);
   p->since = std::chrono::steady_clock::now();

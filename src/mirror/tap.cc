@@ -84,6 +84,7 @@ std::unique_ptr<Tap> Lane::sample(const runtime::Snapshot& snap, uint32_t route,
   std::vector<std::string> headers;
   if (m.compare && route < snap.config->routes.size())
     headers = snap.config->routes[route].filters.mirror.compare.headers;
+  copy->compared_headers = headers;
   return std::make_unique<Tap>(sender_, st, std::move(copy), m.max_body_bytes, std::move(headers));
 }
 

@@ -108,6 +108,46 @@ TEST(MirrorAttack, IdleMirrorConnectionsToAnEndpointThatLeftAreClosed) {
       << open_connections_to(gone_port) << " connection(s) still open to the endpoint that left";
 }
 
+// A reload that changes the compared headers while a sampled request is still arriving: the
+// client's answer and the mirror's are reduced with the same list (the one the request was
+// sampled with), so identical answers do not diverge for a mismatch of lists.
+TEST(MirrorAttack, AReloadOfTheComparedHeadersMidRequestComparesBothAnswersAlike) {
+  auto same = [](const TestHttpServer::Request&) {
+    return TestHttpServer::Reply(200, "same\n", {{"x-a", "1"}, {"content-type", "text/plain"}});
+  };
+  TestHttpServer backend(same);
+  TestHttpServer mirror(same);
+  const std::string socket = temp_path("ctl", ".sock");
+  auto config = [&](const std::string& headers) {
+    return header(socket, 1) + "admin:\n  address: 127.0.0.1:0\nservices:\n" +
+           service("app-v1/app", "127.0.0.1:" + std::to_string(backend.port())) +
+           service("m/app", "127.0.0.1:" + std::to_string(mirror.port())) +
+           "routes:\n  - name: r\n    listener: public\n    match: {path_prefix: /}\n"
+           "    backends: [{service: app-v1/app}]\n"
+           "    mirror: {service: m/app, compare: {headers: [" +
+           headers + "]}}\n";
+  };
+  Weir weir = Weir::start(config("x-a"));
+  auto client = RawClient::connect(weir.port());
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->send("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab"));
+  ASSERT_TRUE(write_file(weir.config_path, config("content-type, x-a")));
+  Reply reloaded = control(socket, "reload");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.raw;
+  ASSERT_TRUE(client->send("cd"));
+  auto answer = client->read_response(5s);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  const uint16_t admin = weir.admin_port();
+  auto compared = [&](const std::string& result) {
+    return metric(admin, "weir_mirror_comparisons_total{route=\"r\",role=\"mirror\",result=\"" +
+                             result + "\"}");
+  };
+  ASSERT_TRUE(wait_until([&] { return compared("same") + compared("diverged") == 1; }, 3s))
+      << http_request(admin, "GET", "/metrics").body;
+  EXPECT_EQ(compared("diverged"), 0);
+}
+
 // A canary whose endpoints all fail their health checks gives no answer to any copy: with
 // set_mirror and max_divergence at canary weight 0, that diverges (it does not leave the
 // analysis inconclusive for want of comparisons), and the abort says why.

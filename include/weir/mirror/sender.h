@@ -83,6 +83,9 @@ struct Copy {
   std::string head;     // the request head weir sent upstream
   std::string body;     // de-chunked
   bool compare = false; // the client's answer follows (Sender::answered), or a cancel
+  // Compare::headers as the request was sampled: the client's answer is reduced with this list,
+  // so the mirror's must be too, whatever a reload changed meanwhile.
+  std::vector<std::string> compared_headers;
   // The worker's count of the route's copies in flight; the mirror thread releases it.
   std::atomic<uint32_t>* in_flight = nullptr;
 };
