@@ -3,9 +3,10 @@
 // header name that is no token, a name given twice, a method HTTP does not have.
 #include "route_reader.h"
 
+#include "weir/route/regex.h"
+
 #include <algorithm>
 #include <array>
-#include <regex>
 
 namespace weir::config::yaml {
 namespace {
@@ -21,16 +22,14 @@ std::string upper(std::string s) {
   return s;
 }
 
-// std::regex with ECMAScript grammar, as the data plane compiles it (route/matchers.h).
+// Compiled as the data plane compiles it (route/regex.h): ECMAScript, linear-time matching, so
+// a pattern that would need backtracking (back-references, lookahead) or expands too far is
+// refused here rather than let a request stall or crash a worker.
 bool regex_compiles(Checker& c, const Item& item, const std::string& pattern) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error& e) {
-    c.fail(item, "is not a valid regular expression (ECMAScript, matching the whole value): " +
-                     quote(pattern) + ": " + e.what());
-    return false;
-  }
+  std::string why;
+  if (route::Regex::compile(pattern, &why)) return true;
+  c.fail(item, "regular expression " + quote(pattern) + " " + why);
+  return false;
 }
 
 bool too_long(Checker& c, const Item& item, const std::string& s, size_t max) {

@@ -1,22 +1,11 @@
 #include "weir/route/matchers.h"
 
 namespace weir::route {
-namespace {
-
-bool regex_matches(const std::regex& re, std::string_view s) {
-  return std::regex_match(s.begin(), s.end(), re);
-}
-
-} // namespace
-
-std::optional<std::regex> ValueMatcher::compile_regex(const std::string& pattern,
-                                                      std::string* error) {
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    if (error) *error = "regular expression \"" + pattern + "\" does not compile: " + e.what();
-    return std::nullopt;
-  }
+std::optional<Regex> ValueMatcher::compile_regex(const std::string& pattern, std::string* error) {
+  std::string why;
+  std::optional<Regex> re = Regex::compile(pattern, &why);
+  if (!re && error) *error = "regular expression \"" + pattern + "\" " + why;
+  return re;
 }
 
 std::string_view path_of(std::string_view target) {
@@ -42,7 +31,7 @@ std::optional<ValueMatcher> ValueMatcher::compile(const config::ValueMatch& m, s
 }
 
 bool ValueMatcher::matches_value(std::string_view value) const {
-  return regex_ ? regex_matches(*regex_, value) : value == value_;
+  return regex_ ? regex_->matches(value) : value == value_;
 }
 
 bool ValueMatcher::matches_header(std::span<const http::Header> headers) const {
@@ -63,7 +52,7 @@ bool ValueMatcher::matches_header(std::span<const http::Header> headers) const {
       if (&h != first) joined.push_back(',');
       joined.append(h.value);
     }
-    return regex_matches(*regex_, joined);
+    return regex_->matches(joined);
   }
   // Exact: walk the expected value piece by piece instead of building the joined one.
   std::string_view rest = value_;

@@ -146,7 +146,7 @@ bool Table::add_entry(const config::Match& m, int route, uint32_t alternative) {
   e.alternative = alternative;
   e.path_type = m.path.type;
   if (m.path.type == config::PathMatch::Type::regex) {
-    std::optional<std::regex> re = ValueMatcher::compile_regex(m.path.value, nullptr);
+    std::optional<Regex> re = ValueMatcher::compile_regex(m.path.value, nullptr);
     if (!re) return false;
     e.path_regex = static_cast<int32_t>(regexes_.size());
     regexes_.push_back(std::move(*re));
@@ -181,8 +181,7 @@ bool Table::add_entry(const config::Match& m, int route, uint32_t alternative) {
 
 std::optional<uint32_t> Table::path_match(const Entry& e, std::string_view path) const {
   if (e.path_regex >= 0) {
-    const std::regex& re = regexes_[static_cast<size_t>(e.path_regex)];
-    if (std::regex_match(path.begin(), path.end(), re)) return 0;
+    if (regexes_[static_cast<size_t>(e.path_regex)].matches(path)) return 0;
     return std::nullopt;
   }
   const std::string_view value(text_.data() + e.path_offset, e.path_length);

@@ -2,10 +2,10 @@
 
 #include "weir/config/config.h"
 #include "weir/http/head.h"
+#include "weir/route/regex.h"
 
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,16 +16,17 @@ namespace weir::route {
 // HTTPQueryParamMatch).
 //
 // Built on the control thread (compile()); immutable afterwards, so worker threads test it
-// concurrently. Exact conditions never allocate; a regex one may (std::regex_match's state, and
-// the joined value of a header sent several times).
+// concurrently. Exact conditions never allocate; a regex one may (its executor's state, and the
+// joined value of a header sent several times). A regex condition takes time linear in the value
+// (route/regex.h).
 class ValueMatcher {
 public:
   // Compiles `m`; nullopt and `error` set when its regex does not compile (the loader refuses
   // such a config, so only a config built elsewhere can hit it).
   static std::optional<ValueMatcher> compile(const config::ValueMatch& m, std::string* error);
-  // std::regex, ECMAScript grammar, for a whole-value match; nullopt and `error` when it does not
-  // compile.
-  static std::optional<std::regex> compile_regex(const std::string& pattern, std::string* error);
+  // A Regex (ECMAScript grammar, whole-value match, linear time); nullopt and `error` ("regular
+  // expression \"P\" " and Regex::compile's reason) when Regex::compile refuses it.
+  static std::optional<Regex> compile_regex(const std::string& pattern, std::string* error);
 
   // The header named name() (without case) holds the value. A header sent several times is
   // taken as its values joined with "," in the order received (RFC 9110 5.3); a header not sent
@@ -45,7 +46,7 @@ private:
 
   std::string name_; // headers: lower case
   std::string value_;
-  std::optional<std::regex> regex_;
+  std::optional<Regex> regex_;
 };
 
 // What follows '?' in a target, up to a '#' ("" when there is no query).

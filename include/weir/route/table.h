@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -99,7 +98,7 @@ private:
 
   std::vector<Entry> entries_;
   std::string text_; // entries' paths and methods
-  std::vector<std::regex> regexes_;
+  std::vector<Regex> regexes_;
   std::vector<ValueMatcher> conditions_;
   std::vector<Group> exact_;    // sorted by host for binary search
   std::vector<Group> wildcard_; // sorted by suffix length descending

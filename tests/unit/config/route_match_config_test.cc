@@ -116,11 +116,34 @@ TEST(ConfigRouteMatch, PathRefused) {
             "RegularExpression has no default)\n");
   const std::string bad =
       errors_of(route_with("    match: { path: { type: RegularExpression, value: \"/a(b\" } }\n"));
-  EXPECT_EQ(bad.rfind("t.yaml:9:54: routes[0].match.path.value: is not a valid regular "
-                      "expression (ECMAScript, matching the whole value): \"/a(b\": ",
+  EXPECT_EQ(bad.rfind("t.yaml:9:54: routes[0].match.path.value: regular expression \"/a(b\" "
+                      "does not compile (ECMAScript, matching the whole value): ",
                       0),
             0u)
       << bad;
+}
+
+// What cannot be matched in linear time (route/regex.h) is refused at load, not found out by a
+// request that stalls a worker.
+TEST(ConfigRouteMatch, RegexThatCannotBeMatchedInLinearTimeRefused) {
+  EXPECT_EQ(errors_of(route_with(
+                "    match: { path: { type: RegularExpression, value: \"/((?!x).)*\" } }\n")),
+            "t.yaml:9:54: routes[0].match.path.value: regular expression \"/((?!x).)*\" uses "
+            "lookahead (\"(?!\"), which weir does not support: it matches in time linear in the "
+            "value, as RE2 (Envoy's engine) does\n");
+  EXPECT_EQ(errors_of(route_with("    match: { headers: [{ name: a, value: \"(a)\\\\1\", type: "
+                                 "RegularExpression }] }\n")),
+            "t.yaml:9:42: routes[0].match.headers[0].value: regular expression \"(a)\\\\1\" uses a "
+            "back-reference (\\1), which weir does not support: it matches in time linear in the "
+            "value, as RE2 (Envoy's engine) does\n");
+  const std::string big = errors_of(route_with(
+      "    match: { query: [{ name: a, value: \"(a?){300}\", type: RegularExpression }] }\n"));
+  EXPECT_EQ(big.rfind("t.yaml:9:40: routes[0].match.query[0].value: regular expression "
+                      "\"(a?){300}\" is too large: its repetitions expand to 1201 units, at most "
+                      "256",
+                      0),
+            0u)
+      << big;
 }
 
 TEST(ConfigRouteMatch, MethodRefused) {
@@ -162,8 +185,8 @@ TEST(ConfigRouteMatch, HeadersAndQueryRefused) {
             "by routes[0].match.query[0] (each name once per alternative)\n");
   const std::string bad = errors_of(route_with(
       "    match: { query: [{ name: a, value: \"[z-a]\", type: RegularExpression }] }\n"));
-  EXPECT_EQ(bad.rfind("t.yaml:9:40: routes[0].match.query[0].value: is not a valid regular "
-                      "expression",
+  EXPECT_EQ(bad.rfind("t.yaml:9:40: routes[0].match.query[0].value: regular expression "
+                      "\"[z-a]\" does not compile",
                       0),
             0u)
       << bad;
