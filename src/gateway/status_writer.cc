@@ -15,6 +15,18 @@ constexpr std::chrono::milliseconds kFirstRetry{200};
 constexpr std::chrono::milliseconds kMaxRetry{10000};
 constexpr const char* kGatewayGroup = "gateway.networking.k8s.io";
 
+// The API server takes condition messages up to 32768 bytes; a long one (every unresolved
+// backend of a route) is cut at a character's start, well within it.
+constexpr size_t kMaxMessageBytes = 8192;
+
+std::string capped(const std::string& message) {
+  if (message.size() <= kMaxMessageBytes) return message;
+  size_t cut = kMaxMessageBytes - 3;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
+    --cut; // not inside a UTF-8 sequence
+  return message.substr(0, cut) + "…";
+}
+
 struct WantedCondition {
   const char* type;
   const Condition* condition;
@@ -43,7 +55,7 @@ bool conditions_say(const json::Value& present, const std::vector<WantedConditio
       found = found || (p.get_string("type") == w.type &&
                         p.get_string("status") == (w.condition->status ? "True" : "False") &&
                         p.get_string("reason") == w.condition->reason &&
-                        p.get_string("message") == w.condition->message &&
+                        p.get_string("message") == capped(w.condition->message) &&
                         static_cast<int64_t>(p.get_number("observedGeneration", -1)) == generation);
     if (!found) return false;
   }
@@ -68,7 +80,7 @@ void write_conditions(json::Writer& w, const json::Value& present,
         .key("reason")
         .value(c.condition->reason)
         .key("message")
-        .value(c.condition->message)
+        .value(capped(c.condition->message))
         .end_object();
   }
   w.end_array();
@@ -128,7 +140,13 @@ std::optional<std::string> route_status_patch(const json::Value& route,
   if (same) return std::nullopt;
 
   json::Writer w;
-  w.begin_object().key("status").begin_object().key("parents").begin_array();
+  w.begin_object();
+  // A precondition: the list below gives other controllers' entries back as they were in this
+  // version; had one of them written since, the API server refuses the patch (409) and it is
+  // made again from the newer object.
+  if (std::string version = route["metadata"].get_string("resourceVersion"); !version.empty())
+    w.key("metadata").begin_object().key("resourceVersion").value(version).end_object();
+  w.key("status").begin_object().key("parents").begin_array();
   for (const json::Value* p : theirs)
     w.value(*p);
   for (const ParentStatus& want : parents) {
@@ -243,12 +261,18 @@ void StatusWriter::send(const Key& key) {
           return send(key); // a newer wish, if one came meanwhile
         }
         ++failures_;
-        last_error_ =
+        std::string error =
             "status of " + what + ": " +
             (response.error.empty() ? "HTTP " + std::to_string(response.status) : response.error);
-        log::warn("gateway: " + discovery::printable(last_error_));
-        // Gone, or changed under us: the next change of the object brings a new wish.
-        if (response.status == 404 || response.status == 409) return send(key);
+        // Retried every 10 s at most for as long as it fails (RBAC without patch, say): said
+        // once, not at every try.
+        if (error != last_error_) log::warn("gateway: " + discovery::printable(error));
+        last_error_ = std::move(error);
+        // Gone: nothing to write. Changed under us (409: the resourceVersion the patch was
+        // built from is not the object's any more): made again after a pause, from the object
+        // as the watch brought it by then; a status-only change brings no rebuild that would
+        // write it later.
+        if (response.status == 404) return send(key);
         if (!s.wish) s.wish = std::move(current);
         ++s.errors_in_a_row;
         auto delay = std::min<std::chrono::milliseconds>(

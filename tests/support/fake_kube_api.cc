@@ -907,6 +907,15 @@ std::pair<int, std::string> FakeKubeApi::Impl::patch_status(const ResourcePath& 
     return refuse(400, "BadRequest", "the patch is not a JSON object: " + parsed.error);
   auto it = objects.find({path.collection, path.ns, path.name});
   if (it == objects.end()) return refuse(404, "NotFound", "\"" + path.name + "\" not found");
+  // A resourceVersion in the patch is a precondition, as the API server has it.
+  if (const json::Value* meta = parsed.value->find("metadata"); meta && meta->is_object()) {
+    const std::string wanted = meta->get_string("resourceVersion");
+    if (!wanted.empty() && wanted != it->second.object["metadata"].get_string("resourceVersion"))
+      return refuse(409, "Conflict",
+                    "Operation cannot be fulfilled on " + path.name +
+                        ": the object has been modified; please apply your changes to the "
+                        "latest version and try again");
+  }
   // The status subresource takes the patch's status and nothing else.
   const json::Value* status = parsed.value->find("status");
   json::Value object = it->second.object;

@@ -26,7 +26,8 @@ inline constexpr const char* kControllerName = "weir.dev/gateway-controller";
 // weir's entries (those with controllerName `controller`), every other controller's entry given
 // back as it is (a merge patch replaces the whole list); nullopt when the object says so
 // already. Conditions (Accepted, ResolvedRefs) carry observedGeneration `generation`, and keep
-// their lastTransitionTime while their status stays; a new one gets `now` (RFC 3339). Pure.
+// their lastTransitionTime while their status stays; a new one gets `now` (RFC 3339); messages
+// are cut at 8 KiB. The patch holds the route's metadata.resourceVersion, a precondition. Pure.
 std::optional<std::string> route_status_patch(const json::Value& route,
                                               const std::vector<ParentStatus>& parents,
                                               int64_t generation, const std::string& controller,
@@ -42,8 +43,9 @@ std::string rfc3339_now();
 // Content-Type application/merge-patch+json, only when the status would change (read from the
 // cache, which the answer of each PATCH updates), one write per object at a time, the latest
 // wish written when the one in flight ends. Errors are retried after a growing pause (0.2 s to
-// 10 s); 404 (the object is gone) and 409 drop the write, the next change writes again. Control
-// thread only.
+// 10 s), 409 too (the patch holds the resourceVersion it was built from, and is built again
+// from the newer object); 404 (the object is gone) drops the write. A failure is logged when its
+// text differs from the last one's. Control thread only.
 class StatusWriter {
 public:
   StatusWriter(boost::asio::io_context& io, discovery::ApiAccess api, ObjectCache& cache);

@@ -110,3 +110,39 @@ TEST(ClassStatusPatch, AcceptedOnceThenNothing) {
 
 } // namespace
 } // namespace weir::gateway
+
+namespace weir::gateway {
+namespace {
+
+// The patch replaces status.parents whole, other controllers' entries included: it holds the
+// resourceVersion it was built from, so that the API server refuses it (409) when another
+// controller wrote meanwhile, rather than weir writing back their older entries.
+TEST(RouteStatusPatch, CarriesTheResourceVersionItWasBuiltFrom) {
+  const json::Value route = parse(R"({"metadata":{"name":"r","resourceVersion":"42"}})");
+  auto patch = route_status_patch(route, {accepted_parent()}, 1, kControllerName, "T1");
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(parse(*patch)["metadata"].get_string("resourceVersion"), "42");
+}
+
+// The API server refuses a condition message longer than 32768 bytes (the route as a whole with
+// it): a long list of unresolved backends is cut short, at a character's start.
+TEST(RouteStatusPatch, ALongMessageIsCutToWhatTheApiTakes) {
+  ParentStatus p = accepted_parent();
+  p.resolved_refs = {false, "BackendNotFound", ""};
+  for (int i = 0; i < 5000; ++i)
+    p.resolved_refs.message += "the Service ns/é" + std::to_string(i) + " does not exist; ";
+  auto patch = route_status_patch(parse("{}"), {p}, 1, kControllerName, "T1");
+  ASSERT_TRUE(patch);
+  const json::Value written = parse(*patch);
+  std::string message;
+  for (const auto& c : ours(written)["conditions"].as_array())
+    if (c.get_string("type") == "ResolvedRefs") message = c.get_string("message");
+  EXPECT_LE(message.size(), 32768u);
+  EXPECT_GT(message.size(), 1000u);
+  EXPECT_TRUE(message.ends_with("…")) << message.substr(message.size() - 20);
+  // Said once, it is not written again.
+  EXPECT_FALSE(route_status_patch(written, {p}, 1, kControllerName, "T2"));
+}
+
+} // namespace
+} // namespace weir::gateway
