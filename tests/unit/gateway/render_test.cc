@@ -1,6 +1,7 @@
 // What `weir import` writes is a config the loader takes as it is, and it routes as translated.
 #include "gateway_test_objects.h"
 #include "weir/config/loader.h"
+#include "weir/gateway/status_writer.h"
 
 #include <fstream>
 #include <gtest/gtest.h>
@@ -24,7 +25,11 @@ TEST(GatewayRender, TheDocsExampleLoadsAsTranslated) {
     all += read(dir + f) + "\n---\n";
   Options import;
   import.routes_without_backends = false;
-  const Translation t = translate(test::objects_of(all), import);
+  const Objects objects = test::objects_of(all);
+  // Applied to a cluster as it is, its GatewayClass is weir's controller's.
+  ASSERT_EQ(objects.gateway_classes.size(), 1u);
+  EXPECT_EQ(objects.gateway_classes[0].controller_name, kControllerName);
+  const Translation t = translate(objects, import);
   for (const Problem& p : t.problems)
     ADD_FAILURE() << p.text();
   RenderOptions render;
