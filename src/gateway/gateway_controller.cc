@@ -125,22 +125,38 @@ void GatewayController::rebuild() {
   options.gateway_classes = {class_name};
   options.services_complete = true;
   options.check_cache = &check_cache_;
+  // A Gateway port is served on the file's listener of that port; else (weir's pod listening on
+  // other ports than the Gateway's, a Service in front mapping them) on the file's first listener
+  // without TLS that no Gateway port has by number, for one port only, the lowest: two ports on
+  // one listener would give routes meant for one (an internal port's, say) the other's requests.
   std::set<std::string> file_listeners;
-  std::string plain_listener;
-  for (const config::Listener& l : file.listeners) {
+  for (const config::Listener& l : file.listeners)
     file_listeners.insert(l.name);
-    if (!l.tls && plain_listener.empty()) plain_listener = l.name;
-  }
-  for (const Gateway& g : objects.gateways) {
-    if (g.class_name != class_name) continue;
-    for (const GatewayListener& gl : g.listeners) {
-      std::string name = plain_listener;
-      for (const config::Listener& l : file.listeners)
-        if (l.address.port == gl.port) name = l.name;
-      if (!name.empty()) options.existing_listeners.emplace(gl.port, name);
+  std::set<uint16_t> gateway_ports;
+  for (const Gateway& g : objects.gateways)
+    if (g.class_name == class_name)
+      for (const GatewayListener& gl : g.listeners)
+        if (gl.protocol == "HTTP") gateway_ports.insert(gl.port);
+  std::set<std::string> claimed;
+  for (uint16_t port : gateway_ports)
+    for (const config::Listener& l : file.listeners)
+      if (l.address.port == port && !options.existing_listeners.contains(port)) {
+        options.existing_listeners.emplace(port, l.name);
+        claimed.insert(l.name);
+      }
+  std::string fallback;
+  for (const config::Listener& l : file.listeners)
+    if (!l.tls && !claimed.contains(l.name) && fallback.empty()) fallback = l.name;
+  uint16_t fallback_port = 0;
+  for (uint16_t port : gateway_ports)
+    if (!fallback.empty() && !fallback_port && !options.existing_listeners.contains(port)) {
+      options.existing_listeners.emplace(port, fallback);
+      fallback_port = port;
     }
-  }
   Translation t = translate(objects, options);
+  std::map<std::string, uint16_t> unserved_ports; // listeners the translator made: not weir's
+  for (const config::Listener& l : t.listeners)
+    unserved_ports[l.name] = l.address.port;
 
   auto next = std::make_shared<ClusterRoutes>();
   std::map<std::string, const config::Service*> file_services;
@@ -166,9 +182,13 @@ void GatewayController::rebuild() {
       continue;
     }
     if (!file_listeners.count(r.listener)) {
+      const uint16_t port = unserved_ports[r.listener];
       refuse(origin, "NotAllowedByListeners",
-             "weir has no listener for the Gateway's port (give weir a listener without TLS, or "
-             "one on the same port)");
+             "weir has no listener for the Gateway's port " + std::to_string(port) +
+                 " (give weir's config a listener on port " + std::to_string(port) +
+                 (fallback_port ? "; the first one without TLS serves port " +
+                                      std::to_string(fallback_port) + " only)"
+                                : " or one without TLS)"));
       continue;
     }
     std::string clash;

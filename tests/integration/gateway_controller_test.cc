@@ -296,5 +296,49 @@ TEST(GatewayController, AStatusWriteRefusedWithAConflictIsMadeAgain) {
       << c.api->patches().back().body;
 }
 
+// weir listens where its file says. A Gateway listener's port without a file listener of its
+// own is served on the file's first listener without TLS that no Gateway port has by number; only
+// one port may be: two ports served on one listener would give routes meant for one (an internal
+// port's, say) the other's requests. The lowest port gets it; routes only on the others are not
+// accepted.
+TEST(GatewayController, OneGatewayPortAtMostIsServedOnTheFallbackListener) {
+  Cluster c = cluster();
+  ASSERT_TRUE(c.api);
+  c.api->put_object(
+      kGateways,
+      R"({"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":"gw",)"
+      R"("namespace":"infra"},"spec":{"gatewayClassName":"weir","listeners":[{"name":"http",)"
+      R"("port":80,"protocol":"HTTP","allowedRoutes":{"namespaces":{"from":"All"}}},)"
+      R"({"name":"internal","port":81,"protocol":"HTTP","allowedRoutes":{"namespaces":)"
+      R"({"from":"All"}}}]}})");
+  auto section_route = [](const std::string& name, const std::string& section,
+                          const std::string& path) {
+    return R"({"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":)"
+           R"({"name":")" +
+           name +
+           R"(","namespace":"app-v1"},"spec":{"parentRefs":[{"name":"gw","namespace":"infra",)"
+           R"("sectionName":")" +
+           section + R"("}],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":")" + path +
+           R"("}}],"backendRefs":[{"name":"app","port":80}]}]}})";
+  };
+  c.api->put_object(kRoutes, section_route("public", "http", "/public"));
+  c.api->put_object(kRoutes, section_route("internal", "internal", "/internal"));
+  c.weir = Weir::start(gateway_config(*c.api));
+  const uint16_t port = c.weir.port();
+
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return condition(weir_parent(*c.api, "public"), "Accepted").get_string("status") == "True";
+      },
+      3s));
+  ASSERT_TRUE(wait_until([&] { return !weir_parent(*c.api, "internal").is_null(); }, 3s));
+  const json::Value internal = condition(weir_parent(*c.api, "internal"), "Accepted");
+  EXPECT_EQ(internal.get_string("status"), "False");
+  EXPECT_NE(internal.get_string("message").find("81"), std::string::npos)
+      << internal.get_string("message");
+  EXPECT_TRUE(wait_until([&] { return http_request(port, "GET", "/public").status == 200; }, 3s));
+  EXPECT_EQ(http_request(port, "GET", "/internal").status, 404);
+}
+
 } // namespace
 } // namespace weir::test

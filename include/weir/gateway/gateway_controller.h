@@ -33,7 +33,8 @@ struct ClusterRoutes {
 // GatewayClass's Accepted condition.
 //
 // Gateway listeners are served on the file's listeners, never on ports the cluster picks: the
-// file's listener on the same port, else the file's first listener without TLS. A cluster route
+// file's listener on the same port, else, for the lowest such Gateway port only, the file's
+// first listener without TLS that no Gateway port has by number. A cluster route
 // or service whose name the file already uses is refused (Accepted False, reason NameConflict);
 // a file service with the same id and the same Kubernetes Service and port is shared.
 // Control thread only; `publish` runs on it, never inside configure().
