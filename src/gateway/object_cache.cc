@@ -29,12 +29,16 @@ json::Value with_member(const json::Value& object, std::string_view key, const j
 }
 
 // What a change must touch to matter to the routes: everything but status, resourceVersion
-// and managedFields (which every write of anyone's moves on).
+// and managedFields (which every write of anyone's moves on), and kind and apiVersion (the
+// collection's; a LIST's items lack them and get them added at the end, a watch event's object
+// has them first).
 std::string shape_of(const json::Value& object) {
   json::Value meta = object["metadata"];
   meta = with_member(meta, "resourceVersion", json::Value(), false);
   meta = with_member(meta, "managedFields", json::Value(), false);
   json::Value shape = with_member(object, "status", json::Value(), false);
+  shape = with_member(shape, "kind", json::Value(), false);
+  shape = with_member(shape, "apiVersion", json::Value(), false);
   shape = with_member(shape, "metadata", meta, false);
   json::Writer w;
   w.value(shape);
@@ -194,7 +198,12 @@ bool ObjectCache::erase(Kind kind, const json::Value& object) {
   return objects_.erase({kind, meta.get_string("namespace"), meta.get_string("name")}) > 0;
 }
 
-void ObjectCache::update(Kind kind, const json::Value& object) {
+void ObjectCache::update(Kind kind, const json::Value& object, const std::string& based_on) {
+  const json::Value& meta = object["metadata"];
+  auto it = objects_.find({kind, meta.get_string("namespace"), meta.get_string("name")});
+  if (it == objects_.end() ||
+      it->second.object["metadata"].get_string("resourceVersion") != based_on)
+    return;
   if (put(kind, object)) changed_();
 }
 

@@ -225,6 +225,8 @@ void StatusWriter::send(const Key& key) {
   const auto& [kind, ns, name] = key;
   const json::Value* object = cache_.find(kind, ns, name);
   std::optional<std::string> patch = object ? slot.wish->patch(*object) : std::nullopt;
+  const std::string based_on =
+      object ? (*object)["metadata"].get_string("resourceVersion") : std::string();
   // Kept for a retry, which builds the patch again from the object as cached then.
   Wish current = std::move(*slot.wish);
   slot.wish.reset();
@@ -248,7 +250,7 @@ void StatusWriter::send(const Key& key) {
   slot.in_flight = true;
   aborts_.push_back(net::HttpClient::fetch(
       io_, std::move(r),
-      [this, key, what, current = std::move(current),
+      [this, key, what, based_on, current = std::move(current),
        alive = alive_](net::HttpResponse response) mutable {
         if (!*alive) return;
         Slot& s = slots_[key];
@@ -257,7 +259,7 @@ void StatusWriter::send(const Key& key) {
           ++writes_;
           s.errors_in_a_row = 0;
           if (auto parsed = json::parse(response.body); parsed.value && parsed.value->is_object())
-            cache_.update(std::get<0>(key), *parsed.value);
+            cache_.update(std::get<0>(key), *parsed.value, based_on);
           return send(key); // a newer wish, if one came meanwhile
         }
         ++failures_;

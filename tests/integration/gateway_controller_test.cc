@@ -340,5 +340,45 @@ TEST(GatewayController, OneGatewayPortAtMostIsServedOnTheFallbackListener) {
   EXPECT_EQ(http_request(port, "GET", "/internal").status, 404);
 }
 
+// References follow the cluster both ways: a ReferenceGrant deleted stops the traffic it let
+// through, and a Service that appears after its route is found.
+TEST(GatewayController, AGrantRemovedStopsTrafficAndAServiceThatAppearsIsFound) {
+  Cluster c = cluster();
+  ASSERT_TRUE(c.api);
+  c.api->put_object(kGrants, grant_json());
+  c.api->put_object(kRoutes, route_json("cross", {{"app-v2", 1}}));
+  c.weir = Weir::start(gateway_config(*c.api));
+  const uint16_t port = c.weir.port();
+  ASSERT_TRUE(wait_until([&] { return served(port, 5)["v2"] == 5; }, 3s));
+
+  c.api->delete_object(kGrants, "app-v2", "from-app-v1");
+  EXPECT_TRUE(wait_until([&] { return served(port, 5)["v2"] == 0; }, 1s))
+      << "a request still reached a Service the route may no longer refer to";
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return condition(weir_parent(*c.api, "cross"), "ResolvedRefs").get_string("reason") ==
+               "RefNotPermitted";
+      },
+      2s));
+
+  c.api->delete_object(kServices, "app-v1", "app");
+  c.api->put_object(kRoutes, route_json("cross", {{"app-v1", 1}}));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return condition(weir_parent(*c.api, "cross"), "ResolvedRefs").get_string("reason") ==
+               "BackendNotFound";
+      },
+      2s))
+      << c.api->object(kRoutes, "app-v1", "cross");
+  c.api->put_object(kServices, service_json("app-v1"));
+  EXPECT_TRUE(wait_until([&] { return served(port, 5)["v1"] == 5; }, 2s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return condition(weir_parent(*c.api, "cross"), "ResolvedRefs").get_string("status") ==
+               "True";
+      },
+      2s));
+}
+
 } // namespace
 } // namespace weir::test

@@ -49,9 +49,12 @@ public:
   const json::Value* find(Kind kind, const std::string& ns, const std::string& name) const;
   // Every object of a kind, by (ns, name).
   std::vector<std::pair<std::string, std::string>> names(Kind kind) const;
-  // An object as a write of ours returned it (the PATCH's answer): kept until the watch brings
-  // it or a newer one, without calling `changed` for a status-only difference.
-  void update(Kind kind, const json::Value& object);
+  // An object as a write of ours returned it (the PATCH's answer), which was built from the
+  // object at `based_on` (its resourceVersion): kept until the watch brings it or a newer one,
+  // without calling `changed` for a status-only difference. Ignored when the cache holds another
+  // version by now: the watch brought a newer object (a client's change made while the write
+  // was on its way), which the answer's older spec must not replace.
+  void update(Kind kind, const json::Value& object, const std::string& based_on);
   // For /ready, `show`, the log: the watch of each kind.
   std::vector<discovery::SourceStatus> status() const;
 
