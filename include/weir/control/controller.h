@@ -103,6 +103,9 @@ public:
                             const std::vector<std::pair<std::string, uint32_t>>& weights) const;
   // The weights a route's rollout gives it (live_.rollout_weights); an operator's set weight
   // stays on top of them until cleared.
+  void set_rollout_weights(const std::string& route,
+                           const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
+  void clear_rollout_weights(const std::string& route, Done done);
   // The live mirror a route's rollout sets (set_mirror: the canary at a percent): wins over the
   // route's `mirror` until cleared, on every worker from the next snapshot. Not in the state
   // file: the rollout manager keeps it with its own state and sets it again after a restart.
@@ -113,9 +116,6 @@ public:
   // them with its own state and sets them again after a restart or an upgrade.
   void set_rollout_header_routes(const std::string& route,
                                  runtime::Snapshot::Overrides::HeaderRoutes routes);
-  void set_rollout_weights(const std::string& route,
-                           const std::vector<std::pair<std::string, uint32_t>>& weights, Done done);
-  void clear_rollout_weights(const std::string& route, Done done);
   // Who decides the route's weights now: "operator" (a `set weight` override), "rollout" or
   // "config".
   const char* weights_owner(const std::string& route) const;
@@ -234,8 +234,6 @@ private:
   boost::asio::steady_timer metrics_timer_;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
-  std::map<std::string, runtime::Snapshot::Overrides::Mirror> rollout_mirrors_; // by route
-  std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   health::Checker checker_;
   health::Prober prober_;
   Ejections ejections_;
@@ -245,6 +243,8 @@ private:
   bool taking_over_ = false; // an upgrade's new process until finish_takeover()
   rollout::FastAbort fast_abort_;
   std::set<std::string> fast_abort_routes_; // routes whose rollout runs (reset_fast_abort)
+  std::map<std::string, runtime::Snapshot::Overrides::Mirror> rollout_mirrors_; // by route
+  std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
   std::function<std::string()> reload_refusal_;
