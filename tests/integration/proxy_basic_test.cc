@@ -339,6 +339,8 @@ TEST_F(ProxyBasic, ForwardingHeadersAndHopByHopRemoval) {
                            "Proxy-Foo: bar\r\n"
                            "Proxy-Authorization: Basic Zm9vOmJhcg==\r\n"
                            "X-End-To-End: kept\r\n"
+                           "X-Weir-Mirror: 1\r\n"
+                           "X-Weir-Synthetic: 1\r\n"
                            "\r\n"));
   auto r = client->read_response();
   ASSERT_TRUE(r);
@@ -358,6 +360,9 @@ TEST_F(ProxyBasic, ForwardingHeadersAndHopByHopRemoval) {
   EXPECT_EQ(values_of(seen, "x-end-to-end"), std::vector<std::string>{"kept"});
   for (const char* hop : {"x-secret-hop", "keep-alive", "te", "proxy-foo", "proxy-authorization"})
     EXPECT_TRUE(values_of(seen, hop).empty()) << hop << " was forwarded:\n" << r->body;
+  // weir's own marks are weir's to state: a client's forged ones never reach the upstream.
+  for (const char* mark : {"x-weir-mirror", "x-weir-synthetic"})
+    EXPECT_TRUE(values_of(seen, mark).empty()) << mark << " was forwarded:\n" << r->body;
   // Whatever Connection the upstream got is weir's own, not the client's list.
   for (const auto& c : values_of(seen, "connection"))
     EXPECT_EQ(c.find("X-Secret-Hop"), std::string::npos) << c;

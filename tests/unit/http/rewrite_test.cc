@@ -249,6 +249,18 @@ UpstreamRequestContext trusted_ctx() {
   return ctx;
 }
 
+TEST(RewriteUpstreamRequest, AClientsWeirMarksAreDroppedATrustedProxysKept) {
+  const std::string request = "GET / HTTP/1.1\r\nHost: h\r\nX-Weir-Mirror: 1\r\n"
+                              "x-weir-synthetic: top-up\r\nX-Weirdo: kept\r\n\r\n";
+  HeadCopy h = reparse_request(upstream_request(request));
+  EXPECT_FALSE(has(h, "X-Weir-Mirror"));
+  EXPECT_FALSE(has(h, "X-Weir-Synthetic"));
+  EXPECT_EQ(one(h, "X-Weirdo"), "kept");
+  HeadCopy t = reparse_request(upstream_request(request, trusted_ctx()));
+  EXPECT_EQ(one(t, "X-Weir-Mirror"), "1");
+  EXPECT_EQ(one(t, "X-Weir-Synthetic"), "top-up");
+}
+
 TEST(RewriteUpstreamRequest, XForwardedForAppended) {
   HeadCopy h = reparse_request(upstream_request(
       "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n\r\n",
