@@ -3,6 +3,7 @@
 #include "client.h"
 #include "wait.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <optional>
 
@@ -91,6 +92,15 @@ double LoadGen::rate() const {
   return secs > 0 ? static_cast<double>(responses()) / secs : 0;
 }
 
+std::chrono::milliseconds LoadGen::slowest() const {
+  std::chrono::steady_clock::duration out{};
+  for (const auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    out = std::max(out, w->slowest);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(out);
+}
+
 void LoadGen::run(Worker& w, std::chrono::duration<double> interval) {
   const std::string request = build_request("GET", path_, {}, {});
   std::unique_ptr<RawClient> client;
@@ -122,6 +132,7 @@ void LoadGen::run(Worker& w, std::chrono::duration<double> interval) {
       }
     }
     std::optional<HttpResponse> resp;
+    const auto sent_at = std::chrono::steady_clock::now();
     const bool sent = client->send(request);
     if (sent) resp = client->read_response(5s);
     if (!resp || resp->status == 0 || !resp->complete) {
@@ -145,6 +156,7 @@ void LoadGen::run(Worker& w, std::chrono::duration<double> interval) {
       std::lock_guard lock(w.mutex);
       ++w.responses;
       ++w.statuses[resp->status];
+      w.slowest = std::max(w.slowest, std::chrono::steady_clock::now() - sent_at);
       if (resp->status >= 200 && resp->status < 300)
         ++w.by_epoch[epoch][resp->header("x-served-by")];
     }

@@ -42,6 +42,8 @@ public:
   std::string report() const;
   // Responses per second from construction to stop() (or now).
   double rate() const;
+  // The longest a complete response took, from its request's send to its last byte.
+  std::chrono::milliseconds slowest() const;
 
 private:
   struct Worker {
@@ -52,6 +54,7 @@ private:
     uint64_t responses = 0;
     uint64_t failures = 0;
     uint64_t socket_errors = 0;
+    std::chrono::steady_clock::duration slowest{};
     std::vector<std::string> notes; // the first failures
   };
 
