@@ -153,6 +153,31 @@ parse_strace() {
     END { print total + 0, terr + 0, "total" }' "$1"
 }
 
+# wrk_under_strace OUT PIDS LABEL WRK_COMMAND...: runs the wrk command (with the caller's pinning)
+# while `strace -c -f` is attached to every pid of PIDS (space-separated), its summary in OUT;
+# sets W_OUT, W_ERRS, W_REQS and W_STRACE_PID (ended by then), and dies when wrk fails or completes nothing. strace stops the
+# traced process at every syscall, so the rate under it means nothing: calls per request counts.
+wrk_under_strace() {
+  local out=$1 pids=$2 label=$3 pid strace_pid trace_args=()
+  shift 3
+  for pid in $pids; do trace_args+=(-p "$pid"); done
+  strace -c -f -o "$out" "${trace_args[@]}" 2>"$out.err" &
+  strace_pid=$!
+  BENCH_PIDS+=("$strace_pid")
+  for _ in $(seq 100); do
+    grep -q attached "$out.err" 2>/dev/null && break
+    kill -0 "$strace_pid" 2>/dev/null || die "strace failed: $(cat "$out.err")"
+    sleep 0.05
+  done
+  sleep 0.3 # every thread attached (-f attaches them one by one)
+  W_OUT=$("$@" 2>&1) || die "wrk against $label under strace failed: $W_OUT"
+  kill -INT "$strace_pid"
+  wait "$strace_pid" 2>/dev/null || true
+  W_STRACE_PID=$strace_pid
+  read -r _ _ _ W_ERRS W_REQS _ <<<"$(parse_wrk <<<"$W_OUT")"
+  ((W_REQS > 0)) || die "no requests completed against $label under strace"
+}
+
 # --- configs ---------------------------------------------------------------------------------
 # All three proxies: the same two upstreams split 90/10, keep-alive upstream connections, no
 # access log, client keep-alive long enough never to end a measurement.

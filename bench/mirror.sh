@@ -509,24 +509,9 @@ SYS_ON=0
 if [[ $SYSCALL_DURATION != 0 ]]; then
   SYS_ON=1
   for t in "${TARGETS[@]}"; do
-    trace_args=()
-    for pid in ${TRACE_PIDS[$t]}; do trace_args+=(-p "$pid"); done
     out=$TMP/strace-$t.txt
-    strace -c -f -o "$out" "${trace_args[@]}" 2>"$out.err" &
-    strace_pid=$!
-    BENCH_PIDS+=("$strace_pid")
-    for _ in $(seq 100); do
-      grep -q attached "$out.err" 2>/dev/null && break
-      kill -0 "$strace_pid" 2>/dev/null || die "strace failed: $(cat "$out.err")"
-      sleep 0.05
-    done
-    sleep 0.3 # every thread attached (-f attaches them one by one)
-    W_OUT=$("${CLIENT_PIN[@]}" wrk -t1 -c"$CONNS" -d"$SYSCALL_DURATION" "http://127.0.0.1:${PORT_OF[$t]}/" 2>&1) ||
-      die "wrk against $t under strace failed: $W_OUT"
-    kill -INT "$strace_pid"
-    wait "$strace_pid" 2>/dev/null || true
-    read -r _ _ _ W_ERRS W_REQS _ <<<"$(parse_wrk <<<"$W_OUT")"
-    ((W_REQS > 0)) || die "no requests completed against $t under strace"
+    wrk_under_strace "$out" "${TRACE_PIDS[$t]}" "$t" "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNS" \
+      -d"$SYSCALL_DURATION" "http://127.0.0.1:${PORT_OF[$t]}/"
     total=$(parse_strace "$out" | awk '$3 == "total" { print $1 }')
     R[sys:$t]=$(ratio "$total" "$W_REQS")
     R[systop:$t]=$(parse_strace "$out" | awk -v n="$W_REQS" '$3 != "total" { printf "%.3f %s\n", $1 / n, $3 }' |

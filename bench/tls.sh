@@ -309,26 +309,12 @@ measure() {
 # SYSCALL_DURATION; sets S_PER (calls per request) and appends "key load target syscall calls
 # errors requests" lines to syscalls.txt.
 trace_syscalls() {
-  local t=$1 load=$2 pid strace_pid total out=$TMP/strace-$KEY-$2-$1.txt
-  local trace_args=() url="https://$TLS_NAME:${TARGET_PORT[$1]}/"
+  local t=$1 load=$2 total out=$TMP/strace-$KEY-$2-$1.txt
+  local url="https://$TLS_NAME:${TARGET_PORT[$1]}/"
   load_args "$load"
-  for pid in ${TRACE_PIDS[$t]}; do trace_args+=(-p "$pid"); done
-  strace -c -f -o "$out" "${trace_args[@]}" 2>"$out.err" &
-  strace_pid=$!
-  BENCH_PIDS+=("$strace_pid")
-  for _ in $(seq 100); do
-    grep -q attached "$out.err" 2>/dev/null && break
-    kill -0 "$strace_pid" 2>/dev/null || die "strace failed: $(cat "$out.err")"
-    sleep 0.05
-  done
-  sleep 0.3 # every thread attached (-f attaches them one by one)
-  W_OUT=$(wrk_tls "$FRESH" -d"$SYSCALL_DURATION" "${LOAD_ARGS[@]}" "$url" 2>&1) ||
-    die "wrk against $t under strace failed: $W_OUT"
-  kill -INT "$strace_pid"
-  wait "$strace_pid" 2>/dev/null || true
-  forget_pid "$strace_pid"
-  read -r _ _ _ W_ERRS W_REQS _ <<<"$(parse_wrk <<<"$W_OUT")"
-  ((W_REQS > 0)) || die "no requests completed against $t under strace"
+  wrk_under_strace "$out" "${TRACE_PIDS[$t]}" "$t" wrk_tls "$FRESH" -d"$SYSCALL_DURATION" \
+    "${LOAD_ARGS[@]}" "$url"
+  forget_pid "$W_STRACE_PID" # ended; tls.sh runs many
   parse_strace "$out" | awk -v k="$KEY" -v l="$load" -v t="$t" -v n="$W_REQS" '{ print k, l, t, $3, $1, $2, n }' \
     >>"$TMP/syscalls.txt"
   total=$(parse_strace "$out" | awk '$3 == "total" { print $1 }')
