@@ -105,6 +105,7 @@ void Sender::install(std::shared_ptr<const runtime::Snapshot> snapshot) {
       for (const auto& ep : svc.endpoints)
         keys.insert(ep.key);
     client_->forget_idle_except([&](const std::string& key) { return keys.count(key) > 0; });
+    std::erase_if(backing_off_, [&](const auto& b) { return keys.count(b.first) == 0; });
   });
 }
 
@@ -176,13 +177,23 @@ void Sender::send(Pending& p, bool noise, int service, std::string_view avoid_en
   uint32_t& cursor = cursors_[svc.id];
   const size_t n = svc.available.size();
   const runtime::Snapshot::Endpoint* ep = nullptr;
+  const auto now = std::chrono::steady_clock::now();
   for (size_t i = 0; i < n; ++i) {
     const auto& candidate = svc.endpoints[svc.available[cursor++ % n]];
     if (candidate.key == avoid_endpoint) continue;
+    if (auto b = backing_off_.find(candidate.key); b != backing_off_.end()) {
+      if (now < b->second) continue;
+      backing_off_.erase(b); // this copy tries it again
+    }
     ep = &candidate;
     break;
   }
-  if (!ep) return; // the caller made sure there is one
+  if (!ep) {
+    if (noise) return; // no second endpoint to ask this time
+    // Compared, the copy is judged as the failed connect it would have been.
+    count_drop(p.copy->route, DropReason::backing_off);
+    return on_sent(p.copy->seq, false, Answer{}, "connect");
+  }
   MirrorClient::Request req;
   req.endpoint = ep->address;
   req.key = ep->key;
@@ -193,11 +204,14 @@ void Sender::send(Pending& p, bool noise, int service, std::string_view avoid_en
   req.connect_timeout = p.connect_timeout;
   req.timeout = p.timeout;
   if (noise) p.noise_pending = true;
-  client_->send(std::move(req), [this, seq = p.copy->seq, noise, service = svc.id,
-                                 route = p.copy->route](Answer answer, std::string result) {
-    count_request(route, service, noise, result);
-    on_sent(seq, noise, std::move(answer), std::move(result));
-  });
+  client_->send(std::move(req),
+                [this, seq = p.copy->seq, noise, service = svc.id, route = p.copy->route,
+                 key = ep->key](Answer answer, std::string result) {
+                  count_request(route, service, noise, result);
+                  if (result == "connect")
+                    backing_off_[key] = std::chrono::steady_clock::now() + kConnectBackOff;
+                  on_sent(seq, noise, std::move(answer), std::move(result));
+                });
 }
 
 void Sender::on_sent(uint64_t seq, bool noise, Answer answer, std::string result) {

@@ -31,6 +31,8 @@ const char* drop_reason_name(DropReason r) {
     return "no_endpoint";
   case DropReason::tls:
     return "tls";
+  case DropReason::backing_off:
+    return "backing_off";
   case DropReason::kCount:
     break;
   }
