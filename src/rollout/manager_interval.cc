@@ -296,6 +296,7 @@ void Manager::finish_interval(State& s, Interval& in) {
   w.end_object();
 
   s.last_outcome = outcome_name(outcome);
+  s.last_verdict_at = clock_.now();
   s.last_reason = reason;
   s.last_details = w.take();
   ++s.verdicts[outcome_index(outcome)];

@@ -26,6 +26,7 @@ struct Manager::State {
   uint32_t inconclusive = 0;
   std::map<std::string, uint32_t> metric_failures; // external metric → failed intervals in a row
   std::string last_outcome;                        // the whole last verdict ("" before any)
+  std::optional<TimePoint> last_verdict_at;        // when it was given
   std::string last_reason;
   std::string last_details; // its JSON, for status
   std::string message;      // why it stands where it stands

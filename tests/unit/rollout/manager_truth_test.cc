@@ -87,6 +87,39 @@ TEST_F(RolloutManagerTest, AnAnalysisStepsEndRecordsOneVerdictPerInterval) {
   EXPECT_NE(times[1], times[2]);
 }
 
+TEST_F(RolloutManagerTest, AnAnalysisStepsLastIntervalIsJudgedBeforeItGoesOn) {
+  // Intervals end at 1 s and 2 s, and so does the step: the pass at 1 s judged only the first
+  // second, so the step goes on after the verdict on the second, whichever wakes first.
+  plan().steps = {set_weight(10), analysis(2s), set_weight(100)};
+  host.windows[kCanary] = kHealthy;
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(1s);
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{"pass"}));
+  advance(1s);
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{"pass", "pass"}));
+  EXPECT_EQ(phase(), "Healthy");
+}
+
+TEST_F(RolloutManagerTest, AStepThatEndsBetweenIntervalsWaitsForTheIntervalItEndsIn) {
+  // The intervals run from the start (1 s, 2 s, 3 s); the analysis step runs from 0.5 s to
+  // 2.5 s. The pass at 2 s says nothing of 2-2.5 s: the verdict at 3 s decides.
+  plan().steps = {set_weight(10), pause(500ms), analysis(2s), set_weight(100)};
+  host.windows[kCanary] = kHealthy;
+  ASSERT_EQ(manager->begin("r", ""), "");
+  advance(2s);
+  ASSERT_EQ(outcomes(), (std::vector<std::string>{"pass", "pass"}));
+  host.windows[kCanary] = kThreePercentErrors;
+  advance(500ms);
+  EXPECT_EQ(step(), 2) << status().get_string("message");
+  EXPECT_NE(phase(), "Healthy");
+  advance(500ms);
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{"pass", "pass", "fail"}));
+  EXPECT_NE(phase(), "Healthy");
+  host.windows[kCanary] = kHealthy;
+  advance(1s);
+  EXPECT_EQ(phase(), "Healthy") << "the next passing interval moves on";
+}
+
 TEST_F(RolloutManagerTest, AnAnalysisStepGoesOnAtTheFirstPassingIntervalAfterItsEnd) {
   plan().steps = {set_weight(10), analysis(2s), set_weight(100)};
   host.windows[kCanary] = kStarved;
