@@ -155,8 +155,9 @@ parse_strace() {
 
 # wrk_under_strace OUT PIDS LABEL WRK_COMMAND...: runs the wrk command (with the caller's pinning)
 # while `strace -c -f` is attached to every pid of PIDS (space-separated), its summary in OUT;
-# sets W_OUT, W_ERRS, W_REQS and W_STRACE_PID (ended by then), and dies when wrk fails or completes nothing. strace stops the
-# traced process at every syscall, so the rate under it means nothing: calls per request counts.
+# sets W_OUT, W_ERRS, W_REQS and W_STRACE_PID (ended by then), and dies when wrk fails or
+# completes nothing. strace stops the traced process at every syscall, so the rate under it
+# means nothing: calls per request counts.
 wrk_under_strace() {
   local out=$1 pids=$2 label=$3 pid strace_pid trace_args=()
   shift 3

@@ -187,14 +187,6 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
   bool host_written = false;
   for (const Header& h : req.headers) {
     if (!forwarded(h.name)) continue;
-    // weir's own marks (x-weir-mirror on a mirrored copy, x-weir-synthetic on probes and top-up
-    // traffic) are stated by weir, never by a client: an upstream that skips side effects for a
-    // mirror copy, or a log that sets synthetic traffic apart, must not be fooled by a forged
-    // one. Like Envoy's x-envoy-* from an untrusted peer; a trusted proxy's are kept. Other
-    // x-weir-* names are the user's (an override or tester header) and pass.
-    if (!ctx.trusted_peer &&
-        (iequals(h.name, "x-weir-mirror") || iequals(h.name, "x-weir-synthetic")))
-      continue;
     // A filter never names what the switch below handles (the config refuses those names).
     if (ctx.headers && ctx.headers->drops(h.name)) continue;
     switch (h.name.size()) {
@@ -231,8 +223,17 @@ void write_upstream_request(const Head& req, const UpstreamRequestContext& ctx, 
     case 15:
       if (iequals(h.name, "x-forwarded-for")) continue; // re-stated below
       break;
+    // weir's own marks (x-weir-mirror on a mirrored copy, x-weir-synthetic on probes and top-up
+    // traffic) are stated by weir, never by a client: an upstream that skips side effects for a
+    // mirror copy, or a log that sets synthetic traffic apart, must not be fooled by a forged
+    // one. Like Envoy's x-envoy-* from an untrusted peer; a trusted proxy's are kept. Other
+    // x-weir-* names are the user's (an override or tester header) and pass.
+    case 13:
+      if (!ctx.trusted_peer && iequals(h.name, "x-weir-mirror")) continue;
+      break;
     case 16:
       if (iequals(h.name, "x-forwarded-host")) continue;
+      if (!ctx.trusted_peer && iequals(h.name, "x-weir-synthetic")) continue;
       break;
     case 17:
       if (iequals(h.name, "x-forwarded-proto")) continue;

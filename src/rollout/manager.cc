@@ -378,12 +378,11 @@ void Manager::run_steps(State& s) {
         save();
         return step_due_at(s, *s.step_deadline);
       }
-      // A pass given before the step's end leaves its last stretch unjudged (an interval that
-      // ends with the step, when the step's timer fires first): only a pass at or after the
-      // end moves on at once, else the next passing verdict (an interval's) does.
+      // The step's time is over. Only a pass given at or after its end moves on at once (one
+      // given before leaves the last stretch unjudged: an interval that ends with the step,
+      // when the step's timer fires first); else the next passing verdict (an interval's) does.
       if (analysis && (s.last_outcome != "pass" || !s.last_verdict_at ||
                        *s.last_verdict_at < *s.step_deadline)) {
-        // The step's time is over; the next passing verdict (an interval's) moves on.
         s.awaiting_pass = true;
         s.message = "step " + std::to_string(s.step + 1) +
                     ": analysis time is over, waiting for a passing interval" +
