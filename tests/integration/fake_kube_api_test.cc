@@ -304,6 +304,122 @@ TEST(FakeKubeApi, DisconnectedWatchesEndInErrorForTheClient) {
   }
 }
 
+// A write with curl: `method` (POST, PUT, DELETE) of `body` (JSON, or none) to `target`.
+Answer write(const FakeKubeApi& api, const std::string& method, const std::string& target,
+             const std::string& body = "") {
+  std::vector<std::string> argv = curl_argv(api, api.token(), target);
+  const std::string url = argv.back();
+  argv.pop_back();
+  argv.insert(argv.end(), {"-X", method});
+  if (!body.empty())
+    argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
+  argv.push_back(url);
+  RunResult r = run_command(argv, quick());
+  EXPECT_TRUE(r.exited && r.code == 0) << method << " " << target << ": " << r.code << " " << r.err;
+  const size_t at = r.out.rfind("\nstatus=");
+  if (at == std::string::npos) return {};
+  return {std::stoi(r.out.substr(at + 8)), r.out.substr(0, at)};
+}
+
+const std::string kLeases = "/apis/coordination.k8s.io/v1/namespaces/weir/leases";
+
+std::string lease_body(const std::string& holder, const std::string& resource_version = "") {
+  return R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"l1",)" +
+         (resource_version.empty() ? "" : R"("resourceVersion":")" + resource_version + R"(",)") +
+         R"("labels":{"weir.dev/cluster":"edge"}},"spec":{"holderIdentity":")" + holder +
+         R"(","leaseDurationSeconds":5}})";
+}
+
+TEST(FakeKubeApi, ClientsCreateReplaceAndDeleteObjectsWithTheirPreconditions) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  // Leases and ConfigMaps are served before any exists.
+  const Answer empty =
+      fetch(*api, api->token(), kLeases + "?labelSelector=weir.dev%2Fcluster%3Dedge");
+  EXPECT_EQ(empty.status, 200) << empty.body;
+  EXPECT_NE(empty.body.find(R"("items":[])"), std::string::npos) << empty.body;
+  EXPECT_EQ(fetch(*api, api->token(), "/api/v1/namespaces/weir/configmaps").status, 200);
+
+  auto curl = Process::start(
+      curl_argv(*api, api->token(),
+                kLeases + "?watch=1&resourceVersion=" + std::to_string(api->resource_version()) +
+                    "&timeoutSeconds=30"));
+  ASSERT_TRUE(curl);
+  ASSERT_TRUE(api->wait_open_watches(1, 10s)) << curl->output();
+
+  const Answer created = write(*api, "POST", kLeases, lease_body("r1"));
+  EXPECT_EQ(created.status, 201) << created.body;
+  const std::string first_version = std::to_string(api->resource_version()); // what the create made
+  EXPECT_NE(created.body.find(R"("namespace":"weir")"), std::string::npos) << created.body;
+  EXPECT_NE(created.body.find(rv(api->resource_version())), std::string::npos) << created.body;
+  EXPECT_NE(created.body.find(R"("uid":)"), std::string::npos) << created.body;
+  const Answer again = write(*api, "POST", kLeases, lease_body("r2"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find(R"("reason":"AlreadyExists","code":409})"), std::string::npos)
+      << again.body;
+  EXPECT_NE(again.body.find(R"(leases.coordination.k8s.io \"l1\" already exists)"),
+            std::string::npos)
+      << again.body;
+
+  // A replace from the version read wins once; the second from that version is a conflict.
+  const Answer taken = write(*api, "PUT", kLeases + "/l1", lease_body("r2", first_version));
+  EXPECT_EQ(taken.status, 200) << taken.body;
+  const uint64_t taken_version = api->resource_version();
+  EXPECT_NE(taken.body.find(rv(taken_version)), std::string::npos) << taken.body;
+  const Answer late = write(*api, "PUT", kLeases + "/l1", lease_body("r3", first_version));
+  EXPECT_EQ(late.status, 409);
+  EXPECT_NE(late.body.find(R"("reason":"Conflict","code":409})"), std::string::npos) << late.body;
+  EXPECT_NE(api->object("/apis/coordination.k8s.io/v1/leases", "weir", "l1").find(R"("r2")"),
+            std::string::npos);
+  // Without a resourceVersion: unconditional.
+  EXPECT_EQ(write(*api, "PUT", kLeases + "/l1", lease_body("r4")).status, 200);
+  EXPECT_EQ(write(*api, "PUT", kLeases + "/nope", lease_body("r4")).status, 400); // name differs
+  EXPECT_EQ(write(*api, "PUT", "/apis/coordination.k8s.io/v1/namespaces/other/leases/l1",
+                  lease_body("r4"))
+                .status,
+            404);
+  const Answer got = fetch(*api, api->token(), kLeases + "/l1");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_NE(got.body.find(R"("holderIdentity":"r4")"), std::string::npos) << got.body;
+
+  const Answer deleted = write(*api, "DELETE", kLeases + "/l1");
+  EXPECT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_NE(deleted.body.find(rv(api->resource_version())), std::string::npos) << deleted.body;
+  EXPECT_EQ(write(*api, "DELETE", kLeases + "/l1").status, 404);
+  EXPECT_EQ(fetch(*api, api->token(), kLeases + "/l1").status, 404);
+  EXPECT_EQ(api->object("/apis/coordination.k8s.io/v1/leases", "weir", "l1"), "");
+
+  ASSERT_TRUE(curl->wait_for_line("DELETED", 10s)) << curl->output();
+  const auto events = events_of(curl->output());
+  ASSERT_EQ(events.size(), 4u) << curl->output();
+  EXPECT_TRUE(events[0].starts_with(R"({"type":"ADDED","object":{"apiVersion":)")) << events[0];
+  EXPECT_TRUE(events[1].starts_with(R"({"type":"MODIFIED",)")) << events[1];
+  EXPECT_NE(events[1].find(rv(taken_version)), std::string::npos) << events[1];
+  EXPECT_TRUE(events[2].starts_with(R"({"type":"MODIFIED",)")) << events[2];
+  EXPECT_TRUE(events[3].starts_with(R"({"type":"DELETED",)")) << events[3];
+}
+
+TEST(FakeKubeApi, DownRefusesEveryConnectionAndEndsWatchesThenServesTheSameData) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  EXPECT_EQ(write(*api, "POST", kLeases, lease_body("r1")).status, 201);
+  auto watch = Process::start(curl_argv(*api, api->token(), kLeases + "?watch=1"));
+  ASSERT_TRUE(watch);
+  ASSERT_TRUE(api->wait_open_watches(1, 10s)) << watch->output();
+  api->set_down(true);
+  EXPECT_EQ(api->open_watches(), 0);
+  const auto ended = watch->wait_exit(10s);
+  ASSERT_TRUE(ended);
+  EXPECT_NE(*ended, 0) << watch->output();
+  RunResult refused = run_command(curl_argv(*api, api->token(), kLeases + "/l1"), quick());
+  EXPECT_TRUE(refused.exited);
+  EXPECT_NE(refused.code, 0) << refused.out; // reset in the TLS handshake
+  api->set_down(false);
+  const Answer back = fetch(*api, api->token(), kLeases + "/l1");
+  EXPECT_EQ(back.status, 200);
+  EXPECT_NE(back.body.find(R"("holderIdentity":"r1")"), std::string::npos) << back.body;
+}
+
 // --- the wire format against a real client ---
 
 // Lists the service's slices with python3-kubernetes, then watches from the list's version (or
@@ -426,6 +542,68 @@ TEST(FakeKubeApi, KubernetesPythonClientRaises410ForAnExpiredVersion) {
                 "APIEXCEPTION status=410 reason=Expired: too old resource version: " +
                     std::to_string(old) + " (" + std::to_string(now) + ")",
             }))
+      << python->output();
+}
+
+// Creates, replaces (from a stale version: 409), reads and deletes a Lease with python3-kubernetes,
+// whose models must decode what the fake answers.
+constexpr const char* kPythonLeases = R"(
+import sys, datetime
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+url, ca, token = sys.argv[1:4]
+config = client.Configuration()
+config.host = url
+config.ssl_ca_cert = ca
+config.api_key = {"authorization": "Bearer " + token}
+api = client.CoordinationV1Api(client.ApiClient(config))
+now = datetime.datetime.now(datetime.timezone.utc)
+body = client.V1Lease(metadata=client.V1ObjectMeta(name="l1", labels={"weir.dev/cluster": "edge"}),
+                      spec=client.V1LeaseSpec(holder_identity="r1", lease_duration_seconds=5,
+                                              renew_time=now, acquire_time=now))
+made = api.create_namespaced_lease("weir", body)
+print("CREATED holder=%s rv=%s renew=%s" % (made.spec.holder_identity,
+      made.metadata.resource_version, made.spec.renew_time == now), flush=True)
+made.spec.holder_identity = "r2"
+replaced = api.replace_namespaced_lease("l1", "weir", made)
+print("REPLACED holder=%s" % replaced.spec.holder_identity, flush=True)
+made.spec.holder_identity = "r3"
+try:
+    api.replace_namespaced_lease("l1", "weir", made)
+except ApiException as e:
+    print("STALE status=%s" % e.status, flush=True)
+read = api.read_namespaced_lease("l1", "weir")
+print("READ holder=%s" % read.spec.holder_identity, flush=True)
+listed = api.list_namespaced_lease("weir", label_selector="weir.dev/cluster=edge")
+print("LIST %s" % [l.metadata.name for l in listed.items], flush=True)
+api.delete_namespaced_lease("l1", "weir")
+try:
+    api.read_namespaced_lease("l1", "weir")
+except ApiException as e:
+    print("GONE status=%s" % e.status, flush=True)
+)";
+
+TEST(FakeKubeApi, KubernetesPythonClientWritesLeases) {
+  auto api = FakeKubeApi::start();
+  ASSERT_TRUE(api);
+  auto python =
+      Process::start({kPython, "-c", kPythonLeases, api->url(), api->ca_file(), api->token()});
+  ASSERT_TRUE(python);
+  ASSERT_EQ(python->wait_exit(20s), 0) << python->output();
+  std::vector<std::string> lines;
+  for (const auto& line : nonempty_lines_of(python->output()))
+    for (const char* prefix : {"CREATED ", "REPLACED ", "STALE ", "READ ", "LIST ", "GONE "})
+      if (line.starts_with(prefix)) lines.push_back(line);
+  const uint64_t created = api->resource_version() - 2; // then the replace, then the delete
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "CREATED holder=r1 rv=" + std::to_string(created) + " renew=True",
+                       "REPLACED holder=r2",
+                       "STALE status=409",
+                       "READ holder=r2",
+                       "LIST ['l1']",
+                       "GONE status=404",
+                   }))
       << python->output();
 }
 

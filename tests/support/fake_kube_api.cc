@@ -85,6 +85,8 @@ std::string reason_phrase(int status) {
   switch (status) {
   case 200:
     return "OK";
+  case 201:
+    return "Created";
   case 400:
     return "Bad Request";
   case 401:
@@ -93,6 +95,8 @@ std::string reason_phrase(int status) {
     return "Not Found";
   case 405:
     return "Method Not Allowed";
+  case 409:
+    return "Conflict";
   case 431:
     return "Request Header Fields Too Large";
   default:
@@ -425,12 +429,15 @@ struct FakeKubeApi::Impl {
                                "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
                                "/apis/gateway.networking.k8s.io/v1/referencegrants",
                                "/api/v1/services",
-                               "/api/v1/namespaces"};
+                               "/api/v1/namespaces",
+                               "/apis/coordination.k8s.io/v1/leases",
+                               "/api/v1/configmaps"};
   std::vector<FakePatch> patches;
   int patch_failures = 0; // PATCHes still to refuse with patch_failure_status
   int patch_failure_status = 500;
 
   std::atomic<int> open_watches{0};
+  std::atomic<bool> down{false}; // set_down(): every connection is reset on arrival
 
   // Serving thread only: every connection not yet closed, so changes reach the watches among
   // them and the destructor can close them all.
@@ -445,9 +452,16 @@ struct FakeKubeApi::Impl {
   std::pair<int, std::string> get_object(const ResourcePath& path) const;
   std::pair<int, std::string> patch_status(const ResourcePath& path, const Request& request,
                                            std::future<void>& delivered);
+  // A client's POST, PUT or DELETE of one object (checked_write() says what is refused).
+  std::pair<int, std::string> write_object(const ResourcePath& path, const Request& request,
+                                           std::future<void>& delivered);
   // Caller holds mutex: stores `object` under `collection` and publishes the change.
   std::future<void> store(const std::string& collection, const json::Value& object,
                           uint64_t& version);
+  // Caller holds mutex: removes the object, if there is one, and publishes DELETED with its
+  // last state under a new resourceVersion (`version`, 0 when there was none).
+  std::future<void> remove(const std::string& collection, const std::string& ns,
+                           const std::string& name, uint64_t& version);
   // Caller holds mutex: records the change and queues its delivery, so deliveries run in
   // resourceVersion order. The returned future is ready once the watches have it.
   std::future<void> publish(Event event);
@@ -532,7 +546,11 @@ public:
   }
 
   void reset() {
-    if (!watching_) return;
+    if (watching_) reset_now();
+  }
+
+  // A TCP reset whatever the connection is doing (set_down()).
+  void reset_now() {
     socket_.set_option(tcp::socket::linger(true, 0), ignored_);
     close_socket();
   }
@@ -704,6 +722,12 @@ private:
 void FakeKubeApi::Impl::accept() {
   acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec) return;
+    if (down) {
+      error_code ignored;
+      socket.set_option(tcp::socket::linger(true, 0), ignored);
+      socket.close(ignored);
+      return accept();
+    }
     auto connection = std::make_shared<Connection>(*this, std::move(socket));
     connections.insert(connection);
     connection->start();
@@ -735,6 +759,7 @@ void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection, Re
   const std::string& target = request.target;
   const std::string& authorization = request.authorization;
   std::lock_guard lock(mutex);
+  if (down) return connection->reset_now(); // came in before set_down(true)
   auto answer = [&](int status, const std::string& body) {
     requests.push_back(method + " " + target + " status=" + std::to_string(status));
     connection->respond(status, body);
@@ -769,6 +794,14 @@ void FakeKubeApi::Impl::handle(const std::shared_ptr<Connection>& connection, Re
   if (method == "PATCH" && !resource->name.empty() && !slices_wanted) {
     std::future<void> delivered; // the watches get it after this handler: not waited for here
     auto [status, body] = patch_status(*resource, request, delivered);
+    return answer(status, body);
+  }
+  const bool to_collection = resource->name.empty() && method == "POST";
+  const bool to_object = !resource->name.empty() && resource->subresource.empty() &&
+                         (method == "PUT" || method == "DELETE");
+  if (!slices_wanted && (to_collection || to_object)) {
+    std::future<void> delivered; // as for PATCH
+    auto [status, body] = write_object(*resource, request, delivered);
     return answer(status, body);
   }
   if (method != "GET" || (slices_wanted && !resource->name.empty()))
@@ -930,6 +963,51 @@ std::pair<int, std::string> FakeKubeApi::Impl::patch_status(const ResourcePath& 
   delivered = publish(
       Event{version, "MODIFIED", path.collection, path.ns, path.name, it->second.labels, text});
   return {200, text};
+}
+
+std::pair<int, std::string> FakeKubeApi::Impl::write_object(const ResourcePath& path,
+                                                            const Request& request,
+                                                            std::future<void>& delivered) {
+  auto it = objects.find({path.collection, path.ns, path.name});
+  const GenericObject* present = it == objects.end() ? nullptr : &it->second;
+  if (request.method == "DELETE") {
+    if (!present) return {404, status_json(404, "NotFound", "\"" + path.name + "\" not found")};
+    uint64_t version = 0;
+    json::Value last = present->object;
+    delivered = remove(path.collection, path.ns, path.name, version);
+    json::Value meta =
+        with_member(last["metadata"], "resourceVersion", json::Value(std::to_string(version)));
+    return {200, to_json(with_member(last, "metadata", std::move(meta)))};
+  }
+  if (request.method == "POST") {
+    // The name is in the body, not the path.
+    auto parsed = json::parse(request.body);
+    const std::string name = parsed.value ? (*parsed.value)["metadata"].get_string("name") : "";
+    auto named = objects.find({path.collection, path.ns, name});
+    present = named == objects.end() ? nullptr : &named->second;
+  }
+  CheckedWrite write = checked_write(request.method, path, request.body, present);
+  if (!write.object) return {write.status, status_json(write.status, write.reason, write.message)};
+  uint64_t version = 0;
+  delivered = store(path.collection, *write.object, version);
+  const json::Value& meta = (*write.object)["metadata"];
+  return {request.method == "POST" ? 201 : 200,
+          to_json(objects.at({path.collection, path.ns, meta.get_string("name")}).object)};
+}
+
+std::future<void> FakeKubeApi::Impl::remove(const std::string& collection, const std::string& ns,
+                                            const std::string& name, uint64_t& version) {
+  auto it = objects.find({collection, ns, name});
+  version = 0;
+  if (it == objects.end()) return {};
+  version = ++resource_version;
+  json::Value meta = with_member(it->second.object["metadata"], "resourceVersion",
+                                 json::Value(std::to_string(version)));
+  std::future<void> delivered =
+      publish(Event{version, "DELETED", collection, ns, name, it->second.labels,
+                    to_json(with_member(it->second.object, "metadata", std::move(meta)))});
+  objects.erase(it);
+  return delivered;
 }
 
 std::future<void> FakeKubeApi::Impl::store(const std::string& collection, const json::Value& object,
@@ -1185,20 +1263,12 @@ uint64_t FakeKubeApi::put_object(const std::string& collection, const std::strin
 uint64_t FakeKubeApi::delete_object(const std::string& collection, const std::string& ns,
                                     const std::string& name) {
   std::future<void> delivered;
-  uint64_t version;
+  uint64_t version = 0;
   {
     std::lock_guard lock(impl_->mutex);
-    auto it = impl_->objects.find({collection, ns, name});
-    if (it == impl_->objects.end()) return 0;
-    version = ++impl_->resource_version;
-    json::Value meta = with_member(it->second.object["metadata"], "resourceVersion",
-                                   json::Value(std::to_string(version)));
-    delivered =
-        impl_->publish(Event{version, "DELETED", collection, ns, name, it->second.labels,
-                             to_json(with_member(it->second.object, "metadata", std::move(meta)))});
-    impl_->objects.erase(it);
+    delivered = impl_->remove(collection, ns, name, version);
   }
-  delivered.wait();
+  if (delivered.valid()) delivered.wait();
   return version;
 }
 
@@ -1212,6 +1282,12 @@ std::string FakeKubeApi::object(const std::string& collection, const std::string
 std::vector<FakePatch> FakeKubeApi::patches() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->patches;
+}
+
+void FakeKubeApi::set_down(bool down) {
+  impl_->down = down;
+  if (down)
+    impl_->on_each_connection([](Impl::Connection& connection) { connection.reset_now(); }).wait();
 }
 
 void FakeKubeApi::fail_patches(int status, int times) {

@@ -41,17 +41,19 @@ struct FakePatch {
 
 // An in-process fake of the Kubernetes API server's discovery.k8s.io/v1 EndpointSlice API, for
 // weir's service-discovery tests (and of any other resource's objects, for the Gateway API
-// controller's: put_object): HTTPS on 127.0.0.1 (kernel-chosen port, certificate from a
-// test CA made at start), bearer-token authentication, LIST and WATCH in the real server's wire
-// format (JSON; a watch is a chunked stream of one JSON event per chunk and line), resource
-// versions with a history that a test can expire (410 Gone), bookmarks, timeoutSeconds, and
-// abrupt disconnects. Requests are parsed by weir's own http::Parser; every connection carries one
+// controller's and the cluster store's: put_object, and clients' POST, PUT and DELETE): HTTPS on
+// 127.0.0.1 (kernel-chosen port, certificate from a test CA made at start), bearer-token
+// authentication, LIST and WATCH in the real server's wire format (JSON; a watch is a chunked
+// stream of one JSON event per chunk and line), resource versions with a history that a test can
+// expire (410 Gone), bookmarks, timeoutSeconds, abrupt disconnects, and an outage (set_down).
+// Requests are parsed by weir's own http::Parser; every connection carries one
 // request and is closed after its answer (Connection: close).
 //
 // Thread contract: it serves on its own thread (one io_context); every public member may be
-// called from any thread. The changes (put_slice, delete_slice, expire_*, disconnect_watches,
-// send_bookmark) return once the serving thread has acted on the open watches: the events are
-// queued for writing, or the connections closed. Events reach each watch in resourceVersion order.
+// called from any thread. The changes (put_slice, delete_slice, put_object, delete_object,
+// expire_*, disconnect_watches, send_bookmark, set_down) return once the serving thread has acted
+// on the open watches: the events are queued for writing, or the connections closed. Events reach
+// each watch in resourceVersion order.
 class FakeKubeApi {
 public:
   // Makes a CA, a server certificate for 127.0.0.1/localhost and a token file under temp_dir(),
@@ -87,6 +89,12 @@ public:
   // moves the resourceVersion on, and sends MODIFIED. Returns the resourceVersion (0 and
   // ADD_FAILURE when object_json is no object with a name).
   uint64_t put_object(const std::string& collection, const std::string& object_json);
+  // Clients write them too, as the API server lets them (the cluster store's Leases and
+  // ConfigMap, cluster/kubernetes_store.h): POST to the collection creates (201; 409
+  // AlreadyExists when present), PUT to the object replaces (200; 404 when missing; 409 Conflict
+  // when its metadata.resourceVersion is set and not the stored one), DELETE removes (200 with
+  // the object's last state; 404 when missing); each sends its event to the watches. Any
+  // collection put_object used is served, and Leases and ConfigMaps from the start.
   // DELETED under a new resourceVersion (returned); 0 if there is no such object.
   uint64_t delete_object(const std::string& collection, const std::string& ns,
                          const std::string& name);
@@ -97,6 +105,12 @@ public:
   std::vector<FakePatch> patches() const;
   // The next `times` PATCHes are answered `status` (e.g. 500, 409) and change nothing.
   void fail_patches(int status, int times);
+
+  // Down: every connection, open or new, is reset (a TCP reset after accept: the client's
+  // connect succeeds, its TLS handshake or request fails), open watches included. Up again: it
+  // serves as before, with every object and the history intact. Returns once open connections
+  // are reset.
+  void set_down(bool down);
 
   // The cluster's current resourceVersion: what a LIST answers now.
   uint64_t resource_version() const;

@@ -122,4 +122,55 @@ GenericObject stored_object(const json::Value& given, const GenericObject* befor
   return out;
 }
 
+CheckedWrite checked_write(std::string_view method, const ResourcePath& path, std::string_view body,
+                           const GenericObject* present) {
+  CheckedWrite out;
+  auto refuse = [&](int status, const char* reason, std::string message) {
+    out.status = status;
+    out.reason = reason;
+    out.message = std::move(message);
+    return out;
+  };
+  // "leases.coordination.k8s.io": the resource and its group, as the API server names them.
+  std::string resource = path.collection.substr(path.collection.rfind('/') + 1);
+  if (path.collection.starts_with("/apis/")) {
+    const size_t group_end = path.collection.find('/', 6);
+    resource += "." + path.collection.substr(6, group_end - 6);
+  }
+  auto parsed = json::parse(body);
+  if (!parsed.value || !parsed.value->is_object())
+    return refuse(400, "BadRequest", "the body is not a JSON object: " + parsed.error);
+  const json::Value& meta = (*parsed.value)["metadata"];
+  const std::string name = meta.get_string("name");
+  if (name.empty())
+    return refuse(422, "Invalid",
+                  resource + " \"\" is invalid: metadata.name: "
+                             "Required value: name is required");
+  if (method == "PUT" && name != path.name)
+    return refuse(400, "BadRequest",
+                  "the name of the object (" + name + ") does not match the name on the URL (" +
+                      path.name + ")");
+  const std::string ns = meta.get_string("namespace", path.ns);
+  if (ns != path.ns)
+    return refuse(400, "BadRequest",
+                  "the namespace of the provided object does not match the "
+                  "namespace sent on the request");
+  if (method == "POST" && present)
+    return refuse(409, "AlreadyExists", resource + " \"" + name + "\" already exists");
+  if (method == "PUT" && !present)
+    return refuse(404, "NotFound", resource + " \"" + name + "\" not found");
+  const std::string wanted = meta.get_string("resourceVersion");
+  if (method == "PUT" && !wanted.empty() &&
+      wanted != present->object["metadata"].get_string("resourceVersion"))
+    return refuse(409, "Conflict",
+                  "Operation cannot be fulfilled on " + resource + " \"" + name +
+                      "\": the object has been modified; please apply your changes to the "
+                      "latest version and try again");
+  out.object = with_member(
+      *parsed.value, "metadata",
+      with_member(meta, "namespace",
+                  path.ns.empty() ? std::nullopt : std::optional(json::Value(path.ns))));
+  return out;
+}
+
 } // namespace weir::test

@@ -56,4 +56,18 @@ GenericObject stored_object(const json::Value& given, const GenericObject* befor
                             uint64_t resource_version, const std::string& uid,
                             const std::string& created);
 
+// What a client's POST (create) or PUT (replace) of `body` at `path` stores, as the API server
+// checks it: a JSON object whose metadata.name is the path's (PUT) or is given (POST), whose
+// metadata.namespace, when given, is the path's; POST of a present object is 409 AlreadyExists,
+// PUT of a missing one 404 NotFound, and PUT whose metadata.resourceVersion is set and is not
+// the stored one 409 Conflict (no resourceVersion: an unconditional replace).
+struct CheckedWrite {
+  std::optional<json::Value> object; // with metadata.namespace set to the path's; else refused:
+  int status = 0;
+  std::string reason;  // "AlreadyExists", "Conflict", "NotFound", "BadRequest", "Invalid"
+  std::string message; // as the API server words it
+};
+CheckedWrite checked_write(std::string_view method, const ResourcePath& path, std::string_view body,
+                           const GenericObject* present);
+
 } // namespace weir::test
