@@ -1,6 +1,7 @@
 // weir: wires the modules together — flags, config, workers, signals.
 #include "weir/base/build_id.h"
 #include "weir/base/log.h"
+#include "weir/cluster/fleet.h"
 #include "weir/config/duration.h"
 #include "weir/config/loader.h"
 #include "weir/control/admin_server.h"
@@ -146,6 +147,8 @@ int run(const std::string& path, int upgrade_fd) {
   controller.register_commands(commands);
   weir::rollout::Manager rollouts(control_io, controller);
   rollouts.register_commands(commands);
+  // With `cluster`: the replicas share live state and one rollout per route (cluster/fleet.h).
+  weir::cluster::Fleet fleet(control_io, controller, rollouts, commands);
   // The admin listener before the workers' listeners too: a taken admin port stops weir before
   // it serves anything. It answers /ready with 503 until the workers run.
   weir::control::AdminServer admin_server(control_io, controller);
@@ -206,6 +209,7 @@ int run(const std::string& path, int upgrade_fd) {
          commands.refuse_all(weir::control::kHandedOver);
          notifier.hand_over();
          controller.hand_off(); // the state file is the new process's now
+         fleet.stop();          // the new process is the replica now
          rollouts.stop();
          controller.stop();
          // Its clients have a new weir to go to, on their next request: a connection idle for
@@ -271,6 +275,7 @@ int run(const std::string& path, int upgrade_fd) {
     if (config->admin.enabled && admin_adopted) admin_server.start_accepting();
     adopted_control = nullptr; // ours now: removed when this weir stops
   }
+  fleet.start();    // before the rollouts: a replica of a fleet runs none until it leads
   rollouts.start(); // resumes saved (or handed over) rollouts
   for (const auto& b : controller.workers().bound())
     std::printf("weir: listening %s\n", b.c_str());
@@ -334,6 +339,7 @@ int run(const std::string& path, int upgrade_fd) {
   upgrader.abandon("weir is stopping");
   if (!handed_over) control_server.close();
   admin_server.close();
+  fleet.stop(); // gives up the lead: another replica takes the rollouts at once
   rollouts.stop();
   controller.stop();
   controller.workers().drain_and_join(controller.config().drain_timeout);

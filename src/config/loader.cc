@@ -1,5 +1,6 @@
 #include "weir/config/loader.h"
 
+#include "cluster_reader.h"
 #include "discovery_reader.h"
 #include "filter_reader.h"
 #include "health_reader.h"
@@ -83,7 +84,8 @@ private:
     Fields f(c_, top,
              {"workers", "io", "listeners", "services", "routes", "limits", "access_log",
               "drain_timeout", "control", "admin", "state_dir", "trusted_proxies",
-              "tls_reload_interval", "shutdown_delay", "resolver", "kubernetes", "gateway"});
+              "tls_reload_interval", "shutdown_delay", "resolver", "kubernetes", "gateway",
+              "cluster"});
 
     config_.workers = default_workers();
     if (auto w = f.get("workers")) read_workers(*w);
@@ -130,6 +132,7 @@ private:
     if (auto t = f.get("trusted_proxies")) read_trusted_proxies(*t);
     if (auto r = f.get("resolver")) read_resolver(c_, *r, config_.resolver);
     if (auto k = f.get("kubernetes")) read_kubernetes(c_, *k, base_dir_, config_.kubernetes);
+    if (auto cl = f.get("cluster")) read_cluster(c_, *cl, config_.cluster);
 
     check_references();
   }

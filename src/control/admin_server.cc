@@ -447,6 +447,7 @@ void AdminServer::write_metrics(std::string& out) const {
   e.version = WEIR_VERSION;
   metrics::write_prometheus(e, out);
   controller_.write_rollout_metrics(out);
+  controller_.write_fleet_metrics(out);
   controller_.discovery().write_metrics(out);
   if (controller_.workers().mirroring()) controller_.workers().mirror().write_metrics(out);
 }

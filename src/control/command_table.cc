@@ -20,6 +20,15 @@ void CommandTable::add(Command command) {
   commands_.push_back(std::move(command));
 }
 
+bool CommandTable::wrap(const std::string& name, const std::function<Handler(Handler)>& wrap) {
+  for (auto& c : commands_)
+    if (c.name == name) {
+      c.handler = wrap(std::move(c.handler));
+      return true;
+    }
+  return false;
+}
+
 void CommandTable::dispatch(std::string_view line, std::shared_ptr<Responder> responder) const {
   std::vector<std::string> words = split_words(line);
   if (words.empty()) return responder->reply(error_reply("empty command; try \"help\""));

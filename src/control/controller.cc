@@ -164,6 +164,7 @@ void Controller::set_extra(const std::string& key, std::string json) {
   live_.extra[key] = std::move(json);
   std::string saved = persist();
   if (!saved.empty()) log::error("state file not written: " + saved);
+  if (live_listener_) live_listener_();
 }
 
 void Controller::set_health(const std::string& service, const std::string& endpoint,
@@ -171,6 +172,7 @@ void Controller::set_health(const std::string& service, const std::string& endpo
   if (!checker_.set_override(service, endpoint, override_state, *config_))
     return done(Error{ErrorSource::config,
                       "unknown endpoint \"" + endpoint + "\" of service \"" + service + "\""});
+  if (health_listener_) health_listener_(service, endpoint, override_state);
   done(std::string());
 }
 
@@ -396,6 +398,7 @@ Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, L
   snapshot_ = std::move(snapshot);
   std::string saved = persist();
   if (!saved.empty()) log::error("state file not written: " + saved);
+  if (live_listener_) live_listener_();
   return true;
 }
 
@@ -653,6 +656,7 @@ void Controller::reload(Done done) {
     restart_only.push_back("access_log");
   if (next->admin.address != old.admin.address || next->admin.enabled != old.admin.enabled)
     restart_only.push_back("admin");
+  if (next->cluster != old.cluster) restart_only.push_back("cluster");
   names("need_restart", restart_only);
   w.end_object();
   std::string fields = w.take();

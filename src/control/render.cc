@@ -365,6 +365,7 @@ std::string reply(const json::Value& r) {
   if (const json::Value* v = r.find("changes")) return changes(*v);
   if (const json::Value* v = r.find("config")) return pretty_json(*v);
   if (const json::Value* v = r.find("rollout"); v && v->is_object()) return rollout(*v);
+  if (const json::Value* v = r.find("fleet"); v && v->is_object()) return fleet(*v);
   if (const json::Value* v = r.find("events"); v && v->is_array()) return rollout_history(*v);
   if (r.as_object().size() == 1 && r.find("ok")) return "ok\n";
   return pretty_json(r);
@@ -418,6 +419,8 @@ std::string rollout(const json::Value& r) {
   else if (from == "config")
     out += " (from the config file)";
   out += "\n";
+  if (const json::Value* h = r.find("held"); h && h->is_string())
+    out += "fleet: " + h->as_string() + "\n";
   if (r.get_bool("starting"))
     out += "starting: waiting for the pre_rollout hooks (`rollout abort` calls the start off)\n";
   if (const json::Value* w = r.find("waiting_for"))

@@ -55,6 +55,10 @@ void Aggregator::sample(const std::vector<const Registry*>& registries, Clock::t
     r->visit([&](const BackendKey& key, const BackendCells& cells) { sums[key].add(cells); },
              nullptr);
   }
+  sample_totals(std::move(sums), now);
+}
+
+void Aggregator::sample_totals(std::map<BackendKey, BackendTotals> sums, Clock::time_point now) {
   for (auto& [key, totals] : sums) {
     History& h = history_[key];
     if (h.fine.empty() && last_sample_) {

@@ -54,7 +54,10 @@ std::vector<health::ProbeStatus> ControllerHost::probes(const std::string& servi
 
 std::optional<metrics::WindowStats> ControllerHost::window(const metrics::BackendKey& key,
                                                            std::chrono::seconds length) const {
-  return c_.aggregator().window(key, length);
+  // With a fleet, the other replicas' traffic of the route too (control/controller.h).
+  auto totals = c_.fleet_window(key, length, false);
+  if (!totals) return std::nullopt;
+  return totals->stats();
 }
 
 void ControllerHost::set_weights(const std::string& route,
@@ -165,8 +168,9 @@ void ControllerHost::set_top_up(const std::string& route, const std::string& sta
 
 std::optional<metrics::WindowStats>
 ControllerHost::analysis_window(const metrics::BackendKey& key, std::chrono::seconds length) const {
-  return metrics::Aggregator::merged_window(c_.aggregator(), c_.synthetic_aggregator(), key,
-                                            length);
+  auto totals = c_.fleet_window(key, length, true);
+  if (!totals) return std::nullopt;
+  return totals->stats();
 }
 
 std::optional<metrics::WindowStats>

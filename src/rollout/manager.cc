@@ -84,6 +84,7 @@ Manager::~Manager() {
 }
 
 void Manager::start() {
+  if (role_ == Role::follow) return refresh_followed(); // a fleet's follower (set_role)
   restore();
 }
 
@@ -213,6 +214,12 @@ std::string Manager::guard_weights(const std::string& route, bool force,
            "\" is starting a rollout (pre_rollout hooks asked): its weights belong to the plan; "
            "add --force to set them anyway";
   if (!active(s->phase)) return "";
+  if (force && role_ == Role::follow) {
+    // The leader runs the rollout: it pauses it, as it does for its own operator.
+    if (to_leader_)
+      to_leader_(route, "pause", "the operator took the weights over (" + command + ")");
+    return "";
+  }
   if (!force)
     return "route \"" + route + "\" is under a rollout (" + phase_name(s->phase) + " at step " +
            std::to_string(s->step + 1) + ", canary " + s->canary + " at " +
@@ -729,6 +736,7 @@ std::string Manager::undo(const std::string& route) {
 }
 
 void Manager::on_reload() {
+  if (role_ == Role::follow) return refresh_followed(); // the leader ends what the file ended
   auto is_backend = [this](const std::string& route, const std::string& service) {
     for (const auto& r : host_.config().routes)
       if (r.name == route)
@@ -783,6 +791,7 @@ void Manager::on_reload() {
 void Manager::on_fast_abort(const FastAbort::Trip& trip) {
   State* s = find(trip.route);
   if (!s || s->canary != trip.service || !active(s->phase)) return;
+  if (role_ == Role::follow) return fast_abort_here(*s, trip);
   std::string workers;
   for (size_t i = 0; i < trip.per_worker.size(); ++i)
     if (trip.per_worker[i] > 0)

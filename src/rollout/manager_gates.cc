@@ -39,7 +39,7 @@ void Manager::call_hooks(State& s, Type type, std::function<void(bool, std::stri
   auto pending = std::make_shared<Pending>();
   pending->left = hooks.size();
   pending->then = std::move(then);
-  std::weak_ptr<bool> alive = alive_;
+  std::weak_ptr<bool> alive = run_token_;
   std::string route = s.route;
   uint64_t epoch = s.epoch;
   for (const config::RolloutHook* h : hooks) {

@@ -127,7 +127,7 @@ void Manager::begin_interval(State& s) {
   if (in->pending == 0) return finish_interval(s, *in);
 
   s.measuring = true;
-  std::weak_ptr<bool> alive = alive_;
+  std::weak_ptr<bool> alive = run_token_;
   std::string route = s.route;
   auto answered = [this, alive, route, in] {
     if (alive.expired() || --in->pending > 0) return;

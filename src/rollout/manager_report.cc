@@ -117,6 +117,8 @@ std::string Manager::status_json(const std::string& route) const {
   json::Writer w;
   w.begin_object().key("route").value(route);
   w.key("phase").value(phase_name(s ? s->phase : Phase::idle));
+  // A follower in a fleet: the leader runs it; or nobody does while the store is unreachable.
+  if (!held_.empty()) w.key("held").value(held_);
   w.key("stable").value(stable).key("canary").value(canary);
   // What traffic gets now (operator override, the rollout's weights or the config's), not what
   // the plan last asked for: that is plan_weight.
@@ -284,7 +286,8 @@ void Manager::write_metrics(std::string& out) const {
 }
 
 void Manager::save() {
-  if (restoring_) return; // one save at the end of restore(), with every route in it
+  if (restoring_) return;            // one save at the end of restore(), with every route in it
+  if (role_ == Role::follow) return; // the leader's state is the fleet's; a follower's is a copy
   json::Writer w;
   w.begin_object();
   for (const auto& [route, s] : states_) {
@@ -332,7 +335,10 @@ void Manager::save() {
 }
 
 void Manager::restore() {
-  std::string saved = host_.saved_state();
+  restore_from(host_.saved_state(), true);
+}
+
+void Manager::restore_from(const std::string& saved, bool run) {
   if (saved.empty()) return;
   auto parsed = json::parse(saved);
   if (!parsed.value || !parsed.value->is_object()) {
@@ -383,6 +389,7 @@ void Manager::restore() {
       else
         s.step_deadline = clock_.now() + std::chrono::milliseconds(remaining);
     }
+    if (!run) continue; // a follower's copy: shown, not run
     if (s.phase == Phase::progressing || s.phase == Phase::paused) {
       // A running rollout: fast abort counts from here. Its plan must be the one it started
       // with: weir may come back with another file, whose steps it must not run blind.
@@ -412,7 +419,7 @@ void Manager::restore() {
     }
   }
   restoring_ = false;
-  save();
+  if (run) save();
 }
 
 } // namespace weir::rollout

@@ -510,6 +510,29 @@ struct Gateway {
   bool operator==(const Gateway&) const = default;
 };
 
+// A fleet of weir replicas sharing live state and one rollout per route (cluster/fleet.h): every
+// replica with the same `name` on the same store is one weir. Off when `name` is "".
+struct Cluster {
+  std::string name;
+  std::string replica;      // this replica's name; the loader fills in the host name
+  Duration lease_ttl{5000}; // a replica (and the leader) unheard of this long is gone
+  struct Etcd {
+    std::vector<std::string> endpoints; // http://host:port of the members (v3 JSON gateway)
+    std::string prefix = "/weir/";      // every key weir writes starts with prefix + name + "/"
+    bool operator==(const Etcd&) const = default;
+  };
+  std::optional<Etcd> etcd;
+  // Through the file's `kubernetes` API access: a coordination.k8s.io Lease per replica and
+  // one for the leader, live state in a ConfigMap, all in `namespace`.
+  struct KubernetesStore {
+    std::string ns;
+    bool operator==(const KubernetesStore&) const = default;
+  };
+  std::optional<KubernetesStore> kubernetes;
+  bool enabled() const { return !name.empty(); }
+  bool operator==(const Cluster&) const = default;
+};
+
 struct Config {
   std::string source_path; // the file it was loaded from ("" when from a string)
   unsigned workers = 0;    // resolved: "auto" becomes the number of CPUs
@@ -535,6 +558,7 @@ struct Config {
   Resolver resolver;
   Kubernetes kubernetes;
   Gateway gateway;
+  Cluster cluster;
 };
 
 } // namespace weir::config

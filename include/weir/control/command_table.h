@@ -44,6 +44,10 @@ inline constexpr const char* kHandedOver =
 class CommandTable {
 public:
   void add(Command command);
+  // Replaces the handler of the command `name` with wrap(its handler): a fleet sends a
+  // follower's rollout commands to the leader (cluster/fleet.h). False when there is no such
+  // command.
+  bool wrap(const std::string& name, const std::function<Handler(Handler)>& wrap);
   // What a placeholder of the usage texts stands for ("ROUTE": a route of the running config):
   // a command given a name that is not known is refused before its handler runs.
   void set_name_check(std::string placeholder, NameCheck check) {

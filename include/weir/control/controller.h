@@ -82,7 +82,7 @@ public:
   const gateway::GatewayController* gateway() const { return gateway_.get(); }
   // "" when weir may report ready as far as the config goes; else why not (discovery has not
   // answered for some service yet), a line per reason.
-  std::string not_ready() const { return discovery_.not_ready(); }
+  std::string not_ready() const;
   const std::shared_ptr<const runtime::Snapshot>& snapshot() const { return snapshot_; }
   const LiveState& live() const { return live_; }
   const std::string& config_path() const { return config_path_; }
@@ -168,6 +168,35 @@ public:
   // Runs after every successful reload (new config in force), on the control thread.
   void set_reload_listener(std::function<void()> f) { reload_listener_ = std::move(f); }
 
+  // --- a fleet of replicas (cluster/fleet.h) ---
+  // Runs after every change of live(), made here or adopted: the fleet writes what differs to
+  // its store.
+  void set_live_listener(std::function<void()> f) { live_listener_ = std::move(f); }
+  // Runs after every operator's health override (`set health`), with the new override.
+  using HealthListener = std::function<void(const std::string& service, const std::string& endpoint,
+                                            health::Override)>;
+  void set_health_listener(HealthListener f) { health_listener_ = std::move(f); }
+  // The fleet's live state replaces this replica's: weight overrides, rollout weights, drains
+  // and the extra sections `shared` has (names the running config lacks are kept aside by
+  // prune, as after a reload). Published like any change; nothing when it is the same.
+  void adopt_live(const LiveState& shared);
+  // Asked by not_ready(): "" or why not ready as far as the fleet goes (not caught up yet).
+  void set_fleet_readiness(std::function<std::string()> f) { fleet_readiness_ = std::move(f); }
+  // Prometheus text the fleet adds to /metrics.
+  void set_fleet_metrics(std::function<void(std::string&)> f) { fleet_metrics_ = std::move(f); }
+  void write_fleet_metrics(std::string& out) const {
+    if (fleet_metrics_) fleet_metrics_(out);
+  }
+  // The other replicas' figures of a route × version over the last `length`, added to `into`;
+  // true when any replica had the key.
+  using RemoteWindows = std::function<bool(
+      const metrics::BackendKey& key, std::chrono::seconds length, metrics::WindowTotals& into)>;
+  void set_remote_windows(RemoteWindows f) { remote_windows_ = std::move(f); }
+  // This replica's user traffic plus the other replicas' (the same as aggregator() alone
+  // without a fleet); with `synthetic`, this replica's synthetic traffic too.
+  std::optional<metrics::WindowTotals>
+  fleet_window(const metrics::BackendKey& key, std::chrono::seconds length, bool synthetic) const;
+
   const health::Checker& checker() const { return checker_; }
   const health::Prober& prober() const { return prober_; }
   // An outlier report from a worker (posted to the control thread).
@@ -247,6 +276,11 @@ private:
   std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
+  std::function<void()> live_listener_;
+  HealthListener health_listener_;
+  std::function<std::string()> fleet_readiness_;
+  std::function<void(std::string&)> fleet_metrics_;
+  RemoteWindows remote_windows_;
   std::function<std::string()> reload_refusal_;
   RolloutFeed rollout_feed_;
   WeightGuard weight_guard_;

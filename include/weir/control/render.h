@@ -55,6 +55,9 @@ std::string watch_frame(const json::Value& update);
 // weights, and the last analysis for stable and canary side by side.
 std::string rollout(const json::Value& rollout);
 std::string rollout_history(const json::Value& events);
+// `show fleet` (render_fleet.cc): the store, the leader, and one row per replica and route ×
+// backend with its requests/s.
+std::string fleet(const json::Value& fleet);
 // The same update as one line for pipes and logs:
 // "TIME ROUTE  SVC weight=W share=S req=N rps=R err=E p50=X p99=Y | SVC ...".
 std::string watch_line(const json::Value& update);

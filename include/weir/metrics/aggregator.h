@@ -62,6 +62,8 @@ public:
 
   // Reads all registries now and records the totals as the newest sample.
   void sample(const std::vector<const Registry*>& registries, Clock::time_point now);
+  // The same from totals already summed: another replica's, as it published them (cluster/).
+  void sample_totals(std::map<BackendKey, BackendTotals> sums, Clock::time_point now);
   // Stats over the last `window` (clamped to the history kept); nullopt for an unknown key.
   std::optional<WindowStats> window(const BackendKey& key, std::chrono::seconds window) const;
   // The same window as counts and a histogram, for merging with another aggregator's.

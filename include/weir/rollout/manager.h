@@ -90,6 +90,23 @@ public:
   // weights go back to the file's; one whose steps changed pauses; top-up follows its settings.
   void on_reload();
 
+  // --- in a fleet (cluster/fleet.h): the leader runs every rollout, the others follow ---
+  enum class Role { lead, follow };
+  // lead: the saved state (the fleet's, as the last leader wrote it) is restored and run, as at
+  // a start: a running step goes on with the wall-clock time it has left. follow: nothing runs
+  // or is saved here; the status shows the saved state (refresh_followed) and `held` why this
+  // replica does not run it. Answers still out from a run here (hooks, metrics) are dropped.
+  void set_role(Role role, std::string held = "");
+  Role role() const { return role_; }
+  // The leader saved a new state: followed again (status, the live mirror and header routes,
+  // fast abort for the running rollouts, as the leader set them on its own workers).
+  void refresh_followed();
+  // What a follower asks of the leader: op "abort" (its workers' fast abort tripped; it has set
+  // the canary to 0 itself already) or "pause" (an operator's forced weights), with why.
+  using ToLeader =
+      std::function<void(const std::string& route, const std::string& op, const std::string& why)>;
+  void set_to_leader(ToLeader f) { to_leader_ = std::move(f); }
+
   // "" for a route that has no plan.
   std::string status_json(const std::string& route) const;
   std::string history_json(const std::string& route) const;
@@ -140,6 +157,9 @@ private:
   // the route's header routes to the host; clear_header_routes drops them all (the run ends).
   void set_header_route(State& s, const config::RolloutStep& step);
   void clear_header_routes(State& s);
+  // manager_fleet.cc: a follower's workers tripped fast abort: the canary to 0 here at once, and
+  // the abort asked of the leader.
+  void fast_abort_here(State& s, const FastAbort::Trip& trip);
   void schedule(State& s);
   void record(State& s, std::string type, std::string message, std::string details = "");
 
@@ -176,6 +196,8 @@ private:
   // manager_report.cc: status, history, state file.
   void save();
   void restore();
+  // Reads the saved state into states_; with `run`, restarts what was running (restore()).
+  void restore_from(const std::string& saved, bool run);
 
   boost::asio::io_context& io_;
   std::unique_ptr<Host> owned_host_; // the controller's adapter, in weir
@@ -185,6 +207,19 @@ private:
   bool restoring_ = false; // restore() runs: it saves once, at its end
   // Async answers check it: none runs into a destroyed manager.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // The same for the answers of a run (hooks, metric queries): made anew when the role changes.
+  std::shared_ptr<bool> run_token_ = std::make_shared<bool>(true);
+  Role role_ = Role::lead;
+  std::string held_; // why rollouts do not run here (a follower): shown in status
+  ToLeader to_leader_;
+  // What a follower applied to its own workers for each followed route.
+  struct Followed {
+    bool running = false;
+    std::string canary;
+    double mirror_percent = 0;
+    bool header_routes = false;
+  };
+  std::map<std::string, Followed> followed_;
 };
 
 } // namespace weir::rollout
