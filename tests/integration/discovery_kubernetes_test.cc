@@ -503,8 +503,9 @@ TEST(DiscoveryKubernetes, AnUpgradeHandsOverThePodsSoTheNewWeirServesBeforeItsOw
 }
 
 // docker/kubernetes: every manifest parses, the Role lets weir get, list and watch
-// EndpointSlices, the gateway controller's ClusterRole lets it watch the Gateway API objects and
-// patch their status, and the config in the ConfigMap is one weir accepts.
+// EndpointSlices, a fleet's Role its Leases and ConfigMap, the gateway controller's ClusterRole
+// lets it watch the Gateway API objects and patch their status, and the config in the ConfigMap is
+// one weir accepts.
 TEST(DiscoveryKubernetes, TheManifestsInDockerParseAndTheirConfigIsValid) {
   const std::string dir = std::string(WEIR_SOURCE_DIR) + "/docker/kubernetes";
   const std::string config = temp_path("manifest", ".yaml");
@@ -513,7 +514,16 @@ TEST(DiscoveryKubernetes, TheManifestsInDockerParseAndTheirConfigIsValid) {
        "import glob, sys, yaml\n"
        "docs = [d for f in sorted(glob.glob(sys.argv[1] + '/*.yaml'))\n"
        "        for d in yaml.safe_load_all(open(f)) if d]\n"
-       "roles = [d for d in docs if d['kind'] == 'Role']\n"
+       "roles = [d for d in docs if d['kind'] == 'Role' and d['metadata']['name'] != "
+       "'weir-fleet']\n"
+       "fleet = [d for d in docs if d['kind'] == 'Role' and d['metadata']['name'] == "
+       "'weir-fleet']\n"
+       "assert fleet, 'no Role for a fleet'\n"
+       "fv = {(g, res): set(rule['verbs']) for rule in fleet[0]['rules']\n"
+       "      for g in rule['apiGroups'] for res in rule['resources']}\n"
+       "assert fv[('coordination.k8s.io', 'leases')] >= {'get', 'list', 'watch', 'create', "
+       "'update', 'delete'}, fv\n"
+       "assert fv[('', 'configmaps')] >= {'get', 'list', 'watch', 'create', 'update'}, fv\n"
        "assert roles, 'no Role'\n"
        "for r in roles:\n"
        "    rule = r['rules'][0]\n"
