@@ -175,6 +175,23 @@ void EtcdStore::remove(const std::string& key) {
   drive();
 }
 
+void EtcdStore::discard_pending(const std::string& prefix) {
+  if (stopped_) return;
+  RevisionedView::Changes changes;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (!it->first.starts_with(prefix)) {
+      ++it;
+      continue;
+    }
+    const std::string key = it->first;
+    it = pending_.erase(it);
+    std::erase(pending_order_, key);
+    // The one in flight, if any, still decides what the store holds.
+    view_.dropped(key, in_flight_ && in_flight_->key == key, changes);
+  }
+  notify(std::move(changes));
+}
+
 void EtcdStore::enqueue(const std::string& key, Write write) {
   if (!pending_.contains(key)) pending_order_.push_back(key);
   pending_[key] = std::move(write);

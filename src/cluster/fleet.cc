@@ -16,7 +16,10 @@ namespace {
 
 constexpr std::string_view kReplicas = "replicas/";
 constexpr std::string_view kHealth = "live/health/";
-constexpr auto kHeartbeat = std::chrono::seconds(1);
+constexpr auto kHeartbeat = std::chrono::milliseconds(1000);
+constexpr auto kQuietHeartbeat = std::chrono::seconds(2);
+// A reply the leader wrote is read by the follower within its 10 s wait or never.
+constexpr auto kUnreadReplies = std::chrono::seconds(30);
 // A replica gone this long has no share in any window weir keeps (5 min at most).
 constexpr auto kForgetRemote = std::chrono::minutes(6);
 
@@ -48,18 +51,24 @@ void Fleet::start() {
     log::error("fleet: " + error);
     return;
   }
-  last_live_ = live_entries(controller_.live());
   // Nothing runs here until the store says who leads.
-  rollouts_.set_role(rollout::Manager::Role::follow, held_reason());
+  rollouts_.set_role(rollout::Manager::Role::follow, held_reason(), holding());
   route_commands();
-  controller_.set_live_listener([this] { on_live_changed(); });
+  controller_.set_live_listener(
+      [this](const control::Controller::LiveChange& change) { on_live_changed(change); });
   controller_.set_health_listener(
       [this](const std::string& service, const std::string& endpoint, health::Override o) {
         on_health_changed(service, endpoint, static_cast<int>(o));
       });
+  started_at_ = std::chrono::steady_clock::now();
   controller_.set_fleet_readiness([this]() -> std::string {
     if (caught_up_) return "";
     const StoreStatus& st = store_->status();
+    // A store that has not answered since this replica started: after lease_ttl it serves what
+    // it last knew (its state file, or what an upgrade handed over), as the replicas that are
+    // up do; a fleet restarted during the outage must not stay out of service with it.
+    if (!st.reachable && std::chrono::steady_clock::now() - started_at_ >= cluster_.lease_ttl)
+      return "";
     return "fleet " + cluster_.name + ": not caught up from its store (" + store_->kind() + " at " +
            store_->where() + ")" + (st.error.empty() ? "" : ": " + st.error);
   });
@@ -112,20 +121,47 @@ std::string Fleet::held_reason() const {
 void Fleet::on_status() {
   const StoreStatus& st = store_->status();
   if (st.synced && !caught_up_) {
-    adopt();
+    catch_up();
     caught_up_ = true;
     log::info("fleet " + cluster_.name + ": caught up from the store (" +
               std::to_string(store_->data().size()) + " entries)");
   }
-  if (leading()) {
+  const bool lead = leading();
+  // What a leader wrote that has not landed must not land over its successor's; a follower's
+  // fast abort waiting for the store neither (the leader's abort, sent as a command, stands).
+  if ((was_leading_ && !lead) || (was_reachable_ && !st.reachable)) {
+    store_->discard_pending("rollouts");
+    store_->discard_pending("live/rollout_weights/");
+  }
+  was_leading_ = lead;
+  was_reachable_ = st.reachable;
+  if (lead) {
     if (rollouts_.role() != rollout::Manager::Role::lead) {
       log::info("fleet " + cluster_.name + ": " + cluster_.replica + " leads");
-      rollouts_.set_role(rollout::Manager::Role::lead);
+      rollouts_.set_role(rollout::Manager::Role::lead,
+                         "taken over by " + cluster_.replica + ", the fleet's leader now,");
     }
     run_waiting_commands();
   } else {
-    rollouts_.set_role(rollout::Manager::Role::follow, held_reason());
+    rollouts_.set_role(rollout::Manager::Role::follow, held_reason(), holding());
   }
+}
+
+bool Fleet::holding() const {
+  const StoreStatus& st = store_->status();
+  return !st.reachable || !caught_up_ || st.leader_name.empty();
+}
+
+void Fleet::catch_up() {
+  bool shared = false;
+  for (const auto& [key, value] : store_->data())
+    shared = shared || is_live_key(key) || key.starts_with(kHealth);
+  if (shared) return adopt();
+  // A new fleet: the first replica's own live state (its state file) becomes the fleet's, not
+  // an empty one. Its rollouts' state too: whoever leads runs it.
+  for (const auto& [key, value] : live_entries(controller_.live()))
+    store_->put(key, value);
+  adopted_config_ = &controller_.config();
 }
 
 void Fleet::on_changes(const std::vector<StoreChange>& changes) {
@@ -152,34 +188,51 @@ void Fleet::adopt() {
   for (const auto& e : errors)
     log::error("fleet " + cluster_.name + ": store entry skipped: " + e);
   adopting_ = true;
+  adopted_config_ = &controller_.config();
   controller_.adopt_live(shared);
   adopting_ = false;
-  last_live_ = live_entries(controller_.live());
   for (const auto& [key, value] : store_->data())
     if (key.starts_with(kHealth)) apply_health(key, value);
   rollouts_.refresh_followed();
 }
 
-void Fleet::on_live_changed() {
-  std::map<std::string, std::string> now = live_entries(controller_.live());
-  if (adopting_ || !caught_up_) {
-    // What the store said, or what this replica had before it read the store (which wins).
-    last_live_ = std::move(now);
+void Fleet::on_live_changed(const control::Controller::LiveChange& change) {
+  using Kind = control::Controller::LiveChange::Kind;
+  if (adopting_ || !caught_up_) return; // the store's own, or what the store will replace
+  std::string key;
+  switch (change.kind) {
+  case Kind::republished:
+    // A reload or discovery pruned the live state to this replica's config: nothing is written
+    // (another replica may have what this one lacks), and what the new config has again is
+    // taken from the store.
+    if (&controller_.config() != adopted_config_) adopt();
     return;
+  case Kind::weights:
+    key = "live/weights/" + change.name;
+    break;
+  case Kind::rollout_weights:
+    key = "live/rollout_weights/" + change.name;
+    break;
+  case Kind::drained:
+    key = "live/drained/" + change.name;
+    break;
+  case Kind::extra:
+    key = change.name;
+    break;
   }
-  // Only what changed here is written: a key this replica's config lacks (pruned) is left to
-  // the replicas that have it.
-  for (const auto& [key, value] : now) {
-    auto it = last_live_.find(key);
-    if (it == last_live_.end() || it->second != value) {
-      // The rollouts' state is the leader's alone: a follower never writes its copy back.
-      if (key == "rollouts" && !leading()) continue;
-      store_->put(key, value);
-    }
+  if (!is_live_key(key)) return;
+  // The rollouts' state is the leader's alone; so are its weights, but for a follower's fast
+  // abort (canary 0), which reaches every replica at once while the store answers.
+  if (key == "rollouts" && !leading()) return;
+  if (key.starts_with("live/rollout_weights/") && !leading() && !store_->status().reachable) return;
+  std::map<std::string, std::string> now = live_entries(controller_.live());
+  auto mine = now.find(key);
+  auto theirs = store_->data().find(key);
+  if (mine == now.end()) {
+    if (theirs != store_->data().end()) store_->remove(key);
+  } else if (theirs == store_->data().end() || theirs->second != mine->second) {
+    store_->put(key, mine->second);
   }
-  for (const auto& [key, value] : last_live_)
-    if (!now.count(key) && (key != "rollouts" || leading())) store_->remove(key);
-  last_live_ = std::move(now);
 }
 
 void Fleet::on_health_changed(const std::string& service, const std::string& endpoint,
@@ -216,8 +269,8 @@ void Fleet::apply_health(const std::string& key, const std::optional<std::string
   adopting_ = false;
 }
 
-void Fleet::schedule_heartbeat() {
-  heartbeat_timer_.expires_after(kHeartbeat);
+void Fleet::schedule_heartbeat(std::chrono::milliseconds after) {
+  heartbeat_timer_.expires_after(after);
   std::weak_ptr<bool> alive = alive_;
   heartbeat_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
     if (!ec && !alive.expired()) heartbeat();
@@ -238,9 +291,21 @@ void Fleet::heartbeat() {
     r.windows.sample_totals(r.totals, now);
     ++it;
   }
-  store_->put(std::string(kReplicas) + cluster_.replica, heartbeat_json(),
-              Store::Lifetime::ephemeral);
-  schedule_heartbeat();
+  // Answers to commands that nobody read (the follower gave up waiting, or died).
+  while (!replies_out_.empty() && now - replies_out_.front().at > kUnreadReplies) {
+    store_->remove("replies/" + replies_out_.front().id);
+    replies_out_.pop_front();
+  }
+  // Each entry written is a revision the store keeps (etcd until it compacts): the figures every
+  // second only while a rollout runs and its analysis wants them fresh, else every 2 s. The
+  // lease, not this entry, says the replica is alive.
+  const bool running = rollouts_.any_running();
+  if (running || now - last_published_ >= kQuietHeartbeat) {
+    store_->put(std::string(kReplicas) + cluster_.replica, heartbeat_json(),
+                Store::Lifetime::ephemeral);
+    last_published_ = now;
+  }
+  schedule_heartbeat(kHeartbeat);
 }
 
 std::string Fleet::heartbeat_json() const {
@@ -301,7 +366,9 @@ void Fleet::on_replica(const std::string& name, const std::optional<std::string>
   const json::Value& v = *parsed.value;
   Remote& r = remotes_[name];
   std::string started = v.get_string("started");
-  if (r.started != started) {
+  // A new process, or one back after its entry expired (cut off longer than its lease): its
+  // figures since are not one interval's, so its windows start anew.
+  if (r.started != started || !r.present) {
     // A new process: its counters start from zero, so its windows start anew.
     r.windows = metrics::Aggregator();
     r.totals.clear();

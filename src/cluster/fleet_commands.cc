@@ -6,6 +6,8 @@
 #include "weir/control/controller.h"
 #include "weir/rollout/manager.h"
 
+#include <algorithm>
+
 namespace weir::cluster {
 
 namespace asio = boost::asio;
@@ -19,26 +21,32 @@ constexpr const char* kLeaderCommands[] = {"rollout start",  "rollout restart", 
                                            "rollout resume", "rollout promote", "rollout abort",
                                            "rollout undo"};
 
-// The answer the leader gives a command a follower sent: written to the store for the follower.
+// The answer the leader gives a command a follower sent: written to the store for the follower,
+// which removes it once read; the leader removes what nobody read after a while (Fleet::reply).
 class StoreResponder final : public control::Responder {
 public:
-  StoreResponder(Store& store, std::string id, std::string from, std::weak_ptr<bool> alive)
-      : store_(store), id_(std::move(id)), from_(std::move(from)), alive_(std::move(alive)) {}
+  StoreResponder(std::function<void(std::string)> reply, std::string from,
+                 std::weak_ptr<bool> alive)
+      : reply_(std::move(reply)), from_(std::move(from)), alive_(std::move(alive)) {}
   void reply(std::string json_line) override {
-    if (alive_.expired()) return;
-    // The leader's own: it ends with the leader, as the follower's wait does with its timeout.
-    store_.put("replies/" + id_, std::move(json_line), Store::Lifetime::ephemeral);
+    if (!alive_.expired()) reply_(std::move(json_line));
   }
   void stream(std::string) override {}
   bool open() const override { return !alive_.expired(); }
   std::string peer() const override { return "fleet replica " + from_; }
 
 private:
-  Store& store_;
-  std::string id_;
+  std::function<void(std::string)> reply_;
   std::string from_;
   std::weak_ptr<bool> alive_;
 };
+
+// The route a rollout command names: its first word that is no flag.
+std::string route_of(const std::vector<std::string>& words) {
+  for (size_t i = 2; i < words.size(); ++i)
+    if (!words[i].starts_with("--")) return words[i];
+  return "";
+}
 
 } // namespace
 
@@ -104,9 +112,12 @@ void Fleet::forward(const std::string& line, std::shared_ptr<control::Responder>
 void Fleet::to_leader(const std::string& route, const std::string& op, const std::string& why) {
   if (!store_) return;
   std::string id = cluster_.replica + "-" + started_ + "-" + std::to_string(++next_command_);
+  // The canary it is about: a late delivery (after a partition) must not abort a later rollout.
+  auto status = json::parse(rollouts_.status_json(route));
+  std::string canary = status.value ? status.value->get_string("canary") : std::string();
   json::Writer w;
   w.begin_object().key("from").value(cluster_.replica).key("op").value(op);
-  w.key("route").value(route).key("why").value(why).end_object();
+  w.key("route").value(route).key("canary").value(canary).key("why").value(why).end_object();
   store_->put("commands/" + id, w.take());
 }
 
@@ -119,8 +130,10 @@ void Fleet::run_waiting_commands() {
 }
 
 void Fleet::run_command(const std::string& id, const std::string& value) {
-  if (!commands_run_.insert(id).second) return;
-  if (commands_run_.size() > 4096) commands_run_.erase(commands_run_.begin());
+  // The same entry seen twice (its event, then run_waiting_commands): once.
+  if (std::find(ops_run_.begin(), ops_run_.end(), id) != ops_run_.end()) return;
+  ops_run_.push_back(id);
+  if (ops_run_.size() > 256) ops_run_.pop_front();
   store_->remove("commands/" + id);
   auto parsed = json::parse(value);
   if (!parsed.value || !parsed.value->is_object()) {
@@ -131,6 +144,14 @@ void Fleet::run_command(const std::string& id, const std::string& value) {
   std::string from = v.get_string("from");
   if (std::string op = v.get_string("op"); !op.empty()) {
     std::string route = v.get_string("route");
+    auto status = json::parse(rollouts_.status_json(route));
+    std::string phase = status.value ? status.value->get_string("phase") : std::string();
+    if (!status.value || status.value->get_string("canary") != v.get_string("canary") ||
+        (phase != "Progressing" && phase != "Paused")) {
+      log::info("fleet: " + op + " from " + from + " on " + route +
+                " is about a rollout that has ended: nothing to do");
+      return;
+    }
     std::string why = v.get_string("why") + " (replica " + from + ")";
     std::string err;
     if (op == "abort")
@@ -141,8 +162,22 @@ void Fleet::run_command(const std::string& id, const std::string& value) {
     return;
   }
   std::string line = v.get_string("line");
+  std::vector<std::string> words = control::split_words(line);
+  std::string route = route_of(words);
+  auto reply = [this, id](std::string json_line) {
+    store_->put("replies/" + id, std::move(json_line));
+    replies_out_.push_back({id, std::chrono::steady_clock::now()});
+  };
+  // A leader before this one may have run it and saved the state it produced: not again (the
+  // operator hears the state as it is).
+  if (!route.empty() && rollouts_.command_ran(route, id)) {
+    log::info("fleet: `" + line + "` from replica " + from + " ran before; not again");
+    return reply(control::ok_reply(
+        [&](json::Writer& w) { w.key("rollout").raw(rollouts_.status_json(route)); }));
+  }
+  if (!route.empty()) rollouts_.note_command(route, id);
   log::info("fleet: running `" + line + "` for replica " + from);
-  commands_.dispatch(line, std::make_shared<StoreResponder>(*store_, id, from, alive_));
+  commands_.dispatch(line, std::make_shared<StoreResponder>(reply, from, alive_));
 }
 
 void Fleet::on_reply(const std::string& id, const std::string& value) {

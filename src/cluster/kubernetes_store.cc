@@ -146,6 +146,13 @@ void KubernetesStore::remove(const std::string& key) {
   flush();
 }
 
+void KubernetesStore::discard_pending(const std::string& prefix) {
+  if (stopped_) return;
+  // A write in flight finds its key gone and leaves it so (the confirmation matches nothing).
+  std::erase_if(pending_, [&](const auto& p) { return p.first.starts_with(prefix); });
+  recompute();
+}
+
 void KubernetesStore::pend(const std::string& key, std::optional<std::string> value) {
   const uint64_t seq = next_seq_++;
   auto [it, added] = pending_.try_emplace(key, PendingWrite{std::nullopt, seq, seq});

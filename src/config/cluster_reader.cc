@@ -24,13 +24,16 @@ std::string label_error(const std::string& v) {
 std::string host_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "";
-  std::string name(buf);
-  // A host name may hold dots and capitals; the replica's name may not.
+  // The whole name, dots as "-": two machines named edge1.fra… and edge1.ams… must not both be
+  // replica "edge1" (they would take each other's entries). Lower case; at most 63 characters.
   std::string out;
-  for (char ch : name) {
-    if (ch == '.') break;
-    out += (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+  for (const char* p = buf; *p; ++p) {
+    char ch = *p;
+    out += ch == '.' ? '-' : (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
   }
+  if (out.size() > 63) out.resize(63);
+  while (!out.empty() && out.back() == '-')
+    out.pop_back();
   return out;
 }
 

@@ -164,7 +164,7 @@ void Controller::set_extra(const std::string& key, std::string json) {
   live_.extra[key] = std::move(json);
   std::string saved = persist();
   if (!saved.empty()) log::error("state file not written: " + saved);
-  if (live_listener_) live_listener_();
+  live_changed(LiveChange::Kind::extra, key);
 }
 
 void Controller::set_health(const std::string& service, const std::string& endpoint,
@@ -398,7 +398,7 @@ Result<bool> Controller::publish(std::shared_ptr<const config::Config> config, L
   snapshot_ = std::move(snapshot);
   std::string saved = persist();
   if (!saved.empty()) log::error("state file not written: " + saved);
-  if (live_listener_) live_listener_();
+  live_changed(LiveChange::Kind::republished, "");
   return true;
 }
 
@@ -431,7 +431,8 @@ void Controller::set_weights(const std::string& route,
   for (const auto& [service, weight] : weights)
     next.weight_overrides[route][service] = weight;
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
-  if (!published.ok()) done(published.error());
+  if (!published.ok()) return done(published.error());
+  live_changed(LiveChange::Kind::weights, route);
 }
 
 void Controller::set_rollout_weights(const std::string& route,
@@ -450,14 +451,16 @@ void Controller::set_rollout_weights(const std::string& route,
     next.rollout_weights[route][service] = weight;
   }
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
-  if (!published.ok()) done(published.error());
+  if (!published.ok()) return done(published.error());
+  live_changed(LiveChange::Kind::rollout_weights, route);
 }
 
 void Controller::clear_rollout_weights(const std::string& route, Done done) {
   LiveState next = live_;
   if (!next.rollout_weights.erase(route)) return done(std::string());
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
-  if (!published.ok()) done(published.error());
+  if (!published.ok()) return done(published.error());
+  live_changed(LiveChange::Kind::rollout_weights, route);
 }
 
 void Controller::set_rollout_mirror(const std::string& route, const std::string& service,
@@ -501,7 +504,8 @@ void Controller::clear_weights(const std::string& route, Done done) {
   LiveState next = live_;
   next.weight_overrides.erase(route);
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
-  if (!published.ok()) done(published.error());
+  if (!published.ok()) return done(published.error());
+  live_changed(LiveChange::Kind::weights, route);
 }
 
 void Controller::set_drained(const std::string& service, const std::string& endpoint, bool drained,
@@ -522,7 +526,8 @@ void Controller::set_drained(const std::string& service, const std::string& endp
     if (next.drained[service].empty()) next.drained.erase(service);
   }
   auto published = publish(config_, std::move(next), [done] { done(std::string()); });
-  if (!published.ok()) done(published.error());
+  if (!published.ok()) return done(published.error());
+  live_changed(LiveChange::Kind::drained, service);
 }
 
 void Controller::reload(Done done) {

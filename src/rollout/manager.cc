@@ -270,8 +270,11 @@ void Manager::schedule(State& s) {
   s.timer.expires_after(left > Clock::Steady::duration::zero() ? left
                                                                : Clock::Steady::duration::zero());
   State* sp = &s;
-  s.timer.async_wait([this, sp](const boost::system::error_code& ec) {
-    if (!ec) run_due(*sp);
+  // A fleet's role change clears every state (set_role), and a wake-up already queued then
+  // runs with no error: the run's token says whether `sp` still exists.
+  std::weak_ptr<bool> run = run_token_;
+  s.timer.async_wait([this, sp, run](const boost::system::error_code& ec) {
+    if (!ec && !run.expired()) run_due(*sp);
   });
 }
 

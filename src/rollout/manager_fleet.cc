@@ -3,10 +3,13 @@
 #include "manager_state.h"
 #include "weir/base/log.h"
 
+#include <algorithm>
+
 namespace weir::rollout {
 
-void Manager::set_role(Role role, std::string held) {
-  held_ = role == Role::lead ? std::string() : std::move(held);
+void Manager::set_role(Role role, std::string why, bool holding) {
+  held_ = role == Role::lead ? std::string() : why;
+  holding_ = role == Role::follow && holding;
   if (role == role_) return;
   // Whatever a run here was waiting for (a hook, a metric) is answered into nothing.
   run_token_ = std::make_shared<bool>(true);
@@ -18,11 +21,31 @@ void Manager::set_role(Role role, std::string held) {
     // restore() sets them again for every running rollout.
     followed_.clear();
     log::info("rollouts: this replica leads the fleet's rollouts");
+    restored_because_ = why.empty() ? "taken over" : why;
     restore();
+    restored_because_.clear();
   } else {
     log::info("rollouts: followed, not run here: " + held_);
     refresh_followed();
   }
+}
+
+bool Manager::any_running() const {
+  for (const auto& [route, s] : states_)
+    if (s->phase == Phase::progressing || s->phase == Phase::paused) return true;
+  return false;
+}
+
+bool Manager::command_ran(const std::string& route, const std::string& id) const {
+  const State* s = find(route);
+  return s && std::find(s->commands.begin(), s->commands.end(), id) != s->commands.end();
+}
+
+void Manager::note_command(const std::string& route, const std::string& id) {
+  if (!plan(route)) return; // refused anyway: nothing to keep
+  State& s = state_for(route);
+  s.commands.push_back(id);
+  if (s.commands.size() > 32) s.commands.pop_front();
 }
 
 void Manager::refresh_followed() {

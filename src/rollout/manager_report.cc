@@ -118,7 +118,7 @@ std::string Manager::status_json(const std::string& route) const {
   w.begin_object().key("route").value(route);
   w.key("phase").value(phase_name(s ? s->phase : Phase::idle));
   // A follower in a fleet: the leader runs it; or nobody does while the store is unreachable.
-  if (!held_.empty()) w.key("held").value(held_);
+  if (!held_.empty()) w.key(holding_ ? "held" : "fleet").value(held_);
   w.key("stable").value(stable).key("canary").value(canary);
   // What traffic gets now (operator override, the rollout's weights or the config's), not what
   // the plan last asked for: that is plan_weight.
@@ -321,6 +321,12 @@ void Manager::save() {
                   .count()));
     }
     w.key("step_remaining_ms").value(remaining);
+    if (!s->commands.empty()) {
+      w.key("commands").begin_array();
+      for (const auto& id : s->commands)
+        w.value(id);
+      w.end_array();
+    }
     w.key("history").begin_array();
     size_t skip = s->history.size() > 64 ? s->history.size() - 64 : 0;
     for (size_t i = skip; i < s->history.size(); ++i) {
@@ -383,6 +389,9 @@ void Manager::restore_from(const std::string& saved, bool run) {
         s.history.push_back(
             {e.get_string("time"), e.get_string("type"), e.get_string("message"), ""});
     s.events_total = s.history.size();
+    if (const json::Value* c = v.find("commands"); c && c->is_array())
+      for (const auto& id : c->as_array())
+        if (id.is_string()) s.commands.push_back(id.as_string());
     if (remaining >= 0) {
       if (s.phase == Phase::paused)
         s.remaining = std::chrono::milliseconds(remaining);
@@ -411,7 +420,8 @@ void Manager::restore_from(const std::string& saved, bool run) {
     if (s.phase == Phase::progressing) {
       s.started_at = clock_.now();
       record(s, "restored",
-             "restarted at step " + std::to_string(s.step + 1) +
+             (restored_because_.empty() ? std::string("restarted") : restored_because_) +
+                 " at step " + std::to_string(s.step + 1) +
                  (remaining >= 0 ? " with " + std::to_string(remaining) + "ms left" : ""));
       arm_analysis(s);
       top_up_if_thin(s);

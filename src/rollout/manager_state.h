@@ -12,6 +12,7 @@ struct Manager::State {
   explicit State(boost::asio::io_context& io) : timer(io) {}
   std::string route;
   Phase phase = Phase::idle;
+  std::deque<std::string> commands; // the last fleet commands run for it (note_command)
   std::string stable;
   std::string canary;
   size_t step = 0;

@@ -29,12 +29,13 @@ struct FleetRig {
   std::vector<Weir> replicas;
   Plan plan;
   std::string lease_ttl = "2s";
+  std::map<size_t, std::string> more_routes; // by replica: routes only its config has
 
   std::string config(size_t i) {
     std::string y = header(sockets[i], 1) + "admin:\n  address: 127.0.0.1:0\n" + "services:\n" +
                     service("app-v1/app", v1.address(), kNoOutliers) +
                     service("app-v2/app", v2.address(), kNoOutliers) + "routes:\n" +
-                    route("r", "/", plan);
+                    route("r", "/", plan) + more_routes[i];
     return y + store->weir_yaml("f1", "weir-" + std::to_string(i), lease_ttl);
   }
 
@@ -157,8 +158,8 @@ TEST_P(FleetOnStore, AWeightSetOnOneReplicaIsAppliedOnTheOthersWithinASecond) {
                 return true;
         return false;
       },
-      // The workers' figures are merged once a second, then published once a second.
-      5s, 50ms))
+      // The workers' figures are merged once a second, then published every 2 s (no rollout runs).
+      6s, 50ms))
       << control(rig.sockets[0], "show fleet").raw;
   RunResult table = run_command({WEIRCTL_BIN, "-s", rig.sockets[0], "fleet"});
   EXPECT_EQ(table.code, 0) << table.err;
@@ -206,11 +207,12 @@ TEST_P(FleetOnStore, ARolloutStartedOnAnyReplicaIsRunByTheLeaderAndSeenOnAll) {
         wait_until([&] { return live_weight(rig.sockets[i], "r", "app-v2/app") == 20; }, 1s, 5ms))
         << i;
   }
-  json::Value held = status(rig.sockets[follower]);
+  json::Value followed = status(rig.sockets[follower]);
   EXPECT_NE(
-      held.get_string("held").find("run by the fleet's leader weir-" + std::to_string(leader)),
+      followed.get_string("fleet").find("run by the fleet's leader weir-" + std::to_string(leader)),
       std::string::npos)
-      << held.get_string("held");
+      << status_raw(rig.sockets[follower]);
+  EXPECT_TRUE(followed["held"].is_null()) << "nothing is held while a leader runs it";
 
   // A gate passed from the third replica: the next step's split everywhere within a second.
   auto promoted_at = Clock::now();
@@ -290,6 +292,70 @@ TEST_P(FleetOnStore, AFastAbortOnAFollowerIsLocalFirstAndAbortsTheFleetsRollout)
   EXPECT_NE(why.find("replica weir-" + std::to_string(follower)), std::string::npos) << why;
 }
 
+// A replica whose config lacks a route (a config rolled out replica by replica) neither erases
+// that route's live weights for the others, nor misses them once its config has the route.
+TEST(Fleet, AReplicaWithoutARouteLeavesItsWeightsToTheOthersAndTakesThemWhenItHasIt) {
+  FleetRig rig;
+  rig.store = start_store_backend("etcd");
+  ASSERT_TRUE(rig.store);
+  rig.v1 = DemoUpstream::start("app-v1");
+  rig.v2 = DemoUpstream::start("app-v2");
+  rig.plan = gated_plan();
+  const std::string r2 = "  - name: r2\n    listener: public\n    match: { path_prefix: /two }\n"
+                         "    backends:\n      - { service: app-v1/app, weight: 100 }\n"
+                         "      - { service: app-v2/app, weight: 0 }\n";
+  rig.more_routes[0] = r2;
+  rig.start(2);
+  ASSERT_TRUE(rig.wait_leader(10s));
+  ASSERT_TRUE(control(rig.sockets[0], "set weight r2 app-v1/app=10 app-v2/app=90").ok());
+  // weir-1 reloads (a drain on it, too, so it writes something of its own meanwhile).
+  ASSERT_TRUE(control(rig.sockets[1], "reload").ok());
+  ASSERT_TRUE(control(rig.sockets[1], "drain app-v1/app " + rig.v1.address()).ok());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return control(rig.sockets[0], "show services").raw.find("\"drained\":true") !=
+               std::string::npos;
+      },
+      2s));
+  EXPECT_EQ(live_weight(rig.sockets[0], "r2", "app-v2/app"), 90)
+      << "weir-1's config has no r2: its reload must not erase r2's weights for weir-0";
+  ASSERT_TRUE(control(rig.sockets[1], "undrain app-v1/app " + rig.v1.address()).ok());
+  // weir-1's config gets r2: its reload takes r2's weights from the store.
+  ASSERT_TRUE(write_file(
+      rig.replicas[1].config_path,
+      rig.config(0).replace(rig.config(0).find("replica: weir-0"), 15, "replica: weir-1")));
+  Reply reload = control(rig.sockets[1], "reload");
+  ASSERT_TRUE(reload.ok()) << reload.raw;
+  EXPECT_TRUE(wait_until([&] { return live_weight(rig.sockets[1], "r2", "app-v2/app") == 90; }, 2s))
+      << control(rig.sockets[1], "show routes").raw;
+}
+
+// The store unreachable when a replica starts: /ready says why, then, after lease_ttl, the
+// replica serves what it knows (its file) rather than stay out of service with the store.
+TEST(Fleet, AReplicaStartedWithoutItsStoreIsReadyAfterTheLeaseTtl) {
+  FleetRig rig;
+  rig.store = start_store_backend("etcd");
+  ASSERT_TRUE(rig.store);
+  rig.v1 = DemoUpstream::start("app-v1");
+  rig.v2 = DemoUpstream::start("app-v2");
+  rig.plan = gated_plan();
+  rig.store->stop_server();
+  auto started = Clock::now();
+  rig.start(1);
+  uint16_t admin = rig.replicas[0].admin_port();
+  HttpResponse first = http_request(admin, "GET", "/ready");
+  if (ms_since(started) < 1500) {
+    EXPECT_EQ(first.status, 503);
+    EXPECT_NE(first.body.find("not caught up from its store"), std::string::npos) << first.body;
+  }
+  EXPECT_TRUE(wait_until([&] { return http_request(admin, "GET", "/ready").status == 200; }, 5s));
+  EXPECT_GE(ms_since(started), 1500);
+  EXPECT_EQ(http_request(rig.replicas[0].port(), "GET", "/").status, 200);
+  // The store back: the replica catches up and leads (it is alone).
+  rig.store->start_server();
+  EXPECT_TRUE(rig.wait_leader(10s)) << control(rig.sockets[0], "show fleet").raw;
+}
+
 // The leader killed in the middle of a timed step: another replica takes the rollout over and
 // ends the step on time (± lease_ttl + 1 s), and the plan finishes with no failed request.
 TEST(Fleet, TheLeaderKilledInATimedStepTheStepEndsOnTimeAndThePlanFinishes) {
@@ -333,6 +399,10 @@ TEST(Fleet, TheLeaderKilledInATimedStepTheStepEndsOnTimeAndThePlanFinishes) {
               at);
   EXPECT_GE(at, 6000 - 3000);
   EXPECT_LE(at, 6000 + 3000);
+  // The new leader says it took the step over, with the time the step had left.
+  std::string events = history_raw(rig.sockets[survivors[0]]);
+  EXPECT_NE(events.find("taken over by weir-"), std::string::npos) << events;
+  EXPECT_NE(events.find("at step 2 with "), std::string::npos) << events;
   EXPECT_TRUE(wait_phase(rig.sockets[survivors[1]], "Healthy", 10s))
       << status_raw(rig.sockets[survivors[1]]);
   EXPECT_TRUE(wait_until(
@@ -362,9 +432,16 @@ TEST(Fleet, TheStoreDownTrafficGoesOnTheRolloutHoldsAndResumesWhenItReturns) {
     loads.push_back(std::make_unique<LoadGen>(r.port(), 1, 60));
 
   ASSERT_TRUE(control(rig.sockets[0], "rollout start r").ok());
+  // Every replica has the weights and the rollout's state (two entries, written one after the
+  // other) before the store goes.
   for (size_t i = 0; i < 3; ++i)
-    ASSERT_TRUE(
-        wait_until([&] { return live_weight(rig.sockets[i], "r", "app-v2/app") == 20; }, 2s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return live_weight(rig.sockets[i], "r", "app-v2/app") == 20 &&
+                 status(rig.sockets[i]).get_number("step") == 1;
+        },
+        2s))
+        << i << ": " << status_raw(rig.sockets[i]);
   rig.store->stop_server();
   auto down_at = Clock::now();
   for (size_t i = 0; i < 3; ++i)

@@ -3,19 +3,18 @@
 #include "weir/cluster/store.h"
 #include "weir/config/config.h"
 #include "weir/control/command_table.h"
+#include "weir/control/controller.h"
 #include "weir/metrics/aggregator.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 
-namespace weir::control {
-class Controller;
-}
 namespace weir::rollout {
 class Manager;
 }
@@ -84,11 +83,16 @@ private:
   // Applies the store's live entries to the controller (and the followed rollouts).
   void adopt();
   // The controller's live state changed: what differs from the store is written.
-  void on_live_changed();
+  void on_live_changed(const control::Controller::LiveChange& change);
+  // The first full read: the store's live state adopted, or this replica's written to a store
+  // that has none (a new fleet).
+  void catch_up();
+  // Whether rollouts are held now (nobody can lead), not just run elsewhere.
+  bool holding() const;
   void on_health_changed(const std::string& service, const std::string& endpoint, int override);
   void apply_health(const std::string& key, const std::optional<std::string>& value);
   void heartbeat();
-  void schedule_heartbeat();
+  void schedule_heartbeat(std::chrono::milliseconds after);
   std::string heartbeat_json() const;
   void on_replica(const std::string& name, const std::optional<std::string>& value);
   bool remote_windows(const metrics::BackendKey& key, std::chrono::seconds length,
@@ -114,10 +118,19 @@ private:
   std::string started_;    // this process's start, unix ms as text
   bool caught_up_ = false; // the store was read and adopted once
   bool adopting_ = false;
-  std::map<std::string, std::string> last_live_; // live entries as last written or adopted
-  std::map<std::string, Remote> remotes_;        // by replica name
+  bool was_leading_ = false;
+  bool was_reachable_ = false;
+  const config::Config* adopted_config_ = nullptr; // the config in force at the last adopt()
+  std::chrono::steady_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point last_published_;    // this replica's entry, last written
+  std::map<std::string, Remote> remotes_;                   // by replica name
   std::map<std::string, std::unique_ptr<Pending>> pending_; // by command id
-  std::set<std::string> commands_run_; // ids the leader ran (a repeated event runs nothing)
+  std::deque<std::string> ops_run_; // command ids the leader took (a repeated event: once)
+  struct ReplyOut {
+    std::string id;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::deque<ReplyOut> replies_out_; // answers written, removed after a while if nobody read them
   uint64_t next_command_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -79,6 +79,7 @@ public:
   void put(const std::string& key, std::string value,
            Lifetime lifetime = Lifetime::durable) override;
   void remove(const std::string& key) override;
+  void discard_pending(const std::string& prefix) override;
   const char* kind() const override { return "kubernetes"; }
   std::string where() const override;
 

@@ -67,6 +67,10 @@ public:
   virtual void put(const std::string& key, std::string value,
                    Lifetime lifetime = Lifetime::durable) = 0;
   virtual void remove(const std::string& key) = 0;
+  // Drops this replica's writes of keys starting with `prefix` that are still waiting (the store
+  // unreachable): data() shows the store's values again. A write already sent may still land.
+  // What a leader wrote before it lost the lead must not land over its successor's.
+  virtual void discard_pending(const std::string& prefix) = 0;
   // "etcd" or "kubernetes".
   virtual const char* kind() const = 0;
   // Where the store is, for status ("http://127.0.0.1:2379", "kubernetes namespace weir").

@@ -169,9 +169,17 @@ public:
   void set_reload_listener(std::function<void()> f) { reload_listener_ = std::move(f); }
 
   // --- a fleet of replicas (cluster/fleet.h) ---
-  // Runs after every change of live(), made here or adopted: the fleet writes what differs to
-  // its store.
-  void set_live_listener(std::function<void()> f) { live_listener_ = std::move(f); }
+  // What changed in live(), for the fleet to write (cluster/fleet.h): one route's weights or
+  // rollout weights, one service's drains, one extra section (by an operation here); or
+  // `republished`: a reload, discovery or an adoption published, whose pruning must not be
+  // written (another replica's config may have what this one's lacks).
+  struct LiveChange {
+    enum class Kind { weights, rollout_weights, drained, extra, republished } kind;
+    std::string name; // the route, service or extra section
+  };
+  void set_live_listener(std::function<void(const LiveChange&)> f) {
+    live_listener_ = std::move(f);
+  }
   // Runs after every operator's health override (`set health`), with the new override.
   using HealthListener = std::function<void(const std::string& service, const std::string& endpoint,
                                             health::Override)>;
@@ -276,7 +284,10 @@ private:
   std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
-  std::function<void()> live_listener_;
+  std::function<void(const LiveChange&)> live_listener_;
+  void live_changed(LiveChange::Kind kind, const std::string& name) {
+    if (live_listener_) live_listener_({kind, name});
+  }
   HealthListener health_listener_;
   std::function<std::string()> fleet_readiness_;
   std::function<void(std::string&)> fleet_metrics_;

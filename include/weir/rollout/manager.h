@@ -96,7 +96,17 @@ public:
   // a start: a running step goes on with the wall-clock time it has left. follow: nothing runs
   // or is saved here; the status shows the saved state (refresh_followed) and `held` why this
   // replica does not run it. Answers still out from a run here (hooks, metrics) are dropped.
-  void set_role(Role role, std::string held = "");
+  // `why`: a follower's note in status (`held` when `holding`: nobody can lead; else `fleet`:
+  // who runs it); the leader's: what its "restored" events say.
+  void set_role(Role role, std::string why = "", bool holding = false);
+  // Whether some route's rollout runs (Progressing or Paused), here or at the leader as
+  // followed.
+  bool any_running() const;
+  // Fleet commands (cluster/fleet_commands.cc) the leader ran for `route`: kept with the
+  // route's state, so a new leader that restores the state a command produced does not run the
+  // command again, and one that restores an older state does.
+  bool command_ran(const std::string& route, const std::string& id) const;
+  void note_command(const std::string& route, const std::string& id);
   Role role() const { return role_; }
   // The leader saved a new state: followed again (status, the live mirror and header routes,
   // fast abort for the running rollouts, as the leader set them on its own workers).
@@ -210,7 +220,9 @@ private:
   // The same for the answers of a run (hooks, metric queries): made anew when the role changes.
   std::shared_ptr<bool> run_token_ = std::make_shared<bool>(true);
   Role role_ = Role::lead;
-  std::string held_; // why rollouts do not run here (a follower): shown in status
+  std::string held_;             // why rollouts do not run here (a follower): shown in status
+  bool holding_ = false;         // held_ says nobody can run them now
+  std::string restored_because_; // a new leader's restore(): its "restored" events say so
   ToLeader to_leader_;
   // What a follower applied to its own workers for each followed route.
   struct Followed {
