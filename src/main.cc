@@ -12,6 +12,7 @@
 #include "weir/control/takeover.h"
 #include "weir/control/upgrade.h"
 #include "weir/gateway/import_command.h"
+#include "weir/rollout/controller_host.h"
 #include "weir/rollout/manager.h"
 #include "weir/runtime/worker_group.h"
 
@@ -145,7 +146,11 @@ int run(const std::string& path, int upgrade_fd) {
   weir::control::SystemdNotifier notifier; // Type=notify: READY, RELOADING, STOPPING
   controller.set_notifier(&notifier);
   controller.register_commands(commands);
-  weir::rollout::Manager rollouts(control_io, controller);
+  // The rollout manager knows only its host, the controller's adapter; connect() gives it the
+  // controller's hooks (fast abort, the weight guard, `watch`, reloads, metrics).
+  weir::rollout::ControllerHost rollout_host(control_io, controller);
+  weir::rollout::Manager rollouts(control_io, rollout_host, weir::Clock::system());
+  weir::rollout::connect(rollouts, controller);
   rollouts.register_commands(commands);
   // With `cluster`: the replicas share live state and one rollout per route (cluster/fleet.h).
   weir::cluster::Fleet fleet(control_io, controller, rollouts, commands);

@@ -4,6 +4,7 @@
 #include "weir/control/controller.h"
 #include "weir/health/http_check.h"
 #include "weir/rollout/hook_call.h"
+#include "weir/rollout/manager.h"
 #include "weir/rollout/metric_query.h"
 #include "weir/rollout/top_up_traffic.h"
 #include "weir/runtime/worker.h"
@@ -203,6 +204,20 @@ mirror::DivergenceCounts ControllerHost::divergence(const std::string& route) co
 std::vector<mirror::Divergence> ControllerHost::recent_divergences(const std::string& route) const {
   if (!c_.workers().mirroring()) return {};
   return c_.workers().mirror().divergences().recent(route);
+}
+
+void connect(Manager& manager, control::Controller& controller) {
+  Manager* m = &manager;
+  controller.set_rollout_feed(
+      [m](const std::string& route, uint64_t& cursor) { return m->feed(route, cursor); });
+  controller.set_fast_abort_handler([m](const FastAbort::Trip& trip) { m->on_fast_abort(trip); });
+  controller.set_weight_guard(
+      [m](const std::string& route, bool force, const std::string& command) {
+        return m->guard_weights(route, force, command);
+      });
+  controller.set_reload_listener([m] { m->on_reload(); });
+  controller.set_rollout_reporters([m](std::string& out) { m->write_metrics(out); },
+                                   [m](const std::string& route) { return m->status_json(route); });
 }
 
 } // namespace weir::rollout

@@ -7,8 +7,6 @@
 #include "weir/base/clock.h"
 #include "weir/base/json.h"
 #include "weir/base/log.h"
-#include "weir/control/controller.h"
-#include "weir/rollout/controller_host.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -59,21 +57,6 @@ std::string mirror_share(double percent) {
   return buf;
 }
 } // namespace
-
-Manager::Manager(asio::io_context& io, control::Controller& controller)
-    : io_(io), owned_host_(std::make_unique<ControllerHost>(io, controller)), host_(*owned_host_),
-      clock_(Clock::system()) {
-  controller.set_rollout_feed(
-      [this](const std::string& route, uint64_t& cursor) { return feed(route, cursor); });
-  controller.set_fast_abort_handler([this](const FastAbort::Trip& trip) { on_fast_abort(trip); });
-  controller.set_weight_guard(
-      [this](const std::string& route, bool force, const std::string& command) {
-        return guard_weights(route, force, command);
-      });
-  controller.set_reload_listener([this] { on_reload(); });
-  controller.set_rollout_reporters([this](std::string& out) { write_metrics(out); },
-                                   [this](const std::string& route) { return status_json(route); });
-}
 
 Manager::Manager(asio::io_context& io, Host& host, Clock& clock)
     : io_(io), host_(host), clock_(clock) {}

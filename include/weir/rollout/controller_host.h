@@ -62,4 +62,11 @@ private:
   std::unique_ptr<TopUpTraffic> top_up_; // synthetic requests, into c_.synthetic_metrics()
 };
 
+class Manager;
+
+// weir's rollouts: the controller's hooks lead to `manager` (fast-abort trips, the weight guard
+// of `set weight`, `watch`'s feed, reloads, /metrics and /stats.json). Both outlive the hooks'
+// use: the manager is destroyed before the controller and stopped before it stops.
+void connect(Manager& manager, control::Controller& controller);
+
 } // namespace weir::rollout

@@ -15,9 +15,6 @@
 #include <optional>
 #include <string>
 
-namespace weir::control {
-class Controller;
-}
 namespace weir::json {
 class Writer;
 }
@@ -59,9 +56,9 @@ public:
   // "" when the operation went through, else why not.
   using Done = std::function<void(std::string error)>;
 
-  // weir's: the controller is the host (fast abort, weights guard and `watch` hooked), real time.
-  Manager(boost::asio::io_context& io, control::Controller& controller);
-  // `io` only carries the wake-up timers; `host` and `clock` outlive the manager.
+  // `io` only carries the wake-up timers; `host` and `clock` outlive the manager. In weir the
+  // host is the controller's adapter (ControllerHost) and connect() (controller_host.h) gives
+  // the controller's hooks to the manager: the manager knows only its Host.
   Manager(boost::asio::io_context& io, Host& host, Clock& clock);
   ~Manager();
 
@@ -210,7 +207,6 @@ private:
   void restore_from(const std::string& saved, bool run);
 
   boost::asio::io_context& io_;
-  std::unique_ptr<Host> owned_host_; // the controller's adapter, in weir
   Host& host_;
   Clock& clock_;
   std::map<std::string, std::unique_ptr<State>> states_;
