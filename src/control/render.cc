@@ -419,8 +419,11 @@ std::string rollout(const json::Value& r) {
   else if (from == "config")
     out += " (from the config file)";
   out += "\n";
+  // In a fleet: held while nobody can run the rollout, else who runs it.
   if (const json::Value* h = r.find("held"); h && h->is_string())
-    out += "fleet: " + h->as_string() + "\n";
+    out += "held: " + h->as_string() + "\n";
+  else if (const json::Value* f = r.find("fleet"); f && f->is_string())
+    out += "fleet: " + f->as_string() + "\n";
   if (r.get_bool("starting"))
     out += "starting: waiting for the pre_rollout hooks (`rollout abort` calls the start off)\n";
   if (const json::Value* w = r.find("waiting_for"))

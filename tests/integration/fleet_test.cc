@@ -31,6 +31,16 @@ struct FleetRig {
   std::string lease_ttl = "2s";
   std::map<size_t, std::string> more_routes; // by replica: routes only its config has
 
+  // The store (start_store_backend's `kind`) and the two versions; the canary's upstream with
+  // `canary_args` (weir-demo-upstream's options).
+  bool prepare(const std::string& kind, std::vector<std::string> canary_args = {}) {
+    store = start_store_backend(kind);
+    if (!store) return false;
+    v1 = DemoUpstream::start("app-v1");
+    v2 = DemoUpstream::start("app-v2", std::move(canary_args));
+    return true;
+  }
+
   std::string config(size_t i) {
     std::string y = header(sockets[i], 1) + "admin:\n  address: 127.0.0.1:0\n" + "services:\n" +
                     service("app-v1/app", v1.address(), kNoOutliers) +
@@ -86,10 +96,7 @@ Plan gated_plan() {
 
 TEST_P(FleetOnStore, AWeightSetOnOneReplicaIsAppliedOnTheOthersWithinASecond) {
   FleetRig rig;
-  rig.store = start_store_backend(GetParam());
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare(GetParam()));
   rig.plan = gated_plan();
   rig.start(3);
   ASSERT_TRUE(rig.wait_leader(10s)) << control(rig.sockets[0], "show fleet").raw;
@@ -135,6 +142,24 @@ TEST_P(FleetOnStore, AWeightSetOnOneReplicaIsAppliedOnTheOthersWithinASecond) {
       1s, 5ms))
       << control(rig.sockets[0], "show services").raw;
   ASSERT_TRUE(control(rig.sockets[2], "undrain app-v2/app " + rig.v2.address()).ok());
+  // A health override too; `auto` takes it back on every replica.
+  ASSERT_TRUE(control(rig.sockets[1], "set health app-v2/app " + rig.v2.address() + " down").ok());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return control(rig.sockets[2], "show services").raw.find("down (override)") !=
+               std::string::npos;
+      },
+      1s, 5ms))
+      << control(rig.sockets[2], "show services").raw;
+  ASSERT_TRUE(control(rig.sockets[0], "set health app-v2/app " + rig.v2.address() + " auto").ok());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return control(rig.sockets[1], "show services").raw.find("(override)") ==
+                   std::string::npos &&
+               control(rig.sockets[2], "show services").raw.find("(override)") == std::string::npos;
+      },
+      1s, 5ms))
+      << control(rig.sockets[1], "show services").raw;
   ASSERT_TRUE(control(rig.sockets[1], "clear weight r").ok());
   EXPECT_TRUE(wait_until(
       [&] {
@@ -186,10 +211,7 @@ TEST_P(FleetOnStore, AWeightSetOnOneReplicaIsAppliedOnTheOthersWithinASecond) {
 
 TEST_P(FleetOnStore, ARolloutStartedOnAnyReplicaIsRunByTheLeaderAndSeenOnAll) {
   FleetRig rig;
-  rig.store = start_store_backend(GetParam());
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare(GetParam()));
   rig.plan = gated_plan();
   rig.start(3);
   ASSERT_TRUE(rig.wait_leader(10s));
@@ -235,10 +257,7 @@ TEST_P(FleetOnStore, ARolloutStartedOnAnyReplicaIsRunByTheLeaderAndSeenOnAll) {
 
 TEST_P(FleetOnStore, ARestartedReplicaCatchesUpFromTheStoreBeforeItIsReady) {
   FleetRig rig;
-  rig.store = start_store_backend(GetParam());
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare(GetParam()));
   rig.plan = gated_plan();
   rig.start(2);
   ASSERT_TRUE(rig.wait_leader(10s));
@@ -257,10 +276,7 @@ TEST_P(FleetOnStore, ARestartedReplicaCatchesUpFromTheStoreBeforeItIsReady) {
 // every replica follows through the shared rollout weights, and the leader records the abort.
 TEST_P(FleetOnStore, AFastAbortOnAFollowerIsLocalFirstAndAbortsTheFleetsRollout) {
   FleetRig rig;
-  rig.store = start_store_backend(GetParam());
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2", {"--status", "500"}); // every answer fails
+  ASSERT_TRUE(rig.prepare(GetParam(), {"--status", "500"})); // every answer fails
   rig.plan.steps = {"set_weight: 50", "pause: {}"};
   rig.plan.analysis = "{ interval: 60s, min_requests: 1000000 }";
   rig.plan.extra = "      fast_abort: { consecutive_errors: 5 }\n";
@@ -296,10 +312,7 @@ TEST_P(FleetOnStore, AFastAbortOnAFollowerIsLocalFirstAndAbortsTheFleetsRollout)
 // that route's live weights for the others, nor misses them once its config has the route.
 TEST(Fleet, AReplicaWithoutARouteLeavesItsWeightsToTheOthersAndTakesThemWhenItHasIt) {
   FleetRig rig;
-  rig.store = start_store_backend("etcd");
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare("etcd"));
   rig.plan = gated_plan();
   const std::string r2 = "  - name: r2\n    listener: public\n    match: { path_prefix: /two }\n"
                          "    backends:\n      - { service: app-v1/app, weight: 100 }\n"
@@ -334,10 +347,7 @@ TEST(Fleet, AReplicaWithoutARouteLeavesItsWeightsToTheOthersAndTakesThemWhenItHa
 // replica serves what it knows (its file) rather than stay out of service with the store.
 TEST(Fleet, AReplicaStartedWithoutItsStoreIsReadyAfterTheLeaseTtl) {
   FleetRig rig;
-  rig.store = start_store_backend("etcd");
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare("etcd"));
   rig.plan = gated_plan();
   rig.store->stop_server();
   auto started = Clock::now();
@@ -361,10 +371,7 @@ TEST(Fleet, AReplicaStartedWithoutItsStoreIsReadyAfterTheLeaseTtl) {
 TEST(Fleet, TheLeaderKilledInATimedStepTheStepEndsOnTimeAndThePlanFinishes) {
   WEIR_RELEASE_ONLY();
   FleetRig rig;
-  rig.store = start_store_backend("etcd3");
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare("etcd3"));
   rig.plan.steps = {"set_weight: 20", "pause: { duration: 6s }", "set_weight: 60",
                     "pause: { duration: 1s }"};
   rig.plan.analysis = "{ interval: 1s, min_requests: 1000000, inconclusive_limit: 1000 }";
@@ -418,10 +425,7 @@ TEST(Fleet, TheLeaderKilledInATimedStepTheStepEndsOnTimeAndThePlanFinishes) {
 TEST(Fleet, TheStoreDownTrafficGoesOnTheRolloutHoldsAndResumesWhenItReturns) {
   WEIR_RELEASE_ONLY();
   FleetRig rig;
-  rig.store = start_store_backend("etcd3");
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2");
+  ASSERT_TRUE(rig.prepare("etcd3"));
   rig.plan.steps = {"set_weight: 20", "pause: { duration: 2s }", "set_weight: 60",
                     "pause: { duration: 1s }"};
   rig.plan.analysis = "{ interval: 1s, min_requests: 1000000, inconclusive_limit: 1000 }";
@@ -472,10 +476,7 @@ TEST(Fleet, TheStoreDownTrafficGoesOnTheRolloutHoldsAndResumesWhenItReturns) {
 TEST(Fleet, ACanaryFailingThreePercentOverThreeReplicasIsAbortedByTheFleetsAnalysis) {
   WEIR_RELEASE_ONLY();
   FleetRig rig;
-  rig.store = start_store_backend("etcd");
-  ASSERT_TRUE(rig.store);
-  rig.v1 = DemoUpstream::start("app-v1");
-  rig.v2 = DemoUpstream::start("app-v2", {"--fail-rate", "0.03", "--seed", "7"});
+  ASSERT_TRUE(rig.prepare("etcd", {"--fail-rate", "0.03", "--seed", "7"}));
   rig.plan.steps = {"set_weight: 50", "pause: { duration: 30s }"};
   // 2 s intervals, 150 canary requests needed: each replica sends the canary about 60 in one
   // (60 req/s at 50 %), the three together about 180.
