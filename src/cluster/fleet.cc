@@ -98,9 +98,7 @@ void Fleet::stop() {
   controller_.set_health_listener(nullptr);
   controller_.set_remote_windows(nullptr);
   rollouts_.set_to_leader(nullptr);
-  for (auto& [id, p] : pending_)
-    (void)p; // their responders hear nothing more: weir is stopping
-  pending_.clear();
+  pending_.clear(); // their responders hear nothing more: weir is stopping
 }
 
 bool Fleet::leading() const {
