@@ -116,8 +116,9 @@ Manager::State& Manager::state_for(const std::string& route) {
 void Manager::record(State& s, std::string type, std::string message, std::string details) {
   char stamp[32];
   Event e{std::string(stamp, format_utc(clock_.wall_now(), stamp)), std::move(type),
-          std::move(message), std::move(details)};
-  log::info("rollout " + s.route + ": " + e.type + ": " + e.message);
+          std::move(message), std::move(details), origin_};
+  log::info("rollout " + s.route + ": " + e.type + ": " + e.message +
+            (e.origin.empty() ? "" : " (by " + e.origin + ")"));
   s.history.push_back(e);
   ++s.events_total;
   if (s.history.size() > kHistory) s.history.pop_front();
@@ -125,6 +126,7 @@ void Manager::record(State& s, std::string type, std::string message, std::strin
     json::Writer w;
     w.begin_object().key("route").value(s.route).key("time").value(e.time);
     w.key("type").value(e.type).key("message").value(e.message);
+    if (!e.origin.empty()) w.key("origin").value(e.origin);
     w.key("phase").value(phase_name(s.phase)).key("stable").value(s.stable);
     w.key("canary").value(s.canary).key("canary_weight").value(s.canary_weight);
     if (!e.details.empty()) w.key("details").raw(e.details);

@@ -4,6 +4,21 @@
 
 namespace weir::rollout {
 
+// While a command's handler runs, the events it records carry who sent it (its peer).
+class Manager::OriginScope {
+public:
+  OriginScope(Manager& m, const control::Responder& who) : m_(m), before_(m.origin_) {
+    m_.origin_ = who.peer();
+  }
+  ~OriginScope() { m_.origin_ = before_; }
+  OriginScope(const OriginScope&) = delete;
+  OriginScope& operator=(const OriginScope&) = delete;
+
+private:
+  Manager& m_;
+  std::string before_;
+};
+
 void Manager::register_commands(control::CommandTable& table) {
   using control::Args;
   using control::Responder;
@@ -21,12 +36,14 @@ void Manager::register_commands(control::CommandTable& table) {
   // ROUTE is there, nothing unexpected, flags anywhere) before a handler runs.
   auto simple = [this, reply_status](std::string name, std::string help,
                                      std::function<std::string(const std::string&)> op) {
-    return control::Command{"rollout " + name, "ROUTE", std::move(help),
-                            [op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-                              std::string err = op(args[0]);
-                              if (!err.empty()) return r->reply(control::error_reply(err));
-                              reply_status(r, args[0]);
-                            }};
+    return control::Command{
+        "rollout " + name, "ROUTE", std::move(help),
+        [this, op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+          OriginScope origin(*this, *r);
+          std::string err = op(args[0]);
+          if (!err.empty()) return r->reply(control::error_reply(err));
+          reply_status(r, args[0]);
+        }};
   };
   // start and restart answer once the pre_rollout hooks have (at once without any).
   auto reply_when_done = [reply_status](std::shared_ptr<Responder> r, std::string route) {
@@ -39,6 +56,7 @@ void Manager::register_commands(control::CommandTable& table) {
              "start the route's rollout plan (after a promotion from the promoted version, after "
              "an abort or undo with the same versions); waits for pre_rollout hooks",
              [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
+               OriginScope origin(*this, *r);
                std::string err =
                    begin(args[0], args.size() == 2 ? args[1] : "", reply_when_done(r, args[0]));
                if (!err.empty()) r->reply(control::error_reply(err));
@@ -47,6 +65,7 @@ void Manager::register_commands(control::CommandTable& table) {
              "run a progressing, paused or aborted rollout again from its first step, with the "
              "same stable and canary",
              [this, reply_when_done](const Args& args, std::shared_ptr<Responder> r) {
+               OriginScope origin(*this, *r);
                std::string err = restart(args[0], reply_when_done(r, args[0]));
                if (!err.empty()) r->reply(control::error_reply(err));
              }});
@@ -67,6 +86,7 @@ void Manager::register_commands(control::CommandTable& table) {
                  else
                    route = a;
                }
+               OriginScope origin(*this, *r);
                std::string err = promote(route, full);
                if (!err.empty()) return r->reply(control::error_reply(err));
                reply_status(r, route);

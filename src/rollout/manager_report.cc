@@ -209,6 +209,7 @@ std::string Manager::history_json(const std::string& route) const {
       w.begin_object().key("time").value(e.time).key("type").value(e.type);
       w.key("message").value(e.message);
       if (!e.details.empty()) w.key("details").raw(e.details);
+      if (!e.origin.empty()) w.key("origin").value(e.origin);
       w.end_object();
     }
   w.end_array();
@@ -229,6 +230,7 @@ std::string Manager::feed(const std::string& route, uint64_t& cursor) const {
       w.begin_object().key("time").value(e.time).key("type").value(e.type);
       w.key("message").value(e.message);
       if (!e.details.empty()) w.key("details").raw(e.details);
+      if (!e.origin.empty()) w.key("origin").value(e.origin);
       w.end_object();
     }
     cursor = s->events_total;
@@ -332,7 +334,9 @@ void Manager::save() {
     for (size_t i = skip; i < s->history.size(); ++i) {
       const Event& e = s->history[i];
       w.begin_object().key("time").value(e.time).key("type").value(e.type);
-      w.key("message").value(e.message).end_object();
+      w.key("message").value(e.message);
+      if (!e.origin.empty()) w.key("origin").value(e.origin);
+      w.end_object();
     }
     w.end_array().end_object();
   }
@@ -386,8 +390,8 @@ void Manager::restore_from(const std::string& saved, bool run) {
     }
     if (const json::Value* h = v.find("history"); h && h->is_array())
       for (const auto& e : h->as_array())
-        s.history.push_back(
-            {e.get_string("time"), e.get_string("type"), e.get_string("message"), ""});
+        s.history.push_back({e.get_string("time"), e.get_string("type"), e.get_string("message"),
+                             "", e.get_string("origin")});
     s.events_total = s.history.size();
     if (const json::Value* c = v.find("commands"); c && c->is_array())
       for (const auto& id : c->as_array())

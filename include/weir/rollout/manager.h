@@ -32,6 +32,9 @@ struct Event {
   std::string type; // started, step, paused, resumed, analysis, aborted, promoted, waiting, hook…
   std::string message;
   std::string details; // JSON object text ("" when none)
+  // Who asked for it, when an operator did: the control client ("uid 1000, pid 4242"), a
+  // dashboard ("dashboard 127.0.0.1:52310") or a fleet replica; "" for the plan's own doing.
+  std::string origin = "";
 };
 
 // Runs the rollout plans of every route on the control thread: steps on timers, analysis
@@ -216,6 +219,10 @@ private:
   // The same for the answers of a run (hooks, metric queries): made anew when the role changes.
   std::shared_ptr<bool> run_token_ = std::make_shared<bool>(true);
   Role role_ = Role::lead;
+  // The control client whose command runs now (its Responder's peer()): what record() puts in
+  // an event's origin. Set for the command's synchronous part only (OriginScope).
+  std::string origin_;
+  class OriginScope;
   std::string held_;             // why rollouts do not run here (a follower): shown in status
   bool holding_ = false;         // held_ says nobody can run them now
   std::string restored_because_; // a new leader's restore(): its "restored" events say so
