@@ -8,6 +8,7 @@
 #include "rollout_reader.h"
 #include "route_reader.h"
 #include "tls_reader.h"
+#include "weir/base/token_file.h"
 #include "weir/config/address.h"
 #include "weir/config/duration.h"
 #include "weir/net/url.h"
@@ -470,12 +471,34 @@ private:
 
   void read_admin(const Item& item) {
     if (!c_.expect_map(item)) return;
-    Fields f(c_, item, {"address"});
+    Fields f(c_, item, {"address", "dashboard_actions", "token_file"});
     if (auto a = f.require("address")) {
       if (auto v = c_.address(*a, true)) {
         config_.admin.address = *v;
         config_.admin.enabled = true;
       }
+    }
+    Admin& admin = config_.admin;
+    if (auto d = f.get("dashboard_actions")) {
+      if (auto v = c_.boolean(*d)) admin.dashboard_actions = *v;
+    }
+    if (auto t = f.get("token_file")) {
+      if (auto v = c_.string(*t)) {
+        if (v->empty()) {
+          c_.fail(*t, "expected a file path, got \"\"");
+        } else {
+          admin.token_file = v->front() == '/' || base_dir_.empty() ? *v : base_dir_ + "/" + *v;
+          // Read now: a token that cannot be read or is too weak is a config error, not a 403
+          // found out later. Read again at each use, so a rotated token needs no reload.
+          if (auto token = read_token_file(admin.token_file); !token.ok())
+            c_.fail(*t, token.error().message);
+        }
+      }
+    }
+    if (admin.dashboard_actions && admin.token_file.empty()) {
+      if (auto d = f.get("dashboard_actions"))
+        c_.fail(*d, "true needs token_file too: the bearer token a browser must "
+                    "send for an action");
     }
   }
 

@@ -473,10 +473,16 @@ struct Control {
   std::string group;    // group owning the socket ("" keeps the process's group)
 };
 
-// The admin HTTP listener (/metrics, /healthz, /ready, /stats.json). Absent: off.
+// The admin HTTP listener (/metrics, /healthz, /ready, /stats.json and the dashboard at /).
+// Absent: off.
 struct Admin {
   bool enabled = false;
   Address address;
+  // The dashboard's actions (promote, pause, resume, abort, set weight) for a browser that sends
+  // the bearer token kept in token_file (read again at each use, so it can be rotated); off,
+  // the dashboard is read-only and its action endpoint answers 403.
+  bool dashboard_actions = false;
+  std::string token_file; // absolute
 };
 
 // The data plane's I/O backend. auto: io_uring where the kernel offers what weir needs from it,

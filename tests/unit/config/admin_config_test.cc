@@ -1,0 +1,108 @@
+// The `admin` block: the listener's address and the dashboard's actions behind a bearer token
+// kept in a file, with the errors a user sees for each mistake.
+#include "load_helpers.h"
+#include "weir/base/token_file.h"
+
+#include <cstdio>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace weir::config {
+namespace {
+
+using testing_support::errors_of;
+using testing_support::load_ok;
+
+// A file that holds `content`, removed at the end of the test.
+class TokenFile {
+public:
+  explicit TokenFile(const std::string& content) {
+    char name[] = "/tmp/weir-token-XXXXXX";
+    const int fd = ::mkstemp(name);
+    path_ = name;
+    ::close(fd);
+    std::ofstream(path_) << content;
+  }
+  ~TokenFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+std::string with_admin(const std::string& admin) {
+  return R"(
+listeners: [{name: web, address: 127.0.0.1:8080}]
+services:
+  - {namespace: app-v1, name: app, endpoints: [127.0.0.1:9001]}
+routes:
+  - {name: r, listener: web, match: {path_prefix: /}, backends: [{service: app-v1/app}]}
+)" + admin;
+}
+
+TEST(AdminConfig, TheDashboardIsReadOnlyUnlessActionsAreTurnedOn) {
+  Config c = load_ok(with_admin("admin: {address: 127.0.0.1:9901}\n"));
+  EXPECT_TRUE(c.admin.enabled);
+  EXPECT_FALSE(c.admin.dashboard_actions);
+  EXPECT_EQ(c.admin.token_file, "");
+}
+
+TEST(AdminConfig, ActionsWithATokenFileTheTrailingNewlineIsNotPartOfTheToken) {
+  TokenFile token("0123456789abcdef0123\n");
+  Config c = load_ok(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
+                                "token_file: " +
+                                token.path() + "}\n"));
+  EXPECT_TRUE(c.admin.dashboard_actions);
+  EXPECT_EQ(c.admin.token_file, token.path());
+  auto read = read_token_file(token.path());
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, "0123456789abcdef0123");
+}
+
+TEST(AdminConfig, ActionsWithoutATokenFileAreRefused) {
+  EXPECT_EQ(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true}\n")),
+            "t.yaml:6:53: admin.dashboard_actions: true needs token_file too: the bearer token a "
+            "browser must send for an action\n");
+}
+
+TEST(AdminConfig, AMissingShortOrEmptyTokenIsAConfigErrorNotALater403) {
+  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
+                                 "token_file: /nonexistent/token}\n"))
+                .find("token file /nonexistent/token: No such file or directory"),
+            std::string::npos);
+  TokenFile short_token("hunter2\n");
+  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
+                                 "token_file: " +
+                                 short_token.path() + "}\n"))
+                .find("the token has 7 characters; at least 16 are needed"),
+            std::string::npos);
+  TokenFile empty("\n");
+  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
+                                 "token_file: " +
+                                 empty.path() + "}\n"))
+                .find("is empty"),
+            std::string::npos);
+  TokenFile spaced("0123456789 abcdef0123\n");
+  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
+                                 "token_file: " +
+                                 spaced.path() + "}\n"))
+                .find("printable ASCII characters only, no spaces"),
+            std::string::npos);
+}
+
+TEST(AdminConfig, DashboardActionsMustBeABoolean) {
+  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: yes}\n"))
+                .find("expected true or false, got \"yes\""),
+            std::string::npos);
+}
+
+TEST(TokenFile, ComparisonIsExact) {
+  EXPECT_TRUE(same_token("abc", "abc"));
+  EXPECT_FALSE(same_token("abc", "abd"));
+  EXPECT_FALSE(same_token("abc", "abcd"));
+  EXPECT_FALSE(same_token("", "a"));
+}
+
+} // namespace
+} // namespace weir::config
