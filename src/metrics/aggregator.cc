@@ -122,6 +122,31 @@ std::optional<WindowTotals> Aggregator::window_totals(const BackendKey& key,
   return w;
 }
 
+std::vector<Aggregator::SeriesPoint> Aggregator::series(const BackendKey& key,
+                                                        size_t smooth) const {
+  std::vector<SeriesPoint> out;
+  auto it = history_.find(key);
+  if (it == history_.end() || it->second.fine.empty()) return out;
+  const History& h = it->second;
+  auto span = [&out](const Sample& older, const Sample& newer) {
+    WindowTotals w;
+    newer.totals->add_to(w.total, +1);
+    older.totals->add_to(w.total, -1);
+    w.requests = newer.totals->requests - older.totals->requests;
+    w.errors = newer.totals->upstream_errors - older.totals->upstream_errors;
+    w.client_errors = newer.totals->client_errors - older.totals->client_errors;
+    w.seconds = std::chrono::duration<double>(newer.at - older.at).count();
+    out.push_back({older.at, newer.at, w.stats()});
+  };
+  const auto fine_start = h.fine.front().at;
+  for (size_t i = 1; i < h.coarse.size() && h.coarse[i].at <= fine_start; ++i)
+    span(h.coarse[i - 1], h.coarse[i]);
+  if (smooth == 0) smooth = 1;
+  for (size_t i = 1; i < h.fine.size(); ++i)
+    span(h.fine[i >= smooth ? i - smooth : 0], h.fine[i]);
+  return out;
+}
+
 std::optional<WindowStats> Aggregator::merged_window(const Aggregator& a, const Aggregator& b,
                                                      const BackendKey& key,
                                                      std::chrono::seconds window) {

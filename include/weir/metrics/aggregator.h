@@ -74,6 +74,15 @@ public:
   static std::optional<WindowStats> merged_window(const Aggregator& a, const Aggregator& b,
                                                   const BackendKey& key,
                                                   std::chrono::seconds window);
+  // The history as a chart draws it (the admin dashboard), oldest first: one point per
+  // ten-second sample from before the one-second samples start (its figures since the previous
+  // one), then one per one-second sample, each the `smooth` seconds ending there (fewer at the
+  // start). Computed when asked: the aggregator keeps nothing more for it.
+  struct SeriesPoint {
+    Clock::time_point from, at; // the span the figures cover
+    WindowStats stats;
+  };
+  std::vector<SeriesPoint> series(const BackendKey& key, size_t smooth) const;
   // Cumulative totals at the newest sample (for counters that never go backwards).
   const BackendTotals* latest(const BackendKey& key) const;
   std::vector<BackendKey> keys() const;
