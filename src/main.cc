@@ -8,6 +8,7 @@
 #include "weir/control/command_line.h"
 #include "weir/control/command_table.h"
 #include "weir/control/controller.h"
+#include "weir/control/dashboard.h"
 #include "weir/control/server.h"
 #include "weir/control/takeover.h"
 #include "weir/control/upgrade.h"
@@ -157,6 +158,9 @@ int run(const std::string& path, int upgrade_fd) {
   // The admin listener before the workers' listeners too: a taken admin port stops weir before
   // it serves anything. It answers /ready with 503 until the workers run.
   weir::control::AdminServer admin_server(control_io, controller);
+  // The dashboard (/ and /dashboard/…) answers from the same command table as the socket.
+  weir::control::Dashboard dashboard(control_io, controller, commands);
+  admin_server.set_dashboard(&dashboard);
   const weir::config::Admin admin_config = config->admin; // as opened (a reload needs a restart)
   bool admin_adopted = false;
   if (config->admin.enabled) {
@@ -282,6 +286,7 @@ int run(const std::string& path, int upgrade_fd) {
   }
   fleet.start();    // before the rollouts: a replica of a fleet runs none until it leads
   rollouts.start(); // resumes saved (or handed over) rollouts
+  if (config->admin.enabled) dashboard.start(); // its weight history, once a second
   for (const auto& b : controller.workers().bound())
     std::printf("weir: listening %s\n", b.c_str());
   if (config->control.enabled)
@@ -344,6 +349,7 @@ int run(const std::string& path, int upgrade_fd) {
   upgrader.abandon("weir is stopping");
   if (!handed_over) control_server.close();
   admin_server.close();
+  dashboard.stop();
   fleet.stop(); // gives up the lead: another replica takes the rollouts at once
   rollouts.stop();
   controller.stop();

@@ -3,6 +3,7 @@
 #include "weir/base/clock.h"
 #include "weir/base/json.h"
 #include "weir/control/controller.h"
+#include "weir/control/dashboard.h"
 #include "weir/http/head.h"
 #include "weir/http/parser.h"
 #include "weir/http/rewrite.h"
@@ -124,6 +125,8 @@ public:
     last_active_ = std::chrono::steady_clock::now();
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
+    if (auto remote = socket_.remote_endpoint(ec); !ec)
+      peer_ = config::Address{remote.address().to_string(), remote.port()}.text();
     arm_timer();
     process();
   }
@@ -182,12 +185,21 @@ private:
         if (body_limit_hit_) return respond(413, kTextPlain, "request body too large\n", true);
         continue;
       case http::Parser::Event::body:
-        for (std::string_view piece : parser_.body())
+        for (std::string_view piece : parser_.body()) {
           body_bytes_ += piece.size();
-        if (body_bytes_ > kMaxBody)
+          if (keep_body_ && body_bytes_ <= kMaxActionBody) body_in_.append(piece);
+        }
+        if (body_bytes_ > (keep_body_ ? kMaxActionBody : kMaxBody))
           return respond(413, kTextPlain, "request body too large\n", true);
         continue;
       case http::Parser::Event::done:
+        // The last body bytes may come with the end of the message.
+        for (std::string_view piece : parser_.body()) {
+          body_bytes_ += piece.size();
+          if (keep_body_ && body_bytes_ <= kMaxActionBody) body_in_.append(piece);
+        }
+        if (body_bytes_ > (keep_body_ ? kMaxActionBody : kMaxBody))
+          return respond(413, kTextPlain, "request body too large\n", true);
         return answer();
       case http::Parser::Event::error: {
         std::string body(parser_.error_reason());
@@ -207,11 +219,19 @@ private:
     // HTTP/1.0 would need "Connection: keep-alive" echoed; closing is simpler and correct.
     keep_alive_ = h.keep_alive && h.version_minor >= 1 && !h.upgrade;
     body_bytes_ = 0;
-    body_limit_hit_ = h.framing == http::Framing::length && h.content_length > kMaxBody;
+    body_in_.clear();
+    // Only a dashboard action's body is kept (a small JSON object); others are read and dropped.
+    keep_body_ = method_ == "POST" && server_->dashboard_ && Dashboard::serves(path_);
+    body_limit_hit_ = h.framing == http::Framing::length &&
+                      h.content_length > (keep_body_ ? kMaxActionBody : kMaxBody);
+    // Copied: the head's bytes are overwritten by the body's as it is read.
+    const http::Header* auth = h.find("authorization");
+    authorization_.assign(auth ? auth->value : std::string_view());
   }
 
   void answer() {
     bool close_after = !keep_alive_ || server_->winding_down_;
+    if (server_->dashboard_ && Dashboard::serves(path_)) return ask_dashboard(close_after);
     if (method_ != "GET" && method_ != "HEAD")
       return respond(405, kTextPlain, "only GET and HEAD\n", close_after, "Allow: GET, HEAD\r\n");
     AdminServer& s = *server_;
@@ -232,8 +252,27 @@ private:
       body_.push_back('\n');
       return respond(200, kJson, body_, close_after);
     }
-    respond(404, kTextPlain, "not found; try /metrics, /healthz, /ready or /stats.json\n",
+    respond(404, kTextPlain,
+            server_->dashboard_
+                ? "not found; try / (the dashboard), /metrics, /healthz, /ready or /stats.json\n"
+                : "not found; try /metrics, /healthz, /ready or /stats.json\n",
             close_after);
+  }
+
+  // The dashboard answers now or once the commands it asks have replied; meanwhile nothing
+  // more is read from this connection (a pipelined request waits its turn).
+  void ask_dashboard(bool close_after) {
+    Dashboard::Request request{method_, path_, authorization_, body_in_, peer_};
+    // Holds the session: nothing else is pending on it meanwhile. The idle timer still ends a
+    // session whose answer takes too long (closed_ then).
+    server_->dashboard_->handle(
+        request, [self = shared_from_this(), close_after](Dashboard::Response r) {
+          if (!self->server_ || self->closed_) return;
+          std::string headers(Dashboard::security_headers());
+          if (r.status == 405)
+            headers += r.body.starts_with("POST") ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+          self->respond(r.status, r.content_type, r.body, close_after, headers);
+        });
   }
 
   void respond(int status, std::string_view type, std::string_view body, bool close_after,
@@ -288,6 +327,10 @@ private:
   size_t pos_ = 0; // bytes of buffer_ parsed
   std::string method_;
   std::string path_;
+  std::string authorization_; // the request's Authorization header, for the dashboard
+  std::string body_in_;       // a dashboard action's body
+  bool keep_body_ = false;
+  std::string peer_; // the client's address
   std::string body_;
   std::string out_;
   uint64_t body_bytes_ = 0;

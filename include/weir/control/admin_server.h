@@ -14,11 +14,13 @@
 namespace weir::control {
 
 class Controller;
+class Dashboard;
 
-// The admin HTTP listener: GET /metrics (Prometheus text format), /healthz, /ready and
+// The admin HTTP listener: GET /metrics (Prometheus text format), /healthz, /ready,
 // /stats.json (the 1 s, 10 s, 1 min and 5 min windows per route and backend, with each backend
-// compared to the route's baseline). It runs on the control thread's io_context, never on a
-// worker, so scrapes and slow or hostile admin clients cannot delay a proxied request.
+// compared to the route's baseline) and the dashboard (/, /dashboard/…: control/dashboard.h). It
+// runs on the control thread's io_context, never on a worker, so scrapes and slow or hostile admin
+// clients cannot delay a proxied request.
 //
 // HTTP/1.1 with keep-alive and pipelining, parsed by http::Parser with the config's request
 // limits (malformed → 400, head too large → 431, request line too long → 414, ...). Each
@@ -30,6 +32,7 @@ class Controller;
 class AdminServer {
 public:
   static constexpr uint64_t kMaxBody = 64 * 1024;
+  static constexpr uint64_t kMaxActionBody = 16 * 1024; // a dashboard action's JSON
 
   AdminServer(boost::asio::io_context& io, Controller& controller);
   ~AdminServer();
@@ -42,6 +45,8 @@ public:
   // handed over (owned from here), without accepting from it until start_accepting().
   Result<bool> adopt(const config::Admin& admin, const config::Limits& limits, int fd);
   void start_accepting() { accept(); }
+  // The dashboard at / and /dashboard/… (control/dashboard.h); without one they are 404.
+  void set_dashboard(Dashboard* dashboard) { dashboard_ = dashboard; }
   // The listening socket (-1 when not listening), for an upgrade's handover.
   int native_handle();
   // Stops accepting and closes every admin connection.
@@ -78,6 +83,7 @@ private:
 
   boost::asio::io_context& io_;
   Controller& controller_;
+  Dashboard* dashboard_ = nullptr;
   std::chrono::milliseconds idle_timeout_{10000}; // limits.admin_idle_timeout
   config::Limits limits_;
   bool winding_down_ = false; // stop_accepting(): every response closes its connection

@@ -67,6 +67,8 @@ public:
 
   runtime::WorkerGroup& workers() { return workers_; }
   const metrics::Aggregator& aggregator() const { return aggregator_; }
+  // What times the metric samples (aggregator()'s time points are its steady ones).
+  Clock& clock() const { return clock_; }
   // Rollout top-up traffic (rollout/top_up_traffic.h), kept apart from user traffic: its cells
   // (written on the control thread, keyed like the workers') and their once-a-second windows,
   // sampled at the same instants as aggregator() so the two merge exactly.
