@@ -139,8 +139,14 @@ std::vector<Aggregator::SeriesPoint> Aggregator::series(const BackendKey& key,
     out.push_back({older.at, newer.at, w.stats()});
   };
   const auto fine_start = h.fine.front().at;
-  for (size_t i = 1; i < h.coarse.size() && h.coarse[i].at <= fine_start; ++i)
+  size_t last_coarse = 0; // the newest coarse sample at or before the fine history's start
+  for (size_t i = 1; i < h.coarse.size() && h.coarse[i].at <= fine_start; ++i) {
     span(h.coarse[i - 1], h.coarse[i]);
+    last_coarse = i;
+  }
+  // From there to the first one-second sample: no time without a figure.
+  if (!h.coarse.empty() && h.coarse[last_coarse].at < fine_start)
+    span(h.coarse[last_coarse], h.fine.front());
   if (smooth == 0) smooth = 1;
   for (size_t i = 1; i < h.fine.size(); ++i)
     span(h.fine[i >= smooth ? i - smooth : 0], h.fine[i]);

@@ -118,7 +118,9 @@ TEST(DashboardSeries, FiveMinutesOfOneSecondPointsFromTheFineAndCoarseHistory) {
   Traffic traffic;
   const metrics::BackendKey key{"web", "a/app"};
   traffic.aggregator.sample({&traffic.cells}, traffic.t);
-  traffic.run(key, 200, 100); // 100 requests/s for 200 s, then 300/s for the last 40 s
+  // 100 requests/s for 205 s, then 300/s for the last 40 s: the fine history (the last 60 s)
+  // starts 5 s after a coarse sample.
+  traffic.run(key, 205, 100);
   traffic.run(key, 40, 300);
 
   auto points = traffic.aggregator.series(key, 5);
@@ -153,7 +155,10 @@ TEST(DashboardSeries, FiveMinutesOfOneSecondPointsFromTheFineAndCoarseHistory) {
   EXPECT_NEAR(rps[150].as_number(), 100, 0.01);
   // Before the history: nothing known.
   EXPECT_TRUE(rps[0].is_null());
-  EXPECT_FALSE(rps[70].is_null()) << "240 s of history reach back to point 60";
+  EXPECT_FALSE(rps[70].is_null()) << "245 s of history reach back to point 55";
+  // No hole from there on, where the coarse history meets the fine one neither.
+  for (size_t i = 56; i < 300; ++i)
+    EXPECT_FALSE(rps[i].is_null()) << "point " << i;
   // The weight in force at each point.
   EXPECT_TRUE(weight[0].is_null());
   EXPECT_EQ(weight[250].as_number(), 100);
