@@ -191,6 +191,8 @@ test('actions: promote at a manual gate with the token; without it no button and
   await page.waitForSelector(`${promote}:not([disabled])`, { timeout: 5000 });
   assert.equal(await page.evaluate(() => location.hash), '', 'the token left the address bar');
   assert.deepEqual(await unnamedControls(page), []);
+  assert.ok(await page.$eval(`button[data-action="resume"][data-route="${ROUTE}"]`, (b) => b.disabled),
+    'a manual gate is passed by promote; weir refuses resume there');
   await page.click(promote);
   await waitFor(async () => (await weir.ctl('rollout', 'status', ROUTE)).rollout.phase === 'Healthy',
     { timeout: 5000, what: 'promoted, as the control socket says' });

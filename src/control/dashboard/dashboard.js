@@ -493,7 +493,13 @@
     const backends = v.data.backends, ro = v.data.ro;
     const backendsChanged = changed(v.actions, 'b', backends.map((b) => b.service));
     if (backendsChanged || !v.buttons || !v.actions.contains(v.buttons[0])) buildActions(v, backends);
-    for (const b of v.buttons) b.disabled = v.busy || !ACTIONS[b.dataset.action].includes(ro && ro.phase);
+    // At a manual gate (a pause step without a duration) only promote goes on: weir refuses resume.
+    const step = ro && Array.isArray(ro.steps) ? ro.steps[ro.step] : null;
+    const atGate = ro && ro.phase === 'Paused' && step && step.pause_ms === 0;
+    for (const b of v.buttons) {
+      b.disabled = v.busy || !ACTIONS[b.dataset.action].includes(ro && ro.phase) ||
+        (atGate && b.dataset.action === 'resume');
+    }
     // The weight inputs show the live weights, except where the operator is typing.
     for (const b of backends) {
       const input = v.weightForm.elements.namedItem(b.service);
