@@ -165,6 +165,8 @@ export async function startBrowser() {
           for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value;
         }).observe({ type: 'layout-shift', buffered: true });
       });
+      // No transitions: a screenshot shows the bar at its weights, not on its way there.
+      await page.emulateMediaFeatures([{ name: 'prefers-reduced-motion', value: 'reduce' }]);
       await page.goto(url, { waitUntil: 'load' });
       return page;
     },
@@ -177,7 +179,9 @@ export function screenshotPath(name) {
 }
 
 // The demo's two versions behind one route with a rollout plan, as conf/weir.yaml has them.
-export function config({ v1, v2, steps, admin = '{ address: 127.0.0.1:0 }', dir }) {
+// `analysis` and `more` (further keys of the plan, flow style) tune the plan.
+export function config({ v1, v2, steps, admin = '{ address: 127.0.0.1:0 }', dir,
+  analysis = '{ interval: 1s, min_requests: 5, max_p99_increase: none }', more = '' }) {
   return `workers: 1
 listeners: [{ name: public, address: 127.0.0.1:0 }]
 services:
@@ -192,8 +196,8 @@ routes:
       stable: app-v1/app
       canary: app-v2/app
       steps: ${steps}
-      analysis: { interval: 1s, min_requests: 5, max_p99_increase: none }
-admin: ${admin}
+      analysis: ${analysis}
+${more ? `      ${more}\n` : ''}admin: ${admin}
 control: { socket: ${join(dir, 'weir.sock')} }
 state_dir: ${dir}
 `;

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cleanup, tempDir, waitFor, startUpstream, startWeir, startLoad, startBrowser, sourceDir,
+  cleanup, tempDir, waitFor, startUpstream, startWeir, startLoad, startBrowser, sourceDir, config,
 } from './harness.mjs';
 
 const TOKEN = 'readme-screenshot-token-0123456789';
@@ -16,34 +16,11 @@ async function main() {
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   const v1 = await startUpstream('app-v1', ['--delay-ms', '2']);
   const v2 = await startUpstream('app-v2', ['--delay-ms', '3', '--fail-rate', '0.001']);
-  const weir = await startWeir(dir, `listeners: [{ name: public, address: 127.0.0.1:0 }]
-services:
-  - { namespace: app-v1, name: app, endpoints: [${v1.address}], health_check: { path: /healthz, interval: 2s } }
-  - { namespace: app-v2, name: app, endpoints: [${v2.address}], health_check: { path: /healthz, interval: 2s } }
-routes:
-  - name: app-route
-    listener: public
-    match: { path_prefix: / }
-    backends: [{ service: app-v1/app, weight: 90 }, { service: app-v2/app, weight: 10 }]
-    rollout:
-      stable: app-v1/app
-      canary: app-v2/app
-      steps:
-        - set_weight: 10
-        - analysis: { duration: 20s }
-        - set_weight: 50
-        - pause: {}
-        - set_weight: 100
-      analysis:
-        interval: 5s
-        min_requests: 50
-        max_p99_increase: none
-        top_up: { rate: 20/s }
-      fast_abort: { consecutive_errors: 5 }
-admin: { address: 127.0.0.1:0, dashboard_actions: true, token_file: ${join(dir, 'token')} }
-control: { socket: ${join(dir, 'weir.sock')} }
-state_dir: ${dir}
-`);
+  const weir = await startWeir(dir, config({ v1, v2, dir,
+    steps: '[{ set_weight: 10 }, { analysis: { duration: 20s } }, { set_weight: 50 }, { pause: {} }, { set_weight: 100 }]',
+    analysis: '{ interval: 5s, min_requests: 50, max_p99_increase: none, top_up: { rate: 20/s } }',
+    more: 'fast_abort: { consecutive_errors: 5 }',
+    admin: `{ address: 127.0.0.1:0, dashboard_actions: true, token_file: ${join(dir, 'token')} }` }));
   startLoad(weir.proxy, 60);
   await weir.ctl('set', 'weight', 'app-route', 'app-v1/app=100', 'app-v2/app=0');
   await sleep(100000); // traffic before the rollout, on stable alone
@@ -54,7 +31,6 @@ state_dir: ${dir}
   await sleep(20000); // some time at 50 %
   const { open } = await startBrowser();
   const page = await open(`${weir.admin}/#token=${TOKEN}`, { width: 1280, height: 900 });
-  await page.emulateMediaFeatures([{ name: 'prefers-reduced-motion', value: 'reduce' }]);
   await page.waitForSelector('button[data-action="promote"]:not([disabled])', { timeout: 10000 });
   await sleep(2500);
   // The header and the route, from the top of the page.

@@ -66,29 +66,25 @@ TEST(AdminConfig, ActionsWithoutATokenFileAreRefused) {
             "browser must send for an action\n");
 }
 
+// The errors of a config whose actions take their token from `path`.
+std::string errors_with_token_file(const std::string& path) {
+  return errors_of(with_admin(
+      "admin: {address: 127.0.0.1:9901, dashboard_actions: true, token_file: " + path + "}\n"));
+}
+
 TEST(AdminConfig, AMissingShortOrEmptyTokenIsAConfigErrorNotALater403) {
-  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
-                                 "token_file: /nonexistent/token}\n"))
+  EXPECT_NE(errors_with_token_file("/nonexistent/token")
                 .find("token file /nonexistent/token: No such file or directory"),
             std::string::npos);
-  TokenFile short_token("hunter2\n");
-  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
-                                 "token_file: " +
-                                 short_token.path() + "}\n"))
-                .find("the token has 7 characters; at least 16 are needed"),
-            std::string::npos);
-  TokenFile empty("\n");
-  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
-                                 "token_file: " +
-                                 empty.path() + "}\n"))
-                .find("is empty"),
-            std::string::npos);
-  TokenFile spaced("0123456789 abcdef0123\n");
-  EXPECT_NE(errors_of(with_admin("admin: {address: 127.0.0.1:9901, dashboard_actions: true, "
-                                 "token_file: " +
-                                 spaced.path() + "}\n"))
-                .find("printable ASCII characters only, no spaces"),
-            std::string::npos);
+  const std::pair<const char*, const char*> bad[] = {
+      {"hunter2\n", "the token has 7 characters; at least 16 are needed"},
+      {"\n", "is empty"},
+      {"0123456789 abcdef0123\n", "printable ASCII characters only, no spaces"},
+  };
+  for (const auto& [content, why] : bad) {
+    TokenFile token(content);
+    EXPECT_NE(errors_with_token_file(token.path()).find(why), std::string::npos) << why;
+  }
 }
 
 TEST(AdminConfig, DashboardActionsMustBeABoolean) {
