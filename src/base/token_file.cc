@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace weir {
@@ -14,8 +15,16 @@ Result<std::string> read_token_file(const std::string& path) {
     message.append(path).append(": ").append(why);
     return Error{ErrorSource::config, std::move(message)};
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put there must not hold the control thread in open() until someone
+  // writes to it; anything but a regular file is refused. Symlinks are followed (Kubernetes
+  // mounts its secrets through them).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
   std::string text;
   char buf[1024];
   for (;;) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
 
@@ -224,9 +225,22 @@ private:
     keep_body_ = method_ == "POST" && server_->dashboard_ && Dashboard::serves(path_);
     body_limit_hit_ = h.framing == http::Framing::length &&
                       h.content_length > (keep_body_ ? kMaxActionBody : kMaxBody);
-    // Copied: the head's bytes are overwritten by the body's as it is read.
-    const http::Header* auth = h.find("authorization");
-    authorization_.assign(auth ? auth->value : std::string_view());
+    // Copied: the head's bytes are overwritten by the body's as it is read. Two of them are
+    // ambiguous (which one did a proxy in front check?): refused with 400.
+    size_t auths = 0;
+    authorization_.clear();
+    for (const http::Header& header : h.headers)
+      if (http::iequals(header.name, "authorization") && auths++ == 0)
+        authorization_.assign(header.value);
+    ambiguous_authorization_ = auths > 1;
+    // A client that waits for "100 Continue" before it sends an action's body gets it now
+    // (nothing else is being written: the previous response has gone). Best effort, never
+    // blocking: a client that gets nothing sends its body after its own timeout.
+    if (keep_body_ && h.expect_continue && !body_limit_hit_ && h.framing != http::Framing::none) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      [[maybe_unused]] ssize_t sent = ::send(socket_.native_handle(), kContinue.data(),
+                                             kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
   }
 
   void answer() {
@@ -262,6 +276,9 @@ private:
   // The dashboard answers now or once the commands it asks have replied; meanwhile nothing
   // more is read from this connection (a pipelined request waits its turn).
   void ask_dashboard(bool close_after) {
+    if (ambiguous_authorization_)
+      return respond(400, kTextPlain, "more than one Authorization header\n", true,
+                     Dashboard::security_headers());
     Dashboard::Request request{method_, path_, authorization_, body_in_, peer_};
     // Holds the session: nothing else is pending on it meanwhile. The idle timer still ends a
     // session whose answer takes too long (closed_ then).
@@ -330,6 +347,7 @@ private:
   std::string authorization_; // the request's Authorization header, for the dashboard
   std::string body_in_;       // a dashboard action's body
   bool keep_body_ = false;
+  bool ambiguous_authorization_ = false;
   std::string peer_; // the client's address
   std::string body_;
   std::string out_;

@@ -10,6 +10,8 @@
 #include "weir/control/dashboard_assets.h"
 #include "weir/http/head.h"
 
+#include <sys/stat.h>
+
 namespace weir::control {
 
 namespace {
@@ -28,20 +30,31 @@ Dashboard::Response error(int status, std::string_view message) {
 bool plain_word(std::string_view s) {
   if (s.empty() || s.size() > 256 || s.front() == '-') return false;
   for (char c : s)
-    if (c <= ' ' || c > '~') return false;
+    if (c <= ' ' || c > '~' || c == '=') return false; // '=' ends a service in `set weight`
+  return true;
+}
+
+// A key given twice is ambiguous (which one a proxy in front read is anyone's guess): refused.
+bool unique_keys(const json::Value::Object& o) {
+  for (size_t i = 0; i < o.size(); ++i)
+    for (size_t j = i + 1; j < o.size(); ++j)
+      if (o[i].first == o[j].first) return false;
   return true;
 }
 
 // An action's reply channel: the command's one reply line becomes the HTTP answer.
 class ActionResponder final : public Responder {
 public:
-  ActionResponder(std::string peer, std::weak_ptr<bool> alive, Dashboard::Respond respond,
-                  std::function<void()> changed)
-      : peer_(std::move(peer)), alive_(std::move(alive)), respond_(std::move(respond)),
-        changed_(std::move(changed)) {}
+  ActionResponder(std::string command, std::string peer, std::weak_ptr<bool> alive,
+                  Dashboard::Respond respond, std::function<void()> changed)
+      : command_(std::move(command)), peer_(std::move(peer)), alive_(std::move(alive)),
+        respond_(std::move(respond)), changed_(std::move(changed)) {}
   void reply(std::string line) override {
     if (!respond_ || alive_.expired()) return;
     const bool ok = line.starts_with("{\"ok\":true");
+    // Said once the command answered: whether it went through, not only that it was asked.
+    log::info("dashboard: " + command_ + " (from " + peer_ +
+              "): " + (ok ? std::string("done") : "refused: " + line));
     if (ok) changed_();
     auto respond = std::move(respond_);
     respond_ = nullptr;
@@ -52,6 +65,7 @@ public:
   std::string peer() const override { return peer_; }
 
 private:
+  std::string command_;
   std::string peer_;
   std::weak_ptr<bool> alive_;
   Dashboard::Respond respond_;
@@ -103,29 +117,58 @@ void Dashboard::handle(const Request& request, Respond respond) {
   }
   if (!read) return respond({405, kText, "only GET and HEAD here\n"});
   if (request.path == kStatePath)
-    return answer_state(authorized(request.authorization), std::move(respond));
+    return answer_state(access(request.authorization), std::move(respond));
   for (const DashboardAsset& a : dashboard_assets())
     if (a.path == request.path) return respond({200, a.content_type, std::string(a.body)});
   respond({404, kText, "not found; the dashboard is at /\n"});
 }
 
-bool Dashboard::authorized(std::string_view authorization) const {
-  const config::Admin& admin = controller_.config().admin;
-  if (!admin.dashboard_actions || admin.token_file.empty()) return false;
+const std::string& Dashboard::token() const {
+  const std::string& path = controller_.config().admin.token_file;
+  struct stat st {};
+  std::string key;
+  // stat() does not open the file: a FIFO put in its place cannot block the control thread.
+  if (::stat(path.c_str(), &st) == 0)
+    key = path + "|" + std::to_string(st.st_dev) + "|" + std::to_string(st.st_ino) + "|" +
+          std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+          std::to_string(st.st_mtim.tv_nsec);
+  if (key.empty() || key != token_key_) {
+    token_key_ = key;
+    auto read = read_token_file(path);
+    token_ = read.ok() ? *read : std::string();
+    token_problem_ = read.ok() ? std::string() : read.error().message;
+  }
+  // Said once per problem, not once per request that meets it.
+  if (token_problem_ != token_logged_) {
+    if (!token_problem_.empty())
+      log::warn("dashboard: " + token_problem_ + "; every action is refused until it is fixed");
+    token_logged_ = token_problem_;
+  }
+  return token_;
+}
+
+Dashboard::Access Dashboard::access(std::string_view authorization) const {
+  if (!controller_.config().admin.dashboard_actions) return Access::off;
   constexpr std::string_view kScheme = "Bearer ";
   if (authorization.size() <= kScheme.size() ||
       !http::iequals(authorization.substr(0, kScheme.size()), kScheme))
-    return false;
+    return Access::refused;
   std::string_view given = authorization.substr(kScheme.size());
   while (!given.empty() && given.front() == ' ')
     given.remove_prefix(1);
-  // Read at each use: a rotated token takes effect without a reload.
-  auto token = read_token_file(admin.token_file);
-  if (!token.ok()) {
-    log::warn("dashboard: " + token.error().message + "; every action is refused");
-    return false;
-  }
-  return same_token(given, *token);
+  const std::string& expected = token();
+  if (expected.empty()) return Access::unreadable;
+  return same_token(given, expected) ? Access::granted : Access::refused;
+}
+
+void Dashboard::note_refusal(const std::string& peer) {
+  ++refusals_;
+  const auto now = controller_.clock().now();
+  if (now - refusals_logged_ < std::chrono::seconds(10)) return;
+  log::warn("dashboard: " + std::to_string(refusals_) +
+            " action(s) refused for a missing or wrong bearer token (the last from " + peer + ")");
+  refusals_ = 0;
+  refusals_logged_ = now;
 }
 
 std::pair<std::string, std::string> Dashboard::action_command(std::string_view body) {
@@ -133,6 +176,7 @@ std::pair<std::string, std::string> Dashboard::action_command(std::string_view b
   if (!parsed.value || !parsed.value->is_object())
     return {"expected a JSON object such as {\"action\":\"promote\",\"route\":\"web\"}", ""};
   const json::Value& v = *parsed.value;
+  if (!unique_keys(v.as_object())) return {"a key is given twice", ""};
   const std::string action = v.get_string("action");
   const std::string route = v.get_string("route");
   if (!plain_word(route)) return {"\"route\" must name a route", ""};
@@ -152,12 +196,13 @@ std::pair<std::string, std::string> Dashboard::action_command(std::string_view b
     const json::Value* weights = v.find("weights");
     if (!weights || !weights->is_object() || weights->as_object().empty())
       return {"\"weights\" must be an object of service: weight", ""};
+    if (!unique_keys(weights->as_object())) return {"a service is given twice", ""};
     std::string line = "set weight " + route;
     for (const auto& [service, weight] : weights->as_object()) {
       if (!plain_word(service)) return {"\"weights\" must name services", ""};
       if (!weight.is_number() || weight.as_number() < 0 || weight.as_number() > 1e6 ||
           weight.as_number() != static_cast<double>(static_cast<int64_t>(weight.as_number())))
-        return {"the weight of " + service + " must be a whole number from 0", ""};
+        return {"the weight of " + service + " must be a whole number from 0 to 1000000", ""};
       line += " " + service + "=" + std::to_string(static_cast<int64_t>(weight.as_number()));
     }
     if (forced) line += " --force";
@@ -170,17 +215,23 @@ void Dashboard::act(const Request& request, Respond respond) {
   if (!controller_.config().admin.dashboard_actions)
     return respond(error(403, "the dashboard is read-only: actions need admin.dashboard_actions "
                               "and admin.token_file"));
-  if (!authorized(request.authorization))
+  switch (access(request.authorization)) {
+  case Access::granted:
+    break;
+  case Access::unreadable:
+    return respond(error(403, "the token file cannot be read now (see weir's log)"));
+  default:
+    note_refusal(request.peer);
     return respond(error(403, "missing or wrong bearer token (admin.token_file)"));
+  }
   auto [problem, line] = action_command(request.body);
   if (!problem.empty()) return respond(error(400, problem));
-  log::info("dashboard: " + line + " (from " + request.peer + ")");
   // An action's effect shows on the next poll, not up to kReuse later.
   auto changed = [this, alive = std::weak_ptr<bool>(alive_)] {
     if (!alive.expired()) state_at_ = {};
   };
-  commands_.dispatch(line, std::make_shared<ActionResponder>("dashboard " + request.peer, alive_,
-                                                             std::move(respond), changed));
+  commands_.dispatch(line, std::make_shared<ActionResponder>(line, "dashboard " + request.peer,
+                                                             alive_, std::move(respond), changed));
 }
 
 } // namespace weir::control

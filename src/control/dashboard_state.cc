@@ -60,13 +60,17 @@ void Dashboard::record_weights() {
   weights_.keep_only(names);
 }
 
-void Dashboard::answer_state(bool authorized, Respond respond) {
+void Dashboard::answer_state(Access access, Respond respond) {
   const auto now = controller_.clock().now();
   if (!state_.empty() && now - state_at_ < kReuse && !waiting_) {
     json::Writer w;
     w.begin_object().key("actions").begin_object();
     w.key("enabled").value(controller_.config().admin.dashboard_actions);
-    w.key("authorized").value(authorized).end_object();
+    w.key("authorized").value(access == Access::granted);
+    // Not the page's token's fault: it keeps it, and tries again on the next poll.
+    if (access == Access::unreadable)
+      w.key("problem").value("weir cannot read its token file now (its log says why)");
+    w.end_object();
     std::string body = w.take(); // {"actions":{…} — the state's own fields follow
     body.push_back(',');
     body.append(state_, 1, std::string::npos);
@@ -74,8 +78,8 @@ void Dashboard::answer_state(bool authorized, Respond respond) {
     return respond({200, "application/json", std::move(body)});
   }
   const bool under_way = static_cast<bool>(waiting_);
-  if (!under_way) waiting_ = std::make_shared<std::vector<std::pair<bool, Respond>>>();
-  waiting_->emplace_back(authorized, std::move(respond));
+  if (!under_way) waiting_ = std::make_shared<std::vector<std::pair<Access, Respond>>>();
+  waiting_->emplace_back(access, std::move(respond));
   if (!under_way) compose();
 }
 
@@ -126,8 +130,8 @@ void Dashboard::compose() {
     state_at_ = controller_.clock().now();
     auto waiting = std::move(waiting_);
     waiting_.reset();
-    for (auto& [authorized, respond] : *waiting)
-      answer_state(authorized, std::move(respond));
+    for (auto& [access, respond] : *waiting)
+      answer_state(access, std::move(respond));
   };
   // The same commands as on the control socket, so the page shows what `weirctl` shows.
   commands_.dispatch("show routes", std::make_shared<PartResponder>(c->routes, arrived));

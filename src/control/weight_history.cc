@@ -85,20 +85,23 @@ void write_series(json::Writer& w, const std::string& route,
         if (!at[static_cast<size_t>(i)] || first == to) at[static_cast<size_t>(i)] = &p.stats;
     }
     w.key(services[b]).begin_object();
-    auto column = [&](const char* name, auto field) {
+    // An error rate or a p99 of no request is not 0: it is unknown (null), as before the
+    // history starts; requests/s is 0 then.
+    auto column = [&](const char* name, bool of_requests, auto field) {
       w.key(name).begin_array();
       for (const metrics::WindowStats* s : at) {
-        if (s)
+        if (s && (!of_requests || s->requests > 0))
           w.value(field(*s));
         else
           w.null();
       }
       w.end_array();
     };
-    column("rps", [](const metrics::WindowStats& s) { return std::round(s.rps * 100) / 100; });
-    column("error_rate",
+    column("rps", false,
+           [](const metrics::WindowStats& s) { return std::round(s.rps * 100) / 100; });
+    column("error_rate", true,
            [](const metrics::WindowStats& s) { return std::round(s.error_rate * 1e5) / 1e5; });
-    column("p99_ms",
+    column("p99_ms", true,
            [](const metrics::WindowStats& s) { return std::round(s.p99_ms * 1000) / 1000; });
     w.key("weight").begin_array();
     for (size_t i = 0; i < points; ++i) {

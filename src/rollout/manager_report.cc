@@ -336,6 +336,11 @@ void Manager::save() {
       w.begin_object().key("time").value(e.time).key("type").value(e.type);
       w.key("message").value(e.message);
       if (!e.origin.empty()) w.key("origin").value(e.origin);
+      // An analysis's verdict outlives a restart (its full details do not: they are large).
+      if (e.type == "analysis" && !e.details.empty())
+        if (auto d = json::parse(e.details); d.value && d.value->is_object())
+          if (std::string outcome = d.value->get_string("outcome"); !outcome.empty())
+            w.key("outcome").value(outcome);
       w.end_object();
     }
     w.end_array().end_object();
@@ -389,9 +394,18 @@ void Manager::restore_from(const std::string& saved, bool run) {
       remaining = std::max<int64_t>(0, static_cast<int64_t>(d->as_number()) - now_ms);
     }
     if (const json::Value* h = v.find("history"); h && h->is_array())
-      for (const auto& e : h->as_array())
+      for (const auto& e : h->as_array()) {
+        std::string details; // of an analysis: its outcome, as saved
+        if (e.find("outcome"))
+          details = json::Writer()
+                        .begin_object()
+                        .key("outcome")
+                        .value(e.get_string("outcome"))
+                        .end_object()
+                        .take();
         s.history.push_back({e.get_string("time"), e.get_string("type"), e.get_string("message"),
-                             "", e.get_string("origin")});
+                             details, e.get_string("origin")});
+      }
     s.events_total = s.history.size();
     if (const json::Value* c = v.find("commands"); c && c->is_array())
       for (const auto& id : c->as_array())

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace weir::test {
 namespace {
@@ -208,6 +210,59 @@ TEST_F(DashboardTest, ARotatedTokenTakesEffectAndABadOneAtReloadChangesNothing) 
       << control_->last_line();
   EXPECT_EQ(act(R"({"action":"abort","route":"web"})", rotated).status, 200)
       << "the config in force, and its token, stay";
+}
+
+// What an attacker (or a mistake) can do to the token check: nothing that blocks weir, nothing
+// ambiguous let through, and a token file weir cannot read is said as such.
+TEST_F(DashboardTest, ATokenFileThatIsAFifoOrGoneNeverBlocksWeirAndIsSaidAsSuch) {
+  start(with_actions());
+  ASSERT_EQ(control_->command("rollout start web").get_string("error"), "");
+  // A FIFO in its place: opening it for reading would wait for a writer.
+  ASSERT_EQ(::unlink(token_path_.c_str()), 0);
+  ASSERT_EQ(::mkfifo(token_path_.c_str(), 0600), 0);
+  HttpResponse refused = act(R"({"action":"abort","route":"web"})");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("cannot be read now"), std::string::npos) << refused.body;
+  json::Value s = state(kToken);
+  EXPECT_FALSE(s["actions"]["authorized"].as_bool());
+  EXPECT_NE(s["actions"].get_string("problem"), "") << "the page keeps its token: not its fault";
+  EXPECT_EQ(http_request(admin_, "GET", "/healthz").status, 200);
+  EXPECT_EQ(control_->command("rollout status web")["rollout"].get_string("phase"), "Paused")
+      << "the control thread answers, and nothing was aborted";
+  // Back as a file: the token works again, with no reload.
+  ASSERT_EQ(::unlink(token_path_.c_str()), 0);
+  ASSERT_TRUE(write_file(token_path_, std::string(kToken) + "\n"));
+  EXPECT_EQ(act(R"({"action":"abort","route":"web"})").status, 200);
+}
+
+TEST_F(DashboardTest, TwoAuthorizationHeadersAreRefusedAndARefusalSaysConflict) {
+  start(with_actions());
+  HttpResponse two = http_request(
+      admin_, "POST", "/dashboard/action",
+      {{"Authorization", "Bearer " + std::string(kToken)}, {"Authorization", "Bearer x"}},
+      R"({"action":"promote","route":"web"})");
+  EXPECT_EQ(two.status, 400);
+  HttpResponse conflict = act(R"({"action":"promote","route":"web"})");
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(conflict.reason, "Conflict");
+}
+
+TEST_F(DashboardTest, AClientThatWaitsForContinueGetsIt) {
+  start(with_actions());
+  ASSERT_EQ(control_->command("rollout start web").get_string("error"), "");
+  const std::string body = R"({"action":"promote","route":"web"})";
+  auto c = RawClient::connect(admin_);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(
+      "POST /dashboard/action HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kToken) +
+      "\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  auto interim = c->read_response(2s);
+  ASSERT_TRUE(interim) << "no 100 Continue: a strict client would wait for ever";
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c->send(body));
+  auto answer = c->read_response(5s);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200) << answer->body;
 }
 
 } // namespace

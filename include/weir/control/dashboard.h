@@ -75,9 +75,11 @@ public:
   static std::string_view security_headers();
 
   // --- the parts, public for the unit tests ---
-  // Whether `authorization` carries the token of admin.token_file ("" when actions are off or
-  // the header is missing or wrong).
-  bool authorized(std::string_view authorization) const;
+  // What `authorization` (an Authorization header's value) may do: off (actions are off),
+  // refused (no bearer token, or not the token), unreadable (admin.token_file cannot be read
+  // now: nobody may act, but a page keeps the token it has), granted.
+  enum class Access { off, refused, unreadable, granted };
+  Access access(std::string_view authorization) const;
   // The command line of an action's JSON body ({"action":"promote","route":"r"}, ...), or an
   // error (first) for a body that is not one.
   static std::pair<std::string, std::string> action_command(std::string_view body);
@@ -85,7 +87,11 @@ public:
 
 private:
   struct Composition;
-  void answer_state(bool authorized, Respond respond);
+  void answer_state(Access access, Respond respond);
+  // The token of admin.token_file, read again only when the file changed (stat: device, inode,
+  // size, modification time); "" with the reason in token_problem_ when it cannot be read.
+  const std::string& token() const;
+  void note_refusal(const std::string& peer);
   void compose();
   void act(const Request& request, Respond respond);
   void record_weights();
@@ -99,7 +105,12 @@ private:
   std::string state_;
   Clock::Steady::time_point state_at_{};
   // Requests that wait for the composition under way (nullptr: none under way).
-  std::shared_ptr<std::vector<std::pair<bool, Respond>>> waiting_;
+  std::shared_ptr<std::vector<std::pair<Access, Respond>>> waiting_;
+  mutable std::string token_, token_problem_, token_logged_;
+  mutable std::string token_key_; // what stat() said of the file when token_ was read
+  // Refused actions, logged at most once per 10 s (a guesser must not flood the log).
+  uint64_t refusals_ = 0;
+  Clock::Steady::time_point refusals_logged_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -41,7 +41,7 @@ private:
 // A route's chart data as state.json carries it: `points` one-second points ending at `end_ms`,
 // oldest first, per backend the requests/s, error rate and p99 of the 5 s ending at each point
 // (before the one-second history starts, the 10 s span that holds it), and its weight; null
-// where nothing is known.
+// where nothing is known (the error rate and p99 of a window without requests too).
 //   {"step_ms":1000,"end_ms":…,"points":300,"backends":{"ns/svc":{"rps":[…],"error_rate":[…],
 //    "p99_ms":[…],"weight":[…]}}}
 // `steady_now`/`wall_now_ms` map the aggregator's time points onto the wall clock.

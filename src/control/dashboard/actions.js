@@ -38,8 +38,13 @@ export function refuseToken(ui, note) {
   ui.lockNote = note;
 }
 export function drawLock(ui, actions, tokenUsed) {
-  // The token in use (typed, from the URL or from before) is wrong: forget it, say so.
-  if (actions.enabled && !actions.authorized && tokenUsed) refuseToken(ui, 'token refused');
+  if (actions.problem) {
+    // weir cannot read its token file for now: the token is not wrong, so it is kept.
+    ui.lockNote = actions.problem;
+  } else if (actions.enabled && !actions.authorized && tokenUsed) {
+    // The token in use (typed, from the URL or from before) is wrong: forget it, say so.
+    refuseToken(ui, 'token refused');
+  }
   if (actions.authorized) ui.lockNote = '';
   setMode(ui, !actions.enabled ? 'off' : actions.authorized ? 'on' : 'locked');
 }
@@ -105,8 +110,8 @@ export function drawActions(ui, v) {
   for (const b of backends) {
     const input = v.weightForm.elements.namedItem(b.service);
     if (!input || input.dataset.dirty || document.activeElement === input) continue;
-    const w = b.weight ?? 0;
-    const value = String(w <= 100 ? w : Math.round((b.share || 0) * 100));
+    // Raw weights, as `set weight` takes them: a Set with nothing changed changes nothing.
+    const value = String(b.weight ?? 0);
     if (input.value !== value) input.value = value;
   }
 }
@@ -126,7 +131,7 @@ function buildActions(ui, v, backends) {
   v.weightForm = el('form', { class: 'set-weight', 'data-route': name },
     el('span', { class: 'sw-title', text: 'Set weights' }),
     ...backends.map((b) => {
-      const input = el('input', { type: 'number', name: b.service, min: 0, max: 100, step: 1, required: true });
+      const input = el('input', { type: 'number', name: b.service, min: 0, max: 1000000, step: 1, required: true });
       input.addEventListener('input', () => { input.dataset.dirty = '1'; });
       return el('label', { class: 'sw-field' }, el('span', { text: b.service }), input);
     }),
@@ -162,8 +167,10 @@ async function act(ui, v, body, label) {
     const reply = await res.json().catch(() => null);
     const error = (reply && reply.error) || 'HTTP ' + res.status;
     if (res.status === 403) {
-      // The token is wrong, or weir's changed: back to the unlock form.
-      refuseToken(ui, 'token refused: ' + error);
+      // The token is wrong, or weir's changed (kept when weir only cannot read its file now):
+      // back to the unlock form.
+      if (/cannot be read/.test(error)) ui.lockNote = error;
+      else refuseToken(ui, 'token refused: ' + error);
       v.busy = false;
       setMode(ui, 'locked');
       return false;

@@ -19,7 +19,9 @@ const MARKED_EVENTS = new Set(['analysis', 'paused', 'aborted', 'promoted']);
 export function eventKind(e) {
   if (e.type !== 'analysis') return e.type;
   const m = /^(pass|fail|inconclusive)\b/.exec(e.message || ''); // "pass: 20 requests, …"
-  return 'analysis-' + ((e.details && e.details.outcome) || (m && m[1]) || 'inconclusive');
+  const outcome = (e.details && e.details.outcome) || (m && m[1]);
+  // Without a known outcome (an old state file) the kind says analysis, never a guess.
+  return outcome ? 'analysis-' + outcome : 'analysis';
 }
 
 // A route's charts panel (into v.legend and v.charts): one legend for the three; each a
@@ -58,7 +60,10 @@ function chartMarkers(ser, events, t0, t1) {
     const t = Date.parse(e.time);
     if (!MARKED_EVENTS.has(e.type) || isNaN(t) || t < t0 || t > t1) continue;
     const kind = eventKind(e);
-    out.push({ t, type: kind, title: `${clock(t)} ${kind.replace('-', ' ')}: ${e.message || ''}` });
+    // "promoted: promoted: …" says it twice: the kind only when the message does not start so.
+    const msg = e.message || '';
+    const said = msg.startsWith(e.type) || /^(pass|fail|inconclusive)\b/.test(msg);
+    out.push({ t, type: kind, title: `${clock(t)} ${said ? msg : `${kind.replace('-', ' ')}: ${msg}`}` });
   }
   return out;
 }

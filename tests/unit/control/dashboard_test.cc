@@ -43,11 +43,20 @@ TEST(DashboardAction, ABodyCannotAddWordsOrFlagsOfItsOwn) {
   EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app x":1}})"),
             "\"weights\" must name services");
   EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app":"1 --force"}})"),
-            "the weight of a/app must be a whole number from 0");
+            "the weight of a/app must be a whole number from 0 to 1000000");
   EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app":1.5}})"),
-            "the weight of a/app must be a whole number from 0");
+            "the weight of a/app must be a whole number from 0 to 1000000");
   EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app":-1}})"),
-            "the weight of a/app must be a whole number from 0");
+            "the weight of a/app must be a whole number from 0 to 1000000");
+}
+
+TEST(DashboardAction, AKeyGivenTwiceOrAServiceWithAnEqualsSignIsRefused) {
+  EXPECT_EQ(problem(R"({"action":"pause","action":"abort","route":"web"})"),
+            "a key is given twice");
+  EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app":1,"a/app":2}})"),
+            "a service is given twice");
+  EXPECT_EQ(problem(R"({"action":"set_weight","route":"web","weights":{"a/app=5":1}})"),
+            "\"weights\" must name services");
 }
 
 TEST(DashboardAction, WhatIsNotAnActionIsRefusedWithWhy) {
@@ -165,6 +174,24 @@ TEST(DashboardSeries, FiveMinutesOfOneSecondPointsFromTheFineAndCoarseHistory) {
   EXPECT_EQ(weight[299].as_number(), 40);
   EXPECT_EQ(weight[270].as_number(), 40);
   EXPECT_EQ(weight[268].as_number(), 100);
+}
+
+TEST(DashboardSeries, AWindowWithoutRequestsHasNoErrorRateNorP99) {
+  Traffic traffic;
+  const metrics::BackendKey key{"web", "a/app"};
+  traffic.aggregator.sample({&traffic.cells}, traffic.t);
+  traffic.run(key, 20, 100);
+  traffic.run(key, 10, 0); // an aborted canary: no request any more
+  WeightHistory weights;
+  json::Writer w;
+  write_series(w, "web", {"a/app"}, traffic.aggregator, weights, traffic.t, 1'800'000'000'000, 30);
+  auto parsed = json::parse(w.str());
+  ASSERT_TRUE(parsed.value);
+  const json::Value& b = (*parsed.value)["backends"]["a/app"];
+  EXPECT_EQ(b["rps"].as_array().back().as_number(), 0);
+  EXPECT_TRUE(b["error_rate"].as_array().back().is_null());
+  EXPECT_TRUE(b["p99_ms"].as_array().back().is_null());
+  EXPECT_NEAR(b["error_rate"].as_array()[10].as_number(), 0.01, 1e-9) << "while it served";
 }
 
 TEST(DashboardSeries, ABackendWithNoHistoryIsAllNull) {

@@ -70,3 +70,28 @@ TEST_F(RolloutManagerTest, ThePlansOwnEventsHaveNoOrigin) {
 
 } // namespace
 } // namespace weir::rollout
+
+namespace weir::rollout {
+namespace {
+
+using namespace fake;
+using namespace std::chrono_literals;
+
+// The state file keeps an analysis's outcome (not its large details): after a restart the
+// dashboard still tells a failed interval from an inconclusive one.
+TEST_F(RolloutManagerTest, AnAnalysisOutcomeOutlivesARestart) {
+  plan().steps = {set_weight(10), analysis(10s), set_weight(100)};
+  ASSERT_EQ(manager->begin("r", ""), "");
+  host.windows[kCanary] = kThreePercentErrors;
+  advance(1s);
+  ASSERT_EQ(outcomes(), (std::vector<std::string>{"fail"}));
+  const std::string saved = host.saved;
+  manager.reset();
+  host.saved = saved;
+  manager = std::make_unique<Manager>(io, host, clock);
+  manager->start();
+  EXPECT_EQ(outcomes(), (std::vector<std::string>{"fail"}));
+}
+
+} // namespace
+} // namespace weir::rollout
