@@ -204,3 +204,28 @@ test('actions: promote at a manual gate with the token; without it no button and
     .some((e) => e.textContent.includes('dashboard 127.0.0.1'))), { timeout: 3000, what: 'the origin in the event list' });
   assert.deepEqual(problems, []);
 });
+
+test('Firefox: the same page loads without errors and shows the weights, steps and charts', async () => {
+  const dir = tempDir();
+  const v1 = await startUpstream('app-v1');
+  const v2 = await startUpstream('app-v2');
+  const weir = await startWeir(dir, config({ v1, v2, dir,
+    steps: '[{ set_weight: 30 }, { pause: {} }, { set_weight: 100 }]' }));
+  startLoad(weir.proxy, 30);
+  await weir.ctl('rollout', 'start', ROUTE);
+  const { open, problems } = await startBrowser({ firefox: true });
+  const page = await open(`${weir.admin}/`);
+  await waitFor(async () => (await shown(page))?.chartPoints > 0, { what: 'charts drawn in Firefox' });
+  const status = (await weir.ctl('rollout', 'status', ROUTE)).rollout;
+  await waitFor(async () => {
+    const p = await shown(page);
+    return p.phase === status.phase && p.step === status.step;
+  }, { timeout: 3000, what: 'the gate in Firefox' });
+  assert.deepEqual((await shown(page)).weights, weightsOf(await weir.ctl('show', 'routes')));
+  const phone = await open(`${weir.admin}/`, { width: 390, height: 844 });
+  await waitFor(async () => (await shown(phone))?.chartPoints > 0, { what: 'charts on a phone in Firefox' });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone in Firefox`);
+  await page.screenshot({ path: screenshotPath('firefox.png') });
+  assert.deepEqual(problems, []);
+});

@@ -17,6 +17,7 @@ export const buildDir = resolve(process.env.WEIR_TEST_BUILD_DIR || join(sourceDi
 export const artifactDir = join(resolve(process.env.WEIR_ARTIFACT_DIR || join(sourceDir, 'build')),
   'dashboard-screenshots');
 export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+export const firefoxPath = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
 const cleanups = [];
 export async function cleanup() {
@@ -140,33 +141,41 @@ export function startLoad(address, rps = 40) {
 
 // Chromium headless; every console error, page error and failed request of its pages is
 // collected in `problems` (a test asserts it stays empty).
-export async function startBrowser() {
-  const browser = await puppeteer.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-      '--disable-extensions', '--disable-background-networking'],
-  });
+// With `firefox`: Debian's firefox-esr over WebDriver BiDi instead.
+export async function startBrowser({ firefox = false } = {}) {
+  const browser = firefox
+    ? await puppeteer.launch({ browser: 'firefox', executablePath: firefoxPath, headless: true,
+      protocol: 'webDriverBiDi' })
+    : await puppeteer.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+        '--disable-extensions', '--disable-background-networking'],
+    });
   cleanups.push(() => browser.close());
   const problems = [];
   return {
     browser, problems,
     async open(url, { width = 1280, height = 900, mobile = false } = {}) {
       const page = await browser.newPage();
-      await page.setViewport({ width, height, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: 1 });
+      // Firefox (BiDi) takes a plain viewport; touch and media emulation are Chromium's (CDP).
+      await page.setViewport(firefox ? { width, height }
+        : { width, height, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: 1 });
       page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') problems.push(`console ${m.type()}: ${m.text()}`); });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
       // Layout shifts, summed as the CLS score counts them (ignoring those right after input).
+      // (Firefox does not report layout shifts.)
       await page.evaluateOnNewDocument(() => {
         window.__shift = 0;
+        if (!PerformanceObserver.supportedEntryTypes.includes('layout-shift')) return;
         new PerformanceObserver((list) => {
           for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value;
         }).observe({ type: 'layout-shift', buffered: true });
       });
       // No transitions: a screenshot shows the bar at its weights, not on its way there.
-      await page.emulateMediaFeatures([{ name: 'prefers-reduced-motion', value: 'reduce' }]);
+      if (!firefox) await page.emulateMediaFeatures([{ name: 'prefers-reduced-motion', value: 'reduce' }]);
       await page.goto(url, { waitUntil: 'load' });
       return page;
     },
