@@ -32,13 +32,7 @@ private:
 };
 
 std::string with_admin(const std::string& admin) {
-  return R"(
-listeners: [{name: web, address: 127.0.0.1:8080}]
-services:
-  - {namespace: app-v1, name: app, endpoints: [127.0.0.1:9001]}
-routes:
-  - {name: r, listener: web, match: {path_prefix: /}, backends: [{service: app-v1/app}]}
-)" + admin;
+  return testing_support::one_route_config() + admin;
 }
 
 TEST(AdminConfig, TheDashboardIsReadOnlyUnlessActionsAreTurnedOn) {

@@ -11,13 +11,7 @@ using testing_support::errors_of;
 using testing_support::load_ok;
 
 std::string with_cluster(const std::string& cluster) {
-  return R"(
-listeners: [{name: web, address: 127.0.0.1:8080}]
-services:
-  - {namespace: app-v1, name: app, endpoints: [127.0.0.1:9001]}
-routes:
-  - {name: r, listener: web, match: {path_prefix: /}, backends: [{service: app-v1/app}]}
-)" + cluster;
+  return testing_support::one_route_config() + cluster;
 }
 
 TEST(ClusterConfig, EtcdStoreAsTheIssueWritesIt) {

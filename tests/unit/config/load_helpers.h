@@ -35,4 +35,16 @@ inline Config load_ok(std::string_view text) {
   return std::get<Config>(std::move(result));
 }
 
+// A listener, a service and a route: the least a config needs, for tests about another block
+// (appended after it; its lines 1-6).
+inline std::string one_route_config() {
+  return R"(
+listeners: [{name: web, address: 127.0.0.1:8080}]
+services:
+  - {namespace: app-v1, name: app, endpoints: [127.0.0.1:9001]}
+routes:
+  - {name: r, listener: web, match: {path_prefix: /}, backends: [{service: app-v1/app}]}
+)";
+}
+
 } // namespace weir::config::testing_support
