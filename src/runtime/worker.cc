@@ -75,9 +75,11 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     for (auto& [key, pool] : pools_)
       pool->close_idle();
     // Their aborted operations come back through the ring's eventfd, which one poll may not
-    // see yet (LeakSanitizer caught a pooled connection left so): a few short turns, until two
-    // in a row find nothing to run.
-    for (int turn = 0, quiet = 0; turn < 40 && quiet < 2; ++turn)
+    // see yet, and on a loaded machine not within a few quiet turns either (LeakSanitizer
+    // caught pooled connections left so): short turns until every upstream connection of this
+    // thread is freed and two turns in a row found nothing to run, for at most 2 s.
+    for (int turn = 0, quiet = 0;
+         turn < 1000 && (quiet < 2 || upstream::Connection::alive_on_this_thread() > 0); ++turn)
       quiet = io_.run_for(std::chrono::milliseconds(2)) == 0 ? quiet + 1 : 0;
     // What is destroyed after this thread (pools, on the owner's thread) submits nothing more.
     if (ring_) ring_->stop();

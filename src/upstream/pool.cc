@@ -11,6 +11,7 @@ Connection::Connection(boost::asio::io_context& io, net::Poller& poller, Pool* p
                        HandlerAllocator<void> alloc, net::Ring* ring, const tls::ClientContext* tls,
                        const std::string& endpoint_ip)
     : transport_(poller, ring, io, this, alloc), t_(&transport_.get()), pool_(pool) {
+  ++alive_;
   if (tls) {
     // Out of memory for the SSL: a TLS connection that fails its handshake, never plain TCP.
     tls_ = new net::TlsTransport(poller, ring, io, this, alloc, tls->new_ssl(endpoint_ip));
@@ -20,6 +21,7 @@ Connection::Connection(boost::asio::io_context& io, net::Poller& poller, Pool* p
 
 Connection::~Connection() {
   if (tls_) tls_->release();
+  --alive_;
 }
 
 const std::string& Connection::tls_failure() const {
