@@ -223,10 +223,15 @@ TEST(KubernetesStore, AKilledReplicasEntriesVanishAndItsLeadershipPassesAfterThe
   EXPECT_GE(took_over, kTtl - kTtl / 3); // not before the Lease could have expired
   EXPECT_LE(vanished, kTtl + 1s + 200ms);
   EXPECT_NE(fleet.api().object(kLeases, "weir", "weir-edge-replica-r1"), ""); // still there
-  const auto removed = std::find_if(b->changes.begin(), b->changes.end(), [](const auto& c) {
-    return c.key == "replicas/r1/window" && !c.value;
-  });
-  EXPECT_NE(removed, b->changes.end());
+  // The view changes at once; watchers hear of it on the next turn of the loop (the change is
+  // posted), so the removal is waited for, not looked for at the same instant.
+  EXPECT_TRUE(fleet.run_until(
+      [&] {
+        return std::any_of(b->changes.begin(), b->changes.end(),
+                           [](const auto& c) { return c.key == "replicas/r1/window" && !c.value; });
+      },
+      1s))
+      << "the removal reached the watcher";
   EXPECT_EQ(object_of(fleet.api().object(kLeases, "weir", "weir-edge-leader"))["spec"].get_number(
                 "leaseTransitions"),
             1);

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <random>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace weir::test {
@@ -269,7 +270,15 @@ void Dnsmasq::kill() {
 
 bool Dnsmasq::restart() {
   if (proc_ && proc_->running()) kill();
-  if (launch()) return true;
+  // While it was down, the port may have been taken for a moment: it is in the ephemeral range,
+  // where the kernel picks other tests' client ports (and port-0 listeners). Such a holder is
+  // short-lived; a few tries over 3 s see it go.
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    if (launch()) return true;
+    if (output().find("Address already in use") == std::string::npos) break;
+    if (proc_ && proc_->running()) kill();
+    std::this_thread::sleep_for(500ms); // nothing to wait on: the holder is someone else
+  }
   ADD_FAILURE() << "dnsmasq did not answer again on " << address() << ":\n" << output();
   return false;
 }
