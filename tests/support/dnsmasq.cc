@@ -50,6 +50,10 @@ uint16_t free_udp_and_tcp_port() {
   if (::bind(udp.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
       ::getsockname(udp.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
     return 0;
+  // SO_REUSEADDR, as dnsmasq's own TCP listener has: a port some load test's connection left
+  // in TIME_WAIT is free for it (without this, three tries in a row failed under load).
+  int one = 1;
+  ::setsockopt(tcp.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(tcp.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 0;
   return ntohs(a.sin_port);
 }
@@ -219,7 +223,7 @@ std::unique_ptr<Dnsmasq> Dnsmasq::start(const std::string& hosts, int ttl_second
     return nullptr;
   }
   // The port is free when chosen but may be taken before dnsmasq binds it: a few tries.
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
     dns->port_ = free_udp_and_tcp_port();
     if (dns->port_ != 0 && dns->launch()) return dns;
   }
