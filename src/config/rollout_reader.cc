@@ -1,5 +1,7 @@
 #include "rollout_reader.h"
 
+#include "blue_green_reader.h"
+#include "cutover_reader.h"
 #include "filter_reader.h"
 #include "route_reader.h"
 #include "weir/net/url.h"
@@ -21,8 +23,10 @@ public:
     if (!c_.expect_map(item)) return;
     rollout.enabled = true;
     Fields f(c_, item,
-             {"stable", "canary", "steps", "analysis", "fast_abort", "require_ready", "affinity",
-              "override", "notify", "max_canary_share_of_capacity", "hooks"});
+             {"strategy", "stable", "canary", "steps", "analysis", "fast_abort", "require_ready",
+              "affinity", "override", "notify", "max_canary_share_of_capacity", "hooks",
+              kBlueGreenKeys[0], kBlueGreenKeys[1], kBlueGreenKeys[2], kCutoverKeys[0],
+              kCutoverKeys[1], kCutoverKeys[2], kCutoverKeys[3]});
     if (auto s = f.require("stable")) {
       if (auto v = c_.service_id(*s)) {
         rollout.stable = *v;
@@ -39,7 +43,23 @@ public:
         }
       }
     }
-    if (auto s = f.require("steps")) read_rollout_steps(*s, rollout.steps);
+    bool blue_green = false;
+    if (auto s = f.get("strategy")) {
+      if (auto v = c_.string(*s)) {
+        if (*v == "blue_green")
+          blue_green = true;
+        else if (*v != "canary")
+          c_.fail(*s, "unknown strategy " + quote(*v) + did_you_mean(*v, {"canary", "blue_green"}) +
+                          " (expected canary or blue_green)");
+      }
+    }
+    read_cutover(c_, f, rollout);
+    if (blue_green) {
+      read_blue_green(c_, f, rollout);
+    } else {
+      refuse_blue_green_keys(c_, f);
+      if (auto s = f.require("steps")) read_rollout_steps(*s, rollout.steps);
+    }
     if (auto a = f.get("analysis")) {
       read_rollout_analysis(*a, rollout.analysis);
       const YAML::Node& map = a->node; // const: a lookup must not add the key

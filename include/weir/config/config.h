@@ -322,6 +322,9 @@ struct RolloutStep {
   std::string header_route_name;
   std::vector<ValueMatch> header_route;
   double mirror_percent = 0; // set_mirror: 0 stops mirroring
+  // set_header_route whose values are a secret (blue/green's preview): status, events and logs
+  // name the header, never the value.
+  bool header_route_secret = false;
   bool operator==(const RolloutStep&) const = default;
 };
 
@@ -395,10 +398,33 @@ struct RolloutAnalysis {
 
 // A progressive delivery plan for a route: moves traffic from `stable` to `canary` on its own.
 struct Rollout {
+  // canary: the steps move the weights bit by bit. blue_green (Argo Rollouts' BlueGreen): the
+  // new version gets only preview traffic (the preview header with its secret, probes, top-up)
+  // and is analysed on it, then promotion switches 100 % at once; the steps are made from
+  // preview, pre_promotion and auto_promotion (config/blue_green_reader.h).
+  enum class Strategy { canary, blue_green } strategy = Strategy::canary;
   bool enabled = false;
   std::string stable; // service id, one of the route's backends
   std::string canary; // service id, one of the route's backends
   std::vector<RolloutStep> steps;
+  // blue_green: requests with `preview_header: preview_secret` reach the new version while it
+  // is previewed.
+  std::string preview_header;
+  std::string preview_secret;
+  // After a promotion, how long the replaced version is kept warm (health-checked, its
+  // endpoints in the route at weight 0) and `rollout undo` switches back without --force;
+  // 0 = no limit (canary plans' default; blue_green's is 10m).
+  Duration rollback_window{0};
+  // Tunnels (WebSocket, other Upgrades) at cutover: after a promotion the replaced version's
+  // close one by one over tunnels_drain_over (0: left open); after an abort or undo the
+  // failed version's close all at once tunnels_abort_grace later.
+  Duration tunnels_drain_over{std::chrono::minutes(5)};
+  Duration tunnels_abort_grace{std::chrono::seconds(30)};
+  // The replaced version is safe to delete once, for this long, it had no request, connection,
+  // tunnel or sticky client (and the rollback window closed): rollout.cleanup.grace_period.
+  Duration cleanup_grace{std::chrono::minutes(10)};
+  // During the rollback window, a drill of the rollback target this often (0: only by hand).
+  Duration rollback_drill_every{0};
   RolloutAnalysis analysis;
   uint32_t fast_abort_consecutive_errors = 0; // 0 = off
   bool require_ready = true;

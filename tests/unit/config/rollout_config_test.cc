@@ -243,8 +243,8 @@ TEST(ConfigRollout, UnknownKeySuggestsClosest) {
 }
 
 TEST(ConfigRollout, UnknownKey) {
-  EXPECT_EQ(errors_of(rollout_with("      strategy: canary\n")),
-            "t.yaml:15:7: routes[0].rollout.strategy: unknown key \"strategy\"\n");
+  EXPECT_EQ(errors_of(rollout_with("      canary_service: app-v2\n")),
+            "t.yaml:15:7: routes[0].rollout.canary_service: unknown key \"canary_service\"\n");
 }
 
 TEST(ConfigRollout, MissingStableCanaryAndSteps) {
