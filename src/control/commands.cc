@@ -245,7 +245,8 @@ void Controller::register_commands(CommandTable& table) {
          }));
        }});
 
-  table.add({"show services", "", "services with endpoints, drain state and active requests",
+  table.add({"show services", "",
+             "services with endpoints, drain state, active requests and open tunnels",
              [this](const Args& args, std::shared_ptr<Responder> r) {
                if (!args.empty()) return r->reply(error_reply("usage: show services"));
                auto active = active_by_endpoint(*this);
@@ -280,6 +281,8 @@ void Controller::register_commands(CommandTable& table) {
                    w.end_array();
                    w.key("ready").value(prober_.ready(s.id));
                    w.key("endpoints_available").value(static_cast<uint64_t>(s.available.size()));
+                   w.key("tunnels").value(tunnels_open(s.id));
+                   w.key("upstream_connections").value(upstream_connections_open(s.id));
                    if (auto sources = discovery_.status(s.id); !sources.empty()) {
                      w.key("discovery").begin_array();
                      for (const auto& d : sources) {
@@ -499,6 +502,8 @@ void Controller::register_commands(CommandTable& table) {
                  w.end_object();
                }));
              }});
+
+  register_tunnel_commands(table);
 
   table.add({"watch", "ROUTE [INTERVAL]",
              "stream one line per interval (default 1s) with each backend's weight, traffic, "

@@ -464,8 +464,8 @@ void Controller::clear_rollout_weights(const std::string& route, Done done) {
 }
 
 void Controller::set_rollout_mirror(const std::string& route, const std::string& service,
-                                    double percent) {
-  runtime::Snapshot::Overrides::Mirror m{service, percent};
+                                    double percent, bool safe_methods_only) {
+  runtime::Snapshot::Overrides::Mirror m{service, percent, safe_methods_only};
   auto [it, added] = rollout_mirrors_.try_emplace(route, m);
   if (!added && it->second == m) return;
   it->second = m;

@@ -258,7 +258,13 @@ std::string services(const json::Value& list) {
         sources += ", problem: " + p->as_string();
       sources += "\n";
     }
-  return t.str() + (sources.empty() ? "" : "\ndiscovery:\n" + sources);
+  // WebSocket and other Upgrade tunnels, for the services that hold any.
+  std::string tunnels;
+  for (const json::Value& s : array_or_empty(list))
+    if (const json::Value* n = s.find("tunnels"); n && n->is_number() && n->as_number() > 0)
+      tunnels += text_or_dash(s, "service") + ": " + number(*n) + " open\n";
+  return t.str() + (tunnels.empty() ? "" : "\ntunnels:\n" + tunnels) +
+         (sources.empty() ? "" : "\ndiscovery:\n" + sources);
 }
 
 std::string certificates(const json::Value& list) {

@@ -146,6 +146,7 @@ void BackendSums::add(const BackendCells& c) {
   forced_requests += c.forced_requests.get();
   bytes_in += c.bytes_in.get();
   bytes_out += c.bytes_out.get();
+  tunnels += c.tunnels.get();
   total.add(c.total);
   ttfb.add(c.ttfb);
 }
@@ -281,6 +282,20 @@ void write_prometheus(const Exposition& e, std::string& out) {
   for (const auto& [key, t] : e.endpoints) {
     endpoint_labels(labels, key);
     sample(out, "weir_active_requests", labels, {}, t.active);
+  }
+
+  {
+    // Per service: a tunnel outlives weight changes, and what matters at a cutover is whether a
+    // version still holds any, whichever route they came by.
+    std::map<std::string_view, uint64_t> by_service;
+    for (const auto& [key, t] : e.backends)
+      by_service[key.service] += t.tunnels;
+    family(out, "weir_tunnels_open", "gauge",
+           "WebSocket and other Upgrade tunnels open now (after the upstream's 101), by service.");
+    for (const auto& [service, n] : by_service) {
+      backend_labels(labels, {}, service);
+      sample(out, "weir_tunnels_open", labels, {}, n);
+    }
   }
 
   struct CounterFamily {

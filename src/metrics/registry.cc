@@ -23,6 +23,25 @@ TlsListenerCells* Registry::tls_listener(const std::string& listener) {
   return cells.get();
 }
 
+UpstreamPoolCells* Registry::upstream_pool(const std::string& pool) {
+  std::lock_guard lock(mutex_);
+  auto& cells = upstream_pools_[pool];
+  if (!cells) cells = std::make_unique<UpstreamPoolCells>();
+  return cells.get();
+}
+
+const BackendCells* Registry::find_backend(const BackendKey& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = backends_.find(key);
+  return it == backends_.end() ? nullptr : it->second.get();
+}
+
+const UpstreamPoolCells* Registry::find_upstream_pool(const std::string& pool) const {
+  std::lock_guard lock(mutex_);
+  auto it = upstream_pools_.find(pool);
+  return it == upstream_pools_.end() ? nullptr : it->second.get();
+}
+
 void Registry::visit_tls(
     const std::function<void(const std::string&, const TlsListenerCells&)>& listener_fn) const {
   std::lock_guard lock(mutex_);

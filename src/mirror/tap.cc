@@ -61,6 +61,9 @@ std::unique_ptr<Tap> Lane::sample(const runtime::Snapshot& snap, uint32_t route,
   const runtime::Snapshot::Route& r = snap.routes[route];
   const runtime::Snapshot::Route::Mirror& m = r.mirror;
   if (m.service < 0 || m.percent <= 0 || upgrade) return nullptr;
+  // A rollback drill's mirror to an old version must not repeat a write.
+  if (m.safe_methods_only && head.method_name != "GET" && head.method_name != "HEAD")
+    return nullptr;
   RouteState& st = state(r.name);
   // A credit, not a random draw: percent 10 mirrors exactly every tenth request of the route
   // on this worker.

@@ -181,8 +181,8 @@ ControllerHost::synthetic_window(const metrics::BackendKey& key,
 }
 
 void ControllerHost::set_mirror(const std::string& route, const std::string& service,
-                                double percent) {
-  c_.set_rollout_mirror(route, service, percent);
+                                double percent, bool safe_methods_only) {
+  c_.set_rollout_mirror(route, service, percent, safe_methods_only);
 }
 
 void ControllerHost::clear_mirror(const std::string& route) {
@@ -193,6 +193,30 @@ void ControllerHost::set_header_routes(
     const std::string& route, const std::string& service,
     const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) {
   c_.set_rollout_header_routes(route, {service, routes});
+}
+
+// Read from the workers' cells now; the drains run on every worker (Controller, in
+// control/controller_tunnels.cc).
+uint64_t ControllerHost::tunnels_open(const std::string& route, const std::string& service) const {
+  return c_.tunnels_open(route, service);
+}
+
+uint64_t ControllerHost::upstream_connections_open(const std::string& service) const {
+  return c_.upstream_connections_open(service);
+}
+
+uint64_t ControllerHost::requests_in_flight(const std::string& service) const {
+  return c_.requests_in_flight(service);
+}
+
+void ControllerHost::drain_tunnels(const std::string& route, const std::string& service,
+                                   std::chrono::milliseconds delay,
+                                   std::chrono::milliseconds over) {
+  c_.drain_tunnels(route, service, delay, over);
+}
+
+void ControllerHost::stop_tunnel_drain(const std::string& route, const std::string& service) {
+  c_.stop_tunnel_drain(route, service);
 }
 
 // The mirror thread's tally (WorkerGroup::mirror()); none before the workers run.

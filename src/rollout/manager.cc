@@ -41,11 +41,16 @@ bool active(Phase p) {
 }
 
 // "x-tester: \"yes\" and user-agent ~ \".*Mobile.*\"": what a header route asks of a request.
+// A secret value (blue/green's preview) is never written out: events reach logs and webhooks.
 std::string header_route_text(const config::RolloutStep& step) {
   std::string out;
   for (const auto& h : step.header_route) {
     if (!out.empty()) out += " and ";
-    out += h.name + (h.type == config::ValueMatch::Type::regex ? " ~ \"" : ": \"") + h.value + "\"";
+    if (step.header_route_secret)
+      out += h.name + ": (the preview secret)";
+    else
+      out +=
+          h.name + (h.type == config::ValueMatch::Type::regex ? " ~ \"" : ": \"") + h.value + "\"";
   }
   return out;
 }
@@ -245,7 +250,9 @@ void Manager::stop_timers(State& s) {
 
 void Manager::schedule(State& s) {
   std::optional<TimePoint> due = s.step_due;
-  if (s.analysis_due && (!due || *s.analysis_due < *due)) due = s.analysis_due;
+  for (const auto& t :
+       {s.analysis_due, s.rollback_until, s.cleanup_due, s.drill_check_due, s.next_drill_due})
+    if (t && (!due || *t < *due)) due = t;
   if (!due) {
     s.timer.cancel();
     return;
@@ -266,7 +273,8 @@ void Manager::schedule(State& s) {
 std::optional<Manager::TimePoint> Manager::next_due() const {
   std::optional<TimePoint> due;
   for (const auto& [route, s] : states_)
-    for (const auto& t : {s->step_due, s->analysis_due})
+    for (const auto& t : {s->step_due, s->analysis_due, s->rollback_until, s->cleanup_due,
+                          s->drill_check_due, s->next_drill_due})
       if (t && (!due || *t < *due)) due = t;
   return due;
 }
@@ -288,6 +296,19 @@ void Manager::run_due(State& s) {
   if (s.step_due && now >= *s.step_due) {
     s.step_due.reset();
     if (s.phase == Phase::progressing) run_steps(s);
+  }
+  if (s.rollback_until && now >= *s.rollback_until) close_rollback_window(s);
+  if (s.cleanup_due && now >= *s.cleanup_due) {
+    s.cleanup_due.reset();
+    check_cleanup(s);
+  }
+  if (s.drill_check_due && now >= *s.drill_check_due) {
+    s.drill_check_due.reset();
+    check_drill(s);
+  }
+  if (s.next_drill_due && now >= *s.next_drill_due) {
+    s.next_drill_due.reset();
+    scheduled_drill(s);
   }
   schedule(s);
 }
@@ -336,6 +357,7 @@ void Manager::run_steps(State& s) {
                       ? " removed"
                       : ": requests with " + header_route_text(step) + " go to " + s.canary));
       ++s.step;
+      top_up_if_thin(s);
       continue;
     case config::RolloutStep::Kind::set_mirror:
       set_mirror(s, step.mirror_percent);
@@ -353,7 +375,10 @@ void Manager::run_steps(State& s) {
         stop_timers(s);
         stop_top_up(s);
         s.message =
-            "step " + std::to_string(s.step + 1) + ": manual gate; `rollout promote` goes on";
+            previewing(s)
+                ? "step " + std::to_string(s.step + 1) + ": previewing " + s.canary +
+                      "; `rollout promote` switches the route to it at once"
+                : "step " + std::to_string(s.step + 1) + ": manual gate; `rollout promote` goes on";
         record(s, "paused", s.message);
         return save();
       }
@@ -429,7 +454,7 @@ void Manager::hold_for_changed_plan(State& s, const std::string& why) {
 
 void Manager::top_up_if_thin(State& s) {
   const config::Rollout* p = plan(s.route);
-  if (!p || !p->analysis.top_up.enabled || s.top_up || s.canary_weight == 0 ||
+  if (!p || !p->analysis.top_up.enabled || s.top_up || !takes_traffic(s) ||
       s.phase != Phase::progressing)
     return;
   // The route's real requests of the last interval at the canary's share: what the next
@@ -441,6 +466,8 @@ void Manager::top_up_if_thin(State& s) {
     total += host_.window({s.route, *v}, window).value_or(metrics::WindowStats{}).requests;
   metrics::WindowStats expected;
   expected.requests = total * s.canary_weight / 100;
+  if (s.canary_weight == 0) // a preview: the canary's own (preview) requests of that window
+    expected = host_.window({s.route, s.canary}, window).value_or(metrics::WindowStats{});
   update_top_up(s, expected);
 }
 
@@ -448,9 +475,18 @@ void Manager::promote_now(State& s) {
   set_canary_weight(s, 100);
   s.phase = Phase::healthy;
   end_run(s);
-  s.message = "promoted: " + s.canary + " serves the route";
-  record(s, "promoted", s.message);
+  record_promotion(s);
   notify_hooks(s, config::RolloutHook::Type::post_rollout);
+}
+
+bool Manager::previewing(const State& s) const {
+  const config::Rollout* p = plan(s.route);
+  return p && p->strategy == config::Rollout::Strategy::blue_green && active(s.phase) &&
+         !s.header_routes.empty();
+}
+
+bool Manager::takes_traffic(const State& s) const {
+  return s.canary_weight > 0 || previewing(s);
 }
 
 // --- operations ---
@@ -590,6 +626,13 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.gate_refusal.clear();
   s.rollout_confirmed = s.promotion_confirmed = false;
   s.started_at = clock_.now();
+  s.rollback_until.reset(); // an earlier promotion's window and cleanup: this start ends them
+  end_cleanup(s);
+  end_drill(s);
+  s.last_drill.clear(); // drills are of a promotion's rollback target: this start has none yet
+  s.last_drill_failed = false;
+  s.last_drill_reason.clear();
+  host_.stop_tunnel_drain(s.route, canary);
   s.hook_said.clear();
   s.plan_changed = s.skipping = false;
   if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
@@ -697,28 +740,10 @@ std::string Manager::abort(const std::string& route, const std::string& reason) 
   end_run(*s);
   s->message = "aborted: " + reason;
   record(*s, "aborted", reason);
+  close_failed_tunnels(*s, s->canary);
   // An operator's forced weights would keep the failed canary's traffic: the abort wins.
   reclaim_weights(*s);
   notify_hooks(*s, config::RolloutHook::Type::post_rollout);
-  save();
-  return "";
-}
-
-std::string Manager::undo(const std::string& route) {
-  if (!plan(route)) return no_plan(route);
-  State* s = find(route);
-  if (s && s->starting)
-    return "a start of route \"" + route + "\" is waiting on its pre_rollout hooks";
-  if (!s || s->phase != Phase::healthy)
-    return "nothing to undo: route \"" + route +
-           "\" has no promoted rollout (a running one is rolled back with `rollout abort`)";
-  // The promoted canary goes back to 0 and the version it replaced takes the route again; the
-  // next `rollout start` tries the undone version as canary again.
-  set_canary_weight(*s, 0);
-  s->phase = Phase::degraded;
-  end_run(*s);
-  s->message = "undone: " + s->stable + " serves the route again (" + s->canary + " at 0%)";
-  record(*s, "undone", s->message);
   save();
   return "";
 }
@@ -747,6 +772,9 @@ void Manager::on_reload() {
       bool running = active(s.phase) || s.starting;
       // The rollout cannot go on: it ends, and the route follows the config file's weights.
       end_run(s);
+      end_cleanup(s);
+      end_drill(s);
+      s.rollback_until.reset();
       s.starting = false;
       s.phase = Phase::idle;
       // Nothing of that rollout stands: the next start begins from the plan's versions.

@@ -94,9 +94,50 @@ void Manager::register_commands(control::CommandTable& table) {
   table.add(
       simple("abort", "roll back now: canary weight 0 on every worker",
              [this](const std::string& route) { return abort(route, "aborted by operator"); }));
-  table.add(simple("undo",
-                   "after a promotion, give the route back to the version it replaced, at once",
-                   [this](const std::string& route) { return undo(route); }));
+  table.add({"rollout undo", "ROUTE [--force]",
+             "after a promotion, give the route back to the version it replaced, at once; "
+             "--force after the plan's rollback window",
+             [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+               bool force = false;
+               std::string route;
+               for (const auto& a : args) {
+                 if (a == "--force")
+                   force = true;
+                 else
+                   route = a;
+               }
+               OriginScope origin(*this, *r);
+               std::string err = undo(route, force);
+               if (!err.empty()) return r->reply(control::error_reply(err));
+               reply_status(r, route);
+             }});
+  table.add({"rollout drill", "ROUTE [--requests N]",
+             "after a promotion, check the version `rollout undo` would return to: its probes "
+             "and up to N mirrored live GETs (default 20) compared with the live version; "
+             "replies \"rollback ready\" or what failed",
+             [this](const Args& args, std::shared_ptr<Responder> r) {
+               std::string route;
+               uint32_t requests = 20;
+               for (size_t i = 0; i < args.size(); ++i) {
+                 if (args[i] != "--requests") {
+                   route = args[i];
+                   continue;
+                 }
+                 const std::string n = i + 1 < args.size() ? args[++i] : "";
+                 if (n.empty() || n.size() > 4 ||
+                     n.find_first_not_of("0123456789") != std::string::npos || std::stoul(n) == 0)
+                   return r->reply(control::error_reply(
+                       "--requests: expected a whole number from 1 to 9999, got \"" + n + "\""));
+                 requests = static_cast<uint32_t>(std::stoul(n));
+               }
+               OriginScope origin(*this, *r);
+               std::string err = drill(route, requests, [r](std::string error, std::string report) {
+                 if (!r->open()) return;
+                 if (!error.empty()) return r->reply(control::error_reply(error));
+                 r->reply(control::ok_reply([&](json::Writer& w) { w.key("drill").raw(report); }));
+               });
+               if (!err.empty()) r->reply(control::error_reply(err));
+             }});
   table.add({"rollout status", "ROUTE",
              "state, the split traffic gets, steps with the current one marked, last analysis",
              [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {

@@ -63,12 +63,12 @@ size_t outcome_index(Outcome o) {
 void Manager::begin_interval(State& s) {
   const config::Rollout* p = plan(s.route);
   if (!p) return;
-  if (s.canary_weight > 0 && p->require_ready && !host_.ready(s.canary)) {
+  if (takes_traffic(s) && p->require_ready && !host_.ready(s.canary)) {
     abort(s.route, "canary " + s.canary + " became unready (synthetic probes failing)");
     return;
   }
   // Nothing to judge yet, unless the canary's mirrored answers are compared.
-  if (s.canary_weight == 0 && (p->analysis.max_divergence < 0 || !mirroring(s))) {
+  if (!takes_traffic(s) && (p->analysis.max_divergence < 0 || !mirroring(s))) {
     judge_divergence(s); // the next interval starts here
     return;
   }
@@ -106,7 +106,7 @@ void Manager::begin_interval(State& s) {
       host_.synthetic_window({s.route, s.canary}, length).value_or(metrics::WindowStats{});
   in->synthetic_stable =
       host_.synthetic_window({s.route, s.stable}, length).value_or(metrics::WindowStats{});
-  in->builtin_judged = s.canary_weight > 0;
+  in->builtin_judged = takes_traffic(s);
   in->builtin = in->builtin_judged ? analyze(canary, stable, t) : Verdict{};
   if (!in->builtin_judged) {
     in->builtin.outcome = Outcome::pass; // not judged: it neither fails nor holds the verdict
@@ -355,7 +355,7 @@ void Manager::update_top_up(State& s, const metrics::WindowStats& user_canary) {
   // A margin before it stops, so traffic hovering at min_requests does not toggle it each
   // interval.
   bool plenty = user_canary.requests >= min + min / 4;
-  if (thin && !s.top_up && s.phase == Phase::progressing && s.canary_weight > 0) {
+  if (thin && !s.top_up && s.phase == Phase::progressing && takes_traffic(s)) {
     host_.set_top_up(s.route, s.stable, s.canary, &p->analysis.top_up);
     s.top_up = true;
     record(s, "top_up",

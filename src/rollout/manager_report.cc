@@ -117,6 +117,8 @@ std::string Manager::status_json(const std::string& route) const {
   json::Writer w;
   w.begin_object().key("route").value(route);
   w.key("phase").value(phase_name(s ? s->phase : Phase::idle));
+  w.key("strategy")
+      .value(p->strategy == config::Rollout::Strategy::blue_green ? "blue_green" : "canary");
   // A follower in a fleet: the leader runs it; or nobody does while the store is unreachable.
   if (!held_.empty()) w.key(holding_ ? "held" : "fleet").value(held_);
   w.key("stable").value(stable).key("canary").value(canary);
@@ -151,8 +153,17 @@ std::string Manager::status_json(const std::string& route) const {
   if (!p->affinity_cookie.empty()) w.key("affinity_cookie").value(p->affinity_cookie);
   if (!p->override_header.empty()) w.key("override_header").value(p->override_header);
   // set_header_route: requests with these headers go to the canary whatever its weight.
-  w.key("header_routes");
-  write_header_routes(w, s ? s->header_routes : HeaderRoutes{});
+  {
+    // A blue/green preview's secret is the key to the unreleased version: only its name shows.
+    HeaderRoutes shown = s ? s->header_routes : HeaderRoutes{};
+    for (auto& [name, headers] : shown)
+      for (const auto& st : p->steps)
+        if (st.header_route_secret && st.header_route_name == name)
+          for (auto& h : headers)
+            h.value = "(secret)";
+    w.key("header_routes");
+    write_header_routes(w, shown);
+  }
   w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));
   w.key("message").value(s ? s->message : "no rollout started");
   if (s && s->step_deadline && s->phase == Phase::progressing) {
@@ -196,6 +207,13 @@ std::string Manager::status_json(const std::string& route) const {
   w.end_array();
   if (s && !s->last_details.empty()) w.key("last_analysis").raw(s->last_details);
   write_mirror_status(w, s);
+  write_cutover_status(w, s);
+  if (s && s->cleanup) {
+    w.key("cleanup");
+    write_cleanup_status(w, s);
+  }
+  if (s && s->drill) w.key("drill_running").value(true);
+  if (s && !s->last_drill.empty()) w.key("last_drill").raw(s->last_drill);
   w.end_object();
   return w.take();
 }
@@ -276,6 +294,22 @@ void Manager::write_metrics(std::string& out) const {
     uint64_t step = !s || s->phase == Phase::idle ? 0 : std::min(s->step + 1, p->steps.size());
     line("weir_rollout_step", labels(route), step);
   }
+  out += "# HELP weir_version_safe_to_delete A version a promotion replaced: 1 once nothing used "
+         "it for the plan's cleanup.grace_period, else 0.\n# TYPE weir_version_safe_to_delete "
+         "gauge\n";
+  std::map<std::string, bool> safe; // a version two routes replaced: safe when both say so
+  for (const auto& [route, s] : states_)
+    if (s->cleanup) {
+      auto [it, first] = safe.emplace(s->cleanup->version, s->cleanup->safe);
+      if (!first) it->second = it->second && s->cleanup->safe;
+    }
+  for (const auto& [version, is_safe] : safe) {
+    {
+      std::string l = "service=\"";
+      metrics::append_label_value(l, version);
+      line("weir_version_safe_to_delete", l + "\"", is_safe ? 1 : 0);
+    }
+  }
   out += "# HELP weir_rollout_analysis_total Analysis verdicts reached, by outcome.\n"
          "# TYPE weir_rollout_analysis_total counter\n";
   for (const auto& [route, p] : plans) {
@@ -323,6 +357,19 @@ void Manager::save() {
                   .count()));
     }
     w.key("step_remaining_ms").value(remaining);
+    if (s->cleanup) w.key("cleanup_version").value(s->cleanup->version);
+    if (!s->last_drill.empty()) {
+      w.key("last_drill").raw(s->last_drill);
+      w.key("last_drill_failed").value(s->last_drill_failed);
+      w.key("last_drill_reason").value(s->last_drill_reason);
+    }
+    if (s->rollback_until) {
+      auto wall = clock_.wall_now() + ms_until(*s->rollback_until, clock_.now());
+      w.key("rollback_until_unix_ms")
+          .value(static_cast<int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch())
+                  .count()));
+    }
     if (!s->commands.empty()) {
       w.key("commands").begin_array();
       for (const auto& id : s->commands)
@@ -393,6 +440,28 @@ void Manager::restore_from(const std::string& saved, bool run) {
                            .count();
       remaining = std::max<int64_t>(0, static_cast<int64_t>(d->as_number()) - now_ms);
     }
+    if (const json::Value* d = v.find("last_drill"); d && d->is_object()) {
+      s.last_drill = json::Writer().value(*d).take();
+      s.last_drill_failed = v.get_bool("last_drill_failed");
+      s.last_drill_reason = v.get_string("last_drill_reason");
+    }
+    if (const json::Value* u = v.find("rollback_until_unix_ms");
+        u && u->is_number() && s.phase == Phase::healthy) {
+      int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           clock_.wall_now().time_since_epoch())
+                           .count();
+      // A window that ended while weir was down closes at once (its event comes then).
+      s.rollback_until = clock_.now() + std::chrono::milliseconds(std::max<int64_t>(
+                                            0, static_cast<int64_t>(u->as_number()) - now_ms));
+      if (const config::Rollout* p = plan(route); p && p->rollback_drill_every.count() > 0)
+        s.next_drill_due = clock_.now() + p->rollback_drill_every;
+      if (run) schedule(s);
+    }
+    // What used the replaced version while weir was down is unknown: its conditions start
+    // over from now (later, never sooner).
+    if (std::string version = v.get_string("cleanup_version");
+        run && !version.empty() && s.phase == Phase::healthy && version == s.stable)
+      start_cleanup(s);
     if (const json::Value* h = v.find("history"); h && h->is_array())
       for (const auto& e : h->as_array()) {
         std::string details; // of an analysis: its outcome, as saved

@@ -68,6 +68,45 @@ struct Manager::State {
   // rollout started (or weir restarted): an interval judges what was compared since.
   mirror::DivergenceCounts divergence_base;
   mirror::DivergenceCounts divergence_start;
+  // After a promotion (manager_cutover.cc): until then the replaced version is kept warm and
+  // `rollout undo` switches back without --force (nullopt: the plan has no window, or it closed).
+  std::optional<TimePoint> rollback_until;
+  // After a promotion (manager_cleanup.cc): what still uses the replaced version, checked
+  // every second until a new rollout, an undo or a reload ends it.
+  struct Cleanup {
+    std::string version;
+    // One per thing that keeps a version in use, in the order status lists them.
+    struct Condition {
+      const char* name;
+      bool pending = true;
+      TimePoint since;    // when it became pending or clear
+      std::string detail; // "3 open", "2 % of the sticky buckets", …
+    };
+    std::vector<Condition> conditions;
+    bool safe = false;
+    TimePoint safe_since{};
+    bool draining_tunnels = false; // a drain asked; "tunnels_drained" when none is left
+  };
+  std::optional<Cleanup> cleanup;
+  std::optional<TimePoint> cleanup_due;
+  // Rollback drills (manager_drill.cc): the one running, the last one's verdict, and when
+  // rollback_drill.every runs the next.
+  struct Drill {
+    uint64_t epoch = 0; // the rollout's: a drill of a rollout that moved on is dropped
+    std::string target, live;
+    uint32_t requests = 0;    // mirrored live GETs wanted
+    TimePoint mirror_until{}; // the mirror stops then, however few were compared
+    mirror::DivergenceCounts base;
+    std::optional<std::vector<Host::DrillAnswer>> answers; // the synthetic requests' pairs
+    std::vector<std::function<void(std::string error, std::string report)>> waiting;
+  };
+  std::optional<Drill> drill;
+  std::optional<TimePoint> drill_check_due; // the running drill's next look at its mirror
+  std::optional<TimePoint> next_drill_due;  // rollback_drill.every
+  // The last drill's report (JSON) and verdict; a failed one makes `rollout undo` ask --force.
+  std::string last_drill;
+  bool last_drill_failed = false;
+  std::string last_drill_reason;
   // Verdicts ever reached, by outcome (weir_rollout_analysis_total).
   uint64_t verdicts[3] = {0, 0, 0};
 };

@@ -250,6 +250,8 @@ void ClientConnection::fail_upstream(int status, std::string_view why,
 
 void ClientConnection::check_deadline(Clock::time_point now) {
   if (closed()) return;
+  // A drained tunnel's closing caps, apart from its idle deadline (which its bytes refresh).
+  if (conn_ == ConnState::tunnel && tunnel_.check_deadline(now)) return;
   if (check_route_timeouts(now)) return;
   if (conn_ == ConnState::exchange && !request_done()) {
     // The head is in; the rest of the request is the client's to send.
@@ -404,6 +406,12 @@ void ClientConnection::close() {
   if (closed()) return;
   if (request_open_) finish_request();
   go(ConnEvent::closed);
+  if (tunnel_cells_) {
+    tunnel_cells_->tunnels.sub();
+    tunnel_cells_ = nullptr;
+  }
+  if (tunnel_drain_ != 0) worker_.tunnel_drains().forget(tunnel_drain_, tunnel_slot_);
+  tunnel_drain_ = 0;
   if (queued_in_) queued_in_->cancel_wait(this);
   queued_in_ = nullptr;
   drop_upstream();

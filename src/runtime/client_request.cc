@@ -271,6 +271,8 @@ void ClientConnection::on_request_head() {
   keep_alive_ = head.keep_alive && !w.draining();
   head_request_ = head.method_name == "HEAD";
   upgrade_ = head.upgrade;
+  const http::Header* upgrade_to = upgrade_ ? head.find("upgrade") : nullptr;
+  websocket_ = upgrade_to && upgrades_to_websocket(upgrade_to->value);
   request_has_body_ = head.framing == http::Framing::chunked ||
                       (head.framing == http::Framing::length && head.content_length > 0);
   ++requests_;

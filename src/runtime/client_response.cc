@@ -278,8 +278,14 @@ void ClientConnection::start_tunnel() {
   asio::const_buffer to_client(s_->up.get() + s_->up_pos, s_->up_len - s_->up_pos);
   s_->in_pos = s_->in_len;
   s_->up_pos = s_->up_len;
+  // The tunnel is its route × service's from now until close() (the attempt's cells: the
+  // request's snapshot, whatever the worker installed since).
+  if (!tunnel_cells_) {
+    tunnel_cells_ = attempt_.cells();
+    if (tunnel_cells_) tunnel_cells_->tunnels.add();
+  }
   tunnel_.start(*this, to_upstream, to_client, asio::buffer(s_->in.get(), s_->capacity),
-                asio::buffer(s_->up.get(), s_->capacity), upstream_writing());
+                asio::buffer(s_->up.get(), s_->capacity), upstream_writing(), websocket_);
 }
 
 void ClientConnection::tunnel_read_client(asio::mutable_buffer buffer) {
@@ -328,6 +334,14 @@ void ClientConnection::tunnel_activity() {
 
 void ClientConnection::tunnel_done() {
   close();
+}
+
+void ClientConnection::tunnel_abort() {
+  close();
+}
+
+std::chrono::steady_clock::time_point ClientConnection::tunnel_now() {
+  return worker_.now();
 }
 
 } // namespace weir::runtime

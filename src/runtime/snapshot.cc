@@ -124,6 +124,12 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::shared_ptr<const config::Co
       mirror_service = o->second.service;
       out.mirror.percent = o->second.percent;
       out.mirror.settings.enabled = true; // the route's compare, else the status class alone
+      if (o->second.safe_methods_only) {
+        // A rollback drill: GETs and HEADs only, judged by their status class alone.
+        out.mirror.safe_methods_only = true;
+        out.mirror.settings = config::Compare{};
+        out.mirror.settings.enabled = true;
+      }
     }
     if (auto it = service_index.find(mirror_service); it != service_index.end())
       out.mirror.service = static_cast<int>(it->second);
@@ -181,6 +187,10 @@ int Snapshot::service_index(std::string_view id) const {
   for (size_t i = 0; i < services.size(); ++i)
     if (services[i].id == id) return static_cast<int>(i);
   return -1;
+}
+
+std::string pool_key(const Snapshot::Service& service, const Snapshot::Endpoint& endpoint) {
+  return service.tls ? endpoint.key + " tls " + service.id : endpoint.key;
 }
 
 } // namespace weir::runtime

@@ -3,6 +3,7 @@
 #include "weir/base/log.h"
 #include "weir/runtime/client_connection.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <cstring>
@@ -183,15 +184,16 @@ void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
   for (const auto& svc : s.services) {
     std::vector<upstream::Pool*> pools;
     for (const auto& ep : svc.endpoints) {
-      // A TLS service's connections are its own: another service may reach the same endpoint
-      // in plaintext, or with other certificates.
-      auto& pool = pools_[svc.tls ? ep.key + " tls " + svc.id : ep.key];
-      if (!pool)
+      const std::string key = pool_key(svc, ep);
+      auto& pool = pools_[key];
+      if (!pool) {
         pool = std::make_unique<upstream::Pool>(io_, poller_, ep.address, ep.key,
                                                 svc.max_idle_connections, handler_allocator(),
                                                 ring_.get());
-      else
+        pool->set_cells(metrics_.upstream_pool(key));
+      } else {
         pool->set_max_idle(svc.max_idle_connections);
+      }
       pool->set_max_connections(upstream_share);
       pool->set_tls(svc.tls);
       pools.push_back(pool.get());
@@ -359,6 +361,24 @@ void Worker::unlink(ClientConnection* c) {
   if (connection_count_ < snapshot_->config->limits.max_client_connections) resume_accepting();
 }
 
+size_t Worker::drain_tunnels(const metrics::BackendKey& key, std::chrono::milliseconds delay,
+                             std::chrono::milliseconds over, double phase) {
+  const metrics::BackendCells* cells = metrics_.find_backend(key);
+  if (!cells) return 0; // this worker never served the route × service: no tunnel of it
+  std::vector<ClientConnection*> picked;
+  for (ClientConnection* c = connections_; c; c = c->next)
+    if (c->tunnel_cells() == cells && !c->tunnel_draining()) picked.push_back(c);
+  // The list has the newest first: the oldest tunnels close first.
+  std::reverse(picked.begin(), picked.end());
+  const size_t n = picked.size();
+  tunnel_drains_.start(cells, std::move(picked), DrainSchedule(tick(), delay, over, n, phase));
+  return n;
+}
+
+void Worker::stop_tunnel_drain(const metrics::BackendKey& key) {
+  if (const metrics::BackendCells* cells = metrics_.find_backend(key)) tunnel_drains_.stop(cells);
+}
+
 void Worker::sweep() {
   auto now = tick();
   steady_base_ = now;
@@ -415,6 +435,7 @@ void Worker::maybe_finish_drain() {
   if (!draining_ || connection_count_ != 0) return;
   access_log_buffer_.flush(true);
   sweep_timer_.cancel();
+  tunnel_drains_.clear();
   for (auto& [key, pool] : pools_)
     pool->close_idle();
   io_.stop();

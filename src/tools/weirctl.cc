@@ -48,6 +48,9 @@ Options:
   weirctl set weight ROUTE NS/SVC=W [NS/SVC=W ...]
   weirctl watch ROUTE [INTERVAL]     live view, e.g. every 2s (default 1s); Ctrl-C ends it
   weirctl rollout watch ROUTE        live view of a rollout: steps, time left, weights, analysis
+  weirctl tunnels drain ROUTE NS/SVC --over 30s
+                                     close the route's WebSockets to a service one by one over
+                                     30s, each between two messages (clients reconnect)
   weirctl upgrade [--binary PATH] [--timeout 30s]
                                      replace the running weir with a new binary, dropping no
                                      connection (--timeout: how long the new one has to be ready)

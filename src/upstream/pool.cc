@@ -81,6 +81,7 @@ void Connection::close_and_release() {
   t_->close();
   if (pool_) {
     --pool_->active_count_;
+    if (pool_->cells_) pool_->cells_->open.sub();
     if (!pool_->waiters_.empty()) pool_->schedule_grant();
   }
   ++pending_;
@@ -156,6 +157,7 @@ void Pool::grant() {
 
 Connection* Pool::connect_new(ConnectionOwner* owner) {
   ++active_count_;
+  if (cells_) cells_->open.add();
   auto* c = new Connection(io_, poller_, this, alloc_, ring_, tls_.get(), ip_);
   c->set_owner(owner);
   return c;

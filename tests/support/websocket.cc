@@ -2,9 +2,9 @@
 
 namespace weir::test {
 
-std::string ws_frame(uint8_t opcode, std::string_view payload, uint32_t mask_key) {
+std::string ws_frame(uint8_t opcode, std::string_view payload, uint32_t mask_key, bool fin) {
   std::string f;
-  f.push_back(static_cast<char>(0x80 | opcode));
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
   if (payload.size() < 126) {
     f.push_back(static_cast<char>(0x80 | payload.size()));
   } else if (payload.size() <= 0xffff) {

@@ -11,8 +11,9 @@
 // Minimal RFC 6455 framing for tests: client frames are masked, server frames are not.
 namespace weir::test {
 
-// One client frame (FIN set) of `opcode` with `payload`, masked with `mask_key`.
-std::string ws_frame(uint8_t opcode, std::string_view payload, uint32_t mask_key);
+// One client frame of `opcode` with `payload`, masked with `mask_key`; `fin` false: a fragment
+// that more frames of its message follow.
+std::string ws_frame(uint8_t opcode, std::string_view payload, uint32_t mask_key, bool fin = true);
 
 struct WsFrame {
   bool fin = false;

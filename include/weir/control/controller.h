@@ -20,6 +20,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -111,7 +113,8 @@ public:
   // The live mirror a route's rollout sets (set_mirror: the canary at a percent): wins over the
   // route's `mirror` until cleared, on every worker from the next snapshot. Not in the state
   // file: the rollout manager keeps it with its own state and sets it again after a restart.
-  void set_rollout_mirror(const std::string& route, const std::string& service, double percent);
+  void set_rollout_mirror(const std::string& route, const std::string& service, double percent,
+                          bool safe_methods_only = false);
   void clear_rollout_mirror(const std::string& route);
   // The header routes a route's rollout sets (set_header_route; empty routes clears them): on
   // every worker from the next snapshot. Not in the state file either: the rollout manager keeps
@@ -207,6 +210,27 @@ public:
   std::optional<metrics::WindowTotals>
   fleet_window(const metrics::BackendKey& key, std::chrono::seconds length, bool synthetic) const;
 
+  // --- tunnels, and what still uses a service (controller_tunnels.cc) ---
+  // Read from every worker's cells now (relaxed atomics; a worker's map under its lock).
+  // Tunnels (WebSocket and other Upgrades after their 101) of a route × service, or of a
+  // service over every route.
+  uint64_t tunnels_open(const std::string& route, const std::string& service) const;
+  uint64_t tunnels_open(const std::string& service) const;
+  // Upstream connections open to the service's endpoints in the running config (connecting, in
+  // use, a tunnel's or idle in a pool); a plain endpoint that two services share counts for both.
+  uint64_t upstream_connections_open(const std::string& service) const;
+  // Requests sent to the service's endpoints and not answered yet (a tunnel's counts till it ends).
+  uint64_t requests_in_flight(const std::string& service) const;
+  // Every worker closes the route × service's tunnels open now: none before `delay`, then spread
+  // over `over` (runtime::Worker::drain_tunnels), replacing a drain of the same route × service.
+  // `done` hears how many tunnels the workers picked, on the control thread, once all have.
+  void drain_tunnels(const std::string& route, const std::string& service,
+                     std::chrono::milliseconds delay, std::chrono::milliseconds over,
+                     std::function<void(uint64_t)> done = nullptr);
+  // The route × service's drain closes no more tunnels (those closing finish their handshake).
+  void stop_tunnel_drain(const std::string& route, const std::string& service,
+                         std::function<void()> done = nullptr);
+
   const health::Checker& checker() const { return checker_; }
   const health::Prober& prober() const { return prober_; }
   // An outlier report from a worker (posted to the control thread).
@@ -225,6 +249,7 @@ public:
 
 private:
   class Watch;
+  void register_tunnel_commands(CommandTable& table);
   // Discovery (controller_discovery.cc): what it found for a service replaces what was found
   // before, in a config in force built from the file's and published like any change.
   void set_discovered(const std::string& service, const discovery::Found& found);

@@ -57,6 +57,11 @@ struct alignas(64) TlsListenerCells {
   Counter timedout; // not done within limits.tls_handshake_timeout
 };
 
+// Per worker, per upstream connection pool (an endpoint, or a TLS service's endpoint).
+struct alignas(64) UpstreamPoolCells {
+  Counter open; // connections open: connecting, lent to a request or a tunnel, or idle (gauge)
+};
+
 // Per worker, per route × backend: what the canary analysis reads.
 struct alignas(64) BackendCells {
   Counter requests;
@@ -66,6 +71,7 @@ struct alignas(64) BackendCells {
   Counter forced_requests; // forced by the rollout override: in none of the counters above
   Counter bytes_in;
   Counter bytes_out;
+  Counter tunnels; // WebSocket and other Upgrade tunnels open now, after their 101 (gauge)
   // Rollout fast abort: this worker's run of upstream errors (no success in between) and the
   // rollout epoch it belongs to; the control thread adds up the workers' runs. Worker thread only.
   uint32_t fast_abort_run = 0;

@@ -51,7 +51,8 @@ struct BackendSums {
   uint64_t forced_requests = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  LatencyTotals total; // request duration
+  uint64_t tunnels = 0; // open now (a gauge)
+  LatencyTotals total;  // request duration
   LatencyTotals ttfb;
   void add(const BackendCells& c);
 };

@@ -32,6 +32,11 @@ public:
   BackendCells* backend(const BackendKey& key);
   EndpointCells* endpoint(const EndpointKey& key);
   TlsListenerCells* tls_listener(const std::string& listener);
+  // A worker's upstream pool's cells, by the pool's key (runtime::pool_key).
+  UpstreamPoolCells* upstream_pool(const std::string& pool);
+  // Control thread: the cells of a key if the worker has them (null otherwise; none is made).
+  const BackendCells* find_backend(const BackendKey& key) const;
+  const UpstreamPoolCells* find_upstream_pool(const std::string& pool) const;
 
   Counter client_connections;   // open downstream connections (gauge)
   Counter upstream_connections; // open upstream connections (gauge)
@@ -50,6 +55,7 @@ private:
   std::map<BackendKey, std::unique_ptr<BackendCells>> backends_;
   std::map<EndpointKey, std::unique_ptr<EndpointCells>> endpoints_;
   std::map<std::string, std::unique_ptr<TlsListenerCells>> tls_listeners_;
+  std::map<std::string, std::unique_ptr<UpstreamPoolCells>> upstream_pools_;
 };
 
 } // namespace weir::metrics

@@ -48,11 +48,21 @@ public:
                                                       std::chrono::seconds length) const override;
   std::optional<metrics::WindowStats> synthetic_window(const metrics::BackendKey& key,
                                                        std::chrono::seconds length) const override;
-  void set_mirror(const std::string& route, const std::string& service, double percent) override;
+  void set_mirror(const std::string& route, const std::string& service, double percent,
+                  bool safe_methods_only = false) override;
+  // controller_host_drill.cc
+  void drill_requests(const std::string& route, const std::string& target, const std::string& live,
+                      std::function<void(std::vector<DrillAnswer>)> done) override;
   void clear_mirror(const std::string& route) override;
   void set_header_routes(
       const std::string& route, const std::string& service,
       const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) override;
+  uint64_t tunnels_open(const std::string& route, const std::string& service) const override;
+  uint64_t upstream_connections_open(const std::string& service) const override;
+  uint64_t requests_in_flight(const std::string& service) const override;
+  void drain_tunnels(const std::string& route, const std::string& service,
+                     std::chrono::milliseconds delay, std::chrono::milliseconds over) override;
+  void stop_tunnel_drain(const std::string& route, const std::string& service) override;
   mirror::DivergenceCounts divergence(const std::string& route) const override;
   std::vector<mirror::Divergence> recent_divergences(const std::string& route) const override;
 

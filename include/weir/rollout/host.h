@@ -108,7 +108,10 @@ public:
   // The rollout's live mirror of a route: `percent` of its requests are copied to `service`
   // (the canary), winning over the route's own `mirror` until cleared (applied on every worker,
   // like weights).
-  virtual void set_mirror(const std::string& route, const std::string& service, double percent) = 0;
+  // `safe_methods_only`: GET and HEAD only (a rollback drill's mirror to an old version must not
+  // repeat a write).
+  virtual void set_mirror(const std::string& route, const std::string& service, double percent,
+                          bool safe_methods_only = false) = 0;
   // The route mirrors as its config says again.
   virtual void clear_mirror(const std::string& route) = 0;
 
@@ -120,6 +123,38 @@ public:
   virtual void set_header_routes(
       const std::string& route, const std::string& service,
       const std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>& routes) = 0;
+  // --- what still uses a version, and long-lived connections at cutover ---
+  // Tunnels (WebSocket and other Upgrades) of `route` to `service` open now, on every worker.
+  virtual uint64_t tunnels_open(const std::string& route, const std::string& service) const = 0;
+  // Upstream connections to the endpoints of `service` open now (in use or idle in a pool), and
+  // requests to it in flight now, on every worker.
+  virtual uint64_t upstream_connections_open(const std::string& service) const = 0;
+  virtual uint64_t requests_in_flight(const std::string& service) const = 0;
+  // Closes the tunnels of `route` to `service` open now: none before `delay`, then one by one
+  // spread evenly over `over` (all at once when 0); a WebSocket gets a closing handshake at a
+  // message boundary (clients reconnect and land where the weights say). Replaces an earlier
+  // drain of the same route x service; stop_tunnel_drain ends one (an undo: that version serves
+  // again).
+  virtual void drain_tunnels(const std::string& route, const std::string& service,
+                             std::chrono::milliseconds delay, std::chrono::milliseconds over) = 0;
+  virtual void stop_tunnel_drain(const std::string& route, const std::string& service) = 0;
+  // --- rollback drills ---
+  // One synthetic request of a drill: sent to an endpoint of the version a rollback would return
+  // to and to the live version, with each answer's status (0: none, `*_error` says why).
+  struct DrillAnswer {
+    std::string request;  // "probe home: GET /" or "GET /"
+    std::string endpoint; // the rollback target's "host:port"
+    int target_status = 0;
+    std::string target_error;
+    int live_status = 0;
+    std::string live_error;
+  };
+  // Sends each probe request of `target` (GET / when it has none; the route's exact host as
+  // Host) to every endpoint of `target` that takes traffic and to one of `live`'s, over fresh
+  // connections; `done` gets every pair (none when `target` has no endpoint taking traffic).
+  virtual void drill_requests(const std::string& route, const std::string& target,
+                              const std::string& live,
+                              std::function<void(std::vector<DrillAnswer>)> done) = 0;
   // The route's shadow comparisons so far (cumulative since weir started) and the last
   // diverging requests, newest last.
   virtual mirror::DivergenceCounts divergence(const std::string& route) const = 0;

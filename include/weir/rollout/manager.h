@@ -79,13 +79,23 @@ public:
   std::string resume(const std::string& route);
   std::string promote(const std::string& route, bool full);
   std::string abort(const std::string& route, const std::string& reason);
-  // After a promotion: the previous stable version takes the whole route again at once.
-  std::string undo(const std::string& route);
+  // After a promotion: the previous stable version takes the whole route again at once. After
+  // the plan's rollback window closed only with `force` (that version may be scaled down).
+  std::string undo(const std::string& route, bool force = false);
   // The workers' runs of errors from a version added up to the fast-abort threshold
   // (rollout/fast_abort.h): aborts when that version is the canary of a running rollout.
   void on_fast_abort(const FastAbort::Trip& trip);
   // An operator's weight command on `route`: "" to let it through, else the refusal.
   std::string guard_weights(const std::string& route, bool force, const std::string& command);
+  // A rollback drill (manager_drill.cc): after a promotion, the version `rollout undo` would
+  // return to gets the live version's probes and, mirrored, up to `requests` live GETs (GET and
+  // HEAD only, for at most kDrillMirrorFor), and their status classes are compared with the live
+  // answers. Returns an error at once when no drill can run; otherwise `done` runs once with ""
+  // and the report (JSON: ready, reason, synthetic and mirrored counts). A failed drill is an
+  // event and makes `rollout undo` ask for --force until a drill passes.
+  static constexpr auto kDrillMirrorFor = std::chrono::seconds(10);
+  using DrillDone = std::function<void(std::string error, std::string report)>;
+  std::string drill(const std::string& route, uint32_t requests, DrillDone done);
   // A new config is in force: a rollout whose plan (or one of its versions) is gone ends and its
   // weights go back to the file's; one whose steps changed pauses; top-up follows its settings.
   void on_reload();
@@ -120,6 +130,9 @@ public:
   // "" for a route that has no plan.
   std::string status_json(const std::string& route) const;
   std::string history_json(const std::string& route) const;
+  // For `show services`: whether `service`, replaced by a promotion, is safe to delete yet and
+  // what still uses it (a JSON object; "" when no route's cleanup tracks it).
+  std::string cleanup_json(const std::string& service) const;
   // For `watch ROUTE`: {"status":{...},"events":[events after cursor]}; advances cursor.
   std::string feed(const std::string& route, uint64_t& cursor) const;
   // weir_rollout_* families in the Prometheus text format.
@@ -172,6 +185,34 @@ private:
   void fast_abort_here(State& s, const FastAbort::Trip& trip);
   void schedule(State& s);
   void record(State& s, std::string type, std::string message, std::string details = "");
+
+  // Whether the canary gets requests of its own to judge: a weight above 0, or a blue/green
+  // preview (its header route, probes and top-up at weight 0).
+  bool takes_traffic(const State& s) const;
+  bool previewing(const State& s) const;
+
+  // manager_cutover.cc: the end of a rollout: the switch, the rollback window, undo.
+  // A promotion's "promoted" event (a blue/green switch says what it switched) and the window
+  // that opens with it.
+  void record_promotion(State& s);
+  void close_rollback_window(State& s);
+  void write_cutover_status(json::Writer& w, const State* s) const;
+  // Tunnels at cutover: the replaced version's drain over tunnels.drain_over after a promotion,
+  // the failed version's close after tunnels.abort_grace after an abort or undo.
+  void drain_replaced_tunnels(State& s);
+  void close_failed_tunnels(State& s, const std::string& version);
+
+  // manager_drill.cc
+  void check_drill(State& s);
+  void finish_drill(State& s);
+  void scheduled_drill(State& s);
+  void end_drill(State& s);
+
+  // manager_cleanup.cc: when the replaced version is safe to delete.
+  void start_cleanup(State& s);
+  void end_cleanup(State& s);
+  void check_cleanup(State& s);
+  void write_cleanup_status(json::Writer& w, const State* s) const;
 
   // manager_interval.cc: one analysis interval, judged as one verdict.
   void begin_interval(State& s);

@@ -39,6 +39,8 @@ public:
     if (ttfb_ns_ == 0 && cells_) ttfb_ns_ = static_cast<uint64_t>((now - started_).count());
   }
   bool counting() const { return cells_ != nullptr; }
+  // The version's cells of the attempt being counted (null when none is).
+  metrics::BackendCells* cells() const { return cells_; }
   Clock::time_point started() const { return started_; }
 
   struct Facts {

@@ -69,6 +69,23 @@ public:
   // Drain time is up: close whatever is in flight.
   void abort() { close(); }
 
+  // Tunnels after a 101 (tunnel_drains.h). The worker's cells of the tunnel's route × service
+  // while this is an open tunnel, else null: what `tunnels_open` counts, and how a drain finds
+  // the tunnels of a route × service.
+  const metrics::BackendCells* tunnel_cells() const { return tunnel_cells_; }
+  // A drain reached it already (its end is under way).
+  bool tunnel_draining() const { return tunnel_.closing() != Tunnel::Closing::none; }
+  // Its slot in a drain of the worker's TunnelDrains (drain 0: none), forgotten when it closes.
+  void enter_tunnel_drain(uint32_t drain, uint32_t slot) {
+    tunnel_drain_ = drain;
+    tunnel_slot_ = slot;
+  }
+  // Its turn in a drain came: a WebSocket's closing handshake at a message boundary, any other
+  // tunnel closed at once (Tunnel::drain).
+  void drain_tunnel() {
+    if (!closed() && conn_ == ConnState::tunnel) tunnel_.drain();
+  }
+
   // The client's transport.
   void on_transport_read(const boost::system::error_code& ec, size_t n) override;
   void on_transport_written(const boost::system::error_code& ec, size_t n) override;
@@ -88,6 +105,8 @@ public:
   void tunnel_end_upstream() override;
   void tunnel_activity() override;
   void tunnel_done() override;
+  void tunnel_abort() override;
+  std::chrono::steady_clock::time_point tunnel_now() override;
 
   // Intrusive links of the worker's connection list.
   ClientConnection* prev = nullptr;
@@ -254,6 +273,7 @@ private:
   bool request_has_body_ = false;
   bool head_request_ = false;
   bool upgrade_ = false;
+  bool websocket_ = false; // the upgrade asked for is to WebSocket (the tunnel follows its frames)
   bool keep_alive_ = true; // client connection may carry another request
   bool continue_sent_ = false;
   uint8_t client_version_minor_ = 1;
@@ -287,6 +307,11 @@ private:
   uint32_t try_seq_ = 0;                // bumped on disarm: a stale expiry is ignored
   uint32_t* retry_in_flight_ = nullptr; // the worker's count this retry attempt added to
   Tunnel tunnel_;
+  // While a tunnel is open: its route × service's cells, whose open-tunnel gauge it holds one
+  // of (given back at close, exactly once); and its slot in a drain (tunnel_drains.h).
+  metrics::BackendCells* tunnel_cells_ = nullptr;
+  uint32_t tunnel_drain_ = 0;
+  uint32_t tunnel_slot_ = 0;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   boost::asio::const_buffer one_buffer_; // a single-buffer write (interim, local answer)

@@ -78,8 +78,9 @@ struct Snapshot {
       int service = -1; // index into services
       double percent = 0;
       uint32_t max_body_bytes = 65536;
-      uint32_t max_in_flight = 64; // per worker
-      bool compare = false;        // settings.enabled
+      uint32_t max_in_flight = 64;    // per worker
+      bool compare = false;           // settings.enabled
+      bool safe_methods_only = false; // GET and HEAD only (a rollback drill's mirror)
       // What the shadow comparison looks at: the route's mirror.compare; for a rollout's live
       // mirror on a route without one, the status class alone (a body may differ between any
       // two answers — a timestamp, the endpoint's name — so only what the user named is asked
@@ -141,6 +142,7 @@ struct Snapshot {
     struct Mirror {
       std::string service; // "namespace/name"
       double percent = 0;
+      bool safe_methods_only = false; // GET and HEAD only: a rollback drill's
       bool operator==(const Mirror&) const = default;
     };
     std::map<std::string, Mirror> mirrors{}; // {}: positional initialisers may leave it out
@@ -171,6 +173,11 @@ struct Snapshot {
   int route_index(std::string_view name) const;
   int service_index(std::string_view id) const;
 };
+
+// The key of a worker's connection pool to `endpoint` of `service`: its "host:port", shared by
+// every service that reaches it in plaintext; a TLS service's connections are its own (another
+// service may reach the same endpoint in plaintext, or with other certificates).
+std::string pool_key(const Snapshot::Service& service, const Snapshot::Endpoint& endpoint);
 
 // A worker's own handle on a published Snapshot: what a request holds so that the snapshot it
 // started with lives until it ends. Copying a std::shared_ptr<const Snapshot> per request would

@@ -10,6 +10,7 @@
 #include "weir/runtime/access_log.h"
 #include "weir/runtime/snapshot.h"
 #include "weir/runtime/stream.h"
+#include "weir/runtime/tunnel_drains.h"
 #include "weir/upstream/pool.h"
 #include "weir/upstream/retry_budget.h"
 
@@ -191,6 +192,15 @@ public:
   }
   void link(ClientConnection* c);
   void unlink(ClientConnection* c);
+  // The tunnels of `key`'s route × service open now (and not closing already) close on a
+  // DrainSchedule from now: `delay`, then spread over `over`, at `phase` (0..1) of a slot, this
+  // worker's share of the workers' interleaving. Replaces this worker's drain of the same key;
+  // returns how many tunnels it picked.
+  size_t drain_tunnels(const metrics::BackendKey& key, std::chrono::milliseconds delay,
+                       std::chrono::milliseconds over, double phase);
+  // Cancels the closes of `key`'s drain not made yet.
+  void stop_tunnel_drain(const metrics::BackendKey& key);
+  TunnelDrains& tunnel_drains() { return tunnel_drains_; }
   // Time on the request path, read once per handler instead of at every use (a request read
   // the clock 11 times: six deadlines, start, first byte, end, the access log's duration and
   // its wall time). tick() reads the steady clock and keeps the value; now() returns the value
@@ -230,18 +240,21 @@ private:
   std::unique_ptr<net::Ring> ring_; // io: io_uring; before everything whose sockets use it
   SnapshotRef snapshot_;            // this worker's ref to the generation in use
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;
+  // Before the pools: a pool's connections give their count back to its cells as they close,
+  // the last of them when the pools go.
+  metrics::Registry metrics_;
   std::vector<route::Split> splits_;                           // per route
   std::vector<uint32_t> endpoint_cursor_;                      // per service
   std::vector<std::vector<upstream::Pool*>> pools_by_service_; // [service][endpoint]
   std::unordered_map<std::string, std::unique_ptr<upstream::Pool>> pools_;
   std::unique_ptr<StreamPool> streams_;
-  metrics::Registry metrics_;
   std::chrono::steady_clock::time_point tls_failure_logged_{};
   uint64_t tls_failures_unlogged_ = 0;
   std::vector<std::vector<metrics::BackendCells*>> backend_cells_; // [route][backend]
   std::vector<std::vector<std::vector<metrics::EndpointCells*>>> endpoint_cells_; // +[endpoint]
   AccessLogBuffer access_log_buffer_;
   boost::asio::steady_timer sweep_timer_;
+  TunnelDrains tunnel_drains_{*this};
   ClientConnection* connections_ = nullptr; // intrusive list, for timeouts and drain
   size_t connection_count_ = 0;
   bool draining_ = false;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weir/metrics/cells.h"
 #include "weir/upstream/connection.h"
 
 #include <boost/asio/io_context.hpp>
@@ -47,6 +48,9 @@ public:
     tls_ = std::move(tls);
     close_idle();
   }
+  // Where the pool counts its open connections for the control thread (set once, before the
+  // first connection; null: not counted). They must outlive the pool's connections.
+  void set_cells(metrics::UpstreamPoolCells* cells) { cells_ = cells; }
   // Connections (lent out, connecting and idle) this worker keeps to the endpoint at most.
   void set_max_connections(uint32_t n);
   size_t waiting() const { return waiters_.size(); }
@@ -80,6 +84,7 @@ private:
   uint32_t idle_count_ = 0;
   uint32_t active_count_ = 0;
   uint32_t max_connections_ = UINT32_MAX;
+  metrics::UpstreamPoolCells* cells_ = nullptr;
   std::deque<ConnectionOwner*> waiters_;
   bool grant_scheduled_ = false;
 };

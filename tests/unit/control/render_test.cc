@@ -160,6 +160,20 @@ TEST(Services, OneRowPerEndpoint) {
                              "empty/svc   -               -          -             -\n");
 }
 
+TEST(Services, OpenTunnelsFollowTheTableForServicesThatHaveAny) {
+  std::string r =
+      R"({"ok":true,"services":[)"
+      R"({"service":"chat-v1/chat","tunnels":20,"endpoints":[)"
+      R"({"address":"127.0.0.1:8001","health":"healthy","drained":false,"active":20}]},)"
+      R"({"service":"chat-v2/chat","tunnels":0,"endpoints":[]}]})";
+  EXPECT_EQ(reply(parse(r)), "SERVICE       ENDPOINT        HEALTH   DRAINED  ACTIVE\n"
+                             "chat-v1/chat  127.0.0.1:8001  healthy  no           20\n"
+                             "chat-v2/chat  -               -        -             -\n"
+                             "\n"
+                             "tunnels:\n"
+                             "chat-v1/chat: 20 open\n");
+}
+
 TEST(Help, AlignsUsageAndHelp) {
   std::string r =
       R"({"ok":true,"commands":[)"

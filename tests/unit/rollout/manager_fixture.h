@@ -226,10 +226,29 @@ public:
   std::map<std::string, std::pair<std::string, double>> mirrors;
   std::map<std::string, mirror::DivergenceCounts> divergences;
   std::map<std::string, std::vector<mirror::Divergence>> recent;
-  void set_mirror(const std::string& route, const std::string& svc, double percent) override {
+  std::set<std::string> safe_only_mirrors; // routes whose live mirror copies GET/HEAD only
+  void set_mirror(const std::string& route, const std::string& svc, double percent,
+                  bool safe_methods_only) override {
     mirrors[route] = {svc, percent};
+    if (safe_methods_only)
+      safe_only_mirrors.insert(route);
+    else
+      safe_only_mirrors.erase(route);
   }
-  void clear_mirror(const std::string& route) override { mirrors.erase(route); }
+  void clear_mirror(const std::string& route) override {
+    mirrors.erase(route);
+    safe_only_mirrors.erase(route);
+  }
+  // Drill requests wait here until the test answers them.
+  struct Drill {
+    std::string route, target, live;
+    std::function<void(std::vector<DrillAnswer>)> done;
+  };
+  std::vector<Drill> drills;
+  void drill_requests(const std::string& route, const std::string& target, const std::string& live,
+                      std::function<void(std::vector<DrillAnswer>)> done) override {
+    drills.push_back({route, target, live, std::move(done)});
+  }
   // Header routes the rollout set: route → {service, name → headers}; absent: none.
   using HeaderRoutes = std::vector<std::pair<std::string, std::vector<config::ValueMatch>>>;
   std::map<std::string, std::pair<std::string, HeaderRoutes>> header_routes;
@@ -247,6 +266,31 @@ public:
   std::vector<mirror::Divergence> recent_divergences(const std::string& route) const override {
     auto it = recent.find(route);
     return it == recent.end() ? std::vector<mirror::Divergence>{} : it->second;
+  }
+
+  // What still uses each version (the test sets them), and the tunnel drains asked for:
+  // "route|service" → {delay, over}; stop_tunnel_drain removes one.
+  std::map<std::string, uint64_t> tunnels;                         // "route|service"
+  std::map<std::string, uint64_t> upstream_connections, in_flight; // service
+  std::map<std::string, std::pair<std::chrono::milliseconds, std::chrono::milliseconds>> drains;
+  uint64_t tunnels_open(const std::string& route, const std::string& svc) const override {
+    auto it = tunnels.find(route + "|" + svc);
+    return it == tunnels.end() ? 0 : it->second;
+  }
+  uint64_t upstream_connections_open(const std::string& svc) const override {
+    auto it = upstream_connections.find(svc);
+    return it == upstream_connections.end() ? 0 : it->second;
+  }
+  uint64_t requests_in_flight(const std::string& svc) const override {
+    auto it = in_flight.find(svc);
+    return it == in_flight.end() ? 0 : it->second;
+  }
+  void drain_tunnels(const std::string& route, const std::string& svc,
+                     std::chrono::milliseconds delay, std::chrono::milliseconds over) override {
+    drains[route + "|" + svc] = {delay, over};
+  }
+  void stop_tunnel_drain(const std::string& route, const std::string& svc) override {
+    drains.erase(route + "|" + svc);
   }
 
   // The canary's live weight after the last change (-1 before any).

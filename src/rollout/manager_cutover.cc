@@ -1,0 +1,100 @@
+// The end of a rollout: what a promotion switched, the rollback window that follows it, and
+// `rollout undo` (Argo Rollouts' scaleDownDelaySeconds and undo).
+#include "manager_state.h"
+#include "weir/base/json.h"
+
+namespace weir::rollout {
+
+namespace {
+std::string utc(std::chrono::system_clock::time_point t) {
+  char stamp[32];
+  return std::string(stamp, format_utc(t, stamp));
+}
+
+std::string minutes_text(config::Duration d) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+} // namespace
+
+void Manager::record_promotion(State& s) {
+  const config::Rollout* p = plan(s.route);
+  const bool window = p && p->rollback_window.count() > 0;
+  std::string kept;
+  if (window) {
+    s.rollback_until = clock_.now() + p->rollback_window;
+    if (p->rollback_drill_every.count() > 0)
+      s.next_drill_due = clock_.now() + p->rollback_drill_every;
+    schedule(s);
+    kept = "; " + s.stable + " is kept warm for the " + minutes_text(p->rollback_window) +
+           " rollback window (until " + utc(clock_.wall_now() + p->rollback_window) +
+           "): `rollout undo " + s.route + "` switches back at once";
+  }
+  if (p && p->strategy == config::Rollout::Strategy::blue_green)
+    s.message = "promoted: the route switched to " + s.canary +
+                " at once, 100 % (sticky clients included)" + kept;
+  else
+    s.message = "promoted: " + s.canary + " serves the route" + kept;
+  record(s, "promoted", s.message);
+  start_cleanup(s);
+  drain_replaced_tunnels(s);
+}
+
+void Manager::close_rollback_window(State& s) {
+  s.rollback_until.reset();
+  s.next_drill_due.reset(); // drills run during the window
+  if (s.phase != Phase::healthy) return;
+  record(s, "rollback_window_closed",
+         "the rollback window is over: " + s.stable + " need not be kept warm any more; `rollout " +
+             "undo " + s.route + "` now needs --force");
+  save();
+}
+
+std::string Manager::undo(const std::string& route, bool force) {
+  const config::Rollout* p = plan(route);
+  if (!p) return no_plan(route);
+  State* s = find(route);
+  if (s && s->starting)
+    return "a start of route \"" + route + "\" is waiting on its pre_rollout hooks";
+  if (!s || s->phase != Phase::healthy)
+    return "nothing to undo: route \"" + route +
+           "\" has no promoted rollout (a running one is rolled back with `rollout abort`)";
+  if (p->rollback_window.count() > 0 && !s->rollback_until && !force)
+    return "the rollback window of route \"" + route + "\" (" + minutes_text(p->rollback_window) +
+           ") is over: " + s->stable +
+           " may have been scaled down since; add --force to switch back anyway";
+  if (s->last_drill_failed && !force)
+    return "the last rollback drill of route \"" + route + "\" failed (" + s->last_drill_reason +
+           "): `rollout drill " + route + "` again, or add --force to switch back anyway";
+  // The promoted canary goes back to 0 and the version it replaced takes the route again; the
+  // next `rollout start` tries the undone version as canary again.
+  set_canary_weight(*s, 0);
+  s->phase = Phase::degraded;
+  end_run(*s);
+  s->rollback_until.reset();
+  end_cleanup(*s);
+  end_drill(*s);
+  s->message = "undone: " + s->stable + " serves the route again (" + s->canary + " at 0%)";
+  record(*s, "undone", s->message);
+  close_failed_tunnels(*s, s->canary);
+  save();
+  return "";
+}
+
+void Manager::write_cutover_status(json::Writer& w, const State* s) const {
+  if (!s || s->phase != Phase::healthy) return;
+  const config::Rollout* p = plan(s->route);
+  if (!p || p->rollback_window.count() == 0) return;
+  w.key("rollback_window").begin_object();
+  w.key("open").value(s->rollback_until.has_value());
+  if (s->rollback_until) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*s->rollback_until - clock_.now());
+    w.key("remaining_ms").value(static_cast<int64_t>(std::max<int64_t>(0, left.count())));
+    w.key("until").value(utc(clock_.wall_now() + left));
+  }
+  w.key("undo_to").value(s->stable).end_object();
+}
+
+} // namespace weir::rollout
