@@ -283,6 +283,9 @@ void Controller::register_commands(CommandTable& table) {
                    w.key("endpoints_available").value(static_cast<uint64_t>(s.available.size()));
                    w.key("tunnels").value(tunnels_open(s.id));
                    w.key("upstream_connections").value(upstream_connections_open(s.id));
+                   // A version a promotion replaced: safe to delete yet, and what is pending.
+                   if (std::string cleanup = cleanup_status(s.id); !cleanup.empty())
+                     w.key("cleanup").raw(cleanup);
                    if (auto sources = discovery_.status(s.id); !sources.empty()) {
                      w.key("discovery").begin_array();
                      for (const auto& d : sources) {

@@ -91,6 +91,12 @@ void Controller::stop_tunnel_drain(const std::string& route, const std::string& 
       });
 }
 
+void Controller::close_idle_connections(const std::string& service) {
+  if (workers_.size() == 0) return;
+  workers_.for_each_worker([service](runtime::Worker& w) { w.close_idle_connections(service); },
+                           [] {});
+}
+
 void Controller::register_tunnel_commands(CommandTable& table) {
   table.add(
       {"tunnels drain", "ROUTE NS/SVC [--over DURATION] [--after DURATION]",

@@ -263,7 +263,13 @@ std::string services(const json::Value& list) {
   for (const json::Value& s : array_or_empty(list))
     if (const json::Value* n = s.find("tunnels"); n && n->is_number() && n->as_number() > 0)
       tunnels += text_or_dash(s, "service") + ": " + number(*n) + " open\n";
+  // Versions a promotion replaced: safe to delete yet, or what is pending.
+  std::string cleanups;
+  for (const json::Value& s : array_or_empty(list))
+    if (const json::Value* c = s.find("cleanup"); c && c->is_object())
+      cleanups += cleanup(text_or_dash(s, "service"), *c);
   return t.str() + (tunnels.empty() ? "" : "\ntunnels:\n" + tunnels) +
+         (cleanups.empty() ? "" : "\ncleanup:\n" + cleanups) +
          (sources.empty() ? "" : "\ndiscovery:\n" + sources);
 }
 
@@ -371,6 +377,7 @@ std::string reply(const json::Value& r) {
   if (const json::Value* v = r.find("changes")) return changes(*v);
   if (const json::Value* v = r.find("config")) return pretty_json(*v);
   if (const json::Value* v = r.find("rollout"); v && v->is_object()) return rollout(*v);
+  if (const json::Value* d = r.find("drill"); d && d->is_object()) return drill(*d);
   if (const json::Value* v = r.find("fleet"); v && v->is_object()) return fleet(*v);
   if (const json::Value* v = r.find("events"); v && v->is_array()) return rollout_history(*v);
   if (r.as_object().size() == 1 && r.find("ok")) return "ok\n";
@@ -537,6 +544,7 @@ std::string rollout(const json::Value& r) {
       out += t.str();
     }
   }
+  out += cutover(r);
   std::string message = r.get_string("message");
   if (!message.empty()) out += message + "\n";
   return out;

@@ -219,6 +219,10 @@ void ControllerHost::stop_tunnel_drain(const std::string& route, const std::stri
   c_.stop_tunnel_drain(route, service);
 }
 
+void ControllerHost::close_idle_connections(const std::string& service) {
+  c_.close_idle_connections(service);
+}
+
 // The mirror thread's tally (WorkerGroup::mirror()); none before the workers run.
 mirror::DivergenceCounts ControllerHost::divergence(const std::string& route) const {
   if (!c_.workers().mirroring()) return {};
@@ -242,6 +246,8 @@ void connect(Manager& manager, control::Controller& controller) {
   controller.set_reload_listener([m] { m->on_reload(); });
   controller.set_rollout_reporters([m](std::string& out) { m->write_metrics(out); },
                                    [m](const std::string& route) { return m->status_json(route); });
+  controller.set_cleanup_reporter(
+      [m](const std::string& service) { return m->cleanup_json(service); });
 }
 
 } // namespace weir::rollout

@@ -13,6 +13,7 @@ namespace weir::rollout {
 
 namespace {
 constexpr auto kCheckEvery = std::chrono::seconds(1);
+constexpr auto kIdleCloseEvery = std::chrono::seconds(5);
 
 std::string utc(std::chrono::system_clock::time_point t) {
   char stamp[32];
@@ -45,7 +46,7 @@ void Manager::check_cleanup(State& s) {
   TimePoint now = clock_.now();
 
   // Every route that has the version as a backend: another route may still send it traffic.
-  uint64_t requests = host_.requests_in_flight(v), tunnels = 0;
+  uint64_t requests = 0, tunnels = 0;
   double sticky_share = 0;
   for (const auto& r : host_.config().routes) {
     bool backend = false;
@@ -63,7 +64,19 @@ void Manager::check_cleanup(State& s) {
       for (const auto& b : host_.split(r.name).backends)
         if (b.service == v) sticky_share = std::max(sticky_share, b.share);
   }
+  // A tunnel's request stays in flight as long as the tunnel: counted as a tunnel only.
+  uint64_t in_flight = host_.requests_in_flight(v);
+  requests += in_flight > tunnels ? in_flight - tunnels : 0;
   uint64_t connections = host_.upstream_connections_open(v);
+  // Idle keep-alive connections to it are kept warm while a rollback may need them; after that
+  // nothing would close them but the upstream: weir does, once nothing sends it requests (again
+  // every few seconds while some are left: a request in flight returns its connection later).
+  const bool warm = s.rollback_until.has_value();
+  if (!warm && connections > 0 && requests == 0 && tunnels == 0 &&
+      (!c.idle_closed_at || now - *c.idle_closed_at >= kIdleCloseEvery)) {
+    host_.close_idle_connections(v);
+    c.idle_closed_at = now;
+  }
 
   auto set = [&](State::Cleanup::Condition& cond, bool pending, std::string detail) {
     if (cond.pending != pending) cond.since = now;

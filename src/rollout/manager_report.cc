@@ -303,12 +303,14 @@ void Manager::write_metrics(std::string& out) const {
       auto [it, first] = safe.emplace(s->cleanup->version, s->cleanup->safe);
       if (!first) it->second = it->second && s->cleanup->safe;
     }
+  // Labelled as the other per-service families: namespace and name apart.
   for (const auto& [version, is_safe] : safe) {
-    {
-      std::string l = "service=\"";
-      metrics::append_label_value(l, version);
-      line("weir_version_safe_to_delete", l + "\"", is_safe ? 1 : 0);
-    }
+    const size_t slash = version.find('/');
+    std::string l = "namespace=\"";
+    metrics::append_label_value(l, version.substr(0, slash));
+    l += "\",service=\"";
+    metrics::append_label_value(l, slash == std::string::npos ? "" : version.substr(slash + 1));
+    line("weir_version_safe_to_delete", l + "\"", is_safe ? 1 : 0);
   }
   out += "# HELP weir_rollout_analysis_total Analysis verdicts reached, by outcome.\n"
          "# TYPE weir_rollout_analysis_total counter\n";

@@ -86,6 +86,7 @@ struct Manager::State {
     bool safe = false;
     TimePoint safe_since{};
     bool draining_tunnels = false; // a drain asked; "tunnels_drained" when none is left
+    std::optional<TimePoint> idle_closed_at; // the last time its idle connections were closed
   };
   std::optional<Cleanup> cleanup;
   std::optional<TimePoint> cleanup_due;

@@ -445,4 +445,11 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::close_idle_connections(const std::string& service) {
+  const int i = snapshot_ ? snapshot_->service_index(service) : -1;
+  if (i < 0 || static_cast<size_t>(i) >= pools_by_service_.size()) return;
+  for (upstream::Pool* pool : pools_by_service_[static_cast<size_t>(i)])
+    pool->close_idle();
+}
+
 } // namespace weir::runtime

@@ -1,4 +1,5 @@
-// Long-lived connections at cutover, end to end: 20 WebSocket clients through the real weir (two
+// Long-lived connections at cutover, end to end (the Cutover tests below: a promotion, safe to
+// delete). TunnelDrain: 20 WebSocket clients through the real weir (two
 // workers) to weir-demo-upstream, which echoes every frame. They are counted live (/metrics,
 // `show services`); `tunnels drain` closes them one by one over its window while each client
 // keeps sending fragmented messages with a ping between the fragments, and every client gets a
@@ -16,7 +17,9 @@
 #include <chrono>
 #include <gtest/gtest.h>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,12 +52,13 @@ double service_field(ControlClient& c, const std::string& field) {
   return -1;
 }
 
-// A WebSocket through weir, its 101 read.
-std::unique_ptr<RawClient> open_websocket(uint16_t port) {
+// A WebSocket through weir, its 101 read; `served_by`: the version that answered it.
+std::unique_ptr<RawClient> open_websocket(uint16_t port, std::string* served_by = nullptr) {
   auto c = RawClient::connect(port);
   if (!c || !c->send(ws_upgrade_request("/chat"))) return nullptr;
   auto r = c->read_response(10s);
   if (!r || r->status != 101) return nullptr;
+  if (served_by) *served_by = r->header("x-served-by");
   return c;
 }
 
@@ -282,6 +286,276 @@ TEST_F(TunnelDrain, NoWindowClosesEveryTunnelAtOnce) {
     c.reset();
   }
   EXPECT_TRUE(wait_until([&] { return metric(admin_, kSeries) == 0; }, 10s));
+}
+
+// The cutover of issue #18: 100 WebSocket clients connected to the old version before a
+// blue/green promotion. After the switch weir closes their tunnels one by one over
+// tunnels.drain_over, each with a Close between two messages; each client answers it,
+// reconnects, and lands on the new version. None is cut mid-message or without a Close.
+TEST(Cutover, HundredWebSocketsEndOnTheNewVersionWithinDrainOver) {
+  constexpr int kMany = 100;
+  DemoUpstream v1 = DemoUpstream::start("chat-v1");
+  DemoUpstream v2 = DemoUpstream::start("chat-v2");
+  const std::string socket = temp_path("control", ".sock");
+  Weir weir = Weir::start(
+      "workers: 2\n"
+      "listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
+      "services:\n"
+      "  - { namespace: chat-v1, name: chat, endpoints: [" +
+      v1.address() +
+      "] }\n"
+      "  - { namespace: chat-v2, name: chat, endpoints: [" +
+      v2.address() +
+      "] }\n"
+      "routes:\n"
+      "  - name: chat\n    listener: public\n"
+      "    backends: [{ service: chat-v1/chat, weight: 100 }, { service: chat-v2/chat, weight: 0 "
+      "}]\n"
+      "    rollout:\n      strategy: blue_green\n      stable: chat-v1/chat\n"
+      "      canary: chat-v2/chat\n"
+      "      preview: { header: x-preview, secret: chat-preview-1 }\n"
+      "      tunnels: { drain_over: 3s }\n"
+      "admin: { address: 127.0.0.1:0 }\n"
+      "control: { socket: " +
+      socket + " }\n");
+  const uint16_t admin = weir.admin_port();
+  auto control = connect_control(socket);
+  ASSERT_TRUE(control);
+
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kMany; ++i) {
+    std::string served_by;
+    clients.push_back(open_websocket(weir.port(), &served_by));
+    ASSERT_TRUE(clients.back()) << "WebSocket " << i;
+    ASSERT_EQ(served_by, "chat-v1");
+  }
+  ASSERT_TRUE(wait_until([&] { return metric(admin, kSeries) == kMany; }, 10s))
+      << metric(admin, kSeries);
+
+  // Each client chats until weir's Close, then reconnects and checks where it landed.
+  std::vector<Outcome> outcomes(kMany);
+  std::vector<std::string> landed(kMany);
+  std::vector<Clock::time_point> landed_at(kMany);
+  std::vector<std::thread> threads;
+  std::atomic<bool> stop{false};
+  for (int i = 0; i < kMany; ++i)
+    threads.emplace_back([&, i] {
+      chat(*clients[i], i, stop, outcomes[i]);
+      clients[i].reset(); // a client closes its socket once the server ended the connection
+      if (!outcomes[i].closed) return;
+      auto again = open_websocket(weir.port(), &landed[i]);
+      landed_at[i] = Clock::now();
+      if (!again || !again->send(ws_frame(kText, "hello again", 0x0a0b0c0d))) {
+        landed[i] = "no reconnect";
+        return;
+      }
+      auto echo = read_ws_frame(*again, 10s);
+      if (!echo || echo->payload != "hello again") landed[i] = "no echo after the reconnect";
+      again->send(ws_frame(kClose, std::string("\x03\xe8", 2), 0x01020304));
+      again->closed_by_peer(5s);
+    });
+  auto join = [&] {
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  };
+  bool chatting = wait_until(
+      [&] {
+        for (const Outcome& o : outcomes)
+          if (o.messages < 1 && !o.failed) return false;
+        return true;
+      },
+      30s, 10ms);
+  if (!chatting) {
+    stop = true;
+    join();
+  }
+  ASSERT_TRUE(chatting);
+
+  const Clock::time_point promoted_at = Clock::now();
+  json::Value started = control->command("rollout start chat");
+  ASSERT_TRUE(started.get_bool("ok")) << control->last_line();
+  ASSERT_EQ(started["rollout"].get_string("phase"), "Healthy") << control->last_line();
+  join();
+
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  Clock::time_point last{};
+  for (int i = 0; i < kMany; ++i) {
+    const Outcome& o = outcomes[i];
+    EXPECT_TRUE(o.problem.empty()) << o.problem;
+    EXPECT_TRUE(o.closed) << "client " << i << " was cut without a Close";
+    EXPECT_EQ(o.close_code, 1012) << "client " << i;
+    EXPECT_TRUE(o.peer_ended) << "client " << i;
+    EXPECT_EQ(landed[i], "chat-v2") << "client " << i;
+    last = std::max(last, landed_at[i]);
+  }
+  // All on the new version within drain_over (3 s), plus the close of the last one (a message's
+  // round trip to its boundary, the handshake, the reconnect; slower under sanitizers).
+  EXPECT_LT(ms(last - promoted_at), 3000 + 2000) << ms(last - promoted_at) << " ms";
+  json::Value history = control->command("rollout history chat");
+  std::string events = control->last_line();
+  EXPECT_NE(events.find("100 tunnels to chat-v1/chat close one by one over 3 s"), std::string::npos)
+      << events;
+  EXPECT_TRUE(wait_until([&] { return metric(admin, kSeries) == 0; }, 10s))
+      << metric(admin, kSeries);
+}
+
+// Safe to delete (issue #18): after a promotion the old version is reported safe to delete only
+// once its last request, connection, tunnel and sticky client are gone, plus the grace period.
+// Each is kept alive in turn; `rollout status` names it as pending; a poller reading the status
+// every 50 ms never sees "safe" while anything was pending in the grace period before.
+TEST(Cutover, SafeToDeleteOnlyAfterTheLastUseAndTheGracePeriod) {
+  DemoUpstream v1 = DemoUpstream::start("chat-v1");
+  DemoUpstream v2 = DemoUpstream::start("chat-v2");
+  const std::string socket = temp_path("control", ".sock");
+  Weir weir = Weir::start(
+      "workers: 2\n"
+      "listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
+      "services:\n"
+      "  - { namespace: chat-v1, name: chat, endpoints: [" +
+      v1.address() +
+      "] }\n"
+      "  - { namespace: chat-v2, name: chat, endpoints: [" +
+      v2.address() +
+      "] }\n"
+      "routes:\n"
+      "  - name: chat\n    listener: public\n"
+      "    backends: [{ service: chat-v1/chat, weight: 100 }, { service: chat-v2/chat, weight: 0 "
+      "}]\n"
+      "    rollout:\n      stable: chat-v1/chat\n      canary: chat-v2/chat\n"
+      "      steps: [{ set_weight: 100 }]\n"
+      "      affinity: { cookie: weir-version }\n"
+      "      tunnels: { drain_over: 0s }\n" // left open: the test closes it
+      "      cleanup: { grace_period: 2s }\n"
+      "admin: { address: 127.0.0.1:0 }\n"
+      "control: { socket: " +
+      socket + " }\n");
+  const uint16_t admin = weir.admin_port();
+  auto control = connect_control(socket);
+  ASSERT_TRUE(control);
+
+  // Before the promotion: a tunnel and a slow request to the old version.
+  std::string served_by;
+  auto tunnel = open_websocket(weir.port(), &served_by);
+  ASSERT_TRUE(tunnel);
+  ASSERT_EQ(served_by, "chat-v1");
+  HttpResponse slow;
+  std::thread slow_request([&] { slow = http_request(weir.port(), "GET", "/?delay_ms=2500"); });
+  auto in_flight = [&] {
+    json::Value v = control->command("show services");
+    for (const json::Value& s : v["services"].as_array())
+      if (s.get_string("service") == "chat-v1/chat")
+        return s["endpoints"].as_array()[0].get_number("active");
+    return -1.0;
+  };
+  ASSERT_TRUE(wait_until([&] { return in_flight() >= 2; }, 5s)) << in_flight();
+  ASSERT_TRUE(control->command("rollout start chat").get_bool("ok")) << control->last_line();
+
+  // A poller keeps every status it reads.
+  using Clock = std::chrono::steady_clock;
+  struct Seen {
+    Clock::time_point at;
+    std::set<std::string> pending;
+    bool safe = false;
+  };
+  std::vector<Seen> seen;
+  std::mutex seen_mutex;
+  std::atomic<bool> polling{true};
+  std::thread poller([&] {
+    auto c = connect_control(socket);
+    while (c && polling) {
+      json::Value st = c->command("rollout status chat")["rollout"]["cleanup"];
+      Seen s{Clock::now(), {}, st.get_bool("safe_to_delete")};
+      for (const json::Value& p : st["pending"].as_array())
+        s.pending.insert(p.get_string("condition"));
+      {
+        std::lock_guard lock(seen_mutex);
+        seen.push_back(std::move(s));
+      }
+      std::this_thread::sleep_for(50ms); // the poll's pace, not a wait for a condition
+    }
+  });
+  auto pending_now = [&] {
+    std::set<std::string> out;
+    json::Value st = control->command("rollout status chat")["rollout"]["cleanup"];
+    for (const json::Value& p : st["pending"].as_array())
+      out.insert(p.get_string("condition"));
+    return out;
+  };
+  auto stop_polling = [&] {
+    polling = false;
+    if (poller.joinable()) poller.join();
+    if (slow_request.joinable()) slow_request.join();
+  };
+
+  // 1. The slow request, the tunnel and their connections.
+  std::set<std::string> first = pending_now();
+  EXPECT_TRUE(first.contains("requests")) << control->last_line();
+  EXPECT_TRUE(first.contains("tunnels")) << control->last_line();
+  EXPECT_TRUE(first.contains("connections")) << control->last_line();
+  json::Value services = control->command("show services");
+  EXPECT_NE(control->last_line().find("\"cleanup\":{\"version\":\"chat-v1/chat\""),
+            std::string::npos)
+      << "show services says it too";
+  // 2. The slow request ends: the tunnel still holds the version.
+  slow_request.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.header("x-served-by"), "chat-v1");
+  EXPECT_TRUE(wait_until([&] { return !pending_now().contains("requests"); }, 5s));
+  EXPECT_TRUE(pending_now().contains("tunnels")) << control->last_line();
+  // 3. The tunnel ends with its closing handshake; weir closes the idle connections left.
+  ASSERT_TRUE(tunnel->send(ws_frame(kClose, std::string("\x03\xe8", 2), 0x01020304)));
+  auto close = read_ws_frame(*tunnel, 5s);
+  EXPECT_TRUE(close && close->opcode == kClose);
+  EXPECT_TRUE(tunnel->closed_by_peer(5s));
+  tunnel.reset();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto p = pending_now();
+        return !p.contains("tunnels") && !p.contains("connections");
+      },
+      10s))
+      << control->last_line();
+  // 4. A sticky client: an operator's weight still gives the old version some buckets.
+  ASSERT_TRUE(control->command("set weight chat chat-v1/chat=5 chat-v2/chat=95").get_bool("ok"))
+      << control->last_line();
+  EXPECT_TRUE(wait_until([&] { return pending_now().contains("sticky"); }, 5s))
+      << control->last_line();
+  ASSERT_TRUE(control->command("clear weight chat").get_bool("ok")) << control->last_line();
+  // 5. Nothing left: safe once the grace period has passed.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return control->command("rollout status chat")["rollout"]["cleanup"].get_bool(
+            "safe_to_delete");
+      },
+      10s))
+      << control->last_line();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(seen_mutex);
+        return !seen.empty() && seen.back().safe;
+      },
+      5s));
+  stop_polling();
+
+  std::optional<Clock::time_point> last_pending, first_safe;
+  std::set<std::string> ever;
+  for (const Seen& s : seen) {
+    ever.insert(s.pending.begin(), s.pending.end());
+    EXPECT_FALSE(s.safe && !s.pending.empty()) << "safe while something was pending";
+    if (!s.pending.empty()) last_pending = s.at;
+    if (s.safe && !first_safe) first_safe = s.at;
+  }
+  EXPECT_EQ(ever, (std::set<std::string>{"connections", "requests", "sticky", "tunnels"}));
+  ASSERT_TRUE(last_pending && first_safe);
+  EXPECT_GE(*first_safe - *last_pending, 2s - 100ms) << "the grace period came first";
+  EXPECT_NE(http_request(admin, "GET", "/metrics")
+                .body.find("weir_version_safe_to_delete{namespace=\"chat-v1\",service=\"chat\"} 1"),
+            std::string::npos);
+  control->command("rollout history chat");
+  EXPECT_NE(control->last_line().find("\"type\":\"safe_to_delete\""), std::string::npos)
+      << control->last_line();
 }
 
 } // namespace

@@ -143,6 +143,14 @@ public:
   std::string rollout_status(const std::string& route) const {
     return rollout_status_ ? rollout_status_(route) : std::string();
   }
+  // For `show services`: whether a service a promotion replaced is safe to delete yet (JSON;
+  // "" when no rollout tracks it).
+  void set_cleanup_reporter(std::function<std::string(const std::string&)> f) {
+    cleanup_status_ = std::move(f);
+  }
+  std::string cleanup_status(const std::string& service) const {
+    return cleanup_status_ ? cleanup_status_(service) : std::string();
+  }
   void set_drained(const std::string& service, const std::string& endpoint, bool drained,
                    Done done);
   void set_health(const std::string& service, const std::string& endpoint,
@@ -230,6 +238,8 @@ public:
   // The route × service's drain closes no more tunnels (those closing finish their handshake).
   void stop_tunnel_drain(const std::string& route, const std::string& service,
                          std::function<void()> done = nullptr);
+  // Every worker closes its idle connections to `service`'s endpoints.
+  void close_idle_connections(const std::string& service);
 
   const health::Checker& checker() const { return checker_; }
   const health::Prober& prober() const { return prober_; }
@@ -311,6 +321,7 @@ private:
   std::map<std::string, runtime::Snapshot::Overrides::HeaderRoutes> rollout_header_routes_;
   FastAbortHandler fast_abort_handler_;
   std::function<void()> reload_listener_;
+  std::function<std::string(const std::string&)> cleanup_status_;
   std::function<void(const LiveChange&)> live_listener_;
   void live_changed(LiveChange::Kind kind, const std::string& name) {
     if (live_listener_) live_listener_({kind, name});

@@ -55,6 +55,13 @@ std::string watch_frame(const json::Value& update);
 // weights, and the last analysis for stable and canary side by side.
 std::string rollout(const json::Value& rollout);
 std::string rollout_history(const json::Value& events);
+// The end of a rollout (render_cutover.cc): the rollback window, the last rollback drill and the
+// replaced version's cleanup (safe to delete, or what is still pending and since when), as
+// lines for `rollout status`; `cleanup` alone for one service of `show services`.
+std::string cutover(const json::Value& rollout);
+std::string cleanup(const std::string& service, const json::Value& cleanup);
+// `rollout drill`'s report.
+std::string drill(const json::Value& drill);
 // `show fleet` (render_fleet.cc): the store, the leader, and one row per replica and route ×
 // backend with its requests/s.
 std::string fleet(const json::Value& fleet);

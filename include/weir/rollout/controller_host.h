@@ -50,6 +50,7 @@ public:
                                                        std::chrono::seconds length) const override;
   void set_mirror(const std::string& route, const std::string& service, double percent,
                   bool safe_methods_only = false) override;
+  void close_idle_connections(const std::string& service) override;
   // controller_host_drill.cc
   void drill_requests(const std::string& route, const std::string& target, const std::string& live,
                       std::function<void(std::vector<DrillAnswer>)> done) override;

@@ -138,6 +138,9 @@ public:
   virtual void drain_tunnels(const std::string& route, const std::string& service,
                              std::chrono::milliseconds delay, std::chrono::milliseconds over) = 0;
   virtual void stop_tunnel_drain(const std::string& route, const std::string& service) = 0;
+  // Closes the idle keep-alive connections to `service`'s endpoints on every worker: once the
+  // replaced version need not be kept warm, nothing else would close them.
+  virtual void close_idle_connections(const std::string& service) = 0;
   // --- rollback drills ---
   // One synthetic request of a drill: sent to an endpoint of the version a rollback would return
   // to and to the live version, with each answer's status (0: none, `*_error` says why).

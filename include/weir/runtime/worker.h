@@ -200,6 +200,10 @@ public:
                        std::chrono::milliseconds over, double phase);
   // Cancels the closes of `key`'s drain not made yet.
   void stop_tunnel_drain(const metrics::BackendKey& key);
+  // Closes this worker's idle keep-alive connections to the endpoints of `service` (a version
+  // nothing sends traffic to any more: what would keep it from being deleted); lent-out ones
+  // return to the pool and stay until it closes them.
+  void close_idle_connections(const std::string& service);
   TunnelDrains& tunnel_drains() { return tunnel_drains_; }
   // Time on the request path, read once per handler instead of at every use (a request read
   // the clock 11 times: six deadlines, start, first byte, end, the access log's duration and

@@ -36,7 +36,7 @@ protected:
   std::string metric() {
     std::string out;
     manager->write_metrics(out);
-    auto at = out.find("weir_version_safe_to_delete{service=\"" + kStable + "\"} ");
+    auto at = out.find("weir_version_safe_to_delete{namespace=\"app-v1\",service=\"app\"} ");
     if (at == std::string::npos) return "";
     return out.substr(out.find('}', at) + 2, 1);
   }
@@ -60,17 +60,25 @@ TEST_F(RolloutCleanupTest, EachConditionHoldsItUntilGoneAndTheGraceIsOver) {
 
   // Each thing that uses the old version, kept alive in turn for 2 minutes: never safe.
   quiet();
-  host.in_flight[kStable] = 1; // a slow request still in flight
+  host.in_flight[kStable] = 1; // a slow request still in flight, on its upstream connection
+  host.upstream_connections[kStable] = 1;
   advance(2min);
-  EXPECT_EQ(pending(), (std::vector<std::string>{"requests"}));
+  EXPECT_EQ(pending(), (std::vector<std::string>{"requests", "connections"}));
+  EXPECT_TRUE(host.idle_closed.empty())
+      << "not while a request is in flight: its connection comes back to the pool";
   quiet();
-  host.upstream_connections[kStable] = 2;
-  advance(2min);
+  host.upstream_connections[kStable] = 2; // idle in the workers' pools
+  advance(1s);
   EXPECT_EQ(pending(), (std::vector<std::string>{"connections"}));
   json::Value c = cleanup();
   EXPECT_EQ(c["pending"].as_array()[0].get_string("detail"), "2 upstream connections open");
+  EXPECT_EQ(host.idle_closed, std::vector<std::string>{kStable})
+      << "nothing else would close the idle ones";
+  advance(2min);
+  EXPECT_EQ(pending(), (std::vector<std::string>{"connections"})) << "until they are gone";
   quiet();
   host.tunnels["r|" + kStable] = 3;
+  host.in_flight[kStable] = 3; // a tunnel's request is in flight as long as the tunnel
   advance(2min);
   EXPECT_EQ(pending(), (std::vector<std::string>{"tunnels"}));
   quiet();
@@ -110,9 +118,14 @@ TEST_F(RolloutCleanupTest, TheRollbackWindowIsACondition) {
   plan().rollback_window = 5min;
   promote();
   quiet();
+  host.upstream_connections[kStable] = 4; // idle, kept warm for an undo
   advance(4min);
-  EXPECT_EQ(pending(), (std::vector<std::string>{"rollback_window"}));
-  advance(1min + 59s);
+  EXPECT_EQ(pending(), (std::vector<std::string>{"connections", "rollback_window"}));
+  EXPECT_TRUE(host.idle_closed.empty()) << "the old version is kept warm during the window";
+  advance(1min);
+  EXPECT_EQ(host.idle_closed, std::vector<std::string>{kStable}) << "and not after";
+  host.upstream_connections.clear();
+  advance(59s);
   EXPECT_FALSE(safe()) << "the grace counts from the window's close";
   advance(2s);
   EXPECT_TRUE(safe());

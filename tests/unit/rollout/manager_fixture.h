@@ -292,6 +292,8 @@ public:
   void stop_tunnel_drain(const std::string& route, const std::string& svc) override {
     drains.erase(route + "|" + svc);
   }
+  std::vector<std::string> idle_closed; // services whose idle connections were closed
+  void close_idle_connections(const std::string& svc) override { idle_closed.push_back(svc); }
 
   // The canary's live weight after the last change (-1 before any).
   int canary_weight() const {
