@@ -425,6 +425,8 @@ std::string rollout(const json::Value& r) {
   std::string out = "route " + r.get_string("route") + "   phase " + r.get_string("phase") +
                     "   stable " + r.get_string("stable") + "   canary " + r.get_string("canary") +
                     "   canary weight " + number(r["canary_weight"]) + "%";
+  const bool blue_green = r.get_string("strategy") == "blue_green";
+  if (blue_green) out += "   blue/green";
   // The weight is what traffic gets; say so when it is not the plan's.
   std::string from = r.get_string("weights_from");
   if (from == "operator")
@@ -459,9 +461,11 @@ std::string rollout(const json::Value& r) {
   for (const json::Value& h : array_or_empty(r["header_routes"])) {
     std::string what;
     for (const json::Value& c : array_or_empty(h["headers"]))
-      what += (what.empty() ? "" : " and ") + c.get_string("name") +
-              (c.get_string("type") == "RegularExpression" ? " ~ \"" : ": \"") +
-              c.get_string("value") + "\"";
+      what +=
+          (what.empty() ? "" : " and ") + c.get_string("name") +
+          (c.get_string("value") == "(secret)"           ? ": (the secret)"
+           : c.get_string("type") == "RegularExpression" ? " ~ \"" + c.get_string("value") + "\""
+                                                         : ": \"" + c.get_string("value") + "\"");
     out += "header route " + h.get_string("name") + ": requests with " + what + " go to " +
            r.get_string("canary") + "\n";
   }
@@ -474,7 +478,8 @@ std::string rollout(const json::Value& r) {
     if (const json::Value* w = s.find("set_weight")) {
       what = "set_weight " + number(*w) + "%";
     } else if (const json::Value* p = s.find("pause_ms")) {
-      what = p->as_number() == 0 ? "pause (manual gate: rollout promote)"
+      what = p->as_number() == 0 ? blue_green ? "pause (manual gate: rollout promote switches)"
+                                              : "pause (manual gate: rollout promote)"
                                  : "pause " + millis(p->as_number());
     } else if (const json::Value* a = s.find("analysis_ms")) {
       what = "analysis " + millis(a->as_number());

@@ -133,9 +133,8 @@ void Manager::finish_drill(State& s) {
   s.last_drill_reason = reason;
   if (ready)
     record(s, "drill_passed",
-           "rollback ready: " + d.target + " answered " + std::to_string(same) +
-               " probe requests " + "and " + std::to_string(compared) + " mirrored live GETs as " +
-               d.live + " did",
+           "rollback ready: " + d.target + " answered " + std::to_string(same) + " synthetic and " +
+               std::to_string(compared) + " mirrored live requests as " + d.live + " did",
            s.last_drill);
   else
     record(s, "drill_failed",

@@ -25,24 +25,7 @@ using namespace rollout;
 constexpr const char* kTag = "x-weir-synthetic";
 constexpr const char* kSecret = "let-me-preview-42";
 
-// What a demo upstream started with --count-header counted: requests with the tag, without it.
-struct Counts {
-  long with = -1;
-  long without = -1;
-};
-
-Counts counts(const DemoUpstream& up) {
-  HttpResponse r = http_request(up.port, "GET", "/counts");
-  Counts c;
-  std::istringstream in(r.body);
-  std::string word;
-  long n = 0;
-  while (in >> word >> n) {
-    if (word == "with") c.with = n;
-    if (word == "without") c.without = n;
-  }
-  return c;
-}
+using Counts = DemoUpstream::Counts;
 
 // Route "r" over app-v1 (blue, serving) and app-v2 (green), and app-v3 when given, with a
 // blue/green plan.
@@ -104,8 +87,8 @@ TEST(BlueGreen, OnlyPreviewTrafficUntilTheSwitchThenUndoAndNoRequestLost) {
   EXPECT_EQ(count_events(history(socket), "aborted"), 0u) << history_raw(socket);
   ASSERT_TRUE(load.wait_for(previewing, 500)) << load.report();
   // Not one user request reached the new version: what it got untagged is the 20 previews.
-  EXPECT_EQ(counts(v2).without, 20);
-  EXPECT_GT(counts(v2).with, 20) << "top-up reached it";
+  EXPECT_EQ(v2.counts().without, 20);
+  EXPECT_GT(v2.counts().with, 20) << "top-up reached it";
   EXPECT_EQ(load.served_by(previewing).count("app-v2"), 0u) << load.report();
 
   // The switch: every request sent after the reply goes to the new version.
@@ -146,7 +129,7 @@ TEST(BlueGreen, PrePromotionAnalysisAbortsAFivePercentErrorVersionAndPromotesAHe
   EXPECT_TRUE(contains(events.back().get_string("message") + history_raw(socket), "error rate"))
       << history_raw(socket);
   EXPECT_EQ(count_events(events, "promoted"), 0u);
-  EXPECT_EQ(counts(bad).without, 0) << "no user request reached the failing version";
+  EXPECT_EQ(bad.counts().without, 0) << "no user request reached the failing version";
 
   // The same plan with a healthy new version is promoted on its own once the analysis passed.
   const int before = load.new_epoch();

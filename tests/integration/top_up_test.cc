@@ -33,24 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kTag = "x-weir-synthetic";
 constexpr const char* kPromtool = "/usr/bin/promtool";
 
-// What a demo upstream started with --count-header counted: requests with the tag, without it.
-struct Counts {
-  long with = -1;
-  long without = -1;
-};
-
-Counts counts(const DemoUpstream& up) {
-  HttpResponse r = http_request(up.port, "GET", "/counts");
-  Counts c;
-  std::istringstream in(r.body);
-  std::string word;
-  long n = 0;
-  while (in >> word >> n) {
-    if (word == "with") c.with = n;
-    if (word == "without") c.without = n;
-  }
-  return c;
-}
+using Counts = DemoUpstream::Counts;
 
 json::Value control(const std::string& socket, const std::string& command) {
   auto c = connect_control(socket);
@@ -118,14 +101,14 @@ TEST(TopUpTraffic, TaggedRequestsReachBothVersionsAtTheRateAndAreCountedApart) {
     ASSERT_EQ(http_request(weir.port(), "GET", "/").status, 200);
 
   // 20/s in all: 10/s to each version. Measured over the time 30 more reach each one.
-  ASSERT_TRUE(wait_until([&] { return counts(v1).with > 0 && counts(v2).with > 0; }, 5s))
+  ASSERT_TRUE(wait_until([&] { return v1.counts().with > 0 && v2.counts().with > 0; }, 5s))
       << weir.proc->output();
-  const Counts a0 = counts(v1), b0 = counts(v2);
+  const Counts a0 = v1.counts(), b0 = v2.counts();
   const auto t0 = Clock::now();
   ASSERT_TRUE(wait_until(
-      [&] { return counts(v1).with >= a0.with + 30 && counts(v2).with >= b0.with + 30; }, 10s));
+      [&] { return v1.counts().with >= a0.with + 30 && v2.counts().with >= b0.with + 30; }, 10s));
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const Counts a1 = counts(v1), b1 = counts(v2);
+  const Counts a1 = v1.counts(), b1 = v2.counts();
   const double rate_v1 = static_cast<double>(a1.with - a0.with) / seconds;
   const double rate_v2 = static_cast<double>(b1.with - b0.with) / seconds;
   std::printf("top-up: %.1f/s to app-v1, %.1f/s to app-v2 (measured over %.2f s)\n", rate_v1,
@@ -137,10 +120,10 @@ TEST(TopUpTraffic, TaggedRequestsReachBothVersionsAtTheRateAndAreCountedApart) {
 
   // /metrics: synthetic counters per version, as many as the upstreams saw (give or take the
   // requests in flight between the two reads); the user counters hold the 20 user requests only.
-  const Counts a2 = counts(v1), b2 = counts(v2);
+  const Counts a2 = v1.counts(), b2 = v2.counts();
   HttpResponse m = http_request(admin, "GET", "/metrics");
   ASSERT_EQ(m.status, 200);
-  const Counts a3 = counts(v1), b3 = counts(v2);
+  const Counts a3 = v1.counts(), b3 = v2.counts();
   auto s = samples(m.body);
   const double syn_v1 = s[series("weir_synthetic_requests_total", "app-v1")];
   const double syn_v2 = s[series("weir_synthetic_requests_total", "app-v2")];
@@ -190,11 +173,11 @@ TEST(TopUpTraffic, TaggedRequestsReachBothVersionsAtTheRateAndAreCountedApart) {
 
   // An abort stops top-up: once the requests in flight are done, nothing more arrives.
   ASSERT_TRUE(control(socket, "rollout abort r").get_bool("ok"));
-  Counts last_v1 = counts(v1), last_v2 = counts(v2);
+  Counts last_v1 = v1.counts(), last_v2 = v2.counts();
   auto quiet_since = Clock::now();
   ASSERT_TRUE(wait_until(
       [&] {
-        Counts n1 = counts(v1), n2 = counts(v2);
+        Counts n1 = v1.counts(), n2 = v2.counts();
         if (n1.with != last_v1.with || n2.with != last_v2.with) {
           last_v1 = n1;
           last_v2 = n2;

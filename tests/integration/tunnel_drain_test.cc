@@ -288,6 +288,27 @@ TEST_F(TunnelDrain, NoWindowClosesEveryTunnelAtOnce) {
   EXPECT_TRUE(wait_until([&] { return metric(admin_, kSeries) == 0; }, 10s));
 }
 
+// Route "chat" over chat-v1 (serving) and chat-v2 with a rollout plan: `plan`'s lines after its
+// stable and canary.
+std::string two_chat_versions(const std::string& socket, const DemoUpstream& v1,
+                              const DemoUpstream& v2, const std::string& plan) {
+  return "workers: 2\n"
+         "listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
+         "services:\n"
+         "  - { namespace: chat-v1, name: chat, endpoints: [" +
+         v1.address() +
+         "] }\n"
+         "  - { namespace: chat-v2, name: chat, endpoints: [" +
+         v2.address() +
+         "] }\n"
+         "routes:\n"
+         "  - name: chat\n    listener: public\n"
+         "    backends: [{ service: chat-v1/chat, weight: 100 }, { service: chat-v2/chat, weight: "
+         "0 }]\n"
+         "    rollout:\n      stable: chat-v1/chat\n      canary: chat-v2/chat\n" +
+         plan + "admin: { address: 127.0.0.1:0 }\ncontrol: { socket: " + socket + " }\n";
+}
+
 // The cutover of issue #18: 100 WebSocket clients connected to the old version before a
 // blue/green promotion. After the switch weir closes their tunnels one by one over
 // tunnels.drain_over, each with a Close between two messages; each client answers it,
@@ -297,27 +318,11 @@ TEST(Cutover, HundredWebSocketsEndOnTheNewVersionWithinDrainOver) {
   DemoUpstream v1 = DemoUpstream::start("chat-v1");
   DemoUpstream v2 = DemoUpstream::start("chat-v2");
   const std::string socket = temp_path("control", ".sock");
-  Weir weir = Weir::start(
-      "workers: 2\n"
-      "listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
-      "services:\n"
-      "  - { namespace: chat-v1, name: chat, endpoints: [" +
-      v1.address() +
-      "] }\n"
-      "  - { namespace: chat-v2, name: chat, endpoints: [" +
-      v2.address() +
-      "] }\n"
-      "routes:\n"
-      "  - name: chat\n    listener: public\n"
-      "    backends: [{ service: chat-v1/chat, weight: 100 }, { service: chat-v2/chat, weight: 0 "
-      "}]\n"
-      "    rollout:\n      strategy: blue_green\n      stable: chat-v1/chat\n"
-      "      canary: chat-v2/chat\n"
-      "      preview: { header: x-preview, secret: chat-preview-1 }\n"
-      "      tunnels: { drain_over: 3s }\n"
-      "admin: { address: 127.0.0.1:0 }\n"
-      "control: { socket: " +
-      socket + " }\n");
+  Weir weir = Weir::start(two_chat_versions(socket, v1, v2,
+                                            "      strategy: blue_green\n"
+                                            "      preview: { header: x-preview, secret: "
+                                            "chat-preview-1 }\n"
+                                            "      tunnels: { drain_over: 3s }\n"));
   const uint16_t admin = weir.admin_port();
   auto control = connect_control(socket);
   ASSERT_TRUE(control);
@@ -410,27 +415,11 @@ TEST(Cutover, SafeToDeleteOnlyAfterTheLastUseAndTheGracePeriod) {
   DemoUpstream v2 = DemoUpstream::start("chat-v2");
   const std::string socket = temp_path("control", ".sock");
   Weir weir = Weir::start(
-      "workers: 2\n"
-      "listeners: [{ name: public, address: 127.0.0.1:0 }]\n"
-      "services:\n"
-      "  - { namespace: chat-v1, name: chat, endpoints: [" +
-      v1.address() +
-      "] }\n"
-      "  - { namespace: chat-v2, name: chat, endpoints: [" +
-      v2.address() +
-      "] }\n"
-      "routes:\n"
-      "  - name: chat\n    listener: public\n"
-      "    backends: [{ service: chat-v1/chat, weight: 100 }, { service: chat-v2/chat, weight: 0 "
-      "}]\n"
-      "    rollout:\n      stable: chat-v1/chat\n      canary: chat-v2/chat\n"
-      "      steps: [{ set_weight: 100 }]\n"
-      "      affinity: { cookie: weir-version }\n"
-      "      tunnels: { drain_over: 0s }\n" // left open: the test closes it
-      "      cleanup: { grace_period: 2s }\n"
-      "admin: { address: 127.0.0.1:0 }\n"
-      "control: { socket: " +
-      socket + " }\n");
+      two_chat_versions(socket, v1, v2,
+                        "      steps: [{ set_weight: 100 }]\n"
+                        "      affinity: { cookie: weir-version }\n"
+                        "      tunnels: { drain_over: 0s }\n" // left open: the test closes it
+                        "      cleanup: { grace_period: 2s }\n"));
   const uint16_t admin = weir.admin_port();
   auto control = connect_control(socket);
   ASSERT_TRUE(control);

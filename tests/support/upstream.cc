@@ -1,11 +1,14 @@
 #include "upstream.h"
 
+#include "client.h"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -120,6 +123,19 @@ DemoUpstream DemoUpstream::start(const std::string& name, std::vector<std::strin
     throw std::runtime_error("demo upstream did not start");
   }
   return up;
+}
+
+DemoUpstream::Counts DemoUpstream::counts() const {
+  HttpResponse r = http_request(port, "GET", "/counts");
+  Counts c;
+  std::istringstream in(r.body);
+  std::string word;
+  long n = 0;
+  while (in >> word >> n) {
+    if (word == "with") c.with = n;
+    if (word == "without") c.without = n;
+  }
+  return c;
 }
 
 std::string DemoUpstream::address() const {

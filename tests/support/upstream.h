@@ -29,6 +29,14 @@ struct DemoUpstream {
   // "listening on" line. On failure: ADD_FAILURE with the output, then throws.
   static DemoUpstream start(const std::string& name, std::vector<std::string> extra_args = {});
   std::string address() const; // "127.0.0.1:PORT"
+
+  // What one started with --count-header H counted (GET /counts): requests with H, without it;
+  // -1 each when it did not answer.
+  struct Counts {
+    long with = -1;
+    long without = -1;
+  };
+  Counts counts() const;
 };
 
 // The port at the end of "...HOST:PORT" (or "[v6]:PORT"); 0 if there is none.
