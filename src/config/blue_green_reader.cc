@@ -24,7 +24,17 @@ void read_preview(Checker& c, const Item& item, Rollout& rollout) {
         std::string lower = *v;
         std::transform(lower.begin(), lower.end(), lower.begin(),
                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        rollout.preview_header = lower;
+        // Headers weir or HTTP itself gives a meaning: a preview keyed on one would be
+        // reachable by accident, or not at all.
+        static constexpr std::string_view kReserved[] = {
+            "host", "cookie",  "content-length",   "transfer-encoding", "connection", "upgrade",
+            "te",   "trailer", "x-weir-synthetic", "keep-alive",        "expect",     "forwarded"};
+        if (std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved))
+          c.fail(*h, "cannot be " + quote(lower) +
+                         ": weir or HTTP gives it a meaning; use a "
+                         "header of your own, like x-preview");
+        else
+          rollout.preview_header = lower;
       }
     }
   }

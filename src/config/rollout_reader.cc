@@ -139,6 +139,16 @@ public:
       }
     }
     if (auto h = f.get("hooks")) read_rollout_hooks(*h, rollout.hooks);
+    // Any override header sent turns header routes off (runtime/backend_choice.cc): a preview
+    // keyed on it could never be reached.
+    if (blue_green && !rollout.preview_header.empty() && !rollout.override_header.empty()) {
+      std::string o = rollout.override_header;
+      std::transform(o.begin(), o.end(), o.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      if (o == rollout.preview_header)
+        c_.fail(*f.get("preview"), "the preview header must differ from the override header " +
+                                       quote(rollout.override_header));
+    }
   }
 
   // rollout.hooks: [{ name, type, url, timeout, retries, ca_file }]

@@ -124,6 +124,14 @@ void Controller::register_tunnel_commands(CommandTable& table) {
            return r->reply(error_reply(
                "usage: tunnels drain ROUTE NS/SVC [--over DURATION] [--after DURATION]"));
          std::string route = names[0], service = names[1];
+         bool backend = false;
+         for (const auto& rt : config().routes)
+           if (rt.name == route)
+             for (const auto& b : rt.backends)
+               backend = backend || b.service == service;
+         if (!backend)
+           return r->reply(error_reply("service \"" + service + "\" is not a backend of route \"" +
+                                       route + "\""));
          drain_tunnels(route, service, after, over,
                        [r, route, service, over, after](uint64_t picked) {
                          r->reply(ok_reply([&](json::Writer& w) {

@@ -14,6 +14,9 @@ namespace weir::rollout {
 namespace asio = boost::asio;
 
 namespace {
+constexpr std::string_view kTag = "drill"; // x-weir-synthetic: drill
+constexpr std::string_view kAgent = "weir-drill";
+
 // The probe as top-up's request shape, so both are written the same way (TopUpTraffic::
 // request_text: tagged x-weir-synthetic, connection: close).
 config::TopUp as_request(const config::Probe& p) {
@@ -44,12 +47,14 @@ void ControllerHost::drill_requests(const std::string& route, const std::string&
     if (--pending->left == 0) pending->done(std::move(pending->answers));
   };
 
+  // GET and HEAD probes only: a drill must not repeat a write, on either version.
   std::vector<std::pair<std::string, config::TopUp>> requests; // name → request
   for (const auto& svc : c_.config().services)
     if (svc.ns + "/" + svc.name == target)
       for (const auto& probe : svc.probes)
-        requests.emplace_back("probe " + probe.name + ": " + probe.method + " " + probe.path,
-                              as_request(probe));
+        if (probe.method == "GET" || probe.method == "HEAD")
+          requests.emplace_back("probe " + probe.name + ": " + probe.method + " " + probe.path,
+                                as_request(probe));
   if (requests.empty()) requests.emplace_back("GET /", config::TopUp{});
   std::string host;
   for (const auto& r : c_.config().routes)
@@ -70,8 +75,9 @@ void ControllerHost::drill_requests(const std::string& route, const std::string&
         const std::string& target_host = host.empty() ? ts->endpoints[e].key : host;
         ++pending->left;
         health::HttpCheck::run(io_, ts->endpoints[e].address,
-                               TopUpTraffic::request_text(request, target_host), request.timeout,
-                               ts->tls.get(), [pending, index, finish_one](health::CheckResult r) {
+                               TopUpTraffic::request_text(request, target_host, kTag, kAgent),
+                               request.timeout, ts->tls.get(),
+                               [pending, index, finish_one](health::CheckResult r) {
                                  pending->answers[index].target_status = r.status;
                                  pending->answers[index].target_error = r.error;
                                  finish_one();
@@ -83,7 +89,8 @@ void ControllerHost::drill_requests(const std::string& route, const std::string&
         const auto& le = ls->endpoints[ls->available[index % ls->available.size()]];
         ++pending->left;
         health::HttpCheck::run(
-            io_, le.address, TopUpTraffic::request_text(request, host.empty() ? le.key : host),
+            io_, le.address,
+            TopUpTraffic::request_text(request, host.empty() ? le.key : host, kTag, kAgent),
             request.timeout, ls->tls.get(), [pending, index, finish_one](health::CheckResult r) {
               pending->answers[index].live_status = r.status;
               pending->answers[index].live_error = r.error;

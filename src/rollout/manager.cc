@@ -178,10 +178,15 @@ void Manager::set_header_route(State& s, const config::RolloutStep& step) {
   } else {
     routes.emplace_back(step.header_route_name, step.header_route);
   }
+  if (step.header_route_secret && !step.header_route.empty())
+    s.secret_routes.insert(step.header_route_name);
+  else
+    s.secret_routes.erase(step.header_route_name);
   host_.set_header_routes(s.route, s.canary, routes);
 }
 
 void Manager::clear_header_routes(State& s) {
+  s.secret_routes.clear();
   if (s.header_routes.empty()) return;
   s.header_routes.clear();
   host_.set_header_routes(s.route, s.canary, {});
@@ -632,7 +637,8 @@ void Manager::start_now(State& s, const std::string& stable, const std::string& 
   s.last_drill.clear(); // drills are of a promotion's rollback target: this start has none yet
   s.last_drill_failed = false;
   s.last_drill_reason.clear();
-  host_.stop_tunnel_drain(s.route, canary);
+  // A drain of the last promotion goes on: the tunnels it picked were opened before it, by users
+  // of the version that is now this rollout's canary (new tunnels are not the drain's).
   s.hook_said.clear();
   s.plan_changed = s.skipping = false;
   if (const config::Rollout* p = plan(s.route)) s.steps_run = p->steps;
@@ -788,6 +794,34 @@ void Manager::on_reload() {
       s.message = "ended by a reload: " + gone + "; the route follows the config file's weights";
       record(s, running ? "aborted" : "ended", s.message);
       continue;
+    }
+    // A preview's secret follows the file at once, whatever else waits for the operator: a
+    // reload that changes it revokes the old one.
+    if (!s.secret_routes.empty()) {
+      bool changed = false;
+      for (auto it = s.header_routes.begin(); it != s.header_routes.end();) {
+        const config::RolloutStep* step = nullptr;
+        for (const auto& st : p->steps)
+          if (st.header_route_secret && st.header_route_name == it->first) step = &st;
+        if (!s.secret_routes.contains(it->first) || (step && step->header_route == it->second)) {
+          ++it;
+          continue;
+        }
+        changed = true;
+        if (step) {
+          it->second = step->header_route;
+          record(s, "preview",
+                 "the preview's secret changed with the config: the old one no longer reaches " +
+                     s.canary);
+          ++it;
+        } else {
+          record(s, "preview",
+                 "the plan has no preview any more: header route " + it->first + " removed");
+          s.secret_routes.erase(it->first);
+          it = s.header_routes.erase(it);
+        }
+      }
+      if (changed) host_.set_header_routes(route, s.canary, s.header_routes);
     }
     if (active(s.phase) && !s.plan_changed && p->steps != s.steps_run) {
       // Going on in a plan whose steps moved under it could skip to 100 % at once, or land on

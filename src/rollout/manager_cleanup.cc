@@ -25,7 +25,8 @@ void Manager::start_cleanup(State& s) {
   State::Cleanup c;
   c.version = s.stable;
   TimePoint now = clock_.now();
-  for (const char* name : {"requests", "connections", "tunnels", "sticky", "rollback_window"})
+  for (const char* name :
+       {"requests", "mirrored", "connections", "tunnels", "sticky", "rollback_window"})
     c.conditions.push_back({name, true, now, ""});
   s.cleanup = std::move(c);
   check_cleanup(s);
@@ -48,6 +49,12 @@ void Manager::check_cleanup(State& s) {
   // Every route that has the version as a backend: another route may still send it traffic.
   uint64_t requests = 0, tunnels = 0;
   double sticky_share = 0;
+  // Copies of requests count as use too: a route's mirror to it, a rollback drill running.
+  std::string mirrored_by;
+  if (s.drill) mirrored_by = "a rollback drill";
+  for (const auto& r : host_.config().routes)
+    if (r.filters.mirror.enabled && r.filters.mirror.percent > 0 && r.filters.mirror.service == v)
+      mirrored_by += (mirrored_by.empty() ? "route " : ", route ") + r.name;
   for (const auto& r : host_.config().routes) {
     bool backend = false;
     for (const auto& b : r.backends)
@@ -72,7 +79,7 @@ void Manager::check_cleanup(State& s) {
   // nothing would close them but the upstream: weir does, once nothing sends it requests (again
   // every few seconds while some are left: a request in flight returns its connection later).
   const bool warm = s.rollback_until.has_value();
-  if (!warm && connections > 0 && requests == 0 && tunnels == 0 &&
+  if (!warm && connections > 0 && requests == 0 && tunnels == 0 && mirrored_by.empty() &&
       (!c.idle_closed_at || now - *c.idle_closed_at >= kIdleCloseEvery)) {
     host_.close_idle_connections(v);
     c.idle_closed_at = now;
@@ -87,6 +94,8 @@ void Manager::check_cleanup(State& s) {
     std::string_view name = cond.name;
     if (name == "requests")
       set(cond, requests > 0, std::to_string(requests) + " in the last 2 s or in flight");
+    else if (name == "mirrored")
+      set(cond, !mirrored_by.empty(), mirrored_by + " mirrors requests to it");
     else if (name == "connections")
       set(cond, connections > 0, std::to_string(connections) + " upstream connections open");
     else if (name == "tunnels")
@@ -113,7 +122,7 @@ void Manager::check_cleanup(State& s) {
     c.safe = true;
     c.safe_since = now;
     record(s, "safe_to_delete",
-           v + " is safe to delete: no request, connection, tunnel or sticky client for " +
+           v + " is safe to delete: no request, mirror, connection, tunnel or sticky client for " +
                std::to_string(
                    std::chrono::duration_cast<std::chrono::seconds>(p->cleanup_grace).count()) +
                " s, and the rollback window closed");

@@ -44,7 +44,10 @@ void Manager::record_promotion(State& s) {
 void Manager::close_rollback_window(State& s) {
   s.rollback_until.reset();
   s.next_drill_due.reset(); // drills run during the window
+  end_drill(s);
   if (s.phase != Phase::healthy) return;
+  s.message = "promoted: " + s.canary + " serves the route; the rollback window is over (" +
+              s.stable + " need not be kept warm; `rollout undo` needs --force)";
   record(s, "rollback_window_closed",
          "the rollback window is over: " + s.stable + " need not be kept warm any more; `rollout " +
              "undo " + s.route + "` now needs --force");
@@ -64,6 +67,9 @@ std::string Manager::undo(const std::string& route, bool force) {
     return "the rollback window of route \"" + route + "\" (" + minutes_text(p->rollback_window) +
            ") is over: " + s->stable +
            " may have been scaled down since; add --force to switch back anyway";
+  if (s->cleanup && s->cleanup->safe && !force)
+    return "route \"" + route + "\": " + s->stable +
+           " was reported safe to delete and may be gone; add --force to switch back anyway";
   if (s->last_drill_failed && !force)
     return "the last rollback drill of route \"" + route + "\" failed (" + s->last_drill_reason +
            "): `rollout drill " + route + "` again, or add --force to switch back anyway";

@@ -31,6 +31,15 @@ std::string Manager::drill(const std::string& route, uint32_t requests, DrillDon
   if (!s || s->phase != Phase::healthy || s->stable.empty())
     return "no rollback to drill: route \"" + route +
            "\" has no promoted rollout (a drill asks the version `rollout undo` would return to)";
+  // After the window (or once reported safe to delete) the old version may be scaled down: a
+  // drill would send it traffic nobody plans for, and an undo needs --force anyway.
+  const config::Rollout* p = plan(route);
+  if ((p->rollback_window.count() > 0 && !s->rollback_until) || (s->cleanup && s->cleanup->safe))
+    return "no rollback to drill: route \"" + route + "\"'s " +
+           (s->rollback_until || p->rollback_window.count() == 0
+                ? s->stable + " was reported safe to delete"
+                : std::string("rollback window is over")) +
+           " (`rollout undo --force` is the only way back)";
   if (s->drill) {
     // One drill at a time: a second asker gets the running one's report.
     s->drill->waiting.push_back(std::move(done));
@@ -161,7 +170,8 @@ void Manager::end_drill(State& s) {
 void Manager::scheduled_drill(State& s) {
   const config::Rollout* p = plan(s.route);
   if (!p || p->rollback_drill_every.count() == 0 || !s.rollback_until) return;
-  if (!s.drill) drill(s.route, 20, nullptr);
+  // Only one that ends inside the window.
+  if (!s.drill && *s.rollback_until - clock_.now() > kDrillMirrorFor) drill(s.route, 20, nullptr);
   s.next_drill_due = clock_.now() + p->rollback_drill_every;
   schedule(s);
 }

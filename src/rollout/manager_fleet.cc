@@ -14,6 +14,10 @@ void Manager::set_role(Role role, std::string why, bool holding) {
   // Whatever a run here was waiting for (a hook, a metric) is answered into nothing.
   run_token_ = std::make_shared<bool>(true);
   stop();
+  // A drill mirrors to the old version through this replica's workers: it ends here (its askers
+  // hear so).
+  for (auto& [route, s] : states_)
+    end_drill(*s);
   role_ = role;
   states_.clear();
   if (role == Role::lead) {

@@ -66,6 +66,17 @@ HeaderRoutes read_header_routes(const json::Value* v) {
   return out;
 }
 
+// A blue/green preview's secret is the key to the unreleased version: status and the state file
+// (on disk, and a fleet's shared store) show only its name.
+HeaderRoutes shown_routes(const HeaderRoutes& routes, const std::set<std::string>& secret) {
+  HeaderRoutes shown = routes;
+  for (auto& [name, headers] : shown)
+    if (secret.contains(name))
+      for (auto& h : headers)
+        h.value = "(secret)";
+  return shown;
+}
+
 // A plan's steps in a few characters ("w10 a20000 w50 p0 w100"): what the state file keeps to
 // tell, after a restart, whether the running rollout's plan is still the one it started with.
 std::string steps_text(const std::vector<config::RolloutStep>& steps) {
@@ -153,17 +164,8 @@ std::string Manager::status_json(const std::string& route) const {
   if (!p->affinity_cookie.empty()) w.key("affinity_cookie").value(p->affinity_cookie);
   if (!p->override_header.empty()) w.key("override_header").value(p->override_header);
   // set_header_route: requests with these headers go to the canary whatever its weight.
-  {
-    // A blue/green preview's secret is the key to the unreleased version: only its name shows.
-    HeaderRoutes shown = s ? s->header_routes : HeaderRoutes{};
-    for (auto& [name, headers] : shown)
-      for (const auto& st : p->steps)
-        if (st.header_route_secret && st.header_route_name == name)
-          for (auto& h : headers)
-            h.value = "(secret)";
-    w.key("header_routes");
-    write_header_routes(w, shown);
-  }
+  w.key("header_routes");
+  write_header_routes(w, s ? shown_routes(s->header_routes, s->secret_routes) : HeaderRoutes{});
   w.key("step").value(static_cast<uint64_t>(s ? s->step : 0));
   w.key("message").value(s ? s->message : "no rollout started");
   if (s && s->step_deadline && s->phase == Phase::progressing) {
@@ -340,7 +342,13 @@ void Manager::save() {
     w.key("rollout_confirmed").value(s->rollout_confirmed);
     w.key("mirror_percent").value(s->mirror_percent);
     w.key("header_routes");
-    write_header_routes(w, s->header_routes);
+    write_header_routes(w, shown_routes(s->header_routes, s->secret_routes));
+    if (!s->secret_routes.empty()) {
+      w.key("secret_header_routes").begin_array();
+      for (const auto& name : s->secret_routes)
+        w.value(name);
+      w.end_array();
+    }
     w.key("promotion_confirmed").value(s->promotion_confirmed);
     w.key("verdicts").begin_array();
     for (uint64_t v : s->verdicts)
@@ -429,6 +437,22 @@ void Manager::restore_from(const std::string& saved, bool run) {
     s.promotion_confirmed = v.get_bool("promotion_confirmed");
     s.mirror_percent = std::clamp(v.get_number("mirror_percent"), 0.0, 100.0);
     s.header_routes = read_header_routes(v.find("header_routes"));
+    // A secret's value was not saved: the plan's step of that name has it. Without one (another
+    // plan now) the header route is gone: nobody can know its secret.
+    if (const json::Value* names = v.find("secret_header_routes"); names && names->is_array())
+      for (const json::Value& n : names->as_array())
+        if (n.is_string()) s.secret_routes.insert(n.as_string());
+    const config::Rollout* p = plan(route);
+    std::erase_if(s.header_routes, [&](auto& hr) {
+      if (!s.secret_routes.contains(hr.first)) return false;
+      for (const auto& st : p->steps)
+        if (st.header_route_secret && st.header_route_name == hr.first) {
+          hr.second = st.header_route;
+          return false;
+        }
+      s.secret_routes.erase(hr.first);
+      return true;
+    });
     // The comparisons of the process that saved this are gone with it: count from here.
     reset_divergence(s);
     if (const json::Value* a = v.find("verdicts"); a && a->is_array())
@@ -455,7 +479,7 @@ void Manager::restore_from(const std::string& saved, bool run) {
       // A window that ended while weir was down closes at once (its event comes then).
       s.rollback_until = clock_.now() + std::chrono::milliseconds(std::max<int64_t>(
                                             0, static_cast<int64_t>(u->as_number()) - now_ms));
-      if (const config::Rollout* p = plan(route); p && p->rollback_drill_every.count() > 0)
+      if (p->rollback_drill_every.count() > 0)
         s.next_drill_due = clock_.now() + p->rollback_drill_every;
       if (run) schedule(s);
     }

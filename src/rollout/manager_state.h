@@ -5,6 +5,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <set>
 
 namespace weir::rollout {
 
@@ -64,6 +65,9 @@ struct Manager::State {
   // set_header_route: name → headers, in the order first set; requests with every header of one
   // go to the canary whatever its weight, while the rollout runs.
   std::vector<std::pair<std::string, std::vector<config::ValueMatch>>> header_routes;
+  // The names of those whose values are a secret (blue/green's preview): status and the state
+  // file write "(secret)" instead, and a restore or reload takes the values from the plan.
+  std::set<std::string> secret_routes;
   // The route's comparison tally (DivergenceBook) when the last interval began and when this
   // rollout started (or weir restarted): an interval judges what was compared since.
   mirror::DivergenceCounts divergence_base;
@@ -85,7 +89,7 @@ struct Manager::State {
     std::vector<Condition> conditions;
     bool safe = false;
     TimePoint safe_since{};
-    bool draining_tunnels = false; // a drain asked; "tunnels_drained" when none is left
+    bool draining_tunnels = false;           // a drain asked; "tunnels_drained" when none is left
     std::optional<TimePoint> idle_closed_at; // the last time its idle connections were closed
   };
   std::optional<Cleanup> cleanup;

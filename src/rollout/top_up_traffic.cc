@@ -54,16 +54,17 @@ uint32_t TopUpTraffic::max_in_flight(double rate) {
   return std::max(kMinInFlightPerVersion, static_cast<uint32_t>(per_version));
 }
 
-std::string TopUpTraffic::request_text(const config::TopUp& t, const std::string& host) {
+std::string TopUpTraffic::request_text(const config::TopUp& t, const std::string& host,
+                                       std::string_view tag, std::string_view agent) {
   std::string out;
   out.reserve(256 + t.body.size());
   out.append(t.method).append(" ").append(t.path).append(" HTTP/1.1\r\nHost: ").append(host);
-  out.append("\r\n").append(kTagHeader).append(": ").append(kTagValue).append("\r\n");
-  bool agent = std::any_of(t.headers.begin(), t.headers.end(), [](const auto& h) {
+  out.append("\r\n").append(kTagHeader).append(": ").append(tag).append("\r\n");
+  bool has_agent = std::any_of(t.headers.begin(), t.headers.end(), [](const auto& h) {
     return h.first.size() == 10 && std::equal(h.first.begin(), h.first.end(), "user-agent",
                                               [](char a, char b) { return (a | 0x20) == b; });
   });
-  if (!agent) out.append("user-agent: ").append(kUserAgent).append("\r\n");
+  if (!has_agent) out.append("user-agent: ").append(agent).append("\r\n");
   for (const auto& [name, value] : t.headers)
     out.append(name).append(": ").append(value).append("\r\n");
   // A body is framed by its length; methods that usually carry one say 0 when empty.

@@ -98,8 +98,11 @@ public:
   // Sends every request due at clock.now(): what the timers call.
   void run_due();
 
-  // The request line, headers and body sent for `top_up` to an endpoint with Host `host`.
-  static std::string request_text(const config::TopUp& top_up, const std::string& host);
+  // The request line, headers and body sent for `top_up` to an endpoint with Host `host`,
+  // tagged `x-weir-synthetic: TAG` with `user-agent: AGENT` (unless it names its own).
+  static std::string request_text(const config::TopUp& top_up, const std::string& host,
+                                  std::string_view tag = kTagValue,
+                                  std::string_view agent = kUserAgent);
   // Requests in flight a version may have at `rate` (total, both versions).
   static uint32_t max_in_flight(double rate);
 

@@ -131,6 +131,19 @@ TEST(BlueGreenConfig, Errors) {
 )")),
             "t.yaml:15:23: routes[0].rollout.auto_promotion: expected {after: 30s} or false, got "
             "\"true\"\n");
+  EXPECT_EQ(errors_of(plan(R"(
+      strategy: blue_green
+      preview: {header: Cookie, secret: s3cret-preview}
+)")),
+            "t.yaml:14:25: routes[0].rollout.preview.header: cannot be \"cookie\": weir or HTTP "
+            "gives it a meaning; use a header of your own, like x-preview\n");
+  EXPECT_EQ(errors_of(plan(R"(
+      strategy: blue_green
+      preview: {header: x-weir-canary, secret: s3cret-preview}
+      override: {header: X-Weir-Canary}
+)")),
+            "t.yaml:14:16: routes[0].rollout.preview: the preview header must differ from the "
+            "override header \"X-Weir-Canary\"\n");
   EXPECT_EQ(errors_of(plan("      steps: [{set_weight: 100}]\n      rollback_drill: {every: "
                            "500ms}\n")),
             "t.yaml:13:31: routes[0].rollout.rollback_drill.every: must be at least 1s, got "

@@ -145,5 +145,36 @@ TEST_F(RolloutBlueGreenTest, TheWindowOutlivesARestart) {
   EXPECT_FALSE(status()["rollback_window"].get_bool("open"));
 }
 
+TEST_F(RolloutBlueGreenTest, TheSecretIsNeverSavedAndComesBackFromThePlan) {
+  blue_green(10s, 0ms);
+  ASSERT_EQ(manager->begin("r", ""), "");
+  EXPECT_EQ(host.saved.find(kSecret), std::string::npos) << "the state file: on disk, shared";
+  manager = std::make_unique<Manager>(io, host, clock);
+  host.header_routes.clear();
+  manager->start();
+  ASSERT_TRUE(host.header_routes.contains("r"));
+  EXPECT_EQ(host.header_routes["r"].second[0].second[0].value, kSecret) << "from the plan";
+  EXPECT_FALSE(mentions_secret());
+}
+
+TEST_F(RolloutBlueGreenTest, AReloadThatChangesTheSecretRevokesTheOldOneAtOnce) {
+  blue_green(10s, 0ms);
+  ASSERT_EQ(manager->begin("r", ""), "");
+  plan().steps[0].header_route[0].value = "another-secret-456";
+  plan().preview_secret = "another-secret-456";
+  manager->on_reload();
+  EXPECT_EQ(host.header_routes["r"].second[0].second[0].value, "another-secret-456");
+  EXPECT_EQ(count("preview"), 1u);
+  EXPECT_EQ(manager->status_json("r").find("another-secret-456"), std::string::npos);
+
+  // The plan becomes a canary plan: the preview ends with the reload, and no secret shows.
+  plan().strategy = config::Rollout::Strategy::canary;
+  plan().steps = {set_weight(10), gate()};
+  manager->on_reload();
+  EXPECT_FALSE(host.header_routes.contains("r"));
+  EXPECT_EQ(phase(), "Paused") << "the rest of a changed plan waits for the operator";
+  EXPECT_EQ(manager->status_json("r").find("another-secret"), std::string::npos);
+}
+
 } // namespace
 } // namespace weir::rollout

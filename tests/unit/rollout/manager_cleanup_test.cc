@@ -114,6 +114,42 @@ TEST_F(RolloutCleanupTest, EachConditionHoldsItUntilGoneAndTheGraceIsOver) {
   EXPECT_EQ(count("in_use_again"), 1u);
 }
 
+TEST_F(RolloutCleanupTest, AMirrorToItIsACondition) {
+  host.cfg.routes.push_back(host.cfg.routes[0]);
+  host.cfg.routes[1].name = "shadow";
+  host.cfg.routes[1].rollout = {};
+  host.cfg.routes[1].filters.mirror.enabled = true;
+  host.cfg.routes[1].filters.mirror.service = kStable;
+  promote();
+  quiet();
+  advance(2min);
+  EXPECT_EQ(pending(), (std::vector<std::string>{"mirrored"}));
+  EXPECT_FALSE(safe());
+  host.cfg.routes.pop_back();
+  advance(61s);
+  EXPECT_TRUE(safe());
+}
+
+TEST_F(RolloutCleanupTest, OnceSafeAnUndoNeedsForce) {
+  promote();
+  quiet();
+  advance(2min);
+  ASSERT_TRUE(safe());
+  std::string refused = manager->undo("r");
+  EXPECT_NE(refused.find("safe to delete"), std::string::npos) << refused;
+  EXPECT_NE(manager->drill("r", 5, nullptr), "") << "nor a drill: it may be gone";
+  EXPECT_EQ(manager->undo("r", true), "");
+}
+
+TEST_F(RolloutCleanupTest, ANewStartLeavesTheLastPromotionsDrainGoing) {
+  host.tunnels["r|" + kStable] = 5;
+  promote();
+  ASSERT_TRUE(host.drains.contains("r|" + kStable));
+  ASSERT_EQ(manager->begin("r", ""), ""); // the replaced version is this rollout's canary
+  EXPECT_TRUE(host.drains.contains("r|" + kStable))
+      << "its old users' tunnels would stay on a version in preview";
+}
+
 TEST_F(RolloutCleanupTest, TheRollbackWindowIsACondition) {
   plan().rollback_window = 5min;
   promote();
