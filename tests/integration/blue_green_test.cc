@@ -47,8 +47,11 @@ std::string config(const std::string& socket, const DemoUpstream& v1, const Demo
          "      auto_promotion: " +
          auto_promotion +
          "\n      rollback_window: 10m\n"
+         // No relative p99 check: the new version's top-up runs on fresh connections, and
+         // under sanitizers its p99 is often twice the stable one's; errors are the test's.
          "      analysis: { interval: 1s, min_requests: 10, max_error_rate: 1%, "
-         "max_error_rate_increase: 0.5%, failure_limit: 2, inconclusive_limit: 20, "
+         "max_error_rate_increase: 0.5%, max_p99_increase: none, failure_limit: 2, "
+         "inconclusive_limit: 20, "
          "top_up: { rate: 200/s } }\n";
 }
 
@@ -96,8 +99,9 @@ TEST(BlueGreen, OnlyPreviewTrafficUntilTheSwitchThenUndoAndNoRequestLost) {
   ASSERT_EQ(status(socket).get_string("phase"), "Healthy");
   const int switched = load.new_epoch();
   ASSERT_TRUE(load.wait_for(switched, 300)) << load.report();
-  EXPECT_EQ(load.served_by(switched),
-            (std::map<std::string, uint64_t>{{"app-v2", load.served_by(switched)["app-v2"]}}));
+  const auto after_switch = load.served_by(switched); // read once: the load goes on
+  EXPECT_EQ(after_switch.size(), 1u) << load.report();
+  EXPECT_TRUE(after_switch.contains("app-v2")) << load.report();
   json::Value window = status(socket)["rollback_window"];
   EXPECT_TRUE(window.get_bool("open")) << status_raw(socket);
   EXPECT_EQ(window.get_string("undo_to"), "app-v1/app");
@@ -107,8 +111,9 @@ TEST(BlueGreen, OnlyPreviewTrafficUntilTheSwitchThenUndoAndNoRequestLost) {
   ASSERT_TRUE(undo.ok()) << undo.raw;
   const int undone = load.new_epoch();
   ASSERT_TRUE(load.wait_for(undone, 300)) << load.report();
-  EXPECT_EQ(load.served_by(undone),
-            (std::map<std::string, uint64_t>{{"app-v1", load.served_by(undone)["app-v1"]}}));
+  const auto after_undo = load.served_by(undone);
+  EXPECT_EQ(after_undo.size(), 1u) << load.report();
+  EXPECT_TRUE(after_undo.contains("app-v1")) << load.report();
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << "no request lost at the switch or the undo: " << load.report();
 }
@@ -141,8 +146,9 @@ TEST(BlueGreen, PrePromotionAnalysisAbortsAFivePercentErrorVersionAndPromotesAHe
   EXPECT_EQ(count_events(history(socket), "promoted"), 1u) << history_raw(socket);
   const int after = load.new_epoch();
   ASSERT_TRUE(load.wait_for(after, 300)) << load.report();
-  EXPECT_EQ(load.served_by(after).size(), 1u) << load.report();
-  EXPECT_EQ(load.served_by(after).count("app-v3"), 1u) << load.report();
+  const auto promoted = load.served_by(after);
+  EXPECT_EQ(promoted.size(), 1u) << load.report();
+  EXPECT_TRUE(promoted.contains("app-v3")) << load.report();
   load.stop();
   EXPECT_EQ(load.failures(), 0u) << load.report();
 }

@@ -71,7 +71,10 @@ TEST(DiscoveryDns, EndpointsFollowTheAddressesOfANameUnderLoadWithoutAFailedRequ
   LoadGen load(weir.port(), 4, 300);
   int epoch = load.new_epoch();
   ASSERT_TRUE(load.wait_for(epoch, 50));
-  EXPECT_EQ(load.served_by(epoch), (std::map<std::string, uint64_t>{{"a", load.count(epoch)}}));
+  // Only "a" (the load goes on: the two counts are read at different instants).
+  const auto first = load.served_by(epoch);
+  EXPECT_EQ(first.size(), 1u);
+  EXPECT_TRUE(first.contains("a"));
 
   // Two more records: within the TTL (1 s, re-asked at most every 2 s) and a health check, both
   // take traffic.
