@@ -484,16 +484,6 @@ void Manager::promote_now(State& s) {
   notify_hooks(s, config::RolloutHook::Type::post_rollout);
 }
 
-bool Manager::previewing(const State& s) const {
-  const config::Rollout* p = plan(s.route);
-  return p && p->strategy == config::Rollout::Strategy::blue_green && active(s.phase) &&
-         !s.header_routes.empty();
-}
-
-bool Manager::takes_traffic(const State& s) const {
-  return s.canary_weight > 0 || previewing(s);
-}
-
 // --- operations ---
 
 std::string Manager::check_start(const std::string& route, const std::string& canary_arg,
@@ -795,34 +785,8 @@ void Manager::on_reload() {
       record(s, running ? "aborted" : "ended", s.message);
       continue;
     }
-    // A preview's secret follows the file at once, whatever else waits for the operator: a
-    // reload that changes it revokes the old one.
-    if (!s.secret_routes.empty()) {
-      bool changed = false;
-      for (auto it = s.header_routes.begin(); it != s.header_routes.end();) {
-        const config::RolloutStep* step = nullptr;
-        for (const auto& st : p->steps)
-          if (st.header_route_secret && st.header_route_name == it->first) step = &st;
-        if (!s.secret_routes.contains(it->first) || (step && step->header_route == it->second)) {
-          ++it;
-          continue;
-        }
-        changed = true;
-        if (step) {
-          it->second = step->header_route;
-          record(s, "preview",
-                 "the preview's secret changed with the config: the old one no longer reaches " +
-                     s.canary);
-          ++it;
-        } else {
-          record(s, "preview",
-                 "the plan has no preview any more: header route " + it->first + " removed");
-          s.secret_routes.erase(it->first);
-          it = s.header_routes.erase(it);
-        }
-      }
-      if (changed) host_.set_header_routes(route, s.canary, s.header_routes);
-    }
+    // A preview's secret follows the file at once, whatever else waits for the operator.
+    if (!s.secret_routes.empty()) follow_preview_secrets(s, *p);
     if (active(s.phase) && !s.plan_changed && p->steps != s.steps_run) {
       // Going on in a plan whose steps moved under it could skip to 100 % at once, or land on
       // a step that is not there: the operator decides.

@@ -1,5 +1,6 @@
-// The end of a rollout: what a promotion switched, the rollback window that follows it, and
-// `rollout undo` (Argo Rollouts' scaleDownDelaySeconds and undo).
+// Blue/green's preview (who may reach the new version before the switch) and the end of a
+// rollout: what a promotion switched, the rollback window that follows it, and `rollout undo`
+// (Argo Rollouts' scaleDownDelaySeconds and undo).
 #include "manager_state.h"
 #include "weir/base/json.h"
 
@@ -17,6 +18,45 @@ std::string minutes_text(config::Duration d) {
   return std::to_string(s) + "s";
 }
 } // namespace
+
+bool Manager::previewing(const State& s) const {
+  const config::Rollout* p = plan(s.route);
+  return p && p->strategy == config::Rollout::Strategy::blue_green &&
+         (s.phase == Phase::progressing || s.phase == Phase::paused) && !s.header_routes.empty();
+}
+
+bool Manager::takes_traffic(const State& s) const {
+  return s.canary_weight > 0 || previewing(s);
+}
+
+// A reload that changes a preview's secret revokes the old one at once (and one whose plan has
+// no preview any more ends it), while the rest of a changed plan waits for the operator.
+void Manager::follow_preview_secrets(State& s, const config::Rollout& p) {
+  bool changed = false;
+  for (auto it = s.header_routes.begin(); it != s.header_routes.end();) {
+    const config::RolloutStep* step = nullptr;
+    for (const auto& st : p.steps)
+      if (st.header_route_secret && st.header_route_name == it->first) step = &st;
+    if (!s.secret_routes.contains(it->first) || (step && step->header_route == it->second)) {
+      ++it;
+      continue;
+    }
+    changed = true;
+    if (step) {
+      it->second = step->header_route;
+      record(s, "preview",
+             "the preview's secret changed with the config: the old one no longer reaches " +
+                 s.canary);
+      ++it;
+    } else {
+      record(s, "preview",
+             "the plan has no preview any more: header route " + it->first + " removed");
+      s.secret_routes.erase(it->first);
+      it = s.header_routes.erase(it);
+    }
+  }
+  if (changed) host_.set_header_routes(s.route, s.canary, s.header_routes);
+}
 
 void Manager::record_promotion(State& s) {
   const config::Rollout* p = plan(s.route);

@@ -191,7 +191,9 @@ private:
   bool takes_traffic(const State& s) const;
   bool previewing(const State& s) const;
 
-  // manager_cutover.cc: the end of a rollout: the switch, the rollback window, undo.
+  // manager_cutover.cc: the preview's secret across reloads, and the end of a rollout: the
+  // switch, the rollback window, undo.
+  void follow_preview_secrets(State& s, const config::Rollout& plan);
   // A promotion's "promoted" event (a blue/green switch says what it switched) and the window
   // that opens with it.
   void record_promotion(State& s);
