@@ -45,6 +45,26 @@ void Manager::register_commands(control::CommandTable& table) {
           reply_status(r, args[0]);
         }};
   };
+  // The same with one flag ("ROUTE [--full]"), which may stand before or after the route.
+  auto with_flag = [this, reply_status](std::string name, std::string flag, std::string help,
+                                        std::function<std::string(const std::string&, bool)> op) {
+    return control::Command{
+        "rollout " + name, "ROUTE [" + flag + "]", std::move(help),
+        [this, flag, op, reply_status](const Args& args, std::shared_ptr<Responder> r) {
+          bool set = false;
+          std::string route;
+          for (const auto& a : args) {
+            if (a == flag)
+              set = true;
+            else
+              route = a;
+          }
+          OriginScope origin(*this, *r);
+          std::string err = op(route, set);
+          if (!err.empty()) return r->reply(control::error_reply(err));
+          reply_status(r, route);
+        }};
+  };
   // start and restart answer once the pre_rollout hooks have (at once without any).
   auto reply_when_done = [reply_status](std::shared_ptr<Responder> r, std::string route) {
     return [r, route, reply_status](std::string err) {
@@ -73,44 +93,19 @@ void Manager::register_commands(control::CommandTable& table) {
                    [this](const std::string& route) { return pause(route); }));
   table.add(simple("resume", "resume a paused rollout (the plan takes the weights back)",
                    [this](const std::string& route) { return resume(route); }));
-  table.add({"rollout promote", "ROUTE [--full]",
-             "pass a manual gate or skip the current timed step; --full promotes to 100 % now "
-             "(passing a confirm_promotion gate)",
-             [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-               // The flag may stand before or after the route.
-               bool full = false;
-               std::string route;
-               for (const auto& a : args) {
-                 if (a == "--full")
-                   full = true;
-                 else
-                   route = a;
-               }
-               OriginScope origin(*this, *r);
-               std::string err = promote(route, full);
-               if (!err.empty()) return r->reply(control::error_reply(err));
-               reply_status(r, route);
-             }});
+  table.add(
+      with_flag("promote", "--full",
+                "pass a manual gate or skip the current timed step; --full promotes to 100 % "
+                "now (passing a confirm_promotion gate)",
+                [this](const std::string& route, bool full) { return promote(route, full); }));
   table.add(
       simple("abort", "roll back now: canary weight 0 on every worker",
              [this](const std::string& route) { return abort(route, "aborted by operator"); }));
-  table.add({"rollout undo", "ROUTE [--force]",
-             "after a promotion, give the route back to the version it replaced, at once; "
-             "--force after the plan's rollback window",
-             [this, reply_status](const Args& args, std::shared_ptr<Responder> r) {
-               bool force = false;
-               std::string route;
-               for (const auto& a : args) {
-                 if (a == "--force")
-                   force = true;
-                 else
-                   route = a;
-               }
-               OriginScope origin(*this, *r);
-               std::string err = undo(route, force);
-               if (!err.empty()) return r->reply(control::error_reply(err));
-               reply_status(r, route);
-             }});
+  table.add(with_flag("undo", "--force",
+                      "after a promotion, give the route back to the version it replaced, at "
+                      "once; --force after the plan's rollback window, a failed drill, or once "
+                      "it was reported safe to delete",
+                      [this](const std::string& route, bool force) { return undo(route, force); }));
   table.add({"rollout drill", "ROUTE [--requests N]",
              "after a promotion, check the version `rollout undo` would return to: its probes "
              "and up to N mirrored live GETs (default 20) compared with the live version; "
