@@ -75,13 +75,17 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     // on the owner's thread, after this loop is gone (LeakSanitizer caught one left so).
     for (auto& [key, pool] : pools_)
       pool->close_idle();
-    // Their aborted operations come back through the ring's eventfd, which one poll may not
-    // see yet, and on a loaded machine not within a few quiet turns either (LeakSanitizer
-    // caught pooled connections left so): short turns until every upstream connection of this
-    // thread is freed and two turns in a row found nothing to run, for at most 2 s.
-    for (int turn = 0, quiet = 0;
-         turn < 1000 && (quiet < 2 || upstream::Connection::alive_on_this_thread() > 0); ++turn)
+    // Their aborted operations are posted, or come back through the ring's eventfd, which one
+    // poll may not see yet (LeakSanitizer caught pooled connections left so): short turns until
+    // every upstream connection of this thread is freed and two turns in a row found nothing
+    // to run, for at most 2 s by the clock. A stopped context returns from run_for at once
+    // without running anything, so it is restarted first.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (int quiet = 0; (quiet < 2 || upstream::Connection::alive_on_this_thread() > 0) &&
+                        std::chrono::steady_clock::now() < give_up;) {
+      if (io_.stopped()) io_.restart();
       quiet = io_.run_for(std::chrono::milliseconds(2)) == 0 ? quiet + 1 : 0;
+    }
     // What is destroyed after this thread (pools, on the owner's thread) submits nothing more.
     if (ring_) ring_->stop();
     finished_.store(true, std::memory_order_release);
@@ -407,7 +411,7 @@ void Worker::sweep() {
   }
   sweep_timer_.expires_after(kSweepInterval);
   sweep_timer_.async_wait([this](const error_code& ec) {
-    if (!ec) sweep();
+    if (!ec && !drain_finished_) sweep(); // an expiry queued before the drain ended is late
   });
 }
 
@@ -432,7 +436,11 @@ void Worker::drain(std::chrono::steady_clock::time_point deadline,
 }
 
 void Worker::maybe_finish_drain() {
-  if (!draining_ || connection_count_ != 0) return;
+  // Once: a sweep whose timer expired in the same turn as the drain still runs after the
+  // cancel, and a second io_.stop() would end the exit's poll before the aborted operations of
+  // the connections closed here are handed over (LeakSanitizer caught such a Connection).
+  if (!draining_ || connection_count_ != 0 || drain_finished_) return;
+  drain_finished_ = true;
   access_log_buffer_.flush(true);
   sweep_timer_.cancel();
   tunnel_drains_.clear();

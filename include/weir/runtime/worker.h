@@ -262,7 +262,8 @@ private:
   ClientConnection* connections_ = nullptr; // intrusive list, for timeouts and drain
   size_t connection_count_ = 0;
   bool draining_ = false;
-  bool holding_ = false; // hold_accepting(): sockets taken, nothing accepted yet
+  bool drain_finished_ = false; // maybe_finish_drain() stopped the loop
+  bool holding_ = false;        // hold_accepting(): sockets taken, nothing accepted yet
   std::atomic<bool> finished_{false};
   std::chrono::steady_clock::duration drain_idle_after_{};
   std::chrono::steady_clock::time_point drain_deadline_;
