@@ -86,6 +86,7 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
       if (io_.stopped()) io_.restart();
       quiet = io_.run_for(std::chrono::milliseconds(2)) == 0 ? quiet + 1 : 0;
     }
+    upstream_connections_left_ = upstream::Connection::alive_on_this_thread();
     // What is destroyed after this thread (pools, on the owner's thread) submits nothing more.
     if (ring_) ring_->stop();
     finished_.store(true, std::memory_order_release);

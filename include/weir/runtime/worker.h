@@ -132,6 +132,11 @@ public:
   std::chrono::steady_clock::duration drain_idle_after() const { return drain_idle_after_; }
   // Any thread: the worker's loop has ended (after a drain); join() returns at once.
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // Worker thread only: client connections open now.
+  size_t client_connections() const { return connection_count_; }
+  // Once finished(): upstream connections of this worker's thread that were never freed (0
+  // unless an operation's completion was lost on the way out).
+  size_t upstream_connections_left() const { return upstream_connections_left_; }
   // Any thread: accept from now on.
   void release_accepting();
 
@@ -265,6 +270,7 @@ private:
   bool drain_finished_ = false; // maybe_finish_drain() stopped the loop
   bool holding_ = false;        // hold_accepting(): sockets taken, nothing accepted yet
   std::atomic<bool> finished_{false};
+  size_t upstream_connections_left_ = 0; // written before finished_
   std::chrono::steady_clock::duration drain_idle_after_{};
   std::chrono::steady_clock::time_point drain_deadline_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now(); // tick()
